@@ -1,0 +1,3 @@
+"""ThermoSmart Local bridge: the thermostat daemon."""
+
+__version__ = "0.1.0"

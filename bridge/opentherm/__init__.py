@@ -1,0 +1,1 @@
+"""OpenTherm: protocol codec, data-id registry, master schedule and boiler links."""

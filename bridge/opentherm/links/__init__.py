@@ -1,0 +1,1 @@
+"""Links from the bridge to a boiler, one module per adapter."""
