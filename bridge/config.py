@@ -1,0 +1,201 @@
+"""The bridge's configuration: command-line flags and the config file.
+
+Every flag of ``thermosmart-bridge run`` has a config-file key of the same
+name (``--sim-speed`` is ``sim_speed``); flags given on the command line win
+over the file. The file is YAML-free JSON or TOML (chosen by extension) so the
+bridge needs no extra parser; it is validated with voluptuous and an invalid
+file stops start-up with the key and the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import json
+import os
+from pathlib import Path
+import sys
+import tomllib
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import voluptuous as vol
+
+DEFAULT_PORT = 8722
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the bridge serves the LAN by design
+DEFAULT_BOILER = "sim://"
+BOILER_SCHEMES = (
+    "sim",
+    "otgw+tcp",
+    "socket",
+    "otgw+serial",
+    "modbus+tcp",
+    "modbus+rtu",
+    "onoff+modbus+tcp",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; names the key and the rule."""
+
+    def __init__(self, key: str, rule: str) -> None:
+        super().__init__(f"{key}: {rule}")
+        self.key = key
+        self.rule = rule
+
+
+def default_data_dir() -> Path:
+    """``$THERMOSMART_DATA_DIR``, else the per-user data directory."""
+    env = os.environ.get("THERMOSMART_DATA_DIR")
+    if env:
+        return Path(env)
+    if sys.platform == "win32":  # pragma: no cover - the bridge targets Linux
+        base = Path(os.environ.get("APPDATA", Path.home()))
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "thermosmart"
+
+
+def _boiler_url(value: Any) -> str:
+    if not isinstance(value, str) or "://" not in value:
+        raise vol.Invalid("must be a boiler URL such as sim://, otgw+tcp://HOST:PORT")
+    scheme = urlsplit(value).scheme
+    if scheme not in BOILER_SCHEMES:
+        raise vol.Invalid(f"unknown scheme {scheme!r}; use one of {', '.join(BOILER_SCHEMES)}")
+    return value
+
+
+def _cloud_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise vol.Invalid("must be a URL")
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise vol.Invalid("must be an https:// URL")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise vol.Invalid("plain http is allowed only for a loopback address; use https://")
+    return value
+
+
+def _timezone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise vol.Invalid(f"unknown time zone {value!r}") from err
+    return str(value)
+
+
+def _existing_file(value: Any) -> str:
+    path = Path(str(value))
+    if not path.is_file():
+        raise vol.Invalid(f"file {value!r} does not exist")
+    return str(path)
+
+
+RETENTION_SCHEMA = vol.Schema(
+    {
+        vol.Optional("raw_days", default=90): vol.All(int, vol.Range(min=1, max=3650)),
+        vol.Optional("hourly_days", default=730): vol.All(int, vol.Range(min=1, max=36500)),
+        vol.Optional("events_days", default=365): vol.All(int, vol.Range(min=1, max=3650)),
+        vol.Optional("egress_days", default=365): vol.All(int, vol.Range(min=1, max=3650)),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+SIM_SCHEMA = vol.Schema(
+    {
+        vol.Optional("house", default="terraced_1970s"): str,
+        vol.Optional("seed", default=1): vol.All(int, vol.Range(min=0)),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+CONFIG_SCHEMA = vol.Schema(
+    {
+        vol.Optional("data_dir"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("host", default=DEFAULT_HOST): vol.All(str, vol.Length(min=1)),
+        vol.Optional("port", default=DEFAULT_PORT): vol.All(int, vol.Range(min=0, max=65535)),
+        vol.Optional("boiler", default=DEFAULT_BOILER): _boiler_url,
+        vol.Optional("sim_speed", default=1.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1, max=100_000)
+        ),
+        vol.Optional("zeroconf", default=True): bool,
+        vol.Optional("zeroconf_interfaces"): [str],
+        vol.Optional("cloud_url"): vol.Any(None, _cloud_url),
+        vol.Optional("tls_cert"): _existing_file,
+        vol.Optional("tls_key"): _existing_file,
+        vol.Optional("timezone", default="Europe/Amsterdam"): _timezone,
+        vol.Optional("log_level", default="info"): vol.In(["debug", "info", "warning", "error"]),
+        vol.Optional("retention", default={}): RETENTION_SCHEMA,
+        vol.Optional("sim", default={}): SIM_SCHEMA,
+        vol.Optional("modbus_profiles", default={}): {str: dict},
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgeConfig:
+    """The validated configuration of one bridge."""
+
+    data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    boiler: str = DEFAULT_BOILER
+    sim_speed: float = 1.0
+    zeroconf: bool = True
+    zeroconf_interfaces: list[str] | None = None
+    cloud_url: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    timezone: str = "Europe/Amsterdam"
+    log_level: str = "info"
+    retention: dict[str, int] = field(default_factory=dict)
+    sim: dict[str, Any] = field(default_factory=dict)
+    modbus_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _path_of(err: vol.Invalid) -> str:
+    return ".".join(str(p) for p in err.path) or "(top level)"
+
+
+def validate(raw: dict[str, Any]) -> BridgeConfig:
+    """Validate a merged config dict; raise :class:`ConfigError` naming the key."""
+    try:
+        data = CONFIG_SCHEMA(raw)
+    except vol.MultipleInvalid as err:
+        first = err.errors[0]
+        msg = first.error_message
+        if msg == "extra keys not allowed":
+            msg = "unknown key"
+        raise ConfigError(_path_of(first), msg) from err
+    except vol.Invalid as err:
+        raise ConfigError(_path_of(err), err.error_message) from err
+    if ("tls_cert" in data) != ("tls_key" in data):
+        raise ConfigError("tls_cert", "tls_cert and tls_key must be given together")
+    data_dir = Path(data.pop("data_dir")) if "data_dir" in data else default_data_dir()
+    return BridgeConfig(data_dir=data_dir, **data)
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """Read a config file (``.json`` or ``.toml``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError("config", f"cannot read {path}: {err.strerror}") from err
+    try:
+        if path.suffix == ".json":
+            data: Any = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError("config", f"{path} is not valid {path.suffix or 'TOML'}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"{path} must hold a table of keys")
+    return data
+
+
+def build(file: Path | None, flags: dict[str, Any]) -> BridgeConfig:
+    """The configuration from an optional file overlaid with the given flags."""
+    raw: dict[str, Any] = load_file(file) if file is not None else {}
+    raw.update({k: v for k, v in flags.items() if v is not None})
+    return validate(raw)
