@@ -1,0 +1,1 @@
+"""ThermoSmart Local benchmarks: run one with ``python -m bench.NAME``."""
