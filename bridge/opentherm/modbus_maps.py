@@ -46,6 +46,8 @@ from typing import Any
 
 import voluptuous as vol
 
+from bridge.opentherm import formats
+
 
 class Access(StrEnum):
     """What the bridge does with a register."""
@@ -202,11 +204,11 @@ def _s16(raw: int) -> int:
 def ot_to_number(fmt: OtFormat, value: int) -> float:
     """The number an OpenTherm data value stands for (not for ``bytes``)."""
     if fmt is OtFormat.F88:
-        return _s16(value) / 256
+        return formats.decode_f8_8(value)
     if fmt is OtFormat.S16:
-        return float(_s16(value))
+        return float(formats.decode_s16(value))
     if fmt is OtFormat.U16:
-        return float(value)
+        return float(formats.decode_u16(value))
     raise ValueError("a byte pair is not a number")
 
 
@@ -214,14 +216,15 @@ def number_to_ot(fmt: OtFormat, number: float) -> int | None:
     """The OpenTherm data value for ``number``, or None if the format cannot hold it."""
     if not math.isfinite(number):
         return None
-    if fmt is OtFormat.F88:
-        scaled = round(number * 256)
-        return scaled & 0xFFFF if -0x8000 <= scaled <= 0x7FFF else None
-    whole = round(number)
-    if fmt is OtFormat.S16:
-        return whole & 0xFFFF if -0x8000 <= whole <= 0x7FFF else None
-    if fmt is OtFormat.U16:
-        return whole if 0 <= whole <= 0xFFFF else None
+    try:
+        if fmt is OtFormat.F88:
+            return formats.encode_f8_8(number)
+        if fmt is OtFormat.S16:
+            return formats.encode_s16(round(number))
+        if fmt is OtFormat.U16:
+            return formats.encode_u16(round(number))
+    except formats.CodecError:
+        return None
     raise ValueError("a byte pair is not a number")
 
 
