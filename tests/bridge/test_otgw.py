@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 import logging
 import random
+import socket
 
 import pytest
 
@@ -13,7 +14,7 @@ from bridge.clock import VirtualClock
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import DayTime, decode_f8_8, encode_day_time, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType
-from bridge.opentherm.links.base import LinkError, LinkState, LinkTimeout
+from bridge.opentherm.links.base import BoilerLink, LinkError, LinkState, LinkTimeout
 from bridge.opentherm.links.otgw import (
     DEFAULT_PORT,
     OtgwCommandError,
@@ -23,7 +24,8 @@ from bridge.opentherm.links.otgw import (
     backoff_delay,
     parse_otgw_url,
 )
-from bridge.opentherm.sim.otgw_server import SimOtgwServer
+from bridge.opentherm.sim import LinkFault, SimWorld
+from bridge.opentherm.sim.otgw_server import SimOtgwServer, WorldSlave, serve_sim_otgw
 
 LINK_LOGGER = "bridge.opentherm.links.otgw"
 
@@ -112,6 +114,7 @@ async def server(boiler: FakeBoiler) -> AsyncIterator[SimOtgwServer]:
 
 def make_link(sim: SimOtgwServer, clock: VirtualClock | None = None, **options: float) -> OtgwLink:
     options.setdefault("command_timeout", 0.5)
+    options.setdefault("min_timeout", 0.0)
     return OtgwLink(
         f"otgw+tcp://127.0.0.1:{sim.port}",
         clock=clock or VirtualClock(),
@@ -277,6 +280,13 @@ def test_command_builders_reject_bad_values(build: Callable[[], object], message
 # ------------------------------------------------------------------ URLs and backoff
 
 
+def test_otgw_link_is_a_boiler_link() -> None:
+    otgw: BoilerLink = OtgwLink("socket://otgw.local:7686")
+    assert otgw.kind == "otgw"
+    assert otgw.state is LinkState.STOPPED
+    assert OtgwLink("socket://otgw.local")._min_timeout == 2.0
+
+
 def test_parse_urls() -> None:
     assert parse_otgw_url("otgw+tcp://192.168.1.20:7686") == OtgwTarget(
         "tcp", host="192.168.1.20", port=7686
@@ -332,6 +342,8 @@ async def test_read_answers_from_a_boiler_frame_after_the_request(
     link: OtgwLink, server: SimOtgwServer, boiler: FakeBoiler
 ) -> None:
     boiler.values[25] = f88(41.5)
+    # a line already under way when the request is made is not its answer
+    server.emit_line(proto.monitor_line("B", Frame(MsgType.READ_ACK, 25, f88(99.0))))
     answer = await link.transact(read(25))
     assert answer == Frame(MsgType.READ_ACK, 25, f88(41.5))
     assert "PM=25" in server.commands
@@ -742,3 +754,67 @@ async def test_missing_serial_device_retries_without_crashing(
     assert "/dev/thermosmart-no-such-tty" in warnings[0].getMessage()
     assert "cannot connect" in warnings[0].getMessage()
     assert otgw.counters.extra["connect_attempts"] == 4
+
+
+# ------------------------------------------------------------------ on the simulated house's boiler
+
+
+async def test_link_drives_the_simulated_boiler() -> None:
+    world = SimWorld(seed=1)
+    boiler = world.boiler
+    sim = SimOtgwServer(WorldSlave(world), VirtualClock(), "127.0.0.1", 0)
+    await sim.start()
+    otgw = make_link(sim)
+    await otgw.start()
+    try:
+        flow = await otgw.transact(read(25))
+        assert flow.msg_type is MsgType.READ_ACK
+        assert decode_f8_8(flow.value) == pytest.approx(boiler.t_flow, abs=0.01)
+        status = await otgw.transact(read(0, 0x0100))
+        assert status.hb == 0x01
+        assert boiler.ch_enable
+        assert not boiler.dhw_enable
+        ack = await otgw.transact(write(1, f88(55.0)))
+        assert ack == Frame(MsgType.WRITE_ACK, 1, f88(55.0))
+        sim.run_cycle()
+        assert boiler.control_setpoint_c == 55.0
+        for _ in range(90):  # 15 simulated minutes, a gateway cycle every 10 s
+            world.step(10.0)
+            sim.run_cycle()
+        hot = decode_f8_8((await otgw.transact(read(25))).value)
+        assert hot > decode_f8_8(flow.value) + 15
+        assert (await otgw.transact(read(0, 0x0100))).lb & 0x02  # CH active
+        summary = await otgw.read_summary()
+        assert summary.temperature(1) == 55.0
+        assert summary.temperature(25) == pytest.approx(hot, abs=1.0)
+        # a garbling line: the gateway prints E lines and the read times out
+        boiler.set_link_fault(LinkFault.GARBLE_PARITY)
+        bad_before = otgw.counters.bad_frames
+        with pytest.raises(LinkTimeout):
+            await otgw.transact(read(25), timeout=0.2)
+        assert otgw.counters.bad_frames > bad_before
+        boiler.set_link_fault(LinkFault.NONE)
+        assert (await otgw.transact(read(25))).msg_type is MsgType.READ_ACK
+    finally:
+        await otgw.stop()
+        await sim.stop()
+
+
+async def test_serve_sim_otgw_entry_point() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    task = asyncio.create_task(serve_sim_otgw("127.0.0.1", port, seed=2, speed=20.0))
+    otgw = OtgwLink(f"socket://127.0.0.1:{port}", command_timeout=1.0, backoff_min=0.01)
+    try:
+        await otgw.start()
+        await wait_until(lambda: otgw.state is LinkState.CONNECTED)
+        assert otgw.firmware is not None
+        assert otgw.firmware.startswith("OpenTherm Gateway")
+        answer = await otgw.transact(read(25), timeout=2.0)
+        assert answer.msg_type is MsgType.READ_ACK
+        assert 0 < decode_f8_8(answer.value) < 100
+    finally:
+        await otgw.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -6,8 +6,8 @@ stream, remembers the boiler's latest answer per data-id, and carries the
 master's conversations as follows:
 
 * READ-DATA id N: ask the gateway to send that read next (``PM=N``) and
-  answer with the first matching boiler frame (``B…``) that arrives after
-  the request. For id 0 the master's CH and DHW enable bits are first set
+  answer with the first matching boiler frame (``B…``) that follows the
+  gateway's reply to that command in the stream. For id 0 the master's CH and DHW enable bits are first set
   with ``CH=`` and ``HW=``.
 * WRITE-DATA: carried out with the gateway's override command for the id
   (1 ``CS=``, 14 ``MM=``, 20 ``SC=``, 27 ``OT=``, 56 ``SW=``, 57 ``SH=``);
@@ -180,8 +180,20 @@ def _ack_value(request: Frame, reply: proto.CommandReply) -> int:
 
 _NOT_FOR_ID0: Final = frozenset({MsgType.DATA_INVALID, MsgType.UNKNOWN_DATAID})
 
-_Pending = tuple[str, "asyncio.Future[proto.CommandReply | proto.CommandError]"]
-_Waiter = tuple[Frame, "asyncio.Future[Frame]"]
+_Pending = tuple[proto.Command, "asyncio.Future[proto.CommandReply | proto.CommandError]"]
+
+
+@dataclass(eq=False, slots=True)
+class _ReadWaiter:
+    """A read waiting for its boiler frame; armed once the gateway replied to its ``PM=``.
+
+    Only frames after that reply count: lines already on their way (a
+    backlog in the stream) describe conversations from before the request.
+    """
+
+    request: Frame
+    future: asyncio.Future[Frame]
+    armed: bool = False
 
 
 # ------------------------------------------------------------------ the link
@@ -201,7 +213,7 @@ class OtgwLink:
         command_timeout: float = 2.0,
         connect_timeout: float = 5.0,
         idle_timeout: float = 60.0,
-        min_timeout: float = 0.0,
+        min_timeout: float = 2.0,
         backoff_min: float = 1.0,
         backoff_max: float = 60.0,
         rng: random.Random | None = None,
@@ -209,8 +221,9 @@ class OtgwLink:
         """Build a link; nothing is opened before :meth:`start`.
 
         ``min_timeout`` raises the timeout of every :meth:`transact` to at
-        least that many seconds (a gateway answers a priority read in its
-        next slot, which can be a second away). ``idle_timeout`` drops and
+        least that many seconds: a gateway sends a priority read in its next
+        slot, which can be a second away, so the master's usual 0.8 s is too
+        short for it. ``idle_timeout`` drops and
         reopens a connection on which nothing arrived for that long.
         """
         self.target = parse_otgw_url(target) if isinstance(target, str) else target
@@ -233,7 +246,7 @@ class OtgwLink:
         self._writer: asyncio.StreamWriter | None = None
         self._cmd_lock = asyncio.Lock()
         self._pending: _Pending | None = None
-        self._waiters: dict[int, list[_Waiter]] = {}
+        self._waiters: dict[int, list[_ReadWaiter]] = {}
         self._summary_waiters: list[asyncio.Future[proto.Summary]] = []
         self._latest: dict[int, Frame] = {}
         self._ch_enabled: bool | None = None
@@ -391,7 +404,7 @@ class OtgwLink:
     async def _read(self, request: Frame, limit: float) -> Frame:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Frame] = loop.create_future()
-        waiter: _Waiter = (request, fut)
+        waiter = _ReadWaiter(request, fut)
         try:
             async with asyncio.timeout(limit):
                 if request.data_id == 0:
@@ -450,7 +463,7 @@ class OtgwLink:
             fut: asyncio.Future[proto.CommandReply | proto.CommandError] = (
                 asyncio.get_running_loop().create_future()
             )
-            self._pending = (command.code, fut)
+            self._pending = (command, fut)
             if limit is None:
                 limit = self._command_timeout
             try:
@@ -516,7 +529,10 @@ class OtgwLink:
     def _on_reply(self, reply: proto.CommandReply | proto.CommandError) -> None:
         pending = self._pending
         code = reply.code if isinstance(reply, proto.CommandReply) else reply.command
-        if pending is not None and not pending[1].done() and code in (None, pending[0]):
+        if pending is not None and not pending[1].done() and code in (None, pending[0].code):
+            if pending[0].code == "PM":
+                for waiter in self._waiters.get(int(pending[0].value), ()):
+                    waiter.armed = True
             pending[1].set_result(reply)
             return
         extra = self.counters.extra
@@ -525,13 +541,14 @@ class OtgwLink:
 
     def _on_boiler_frame(self, frame: Frame) -> None:
         self._latest[frame.data_id] = frame
-        for request, fut in list(self._waiters.get(frame.data_id, ())):
-            if fut.done():
+        for waiter in list(self._waiters.get(frame.data_id, ())):
+            fut = waiter.future
+            if fut.done() or not waiter.armed:
                 continue
             try:
-                check_answer(request, frame)
+                check_answer(waiter.request, frame)
             except FrameError as err:
-                if request.data_id == 0 and frame.msg_type in _NOT_FOR_ID0:
+                if frame.data_id == 0 and frame.msg_type in _NOT_FOR_ID0:
                     self.counters.bad_frames += 1
                     fut.set_exception(LinkError(f"invalid boiler answer: {err}"))
                 continue
@@ -657,9 +674,9 @@ class OtgwLink:
         if pending is not None and not pending[1].done():
             pending[1].set_exception(error)
         for waiters in self._waiters.values():
-            for _, fut in waiters:
-                if not fut.done():
-                    fut.set_exception(error)
+            for waiter in waiters:
+                if not waiter.future.done():
+                    waiter.future.set_exception(error)
         for summary in self._summary_waiters:
             if not summary.done():
                 summary.set_exception(error)

@@ -20,9 +20,12 @@ import logging
 import re
 from typing import TYPE_CHECKING, Final
 
+from bridge.clock import SystemClock
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import encode_f8_8
-from bridge.opentherm.frame import Frame, MsgType
+from bridge.opentherm.frame import Direction, Frame, FrameError, MsgType
+from bridge.opentherm.sim.scaled_clock import ScaledClock
+from bridge.opentherm.sim.world import SimWorld
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -231,11 +234,26 @@ class SimOtgwServer:
             value = self.master_flags() << 8 if data_id == 0 else 0
             self._converse(Frame(MsgType.READ_DATA, data_id, value))
 
+    def _ask(self, request: Frame) -> tuple[Frame | None, int | None]:
+        """The slave's answer, or the raw bits of an answer that fails validation."""
+        handle_raw = getattr(self.slave, "handle_raw", None)
+        if not callable(handle_raw):
+            return self.slave.handle(request), None
+        raw: int | None = handle_raw(request.to_int())
+        if raw is None:
+            return None, None
+        try:
+            return Frame.from_int(raw, direction=Direction.SLAVE_TO_MASTER), None
+        except FrameError:
+            return None, raw
+
     def _converse(self, request: Frame) -> Frame | None:
-        answer = self.slave.handle(request)
+        answer, garbled = self._ask(request)
         if not self.summary_mode:
             self._print(proto.monitor_line("R", request))
         if answer is None:
+            if garbled is not None and not self.summary_mode:
+                self._print(f"E{garbled & 0xFFFF_FFFF:08X}")
             return None
         if not self.summary_mode:
             self._print(proto.monitor_line("B", answer))
@@ -494,3 +512,44 @@ class SimOtgwServer:
             # the next opportunity: right after this reply, between two cycles
             asyncio.get_running_loop().call_soon(self._serve_priority)
         return [f"PM: {data_id}"]
+
+
+class WorldSlave:
+    """A :class:`SimWorld`'s boiler as an OpenTherm slave that first catches the world up."""
+
+    def __init__(self, world: SimWorld) -> None:
+        self.world = world
+
+    def handle(self, request: Frame) -> Frame | None:
+        """Bring the world to now, then let its boiler answer."""
+        self.world.sync()
+        return self.world.boiler.handle(request)
+
+    def handle_raw(self, raw: int) -> int | None:
+        """The boiler's answer as bits on the wire (a garbling link fault shows here)."""
+        self.world.sync()
+        return self.world.boiler.handle_raw(raw)
+
+
+async def serve_sim_otgw(host: str, port: int, *, seed: int = 1, speed: float = 1.0) -> None:
+    """Run a simulated house and boiler behind an OpenTherm Gateway TCP server until cancelled.
+
+    The world runs ``speed`` times faster than real time, starting now. The
+    gateway's master cycle is one simulated second, but at most twenty per
+    real second.
+    """
+    if speed <= 0:
+        raise ValueError("speed must be positive")
+    clock = ScaledClock(SystemClock(), speed)
+    world = SimWorld(seed=seed, start=clock.time())
+    world.attach(clock)
+    server = SimOtgwServer(WorldSlave(world), clock, host, port, cycle=max(1.0, speed / 20))
+    await server.start()
+    physics = asyncio.create_task(world.run(clock), name="sim-otgw-world")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        physics.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await physics
+        await server.stop()
