@@ -14,7 +14,7 @@ import pytest
 from bridge.clock import VirtualClock
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType
-from bridge.opentherm.links.base import LinkError, LinkState, LinkTimeout
+from bridge.opentherm.links.base import BoilerLink, LinkError, LinkState, LinkTimeout
 from bridge.opentherm.links.modbus import (
     ModbusLink,
     ModbusUrlError,
@@ -415,8 +415,9 @@ async def test_opentherm_link_has_no_relay_and_rejects_slave_frames(link: Modbus
         await link.set_heat_demand(True)
     with pytest.raises(LinkError, match="not a master request"):
         await link.transact(Frame(MsgType.READ_ACK, 25, 0))
-    assert link.kind == "modbus"
-    assert link.opentherm is True
+    as_protocol: BoilerLink = link  # checked by mypy: the link implements BoilerLink
+    assert as_protocol.kind == "modbus"
+    assert as_protocol.opentherm is True
 
 
 # ---------------------------------------------------------------- URLs
@@ -607,8 +608,9 @@ async def test_relay_link_switches_and_reads_back(
     server: SimModbusServer, boiler: FakeBoiler, clock: VirtualClock
 ) -> None:
     relay = OnOffLink.from_url(f"onoff+modbus+tcp://127.0.0.1:{server.port}?unit=1&coil=100")
-    assert relay.kind == "onoff"
-    assert relay.opentherm is False
+    as_protocol: BoilerLink = relay  # checked by mypy: the relay implements BoilerLink
+    assert as_protocol.kind == "onoff"
+    assert as_protocol.opentherm is False
     await relay.start()
     assert demand(relay) is None
     await relay.set_heat_demand(True)
