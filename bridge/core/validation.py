@@ -1,0 +1,405 @@
+"""Voluptuous schemas for programs, schedule, exceptions and temperatures.
+
+The HTTP API and the config file share these. A schema returns the model
+object (:class:`Programs`, :class:`WeekSchedule`, a tuple of
+:class:`ExceptionPeriod`), so a caller gets checked data or nothing.
+
+Rules (each error names its field, e.g. ``schedule[3].start[2]``, and one
+of these rules):
+
+* temperatures are numbers (a numeric string is accepted, for form bodies),
+  finite, and are rounded to 0.1 °C; a program or a target is 5-30 °C (so
+  ``anti_freeze`` is never below 5 °C);
+* programs: all five names for :data:`PROGRAMS_SCHEMA`, any of them for
+  :data:`PROGRAM_CHANGES_SCHEMA`; other names are unknown fields;
+* schedule: a list of 1-672 entries ``{"start": [day, hour, minute],
+  "temperature": program}``, day 0-6 (0 = Monday), hour 0-23, minute 0, 15,
+  30 or 45; entries may come in any order and are stored sorted; two entries
+  with the same start are rejected;
+* exceptions: at most 100 of ``{"start": [Y, M, D, h, m], "end": [...],
+  "temperature": program, "description": text}``, Y 2000-2099, M 0-11
+  (January = 0), D 1-31 and a real date, hour 0-23, minute 0/15/30/45, end
+  after start, description optional (default ``""``) and at most 30
+  characters;
+* unknown fields are rejected everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from datetime import date, datetime
+import math
+from typing import Any, TypedDict, TypeVar
+import zoneinfo
+
+import voluptuous as vol
+
+from bridge.core.programs import (
+    MAX_DESCRIPTION,
+    MAX_EXCEPTIONS,
+    MAX_SCHEDULE_ENTRIES,
+    MINUTE_STEP,
+    PROGRAM_NAMES,
+    TEMPERATURE_MAX,
+    TEMPERATURE_MIN,
+    ExceptionPeriod,
+    Programs,
+    ScheduleEntry,
+    WeekSchedule,
+    round_temperature,
+    wall_time,
+)
+
+_T = TypeVar("_T")
+
+#: Years an exception may fall in.
+YEAR_MIN = 2000
+YEAR_MAX = 2099
+#: Plausible ranges for pushed sensor values (°C).
+ROOM_TEMPERATURE_RANGE = (-20.0, 50.0)
+OUTSIDE_TEMPERATURE_RANGE = (-50.0, 60.0)
+
+_MINUTES = tuple(range(0, 60, MINUTE_STEP))
+_MINUTE_RULE = "must be " + ", ".join(str(m) for m in _MINUTES[:-1]) + f" or {_MINUTES[-1]}"
+
+#: Voluptuous's own messages, in the words of this API.
+_RULE_WORDS = {
+    "extra keys not allowed": "unknown field",
+    "required key not provided": "required",
+    "expected a dictionary": "must be an object",
+    "expected a list": "must be a list",
+}
+
+
+class FieldError(TypedDict):
+    """One validation failure: the field's path and the rule it broke."""
+
+    field: str
+    rule: str
+
+
+class ValidationError(ValueError):
+    """Input that breaks one or more rules; ``errors`` lists them."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field'] or '(body)'}: {e['rule']}" for e in errors))
+
+
+def format_path(path: Sequence[Hashable]) -> str:
+    """``["schedule", 3, "start", 2]`` -> ``"schedule[3].start[2]"``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _flatten(err: vol.Invalid) -> Iterator[vol.Invalid]:
+    if isinstance(err, vol.MultipleInvalid):
+        for inner in err.errors:
+            yield from _flatten(inner)
+    else:
+        yield err
+
+
+def errors_from_invalid(err: vol.Invalid, prefix: Sequence[Hashable] = ()) -> list[FieldError]:
+    """The ``{"field", "rule"}`` list for a voluptuous error (nested ones flattened)."""
+    out: list[FieldError] = []
+    for one in _flatten(err):
+        rule = _RULE_WORDS.get(one.msg, one.msg)
+        item = FieldError(field=format_path([*prefix, *one.path]), rule=rule)
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def validate(schema: Callable[[Any], _T], data: Any, field: str = "") -> _T:
+    """Run ``schema`` on ``data``; raise :class:`ValidationError` naming ``field``."""
+    try:
+        return schema(data)
+    except vol.Invalid as err:
+        raise ValidationError(errors_from_invalid(err, [field] if field else [])) from None
+
+
+# -- scalar validators ----------------------------------------------------------
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise vol.Invalid("must be a number")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise vol.Invalid("must be a number") from None
+    else:
+        raise vol.Invalid("must be a number")
+    if not math.isfinite(number):
+        raise vol.Invalid("must be a number")
+    return number
+
+
+def temperature_in(low: float, high: float) -> Callable[[Any], float]:
+    """A validator: a number within ``[low, high]`` °C, rounded to 0.1 °C."""
+    rule = f"must be between {low:g} and {high:g} °C"
+
+    def check(value: Any) -> float:
+        number = _number(value)
+        if not low <= number <= high:
+            raise vol.Invalid(rule)
+        return round_temperature(number)
+
+    return check
+
+
+#: A program temperature or a manual target: 5-30 °C, rounded to 0.1 °C.
+program_temperature = temperature_in(TEMPERATURE_MIN, TEMPERATURE_MAX)
+target_temperature = program_temperature
+#: An external room temperature pushed through the API.
+room_temperature = temperature_in(*ROOM_TEMPERATURE_RANGE)
+_outside_number = temperature_in(*OUTSIDE_TEMPERATURE_RANGE)
+
+
+def outside_temperature(value: Any) -> float | None:
+    """A pushed outside temperature, or ``None`` for ``"auto"`` (back to the weather source)."""
+    if value == "auto":
+        return None
+    return _outside_number(value)
+
+
+def program_name(value: Any) -> str:
+    """One of the five program names."""
+    if not isinstance(value, str) or value not in PROGRAM_NAMES:
+        raise vol.Invalid("unknown program (one of " + ", ".join(PROGRAM_NAMES) + ")")
+    return value
+
+
+def timezone_name(value: Any) -> str:
+    """An IANA timezone name that this system knows (e.g. ``Europe/Amsterdam``)."""
+    if not isinstance(value, str) or not value:
+        raise vol.Invalid("must be a timezone name")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise vol.Invalid("unknown timezone") from None
+    return value
+
+
+def _description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise vol.Invalid("must be a string")
+    if len(value) > MAX_DESCRIPTION:
+        raise vol.Invalid(f"at most {MAX_DESCRIPTION} characters")
+    return value
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+_Part = tuple[int, int, str]
+_DAY: _Part = (0, 6, "must be 0-6 (0 = Monday)")
+_HOUR: _Part = (0, 23, "must be 0-23")
+_MINUTE: _Part = (0, 59, _MINUTE_RULE)
+_YEAR: _Part = (YEAR_MIN, YEAR_MAX, f"must be {YEAR_MIN}-{YEAR_MAX}")
+_MONTH: _Part = (0, 11, "must be 0-11 (January = 0)")
+_MDAY: _Part = (1, 31, "must be 1-31")
+
+
+def _int_list(value: Any, parts: Sequence[_Part], shape: str) -> list[int]:
+    """Check a fixed-length integer list; errors name the index."""
+    if not isinstance(value, list | tuple) or len(value) != len(parts):
+        raise vol.Invalid(f"must be {shape}")
+    out: list[int] = []
+    errors: list[vol.Invalid] = []
+    for index, (item, (low, high, rule)) in enumerate(zip(value, parts, strict=True)):
+        number = _integer(item)
+        if number is None:
+            errors.append(vol.Invalid("must be an integer", path=[index]))
+        elif not low <= number <= high or (parts[index] is _MINUTE and number % MINUTE_STEP):
+            errors.append(vol.Invalid(rule, path=[index]))
+        out.append(number if number is not None else 0)
+    if errors:
+        raise vol.MultipleInvalid(errors)
+    return out
+
+
+def week_start(value: Any) -> tuple[int, int, int]:
+    """A schedule start ``[day, hour, minute]``."""
+    day, hour, minute = _int_list(value, (_DAY, _HOUR, _MINUTE), "[day, hour, minute]")
+    return day, hour, minute
+
+
+def wall_clock(value: Any) -> datetime:
+    """An exception time ``[Y, M, D, h, m]`` (M 0-11) -> a naive local datetime."""
+    year, month0, mday, hour, minute = _int_list(
+        value, (_YEAR, _MONTH, _MDAY, _HOUR, _MINUTE), "[year, month, day, hour, minute]"
+    )
+    try:
+        date(year, month0 + 1, mday)
+    except ValueError:
+        raise vol.Invalid("no such date", path=[2]) from None
+    return wall_time(year, month0, mday, hour, minute)
+
+
+def _list_of(low: int, high: int) -> Callable[[Any], list[Any]]:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list | tuple):
+            raise vol.Invalid("must be a list")
+        if len(value) < low:
+            raise vol.Invalid("must have at least one entry")
+        if len(value) > high:
+            raise vol.Invalid(f"at most {high} entries")
+        return list(value)
+
+    return check
+
+
+def _each(item: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
+    """Validate every item of a list, collecting the errors of all items."""
+    schema = vol.Schema(item)
+
+    def check(value: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        errors: list[vol.Invalid] = []
+        for index, one in enumerate(value):
+            try:
+                out.append(schema(one))
+            except vol.Invalid as err:
+                err.prepend([index])
+                errors.append(err)
+        if errors:
+            raise vol.MultipleInvalid(errors)
+        return out
+
+    return check
+
+
+# -- programs -------------------------------------------------------------------
+
+#: The five programs, all required -> :class:`Programs`.
+PROGRAMS_SCHEMA = vol.Schema(
+    vol.All(
+        vol.Schema({vol.Required(name): program_temperature for name in PROGRAM_NAMES}),
+        Programs.from_dict,
+    )
+)
+
+#: Some of the programs -> ``{name: temperature}`` (for a partial update).
+PROGRAM_CHANGES_SCHEMA = vol.Schema(
+    {vol.Optional(name): program_temperature for name in PROGRAM_NAMES}
+)
+
+
+# -- week schedule --------------------------------------------------------------
+
+_SCHEDULE_ENTRY = vol.Schema(
+    {vol.Required("start"): week_start, vol.Required("temperature"): program_name}
+)
+
+
+def _to_schedule(entries: list[dict[str, Any]]) -> WeekSchedule:
+    seen: dict[tuple[int, int, int], int] = {}
+    errors: list[vol.Invalid] = []
+    for index, entry in enumerate(entries):
+        start = entry["start"]
+        if start in seen:
+            rule = f"duplicate start (same as schedule entry {seen[start]})"
+            errors.append(vol.Invalid(rule, path=[index, "start"]))
+        else:
+            seen[start] = index
+    if errors:
+        raise vol.MultipleInvalid(errors)
+    return WeekSchedule.of(
+        ScheduleEntry(day, hour, minute, entry["temperature"])
+        for entry in entries
+        for day, hour, minute in (entry["start"],)
+    )
+
+
+#: The week schedule -> :class:`WeekSchedule` (sorted by start).
+SCHEDULE_SCHEMA = vol.Schema(
+    vol.All(_list_of(1, MAX_SCHEDULE_ENTRIES), _each(_SCHEDULE_ENTRY), _to_schedule)
+)
+
+
+# -- exceptions -----------------------------------------------------------------
+
+
+def _to_exception(data: dict[str, Any]) -> ExceptionPeriod:
+    if data["end"] <= data["start"]:
+        raise vol.Invalid("must be after start", path=["end"])
+    return ExceptionPeriod(data["start"], data["end"], data["temperature"], data["description"])
+
+
+def _as_tuple(items: list[ExceptionPeriod]) -> tuple[ExceptionPeriod, ...]:
+    return tuple(items)
+
+
+_EXCEPTION = vol.All(
+    vol.Schema(
+        {
+            vol.Required("start"): wall_clock,
+            vol.Required("end"): wall_clock,
+            vol.Required("temperature"): program_name,
+            vol.Optional("description", default=""): _description,
+        }
+    ),
+    _to_exception,
+)
+
+#: The exceptions list -> ``tuple[ExceptionPeriod, ...]`` (order kept; may be empty).
+EXCEPTIONS_SCHEMA = vol.Schema(vol.All(_list_of(0, MAX_EXCEPTIONS), _each(_EXCEPTION), _as_tuple))
+
+
+# -- typed entry points ---------------------------------------------------------
+
+
+def parse_programs(data: Any, field: str = "programs") -> Programs:
+    """All five programs -> :class:`Programs`, or :class:`ValidationError`."""
+    result: Programs = validate(PROGRAMS_SCHEMA, data, field)
+    return result
+
+
+def parse_program_changes(data: Any, field: str = "programs") -> dict[str, float]:
+    """Some programs -> ``{name: temperature}``, or :class:`ValidationError`."""
+    result: dict[str, float] = validate(PROGRAM_CHANGES_SCHEMA, data, field)
+    return result
+
+
+def parse_schedule(data: Any, field: str = "schedule") -> WeekSchedule:
+    """The week schedule -> :class:`WeekSchedule`, or :class:`ValidationError`."""
+    result: WeekSchedule = validate(SCHEDULE_SCHEMA, data, field)
+    return result
+
+
+def parse_exceptions(data: Any, field: str = "exceptions") -> tuple[ExceptionPeriod, ...]:
+    """The exceptions list -> a tuple of :class:`ExceptionPeriod`, or :class:`ValidationError`."""
+    result: tuple[ExceptionPeriod, ...] = validate(EXCEPTIONS_SCHEMA, data, field)
+    return result
+
+
+def parse_target_temperature(data: Any, field: str = "target_temperature") -> float:
+    """A manual target (5-30 °C, rounded to 0.1), or :class:`ValidationError`."""
+    return validate(target_temperature, data, field)
+
+
+def parse_room_temperature(data: Any, field: str = "room_temperature") -> float:
+    """A pushed room temperature (-20-50 °C), or :class:`ValidationError`."""
+    return validate(room_temperature, data, field)
+
+
+def parse_outside_temperature(data: Any, field: str = "outside_temperature") -> float | None:
+    """A pushed outside temperature (-50-60 °C) or ``None`` for ``"auto"``."""
+    return validate(outside_temperature, data, field)
