@@ -467,6 +467,8 @@ def test_read_answers_for_each_supported_id() -> None:
     assert read(boiler, 123).value == 0
     assert decode_f8_8(read(boiler, 125).value) == pytest.approx(2.2, abs=0.01)
     assert read(boiler, 127).msg_type is MsgType.READ_ACK
+    # underfloor heating: the installer capped the flow temperature
+    assert decode_f8_8(read(quiet_world("underfloor").boiler, 57).value) == 50.0
     # a boiler with an outside sensor reports it
     sensed = quiet_world("new_build", outside=3.0)
     sensed.step(60)
@@ -584,6 +586,18 @@ def test_synthetic_weather_is_seeded_and_plausible() -> None:
     early = [s[0] for t, s in zip(week, samples, strict=True) if 4 <= (t % 86400) / 3600 < 6]
     after = [s[0] for t, s in zip(week, samples, strict=True) if 13 <= (t % 86400) / 3600 < 15]
     assert sum(after) / len(after) > sum(early) / len(early) + 1.0
+
+
+def test_dutch_winter_weeks() -> None:
+    week = [DEFAULT_START + i * 1800 for i in range(7 * 48)]
+    spans = []
+    for seed in range(10):
+        w = SyntheticWeather.dutch_winter(seed)
+        temps = [w.sample(t)[0] for t in week]
+        assert -14.0 < min(temps) < 6.0
+        assert -2.0 < max(temps) < 19.0
+        spans.append(max(temps) - min(temps))
+    assert 7.0 < sum(spans) / len(spans) < 20.0
 
 
 def test_default_weather_follows_the_season() -> None:

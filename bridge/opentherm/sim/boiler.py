@@ -67,8 +67,7 @@ EFFICIENCY_CURVE: tuple[tuple[float, float], ...] = (
 BEST_EFFICIENCY = EFFICIENCY_CURVE[0][1]
 
 
-def efficiency(return_c: float) -> float:
-    """Condensing boiler efficiency at a return temperature."""
+def _curve(return_c: float) -> float:
     pts = EFFICIENCY_CURVE
     if return_c <= pts[0][0]:
         return pts[0][1]
@@ -76,6 +75,22 @@ def efficiency(return_c: float) -> float:
         if return_c <= x1:
             return y0 + (y1 - y0) * (return_c - x0) / (x1 - x0)
     return pts[-1][1]
+
+
+# The curve tabulated every 0.25 K from 0 to 100 °C: its corners are on this
+# grid, so linear interpolation in the table gives the curve exactly.
+_TABLE_STEP = 0.25
+_TABLE = [_curve(i * _TABLE_STEP) for i in range(401)]
+
+
+def efficiency(return_c: float) -> float:
+    """Condensing boiler efficiency at a return temperature."""
+    x = return_c / _TABLE_STEP
+    if not 0.0 <= x < 400.0:
+        return _curve(return_c)
+    i = int(x)
+    y0 = _TABLE[i]
+    return y0 + (_TABLE[i + 1] - y0) * (x - i)
 
 
 class OemCode(IntEnum):
@@ -185,6 +200,9 @@ class Boiler:
         self._g_loop = loop.loop_conductance_w_per_k
         self._loop_eff = loop.effectiveness
         self._primary_w_per_k = s.dhw_primary_flow_kg_s * WATER_J_PER_KG_K
+        self._min_w = s.min_w
+        self._max_w = s.max_w
+        self._dhw_max_w = s.dhw_max_kw * 1000.0
         # master side (what the thermostat asked for)
         self.master_flags = 0
         self.ch_enable = False
@@ -334,6 +352,7 @@ class Boiler:
     def set_pressure(self, bar: float) -> None:
         """Make the water pressure read ``bar`` now (a leak or a refill)."""
         self.fill_bar += bar - self.pressure_bar
+        self._check_pressure()
 
     def start_leak(self, bar_per_hour: float) -> None:
         """Lose water: the pressure falls by ``bar_per_hour``."""
@@ -344,6 +363,7 @@ class Boiler:
         self.leak_bar_per_h = 0.0
         if bar is None:
             self.fill_bar = self.spec.fill_pressure_bar
+            self._check_pressure()
         else:
             self.set_pressure(bar)
 
@@ -442,23 +462,16 @@ class Boiler:
         # water pressure and its fault
         if self.leak_bar_per_h:
             self.fill_bar -= self.leak_bar_per_h * h / 3600.0
-        p = self.pressure_bar
-        if p < s.low_pressure_bar:
-            if not self.low_pressure:
-                self.low_pressure = True
-                if not self.lockout:
-                    self.oem_code = OemCode.LOW_WATER_PRESSURE
-                    self.oem_diagnostic = int(OemCode.LOW_WATER_PRESSURE) * 100
-        elif self.low_pressure and p >= s.pressure_recover_bar:
-            self.low_pressure = False
-            if self.oem_code is OemCode.LOW_WATER_PRESSURE:
-                self.oem_code = OemCode.NONE
-                self.oem_diagnostic = 0
+        self._check_pressure()
         blocked = self.lockout or self.low_pressure
 
         # modes and pumps
-        tapping = self.dhw_flow_l_min >= s.min_dhw_flow_l_min
-        dhw_mode = tapping and self.dhw_enable and s.dhw_present and not blocked
+        dhw_mode = (
+            self.dhw_flow_l_min >= s.min_dhw_flow_l_min
+            and self.dhw_enable
+            and s.dhw_present
+            and not blocked
+        )
         ch_demand = self._ch_demand() and not blocked
         if ch_demand:
             self._overrun_left = s.pump_overrun_s
@@ -474,8 +487,7 @@ class Boiler:
 
         # where the heat goes: emitter loop, tap water, or (idle) the pipes
         if dhw_mode:
-            m_dhw = self.dhw_flow_l_min / 60.0 * WATER_J_PER_KG_K
-            g = m_dhw * s.dhw_effectiveness
+            g = self.dhw_flow_l_min / 60.0 * WATER_J_PER_KG_K * s.dhw_effectiveness
             sink = s.cold_water_c
         elif ch_pump:
             g = self._g_loop
@@ -485,82 +497,103 @@ class Boiler:
             sink = t_emitter
 
         # burner decision and modulation
+        tf = self.t_flow
+        min_w = self._min_w
         want = False
         power = 0.0
         if dhw_mode:
             want = True
-            target = s.cold_water_c + (self.dhw_setpoint_c - s.cold_water_c) / s.dhw_effectiveness
-            need = g * (target - s.cold_water_c) + s.proportional_w_per_k * (target - self.t_flow)
-            power = min(s.dhw_max_kw * 1000.0, max(s.min_w, need))
+            cold = s.cold_water_c
+            target = cold + (self.dhw_setpoint_c - cold) / s.dhw_effectiveness
+            need = g * (target - cold) + s.proportional_w_per_k * (target - tf)
+            power = min(self._dhw_max_w, max(min_w, need))
         elif ch_demand and ch_pump:
             tset = self._ch_target()
             if self.flame:
-                want = self.t_flow <= tset + s.hysteresis_off_k
+                want = tf <= tset + s.hysteresis_off_k
             else:
-                want = (
-                    self.t_flow < tset - s.hysteresis_on_k and t - self._last_stop >= s.anti_cycle_s
-                )
+                want = tf < tset - s.hysteresis_on_k and t - self._last_stop >= s.anti_cycle_s
             if want:
-                need = g * (tset - t_emitter) + s.proportional_w_per_k * (tset - self.t_flow)
-                top = s.min_w + (s.max_w - s.min_w) * self.max_modulation_pct / 100.0
-                power = min(top, max(s.min_w, need))
-        if blocked or self.t_flow >= s.safety_limit_c:
+                need = g * (tset - t_emitter) + s.proportional_w_per_k * (tset - tf)
+                top = min_w + (self._max_w - min_w) * self.max_modulation_pct / 100.0
+                power = min(top, max(min_w, need))
+        if blocked or tf >= s.safety_limit_c:
             want = False
-        if want and not self.flame:
-            self._try_ignite(t, dhw_mode)
-        elif not want and self.flame:
-            self._flame_off(purge=True)
-            if not dhw_mode:
-                self._last_stop = t
-        self.power_w = power if self.flame else 0.0
-        q_b = self.power_w
+        if want != self.flame:
+            if want:
+                self._try_ignite(t, dhw_mode)
+            else:
+                self._flame_off(purge=True)
+                if not dhw_mode:
+                    self._last_stop = t
+            tf = self.t_flow
+        q_b = power if self.flame else 0.0
+        self.power_w = q_b
 
-        # return temperature (before the step) and efficiency
+        # return temperature (before the step)
         if dhw_mode:
-            ret = max(s.cold_water_c, self.t_flow - q_b / self._primary_w_per_k)
+            ret = max(s.cold_water_c, tf - q_b / self._primary_w_per_k)
         elif ch_pump:
-            ret = self.t_flow - self._loop_eff * (self.t_flow - t_emitter)
+            ret = tf - self._loop_eff * (tf - t_emitter)
         else:
-            ret = 0.5 * (self.t_flow + t_emitter)
+            ret = 0.5 * (tf + t_emitter)
         self.t_return = ret
 
         # the heat-exchanger node, integrated exactly over the step
-        t_old = self.t_flow
+        cb = s.heat_exchanger_j_per_k
         if g > 0.0:
             t_eq = sink + q_b / g
-            self.t_flow = t_eq + (t_old - t_eq) * self._decay(g, h)
+            t_new = t_eq + (tf - t_eq) * self._decay(g, h)
         else:
-            self.t_flow = t_old + q_b * h / s.heat_exchanger_j_per_k
-        delivered_j = q_b * h - s.heat_exchanger_j_per_k * (self.t_flow - t_old)
+            t_new = tf + q_b * h / cb
+        self.t_flow = t_new
+        delivered_j = q_b * h - cb * (t_new - tf)
 
         # bookkeeping
         if q_b > 0.0:
-            eta = efficiency(ret)
-            gas = q_b * h / eta
+            heat = q_b * h
+            gas = heat / efficiency(ret)
             self.burner_s += h
             if ret < 55.0:
                 self.condensing_burner_s += h
             if dhw_mode:
                 self.gas_dhw_j += gas
-                self.heat_dhw_j += q_b * h
+                self.heat_dhw_j += heat
                 self.dhw_burner_s += h
             else:
                 self.gas_ch_j += gas
-                self.heat_ch_j += q_b * h
+                self.heat_ch_j += heat
+            exhaust_target = ret + 5.0 + 25.0 * q_b / self._max_w
+        else:
+            exhaust_target = t_new
+        self.t_exhaust += (exhaust_target - self.t_exhaust) * min(1.0, h / 60.0)
         if ch_pump:
             self.ch_pump_s += h
         if dhw_mode:
             self.dhw_pump_s += h
-            self.t_dhw = s.cold_water_c + s.dhw_effectiveness * (self.t_flow - s.cold_water_c)
-        else:
-            self.t_dhw += (20.0 - self.t_dhw) * min(1.0, h / 900.0)
-        exhaust_target = ret + 5.0 + 25.0 * q_b / s.max_w if self.flame else self.t_flow
-        self.t_exhaust += (exhaust_target - self.t_exhaust) * min(1.0, h / 60.0)
-        if dhw_mode:
+            self.t_dhw = s.cold_water_c + s.dhw_effectiveness * (t_new - s.cold_water_c)
             self.heat_to_tap_j += delivered_j
             return 0.0
+        if self.t_dhw != 20.0:
+            self.t_dhw += (20.0 - self.t_dhw) * min(1.0, h / 900.0)
         self.heat_to_loop_j += delivered_j
         return delivered_j / h
+
+    def _check_pressure(self) -> None:
+        """Raise or clear the low-water-pressure fault."""
+        s = self.spec
+        p = self.pressure_bar
+        if p < s.low_pressure_bar:
+            if not self.low_pressure:
+                self.low_pressure = True
+                if not self.lockout:
+                    self.oem_code = OemCode.LOW_WATER_PRESSURE
+                    self.oem_diagnostic = int(OemCode.LOW_WATER_PRESSURE) * 100
+        elif self.low_pressure and p >= s.pressure_recover_bar:
+            self.low_pressure = False
+            if self.oem_code is OemCode.LOW_WATER_PRESSURE:
+                self.oem_code = OemCode.NONE
+                self.oem_diagnostic = 0
 
     # ------------------------------------------------------------ OpenTherm
 

@@ -87,6 +87,8 @@ class HouseProfile:
     internal_gains_w: tuple[float, ...] = DEFAULT_INTERNAL_GAINS_W
     internal_to_air_fraction: float = 0.6
     boiler_outside_sensor: bool = False
+    max_flow_c: float = 80.0
+    """The installer's max CH setpoint on the boiler (ID 57 at start-up)."""
 
     @property
     def heat_loss_w_per_k(self) -> float:
@@ -149,6 +151,7 @@ def _profile(
     emitter: EmitterSpec,
     solar_aperture_m2: float,
     boiler_outside_sensor: bool,
+    max_flow_c: float = 80.0,
 ) -> HouseProfile:
     return HouseProfile(
         name=name,
@@ -161,6 +164,7 @@ def _profile(
         emitter=emitter,
         solar_aperture_m2=solar_aperture_m2,
         boiler_outside_sensor=boiler_outside_sensor,
+        max_flow_c=max_flow_c,
     )
 
 
@@ -241,6 +245,7 @@ PROFILES: dict[str, HouseProfile] = {
             ),
             solar_aperture_m2=6.0,
             boiler_outside_sensor=True,
+            max_flow_c=50.0,
         ),
     )
 }

@@ -106,6 +106,11 @@ class SyntheticWeather:
         self._anomaly: dict[int, float] = {}
         self._days: dict[int, _Day] = {}
 
+    @classmethod
+    def dutch_winter(cls, seed: int = 0) -> SyntheticWeather:
+        """A Dutch winter: daily means around 3.5 °C, a week spanning about -5..12 °C."""
+        return cls(seed, mean_c=3.5)
+
     def _rng(self, day: int, what: str) -> random.Random:
         return random.Random(f"thermosmart-weather:{self.seed}:{what}:{day}")
 

@@ -110,6 +110,7 @@ class SimWorld:
         self.house = House(self.profile, t_air=initial_room_c, t_outside=out0)
         self.boiler = Boiler(self.profile.emitter, spec, seed=seed, t_initial=initial_room_c)
         self.boiler.outside_c = out0
+        self.boiler.command(max_ch_setpoint_c=self.profile.max_flow_c)
         self.boiler.now = start
         self.sensor = RoomSensor(seed, initial_room_c, noise_sd_c=sensor_noise_c)
         self.taps = TapSchedule(seed, utc_offset_h=utc_offset_h, automatic=dhw_taps)
