@@ -7,16 +7,19 @@
 Cycle (every ``cycle_interval``, 1 s by default; OpenTherm allows at most
 1.15 s between conversations): ID 0 (READ-DATA, the master status flags CH
 enable and DHW enable in the high byte; the answer's low byte holds the slave
-status flags), ID 1 (WRITE-DATA, the control setpoint), then as many other
-conversations as fit in the cycle (at least one when time is left, at most
-``max_conversations_per_cycle`` in all). Every conversation starts at least
-``min_gap`` (100 ms) after the end of the previous one. All waiting is done
-on the injected :class:`~bridge.clock.Clock`.
+status flags), ID 1 (WRITE-DATA, the control setpoint), then one other
+conversation, and more while they fit in the cycle (judged by the recent
+answer times), at most ``max_conversations_per_cycle`` in all. Every
+conversation starts at least ``min_gap`` (100 ms) after the end of the
+previous one, so a slow boiler or adapter stretches the cycle (three
+conversations of 300 ms make a 1.2 s cycle) but never the time between
+conversations. All waiting is done on the injected :class:`~bridge.clock.Clock`.
 
 The other conversations, in this order of precedence:
 
-1. a conversation that got no usable answer (timeout, bad frame, link error)
-   is retried at the next slot, up to ``max_retries`` times;
+1. a conversation that got no answer or a bad one (timeout, bad frame) is
+   retried at the next slot, up to ``max_retries`` times (a link error while
+   the link is up, such as a write an OTGW has no command for, is not);
 2. after a (re)connect, the capability reads (IDs 3, 49, 48, 6, 15, 125,
    127) and the master's introductions (WRITE-DATA 2 master configuration,
    124 master OpenTherm version, 126 master product version);
@@ -228,6 +231,9 @@ class Outcome(Enum):
 
 
 _FAILED = frozenset({Outcome.TIMEOUT, Outcome.BAD_FRAME, Outcome.LINK_ERROR})
+# a link error while connected means the link cannot carry the request (an
+# OTGW has no command for some writes): retrying would not help
+_RETRIED = frozenset({Outcome.TIMEOUT, Outcome.BAD_FRAME})
 
 
 @dataclass(slots=True)
@@ -288,8 +294,7 @@ class OpenThermMaster:
         self._modulation_limited = False
         self._done = asyncio.Event()
         self._done.set()
-        self._stop_event = asyncio.Event()
-        self._link_event = asyncio.Event()
+        self._wake: asyncio.Future[None] | None = None
         self._needs_setup = True
         self._sessions = 0
         self._setup: deque[_Request] = deque()
@@ -422,11 +427,15 @@ class OpenThermMaster:
         return data
 
     async def run(self) -> None:
-        """Talk to the boiler until :meth:`stop` is called."""
+        """Talk to the boiler until :meth:`stop` is called.
+
+        Returns at once if :meth:`stop` came first; a master runs only once.
+        """
         if self._running:
             raise RuntimeError("the OpenTherm master is already running")
         if self._stopping:
-            raise RuntimeError("the OpenTherm master was stopped; make a new one")
+            self._log.debug("OpenTherm master: stopped before it ran")
+            return
         self._running = True
         self._done.clear()
         remove = self._link.add_state_listener(self._on_link_state)
@@ -455,7 +464,7 @@ class OpenThermMaster:
         """
         self._hand_back_on_stop = hand_back
         self._stopping = True
-        self._stop_event.set()
+        self._wake_up()
         if self._running:
             await self._done.wait()
         elif hand_back:
@@ -472,7 +481,11 @@ class OpenThermMaster:
     def _on_link_state(self, state: LinkState) -> None:
         if state is not LinkState.CONNECTED:
             self._link_down()
-        self._link_event.set()
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def _link_down(self) -> None:
         self._needs_setup = True
@@ -483,21 +496,22 @@ class OpenThermMaster:
         self._state.flush()
 
     async def _wait_connected(self) -> None:
+        """Wait for the link's state listener, a stop, or ``link_poll`` seconds."""
+        loop = asyncio.get_running_loop()
         while not self._is_stopping() and not self._connected():
-            self._link_event.clear()
-            if self._connected():
-                break
-            waits = [
-                asyncio.ensure_future(self._clock.sleep(self._config.link_poll)),
-                asyncio.ensure_future(self._stop_event.wait()),
-                asyncio.ensure_future(self._link_event.wait()),
-            ]
+            wake: asyncio.Future[None] = loop.create_future()
+            self._wake = wake
+            timer = asyncio.ensure_future(self._timer(self._config.link_poll, wake))
             try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                await wake
             finally:
-                for waiter in waits:
-                    waiter.cancel()
-                await asyncio.gather(*waits, return_exceptions=True)
+                self._wake = None
+                timer.cancel()
+
+    async def _timer(self, seconds: float, wake: asyncio.Future[None]) -> None:
+        await self._clock.sleep(seconds)
+        if not wake.done():
+            wake.set_result(None)
 
     def _begin_session(self) -> None:
         self._needs_setup = False
@@ -536,10 +550,9 @@ class OpenThermMaster:
         done = 2
         while done < cfg.max_conversations_per_cycle and not self._stopping:
             now = self._clock.monotonic()
-            needed = cfg.min_gap + (self._estimate if done > 2 else 0.0)
-            if now - start + needed > cfg.cycle_interval:
+            if done > 2 and now - start + cfg.min_gap + self._estimate > cfg.cycle_interval:
                 break
-            request = self._next_extra(now)
+            request = self._next_extra(now, fill=done == 2)
             if request is None:
                 break
             outcome = await self._run_extra(request)
@@ -612,7 +625,12 @@ class OpenThermMaster:
                 return False
         return True
 
-    def _next_extra(self, now: float) -> _Request | None:
+    def _next_extra(self, now: float, *, fill: bool = False) -> _Request | None:
+        """The next conversation after IDs 0 and 1, or None if nothing is due.
+
+        With ``fill`` a read that is not due yet is taken (the one nearest to
+        due) rather than nothing, so every cycle carries at least one more id.
+        """
         if self._retry is not None:
             return self._retry
         while self._setup:
@@ -634,7 +652,7 @@ class OpenThermMaster:
                 continue
             last = self._last_attempt.get(data_id)
             score = math.inf if last is None else (now - last) / period
-            if score >= 1 and (best is None or score > best[0]):
+            if (score >= 1 or fill) and (best is None or score > best[0]):
                 best = (score, data_id)
         if best is None:
             return None
@@ -648,7 +666,7 @@ class OpenThermMaster:
         now = self._clock.monotonic()
         if frame.msg_type is MsgType.READ_DATA:
             self._last_attempt[frame.data_id] = now
-        if outcome in _FAILED:
+        if outcome in _RETRIED:
             request.attempts += 1
             if request.attempts <= self._config.max_retries:
                 self._retry = request
@@ -765,7 +783,7 @@ class OpenThermMaster:
             if outcome is Outcome.DOWN:
                 self._log.warning("OpenTherm master: the link went down during the hand-back")
                 return
-            if outcome in _FAILED:
+            if outcome in _RETRIED:
                 # one retry at the next slot, as for any conversation
                 await self._converse(frame, handing_back=True)
         self._handed_back = True
