@@ -26,7 +26,9 @@ The other conversations, in this order of precedence:
 3. writes of targets that changed (57 max CH setpoint, 14 max modulation,
    56 DHW setpoint), each also re-sent every ``rewrite_interval``;
 4. periodic reads (``read_periods``), the most overdue first relative to
-   its period, so that all periods stretch alike when the line is busy.
+   its period, so that all periods stretch alike when the line is busy;
+   when nothing is due, the cycle's one extra reads the id nearest to due.
+   A fault bit that turns on in ID 0 makes IDs 5 and 115 due at once.
 
 Errors (OpenTherm v2.2 section 4.5): UNKNOWN-DATAID teaches the master that
 the boiler lacks the id; it is skipped until ``unknown_retry`` has passed or
@@ -456,11 +458,14 @@ class OpenThermMaster:
             self._done.set()
 
     async def stop(self, hand_back: bool = True) -> None:
-        """Stop :meth:`run` after the conversation in progress and return when it has.
+        """Stop :meth:`run` and return once it has ended.
 
-        With ``hand_back`` the boiler is handed back safely first (see the
-        module docstring); this needs the link to be connected. Cancelling
-        the :meth:`run` task instead skips the hand-back.
+        The conversation in progress is finished and the current cycle's
+        pause waited out (so stopping takes up to about one cycle on the
+        clock). With ``hand_back`` the boiler is then handed back safely (see
+        the module docstring), which needs the link to be connected; without
+        it nothing more is sent. Cancelling the :meth:`run` task instead also
+        skips the hand-back.
         """
         self._hand_back_on_stop = hand_back
         self._stopping = True
