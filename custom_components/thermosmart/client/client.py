@@ -74,9 +74,7 @@ class ThermoSmartClient:
         url = self.base_url.join(URL(path))
         try:
             async with asyncio.timeout(self.request_timeout):
-                response = await self._session.request(
-                    method, url, json=json_body, headers=headers
-                )
+                response = await self._session.request(method, url, json=json_body, headers=headers)
                 body = await response.read()
         except TimeoutError as err:
             raise ThermoSmartConnectionError(f"timeout talking to the bridge at {url}") from err

@@ -10,7 +10,7 @@ from .exceptions import ThermoSmartResponseError
 
 def _req(data: dict[str, Any], key: str, typ: type) -> Any:
     value = data.get(key)
-    if not isinstance(value, typ) or isinstance(value, bool) and typ is not bool:
+    if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
         raise ThermoSmartResponseError(f"field {key!r} missing or not {typ.__name__}")
     return value
 
