@@ -215,7 +215,7 @@ class BoilerControlConfig:
     ti: float = 10800.0
     integral_limit: float = 15.0
     integral_band: float = 1.0
-    approach_time: float = 7200.0
+    approach_time: float = 14400.0
     min_rate: float = 0.3
     rate_window: float = 900.0
     max_ch_setpoint: float = 75.0
@@ -396,11 +396,11 @@ class BoilerController:
         cfg = self.config
         if duty >= 1.0:
             return cfg.pulse_period, cfg.pulse_period
-        period = max(cfg.pulse_period, cfg.min_on / duty, cfg.min_off / (1.0 - duty))
+        period = float(round(max(cfg.pulse_period, cfg.min_on / duty, cfg.min_off / (1.0 - duty))))
         if period > cfg.max_pulse_period:
             period = cfg.max_pulse_period
             return (period, period) if duty >= 0.5 else (cfg.min_on, period)
-        return duty * period, period
+        return float(round(duty * period)), period
 
     def _pulse_wants_on(self, now: float, duty: float, may_start: bool) -> bool:
         pulse = self._pulse
@@ -544,11 +544,11 @@ class BoilerController:
 
         return BoilerCommand(
             ch_enable=on,
-            control_setpoint=round(setpoint, 2),
+            control_setpoint=setpoint,
             max_modulation=modulation,
             dhw_enable=bool(dhw_enable),
             dhw_setpoint=dhw_out,
-            max_ch_setpoint=round(max_ch, 2),
+            max_ch_setpoint=max_ch,
             mode=mode,
             demand=demand,
             flow_request=request,
@@ -621,7 +621,7 @@ class RelayController:
     def on_time(self, duty: float) -> float:
         """The on time of one cycle at ``duty``, rounded to 0, the minimum times or the full cycle."""
         cfg = self.config
-        on = _clamp(duty, 0.0, 1.0) * cfg.cycle
+        on = float(round(_clamp(duty, 0.0, 1.0) * cfg.cycle))
         if on < cfg.min_on:
             on = 0.0 if on < cfg.min_on / 2.0 else cfg.min_on
         off = cfg.cycle - on
