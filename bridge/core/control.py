@@ -4,8 +4,11 @@ OpenTherm boilers (:class:`BoilerController`)
     The flow setpoint (data-id 1) comes from a heating curve (outside
     temperature -> flow temperature, :class:`HeatingCurve`) plus a PI
     correction on the room error, so a room that stays cold raises the flow.
-    The integrator has anti-windup: it is clamped and stops integrating while
-    the request is saturated in the error's direction. The setpoint stays
+    The integrator has anti-windup: it is clamped, stops integrating while
+    the request is saturated in the error's direction, integrates at most
+    ``integral_band`` K of error, and waits while the room is already moving
+    toward the target fast enough to get there within ``approach_time`` (no
+    overshoot after a warm-up). The setpoint stays
     within the boiler's bounds: the max CH setpoint written as data-id 57 is
     clamped to the bounds of data-id 49, the flow setpoint to it; the DHW
     setpoint (56) to the bounds of 48. The flow is capped where the expected
