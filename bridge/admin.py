@@ -1,0 +1,75 @@
+"""What the CLI's admin commands do to the database (pair, token, oauth-client).
+
+They open the same SQLite file as a running daemon; WAL lets both work at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bridge.clock import SystemClock
+from bridge.storage import Database
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bridge.config import BridgeConfig
+
+DB_FILE = "thermosmart.db"
+
+
+async def open_db(cfg: BridgeConfig) -> Database:
+    """Open the bridge's database in its data directory."""
+    return await Database.open(cfg.data_dir / DB_FILE, SystemClock())
+
+
+async def create_pairing_code(cfg: BridgeConfig) -> tuple[str, float]:
+    """A new one-time pairing code and when it expires (Unix time)."""
+    db = await open_db(cfg)
+    try:
+        code = await db.auth.create_pairing_code()
+        return code, db.clock.time() + 600
+    finally:
+        await db.close()
+
+
+async def create_api_token(cfg: BridgeConfig, name: str) -> tuple[str, str]:
+    """A new long-lived API token: (id, token). The token is shown only once."""
+    db = await open_db(cfg)
+    try:
+        issued = await db.auth.create_token(name=name)
+        return str(issued.info.id), issued.token
+    finally:
+        await db.close()
+
+
+async def list_tokens(cfg: BridgeConfig) -> list[dict[str, Any]]:
+    """Every token, without secrets."""
+    db = await open_db(cfg)
+    try:
+        return [t.as_dict() for t in await db.auth.list_tokens()]
+    finally:
+        await db.close()
+
+
+async def revoke_token(cfg: BridgeConfig, token_id: str) -> bool:
+    """Revoke one token; False if there is no such token."""
+    if not token_id.isdigit():
+        return False
+    db = await open_db(cfg)
+    try:
+        return await db.auth.revoke_token(int(token_id))
+    finally:
+        await db.close()
+
+
+async def create_oauth_client(
+    cfg: BridgeConfig, name: str, redirect_uris: Sequence[str]
+) -> tuple[str, str]:
+    """Register an OAuth client: (client_id, client_secret)."""
+    db = await open_db(cfg)
+    try:
+        client, secret = await db.auth.create_oauth_client(redirect_uris, name)
+        return client.client_id, secret
+    finally:
+        await db.close()

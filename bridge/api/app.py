@@ -1,0 +1,178 @@
+"""The aiohttp application: routes, authentication and limits."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+import voluptuous as vol
+
+from bridge import __version__
+from bridge.api.errors import json_error, unauthorized
+from bridge.api.ratelimit import FailureLimiter
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from bridge.daemon import Bridge
+    from bridge.storage import TokenInfo
+
+API_VERSION = 1
+MAX_BODY = 64 * 1024
+
+BRIDGE_KEY: web.AppKey[Bridge] = web.AppKey("bridge")
+LIMITER_KEY: web.AppKey[FailureLimiter] = web.AppKey("limiter")
+TOKEN_KEY = "thermosmart_token"
+
+# Routes that need no token: health, pairing (it checks its own code), OpenAPI.
+PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/pair", "/openapi.json"})
+
+PAIR_SCHEMA = vol.Schema(
+    {
+        vol.Required("code"): vol.All(str, vol.Length(min=4, max=32)),
+        vol.Optional("client_name", default="client"): vol.All(str, vol.Length(min=1, max=64)),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+def _client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query.get("access_token") or None
+
+
+def token_of(request: web.Request) -> TokenInfo:
+    """The authenticated token of a request (set by the middleware)."""
+    info: TokenInfo = request[TOKEN_KEY]
+    return info
+
+
+@web.middleware
+async def auth_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every route but the public ones needs an active token."""
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    token = _bearer(request)
+    if token is None:
+        return unauthorized()
+    info = await request.app[BRIDGE_KEY].db.auth.authenticate(token)
+    if info is None:
+        return unauthorized("the token is unknown, expired or revoked")
+    request[TOKEN_KEY] = info
+    return await handler(request)
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, or an HTTPBadRequest naming what is wrong."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(
+            text=json.dumps(
+                {"error": "content_type", "message": "the body must be application/json"}
+            ),
+            content_type="application/json",
+        )
+    try:
+        return json.loads(await request.read())
+    except ValueError as err:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_json", "message": f"the body is not JSON: {err}"}),
+            content_type="application/json",
+        ) from err
+
+
+def validation_errors(err: vol.Invalid) -> list[dict[str, str]]:
+    """``[{"field": "a.b", "rule": "…"}]`` for a voluptuous error."""
+    items = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
+    out = []
+    for item in items:
+        field = ".".join(str(p) for p in item.path) or "(body)"
+        rule = "unknown field" if item.error_message == "extra keys not allowed" else item.msg
+        out.append({"field": field, "rule": rule})
+    return out
+
+
+async def health(request: web.Request) -> web.Response:
+    """Who this bridge is; needs no token."""
+    bridge = request.app[BRIDGE_KEY]
+    return web.json_response(
+        {
+            "status": "ok",
+            "bridge_id": bridge.bridge_id,
+            "api_version": API_VERSION,
+            "version": __version__,
+            "name": bridge.name,
+        }
+    )
+
+
+async def pair(request: web.Request) -> web.Response:
+    """Exchange a one-time pairing code for a token."""
+    bridge = request.app[BRIDGE_KEY]
+    limiter = request.app[LIMITER_KEY]
+    address = _client_address(request)
+    wait = limiter.blocked(address)
+    if wait > 0:
+        return json_error(
+            429,
+            "rate_limited",
+            "too many wrong pairing codes; wait and try again",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    body = await read_json(request)
+    try:
+        data = PAIR_SCHEMA(body)
+    except vol.Invalid as err:
+        return json_error(
+            400, "invalid", "the pairing request is not valid", errors=validation_errors(err)
+        )
+    issued = await bridge.db.auth.exchange_pairing_code(data["code"], data["client_name"])
+    if issued is None:
+        limiter.failed(address)
+        return json_error(401, "invalid_code", "the pairing code is wrong, used or expired")
+    return web.json_response(
+        {
+            "access_token": issued.token,
+            "token_id": str(issued.info.id),
+            "bridge_id": bridge.bridge_id,
+        }
+    )
+
+
+async def state(request: web.Request) -> web.Response:
+    """The bridge's whole native state."""
+    return web.json_response(request.app[BRIDGE_KEY].native_state())
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn aiohttp's plain-text errors into JSON ones."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json" or exc.status < 400:
+            raise
+        return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+
+
+def create_app(bridge: Bridge) -> web.Application:
+    """The bridge's web application."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, auth_middleware])
+    app[BRIDGE_KEY] = bridge
+    app[LIMITER_KEY] = FailureLimiter(bridge.clock)
+    app.router.add_get("/api/v1/health", health)
+    app.router.add_post("/api/v1/pair", pair)
+    app.router.add_get("/api/v1/state", state)
+    return app

@@ -1,0 +1,46 @@
+"""Slow down repeated failures (wrong pairing codes, logins) from one address."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bridge.clock import Clock
+
+
+class FailureLimiter:
+    """Allows ``max_failures`` failures per address in ``window`` seconds.
+
+    After that the address is refused (HTTP 429) until its oldest failure
+    leaves the window. Success does not reset the count, so guessing cannot
+    be interleaved with one known-good attempt.
+    """
+
+    def __init__(self, clock: Clock, *, max_failures: int = 5, window: float = 60.0) -> None:
+        self._clock = clock
+        self._max = max_failures
+        self._window = window
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, address: str) -> deque[float]:
+        now = self._clock.monotonic()
+        q = self._failures.setdefault(address, deque())
+        while q and q[0] <= now - self._window:
+            q.popleft()
+        if not q:
+            del self._failures[address]
+            return deque()
+        return q
+
+    def blocked(self, address: str) -> float:
+        """Seconds until ``address`` may try again (0 if it may now)."""
+        q = self._recent(address)
+        if len(q) < self._max:
+            return 0.0
+        return max(0.0, q[0] + self._window - self._clock.monotonic())
+
+    def failed(self, address: str) -> None:
+        """Count one failure for ``address``."""
+        self._recent(address)
+        self._failures.setdefault(address, deque()).append(self._clock.monotonic())

@@ -1,0 +1,245 @@
+"""The ``thermosmart-bridge`` command line.
+
+A thin layer: it parses arguments and hands over to the daemon, the storage
+layer or the OpenTherm tools. With ``--json`` a command prints exactly one
+JSON object on stdout; messages for people go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+import contextlib
+import json
+import logging
+from pathlib import Path
+import sys
+from typing import Any
+
+from bridge import __version__
+from bridge.config import DEFAULT_PORT, BridgeConfig, ConfigError, build
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="config file (.toml or .json)")
+    p.add_argument("--data-dir", help="data directory (default: $THERMOSMART_DATA_DIR)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thermosmart-bridge",
+        description="ThermoSmart Local: the thermostat daemon and its tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the thermostat daemon")
+    _add_data_dir(run)
+    run.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    run.add_argument("--port", type=int, help=f"API port (default {DEFAULT_PORT})")
+    run.add_argument("--boiler", help="boiler URL (default sim://, the simulated boiler)")
+    run.add_argument("--sim-speed", type=float, help="simulated seconds per real second")
+    run.add_argument(
+        "--no-zeroconf", dest="zeroconf", action="store_const", const=False, default=None
+    )
+    run.add_argument(
+        "--zeroconf-interface",
+        dest="zeroconf_interfaces",
+        action="append",
+        metavar="IP",
+        help="announce only on this interface address (repeatable)",
+    )
+    run.add_argument("--cloud-url", help="the cloud to sync with, only with consent")
+    run.add_argument("--tls-cert", help="TLS certificate file (with --tls-key)")
+    run.add_argument("--tls-key", help="TLS private key file")
+    run.add_argument("--timezone", help="the house's time zone (default Europe/Amsterdam)")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    pair = sub.add_parser("pair", help="print a one-time pairing code (valid 10 minutes)")
+    _add_data_dir(pair)
+    pair.add_argument("--json", action="store_true")
+
+    token = sub.add_parser("token", help="long-lived API tokens for scripts")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_sub.add_parser("create", help="create a token")
+    _add_data_dir(create)
+    create.add_argument("--name", default="script")
+    create.add_argument("--json", action="store_true")
+    lst = token_sub.add_parser("list", help="list tokens")
+    _add_data_dir(lst)
+    lst.add_argument("--json", action="store_true")
+    revoke = token_sub.add_parser("revoke", help="revoke a token")
+    _add_data_dir(revoke)
+    revoke.add_argument("id")
+    revoke.add_argument("--json", action="store_true")
+
+    oauth = sub.add_parser("oauth-client", help="third-party OAuth clients")
+    oauth_sub = oauth.add_subparsers(dest="oauth_command", required=True, metavar="ACTION")
+    ocreate = oauth_sub.add_parser("create", help="register an OAuth client")
+    _add_data_dir(ocreate)
+    ocreate.add_argument("--redirect-uri", required=True, action="append")
+    ocreate.add_argument("--name", default="client")
+    ocreate.add_argument("--json", action="store_true")
+
+    ot = sub.add_parser("ot", help="OpenTherm tools")
+    ot_sub = ot.add_subparsers(dest="ot_command", required=True, metavar="ACTION")
+    decode = ot_sub.add_parser("decode", help="decode frames or OTGW lines to JSON")
+    decode.add_argument("lines", nargs="*", metavar="LINE")
+
+    sim_otgw = sub.add_parser("sim-otgw", help="simulated boiler behind an OTGW TCP server")
+    sim_otgw.add_argument("--host", default="127.0.0.1")
+    sim_otgw.add_argument("--port", type=int, default=25238)
+    sim_otgw.add_argument("--seed", type=int, default=1)
+    sim_otgw.add_argument("--speed", type=float, default=1.0)
+
+    sim_modbus = sub.add_parser("sim-modbus", help="simulated boiler behind a Modbus TCP gateway")
+    sim_modbus.add_argument("--host", default="127.0.0.1")
+    sim_modbus.add_argument("--port", type=int, default=5020)
+    sim_modbus.add_argument("--seed", type=int, default=1)
+    sim_modbus.add_argument("--speed", type=float, default=1.0)
+    return parser
+
+
+def _config(args: argparse.Namespace, *keys: str) -> BridgeConfig:
+    flags: dict[str, Any] = {"data_dir": args.data_dir}
+    for key in keys:
+        flags[key] = getattr(args, key, None)
+    return build(args.config, flags)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data))
+    else:
+        print(text)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bridge.daemon import run_daemon
+
+    cfg = _config(
+        args,
+        "host",
+        "port",
+        "boiler",
+        "sim_speed",
+        "zeroconf",
+        "zeroconf_interfaces",
+        "cloud_url",
+        "tls_cert",
+        "tls_key",
+        "timezone",
+        "log_level",
+    )
+    _setup_logging(cfg.log_level)
+    return run_daemon(cfg)
+
+
+def _cmd_pair(args: argparse.Namespace) -> int:
+    from bridge.admin import create_pairing_code
+
+    cfg = _config(args)
+    code, expires = asyncio.run(create_pairing_code(cfg))
+    _emit(
+        args,
+        {"code": code, "expires": expires},
+        f"Pairing code: {code}\nValid for 10 minutes, once.",
+    )
+    return EXIT_OK
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from bridge import admin
+
+    cfg = _config(args)
+    if args.token_command == "create":
+        token_id, token = asyncio.run(admin.create_api_token(cfg, args.name))
+        _emit(
+            args,
+            {"access_token": token, "id": token_id, "name": args.name},
+            f"Token {token_id} ({args.name}):\n{token}\nKeep it secret; it is shown only once.",
+        )
+    elif args.token_command == "list":
+        tokens = asyncio.run(admin.list_tokens(cfg))
+        lines = [f"{t['id']}\t{t['kind']}\t{t['name']}\t{t['created']}" for t in tokens]
+        _emit(args, {"tokens": tokens}, "\n".join(lines) or "no tokens")
+    else:
+        if not asyncio.run(admin.revoke_token(cfg, args.id)):
+            print(f"no token with id {args.id}", file=sys.stderr)
+            return EXIT_FAILURE
+        _emit(args, {"revoked": args.id}, f"revoked {args.id}")
+    return EXIT_OK
+
+
+def _cmd_oauth_client(args: argparse.Namespace) -> int:
+    from bridge import admin
+
+    cfg = _config(args)
+    client_id, secret = asyncio.run(
+        admin.create_oauth_client(cfg, args.name, list(args.redirect_uri))
+    )
+    _emit(
+        args,
+        {"client_id": client_id, "client_secret": secret, "redirect_uris": args.redirect_uri},
+        f"client_id: {client_id}\nclient_secret: {secret}\nKeep the secret; it is shown only once.",
+    )
+    return EXIT_OK
+
+
+def _cmd_ot(args: argparse.Namespace) -> int:
+    from bridge.opentherm.decode import main as decode_main
+
+    return decode_main(list(args.lines), sys.stdin, sys.stdout)
+
+
+def _cmd_sim_otgw(args: argparse.Namespace) -> int:
+    from bridge.opentherm.sim.otgw_server import serve_sim_otgw
+
+    _setup_logging("info")
+    print(f"Simulated OpenTherm Gateway on {args.host}:{args.port}", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_sim_otgw(args.host, args.port, seed=args.seed, speed=args.speed))
+    return EXIT_OK
+
+
+def _cmd_sim_modbus(args: argparse.Namespace) -> int:
+    from bridge.opentherm.sim.modbus_server import serve_sim_modbus
+
+    _setup_logging("info")
+    print(f"Simulated Modbus OpenTherm gateway on {args.host}:{args.port}", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_sim_modbus(args.host, args.port, seed=args.seed, speed=args.speed))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "pair": _cmd_pair,
+    "token": _cmd_token,
+    "oauth-client": _cmd_oauth_client,
+    "ot": _cmd_ot,
+    "sim-otgw": _cmd_sim_otgw,
+    "sim-modbus": _cmd_sim_modbus,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as err:
+        print(f"thermosmart-bridge: invalid configuration: {err}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,217 @@
+"""The daemon: wires the boiler link, the OpenTherm master, storage and the API.
+
+Data flows one way, link -> master -> state -> storage/API; commands flow
+back through the bridge object only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+import logging
+import secrets
+import signal
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bridge import __version__
+from bridge.admin import DB_FILE
+from bridge.api.app import API_VERSION, create_app
+from bridge.clock import Clock, SystemClock
+from bridge.discovery import Announcer, lan_addresses
+from bridge.opentherm.links.factory import BoilerUrlError, make_link
+from bridge.opentherm.links.sim import SimLink
+from bridge.opentherm.master import OpenThermMaster
+from bridge.opentherm.sim.scaled_clock import ScaledClock
+from bridge.storage import BRIDGE_ID, Database, Retention
+from bridge.storage.settings import NAME
+
+if TYPE_CHECKING:
+    from bridge.config import BridgeConfig
+    from bridge.opentherm.links.base import BoilerLink
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _new_bridge_id() -> str | None:
+    # random, never derived from hardware: it is announced on the LAN
+    return secrets.token_hex(8)
+
+
+class Bridge:
+    """One running thermostat: its database, boiler link, master and API server."""
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        clock: Clock | None = None,
+        *,
+        link: BoilerLink | None = None,
+    ) -> None:
+        self.config = config
+        if clock is None:
+            clock = SystemClock()
+            if config.boiler.startswith("sim:") and config.sim_speed != 1.0:
+                clock = ScaledClock(clock, config.sim_speed)
+        self.clock: Clock = clock
+        self._link = link
+        self._db: Database | None = None
+        self._master: OpenThermMaster | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runner: web.AppRunner | None = None
+        self._announcer: Announcer | None = None
+        self.bridge_id = ""
+        self.name = ""
+        self.port = config.port
+
+    @property
+    def db(self) -> Database:
+        """The open database."""
+        if self._db is None:
+            raise RuntimeError("the bridge is not started")
+        return self._db
+
+    @property
+    def link(self) -> BoilerLink:
+        """The boiler link."""
+        if self._link is None:
+            raise RuntimeError("the bridge is not started")
+        return self._link
+
+    async def start(self) -> None:
+        """Open storage, connect the boiler, serve the API and announce it."""
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        retention = Retention(
+            raw_samples=timedelta(days=cfg.retention.get("raw_days", 90)),
+            hourly_aggregates=timedelta(days=cfg.retention.get("hourly_days", 730)),
+            events=timedelta(days=cfg.retention.get("events_days", 365)),
+            egress_log=timedelta(days=cfg.retention.get("egress_days", 365)),
+        )
+        self._db = await Database.open(cfg.data_dir / DB_FILE, self.clock, retention=retention)
+        bridge_id: str | None = await self.db.settings.get_or_create(BRIDGE_ID, _new_bridge_id)
+        self.bridge_id = bridge_id or ""
+        self.name = await self.db.settings.get(NAME)
+
+        if self._link is None:
+            self._link = make_link(cfg.boiler, self.clock, modbus_profiles=cfg.modbus_profiles)
+        await self.link.start()
+        if isinstance(self.link, SimLink):
+            self._spawn(self.link.world.run(self.clock), "sim-world")
+        if self.link.opentherm:
+            self._master = OpenThermMaster(self.link, self.clock)
+            self._spawn(self._master.run(), "opentherm-master")
+        self._spawn(self.db.maintain(), "storage-maintenance")
+
+        self._runner = web.AppRunner(create_app(self), access_log=None)
+        await self._runner.setup()
+        ssl_ctx = None
+        if cfg.tls_cert and cfg.tls_key:
+            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
+        site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=ssl_ctx)
+        await site.start()
+        if self._runner.addresses:
+            self.port = int(self._runner.addresses[0][1])
+        _LOGGER.info(
+            "ThermoSmart Local bridge %s listening on %s:%s", __version__, cfg.host, self.port
+        )
+
+        if cfg.zeroconf:
+            self._announcer = Announcer(
+                bridge_id=self.bridge_id,
+                name=self.name,
+                port=self.port,
+                api_version=API_VERSION,
+                version=__version__,
+                addresses=cfg.zeroconf_interfaces or lan_addresses(cfg.host),
+                interfaces=cfg.zeroconf_interfaces,
+            )
+            await self._announcer.start()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _task_done(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("Task %s stopped", task.get_name(), exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Stop serving, hand the boiler back safely and close the database."""
+        if self._announcer is not None:
+            await self._announcer.stop()
+            self._announcer = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._master is not None:
+            try:
+                await asyncio.wait_for(self._master.stop(hand_back=True), timeout=5)
+            except TimeoutError:
+                _LOGGER.warning("The boiler could not be handed back within 5 s")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._link is not None:
+            await self._link.stop()
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    def native_state(self) -> dict[str, Any]:
+        """Everything the native API shows about the bridge and the boiler."""
+        link = self.link
+        state: dict[str, Any] = {
+            "bridge": {
+                "bridge_id": self.bridge_id,
+                "name": self.name,
+                "version": __version__,
+                "api_version": API_VERSION,
+            },
+            "link": {
+                "kind": link.kind,
+                "opentherm": link.opentherm,
+                "state": str(link.state),
+            },
+            "boiler": self._master.snapshot() if self._master is not None else None,
+        }
+        if isinstance(link, SimLink):
+            state["room_temperature"] = link.world.room_sensor_c()
+        return state
+
+
+async def _serve(config: BridgeConfig) -> int:
+    bridge = Bridge(config)
+    try:
+        await bridge.start()
+    except BoilerUrlError as err:
+        _LOGGER.error("Invalid boiler URL: %s", err)  # noqa: TRY400
+        await bridge.stop()
+        return 2
+    except OSError as err:
+        _LOGGER.error("Cannot start: %s", err)  # noqa: TRY400 - no traceback for a busy port
+        await bridge.stop()
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    _LOGGER.info("Stopping: handing the boiler back")
+    await bridge.stop()
+    return 0
+
+
+def run_daemon(config: BridgeConfig) -> int:
+    """Run the bridge until SIGTERM or SIGINT; returns the exit status."""
+    logging.getLogger("pymodbus").setLevel(logging.ERROR)
+    return asyncio.run(_serve(config))

@@ -1,0 +1,1 @@
+"""ThermoSmart Local tests."""
