@@ -132,9 +132,7 @@ class Frame:
 
 # The answers a slave may give to each request type (v2.2, section 4.4).
 ALLOWED_ANSWERS: dict[MsgType, frozenset[MsgType]] = {
-    MsgType.READ_DATA: frozenset(
-        {MsgType.READ_ACK, MsgType.DATA_INVALID, MsgType.UNKNOWN_DATAID}
-    ),
+    MsgType.READ_DATA: frozenset({MsgType.READ_ACK, MsgType.DATA_INVALID, MsgType.UNKNOWN_DATAID}),
     MsgType.WRITE_DATA: frozenset(
         {MsgType.WRITE_ACK, MsgType.DATA_INVALID, MsgType.UNKNOWN_DATAID}
     ),
