@@ -16,6 +16,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from bridge.core.programs import Programs, default_schedule
 from bridge.storage.core import Json, dumps_json, loads_json
 
 if TYPE_CHECKING:
@@ -27,13 +28,8 @@ T = TypeVar("T")
 PROGRAM_NAMES: tuple[str, ...] = ("anti_freeze", "not_home", "home", "comfort", "pause")
 """The five temperature programs, in the cloud API's names."""
 
-DEFAULT_PROGRAMS: Mapping[str, float] = {
-    "anti_freeze": 12.0,
-    "not_home": 15.0,
-    "home": 19.0,
-    "comfort": 22.0,
-    "pause": 5.0,
-}
+# The defaults come from the thermostat core, the one place that defines them.
+DEFAULT_PROGRAMS: Mapping[str, float] = Programs().to_dict()
 DEFAULT_NAME = "ThermoSmart"
 
 
@@ -57,22 +53,8 @@ class ScheduleException:
     description: str = ""
 
 
-def _weekdays(day: int) -> tuple[ScheduleBlock, ...]:
-    return (
-        ScheduleBlock(day, 6, 30, "home"),
-        ScheduleBlock(day, 8, 30, "not_home"),
-        ScheduleBlock(day, 17, 0, "comfort"),
-        ScheduleBlock(day, 22, 30, "not_home"),
-    )
-
-
-def _weekend(day: int) -> tuple[ScheduleBlock, ...]:
-    return (ScheduleBlock(day, 8, 0, "comfort"), ScheduleBlock(day, 23, 0, "not_home"))
-
-
-DEFAULT_SCHEDULE: tuple[ScheduleBlock, ...] = (
-    *(block for day in range(5) for block in _weekdays(day)),
-    *(block for day in (5, 6) for block in _weekend(day)),
+DEFAULT_SCHEDULE: tuple[ScheduleBlock, ...] = tuple(
+    ScheduleBlock(e.day, e.hour, e.minute, e.program) for e in default_schedule().entries
 )
 
 
