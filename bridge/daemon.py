@@ -28,6 +28,7 @@ from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.storage import BRIDGE_ID, Database, Retention
 from bridge.storage.settings import NAME
+from bridge.thermostat import ThermostatService
 
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
@@ -60,6 +61,7 @@ class Bridge:
         self._link = link
         self._db: Database | None = None
         self._master: OpenThermMaster | None = None
+        self._thermostat: ThermostatService | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self._announcer: Announcer | None = None
@@ -73,6 +75,13 @@ class Bridge:
         if self._db is None:
             raise RuntimeError("the bridge is not started")
         return self._db
+
+    @property
+    def thermostat(self) -> ThermostatService:
+        """The thermostat service."""
+        if self._thermostat is None:
+            raise RuntimeError("the bridge is not started")
+        return self._thermostat
 
     @property
     def link(self) -> BoilerLink:
@@ -104,6 +113,13 @@ class Bridge:
         if self.link.opentherm:
             self._master = OpenThermMaster(self.link, self.clock)
             self._spawn(self._master.run(), "opentherm-master")
+        self._thermostat = ThermostatService(
+            self.db, self.clock, self.link, self._master, timezone=cfg.timezone
+        )
+        await self._thermostat.load()
+        if self._master is not None:
+            self._master.add_listener(self._boiler_changed)
+        self._spawn(self._thermostat.run(), "thermostat")
         self._spawn(self.db.maintain(), "storage-maintenance")
 
         self._runner = web.AppRunner(create_app(self), access_log=None)
@@ -132,6 +148,10 @@ class Bridge:
             )
             await self._announcer.start()
 
+    def _boiler_changed(self, _keys: frozenset[str]) -> None:
+        if self._thermostat is not None:
+            self._thermostat.notify_changes()
+
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._task_done)
@@ -150,6 +170,9 @@ class Bridge:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        for task in self._tasks:
+            if task.get_name() == "thermostat":
+                task.cancel()  # no new commands while the boiler is handed back
         if self._master is not None:
             try:
                 await asyncio.wait_for(self._master.stop(hand_back=True), timeout=5)
@@ -182,10 +205,9 @@ class Bridge:
                 "opentherm": link.opentherm,
                 "state": str(link.state),
             },
+            "thermostat": self.thermostat.thermostat_state(),
             "boiler": self._master.snapshot() if self._master is not None else None,
         }
-        if isinstance(link, SimLink):
-            state["room_temperature"] = link.world.room_sensor_c()
         return state
 
 

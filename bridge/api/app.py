@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 import voluptuous as vol
 
 from bridge import __version__
+from bridge.api import cloud
+from bridge.api.app_keys import BRIDGE_KEY, LIMITER_KEY
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
+from bridge.api.util import read_json, validation_errors
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -22,8 +24,6 @@ if TYPE_CHECKING:
 API_VERSION = 1
 MAX_BODY = 64 * 1024
 
-BRIDGE_KEY: web.AppKey[Bridge] = web.AppKey("bridge")
-LIMITER_KEY: web.AppKey[FailureLimiter] = web.AppKey("limiter")
 TOKEN_KEY = "thermosmart_token"
 
 # Routes that need no token: health, pairing (it checks its own code), OpenAPI.
@@ -71,35 +71,6 @@ async def auth_middleware(
         return unauthorized("the token is unknown, expired or revoked")
     request[TOKEN_KEY] = info
     return await handler(request)
-
-
-async def read_json(request: web.Request) -> Any:
-    """The request's JSON body, or an HTTPBadRequest naming what is wrong."""
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(
-            text=json.dumps(
-                {"error": "content_type", "message": "the body must be application/json"}
-            ),
-            content_type="application/json",
-        )
-    try:
-        return json.loads(await request.read())
-    except ValueError as err:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_json", "message": f"the body is not JSON: {err}"}),
-            content_type="application/json",
-        ) from err
-
-
-def validation_errors(err: vol.Invalid) -> list[dict[str, str]]:
-    """``[{"field": "a.b", "rule": "…"}]`` for a voluptuous error."""
-    items = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
-    out = []
-    for item in items:
-        field = ".".join(str(p) for p in item.path) or "(body)"
-        rule = "unknown field" if item.error_message == "extra keys not allowed" else item.msg
-        out.append({"field": field, "rule": rule})
-    return out
 
 
 async def health(request: web.Request) -> web.Response:
@@ -175,4 +146,5 @@ def create_app(bridge: Bridge) -> web.Application:
     app.router.add_get("/api/v1/health", health)
     app.router.add_post("/api/v1/pair", pair)
     app.router.add_get("/api/v1/state", state)
+    cloud.add_routes(app)
     return app

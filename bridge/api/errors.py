@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -12,13 +13,13 @@ def json_error(
     error: str,
     message: str,
     *,
-    errors: list[dict[str, str]] | None = None,
+    errors: Sequence[Mapping[str, object]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     """An error answer ``{"error": …, "message": …, "errors": [...]}``."""
     body: dict[str, Any] = {"error": error, "message": message}
     if errors:
-        body["errors"] = errors
+        body["errors"] = [dict(e) for e in errors]
     return web.json_response(body, status=status, headers=headers)
 
 

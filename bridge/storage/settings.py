@@ -188,6 +188,10 @@ GEOFENCE_ENABLED = Setting[bool](
 GEOFENCE_DEVICES = Setting[list[Any]]("geofence_devices", [], _check_list, personal=True)
 OUTSIDE_TEMPERATURE_SOURCE = Setting[str]("outside_temperature_source", "auto", _optional_text(32))
 OPTIONS = Setting[dict[str, Any]]("options", {}, _check_object)
+CONTROL_STATE = Setting[dict[str, Any]]("control_state", {}, _check_object, personal=True)
+"""The thermostat's runtime state that must survive a restart: manual or
+remote override (target, when set), pause, and pushed sensor values. Erase
+resets it, so an erased thermostat follows its default schedule."""
 
 SETTINGS: Mapping[str, Setting[Any]] = {
     s.key: s
@@ -204,6 +208,7 @@ SETTINGS: Mapping[str, Setting[Any]] = {
         GEOFENCE_DEVICES,
         OUTSIDE_TEMPERATURE_SOURCE,
         OPTIONS,
+        CONTROL_STATE,
     )
 }
 """Every key the settings table may hold."""

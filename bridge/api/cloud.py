@@ -1,0 +1,105 @@
+"""The cloud-compatible API of THERMOSMART_API.md, served at the root.
+
+Existing ThermoSmart clients work against the bridge by changing only their
+base URL: same paths, same JSON, same status codes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+import voluptuous as vol
+
+from bridge.api.app_keys import BRIDGE_KEY
+from bridge.api.errors import json_error
+from bridge.api.util import read_json, validation_errors
+from bridge.core.validation import ValidationError
+
+if TYPE_CHECKING:
+    from bridge.thermostat import ThermostatService
+
+PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): bool}, extra=vol.PREVENT_EXTRA)
+
+
+def _thermostat(request: web.Request) -> ThermostatService:
+    service = request.app[BRIDGE_KEY].thermostat
+    if request.match_info.get("hw") not in (None, service.hardware_id):
+        raise web.HTTPNotFound(
+            text='{"error": "not_found", "message": "no thermostat with that id"}',
+            content_type="application/json",
+        )
+    return service
+
+
+async def get_own(request: web.Request) -> web.Response:
+    """``GET /thermostat``: the thermostat the token belongs to."""
+    return web.json_response({"hw": _thermostat(request).hardware_id})
+
+
+async def get_thermostat(request: web.Request) -> web.Response:
+    """``GET /thermostat/{hw}``."""
+    return web.json_response(_thermostat(request).cloud_object())
+
+
+async def _update_body(request: web.Request) -> Any:
+    """A JSON body, or a form body (``target_temperature=20.5``) as some clients send."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        text = (await request.read()).decode("utf-8", errors="strict")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+        body: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in body:
+                raise web.HTTPBadRequest(
+                    text=f'{{"error": "invalid", "message": "field {key} given twice"}}',
+                    content_type="application/json",
+                )
+            body[key] = value
+        if body.get("geofence_enabled") in ("true", "false"):
+            body["geofence_enabled"] = body["geofence_enabled"] == "true"
+        return body
+    return await read_json(request)
+
+
+async def put_thermostat(request: web.Request) -> web.Response:
+    """``PUT /thermostat/{hw}``: an update, applied whole or not at all."""
+    service = _thermostat(request)
+    try:
+        body = await _update_body(request)
+    except (UnicodeDecodeError, ValueError):
+        return json_error(400, "invalid", "the form body is not valid")
+    if body == {}:
+        return web.Response(status=204)
+    try:
+        updated = await service.update(body, remote=True)
+    except ValidationError as err:
+        return json_error(400, "invalid", "the update is not valid", errors=err.errors)
+    return web.json_response(updated)
+
+
+async def post_pause(request: web.Request) -> web.Response:
+    """``POST /thermostat/{hw}/pause`` with ``{"pause": true|false}``."""
+    service = _thermostat(request)
+    body = await read_json(request)
+    try:
+        data = PAUSE_SCHEMA(body)
+    except vol.Invalid as err:
+        return json_error(
+            400, "invalid", "the pause request is not valid", errors=validation_errors(err)
+        )
+    return web.json_response(await service.set_paused(data["pause"]))
+
+
+async def post_unpause(request: web.Request) -> web.Response:
+    """``POST /thermostat/{hw}/unpause``: the same as pause false (thermostart clients)."""
+    return web.json_response(await _thermostat(request).set_paused(False))
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the cloud-compatible routes."""
+    app.router.add_get("/thermostat", get_own)
+    app.router.add_get("/thermostat/{hw}", get_thermostat)
+    app.router.add_put("/thermostat/{hw}", put_thermostat)
+    app.router.add_post("/thermostat/{hw}/pause", post_pause)
+    app.router.add_post("/thermostat/{hw}/unpause", post_unpause)

@@ -1,0 +1,567 @@
+"""The thermostat service: the bridge's brain between storage, control and the API.
+
+It holds the :class:`~bridge.core.thermostat.ThermostatState` in memory,
+loads it from and writes it through to the database (an update applies
+whole or not at all), runs the control loop on the injected clock, records
+measurements and boiler faults, and tells listeners which fields of the
+ThermoSmart thermostat object changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+import logging
+import math
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import voluptuous as vol
+
+from bridge import __version__
+from bridge.core import thermostat as core
+from bridge.core.control import (
+    BoilerBounds,
+    BoilerCommand,
+    BoilerControlConfig,
+    BoilerController,
+    RelayController,
+)
+from bridge.core.programs import (
+    ExceptionPeriod,
+    Programs,
+    ScheduleEntry,
+    WeekSchedule,
+)
+from bridge.core.validation import (
+    EXCEPTIONS_SCHEMA,
+    PROGRAM_CHANGES_SCHEMA,
+    SCHEDULE_SCHEMA,
+    ValidationError,
+    errors_from_invalid,
+    outside_temperature,
+    temperature_in,
+)
+from bridge.opentherm.links.sim import SimLink
+from bridge.storage import Sample
+from bridge.storage.history import EventKind
+from bridge.storage.settings import (
+    CONTROL_STATE,
+    GEOFENCE_DEVICES,
+    GEOFENCE_ENABLED,
+    HARDWARE_ID,
+    LOCATION,
+    NAME,
+    PROGRAMS,
+    ScheduleBlock,
+    ScheduleException,
+)
+
+if TYPE_CHECKING:
+    from bridge.clock import Clock
+    from bridge.opentherm.links.base import BoilerLink
+    from bridge.opentherm.master import OpenThermMaster
+    from bridge.storage import Database
+
+_LOGGER = logging.getLogger(__name__)
+
+CONTROL_INTERVAL = 30.0
+"""Seconds of clock time between control steps."""
+RECORD_INTERVAL = 60.0
+"""Seconds of clock time between measurement samples."""
+
+ChangeListener = Callable[[dict[str, Any]], None]
+
+# OpenTherm ids recorded as measurements, by sample key.
+RECORDED_IDS = {
+    "flow_temperature": 25,
+    "return_temperature": 28,
+    "dhw_temperature": 26,
+    "modulation": 17,
+    "control_setpoint": 1,
+    "water_pressure": 18,
+    "boiler_outside_temperature": 27,
+}
+
+
+def _room_temperature(value: Any) -> float:
+    return temperature_in(-20.0, 50.0)(value)
+
+
+PUT_SCHEMA = vol.Schema(
+    {
+        vol.Optional("target_temperature"): temperature_in(5.0, 30.0),
+        vol.Optional("programs"): PROGRAM_CHANGES_SCHEMA,
+        vol.Optional("schedule"): SCHEDULE_SCHEMA,
+        vol.Optional("exceptions"): EXCEPTIONS_SCHEMA,
+        vol.Optional("outside_temperature"): outside_temperature,
+        vol.Optional("room_temperature"): _room_temperature,
+        vol.Optional("geofence_enabled"): bool,
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+def parse_update(body: Any) -> dict[str, Any]:
+    """Validate a ``PUT /thermostat/{hw}`` body; raises :class:`ValidationError`.
+
+    An object under ``schedule`` whose keys are program names is taken as
+    ``programs`` (older clients send it that way).
+    """
+    if not isinstance(body, Mapping):
+        raise ValidationError([{"field": "(body)", "rule": "must be an object"}])
+    data = dict(body)
+    if isinstance(data.get("schedule"), Mapping):
+        if "programs" in data:
+            raise ValidationError(
+                [{"field": "schedule", "rule": "programs given twice (programs and schedule)"}]
+            )
+        data["programs"] = data.pop("schedule")
+    if not data:
+        raise ValidationError([{"field": "(body)", "rule": "nothing to update"}])
+    try:
+        parsed: dict[str, Any] = PUT_SCHEMA(data)
+    except vol.Invalid as err:
+        raise ValidationError(errors_from_invalid(err)) from err
+    return parsed
+
+
+def _to_blocks(schedule: WeekSchedule) -> list[ScheduleBlock]:
+    return [ScheduleBlock(e.day, e.hour, e.minute, e.program) for e in schedule.entries]
+
+
+def _from_blocks(blocks: list[ScheduleBlock]) -> WeekSchedule:
+    return WeekSchedule.of(ScheduleEntry(b.day, b.hour, b.minute, b.program) for b in blocks)
+
+
+def _to_stored_exceptions(items: tuple[ExceptionPeriod, ...]) -> list[ScheduleException]:
+    return [ScheduleException(e.start, e.end, e.program, e.description) for e in items]
+
+
+def _from_stored_exceptions(items: list[ScheduleException]) -> tuple[ExceptionPeriod, ...]:
+    return tuple(ExceptionPeriod(e.start, e.end, e.program, e.description) for e in items)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat() if dt is not None else None
+
+
+def _number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 2)
+
+
+class ThermostatService:
+    """The thermostat: state, control loop, records, change notification."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        link: BoilerLink,
+        master: OpenThermMaster | None,
+        *,
+        timezone: str = "Europe/Amsterdam",
+        control: BoilerControlConfig | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.link = link
+        self.master = master
+        self.state = core.ThermostatState(timezone=timezone)
+        self.hardware_id = ""
+        self.name = ""
+        self.location: str | None = None
+        self.geofence_enabled = False
+        self.geofence_devices: list[Any] = []
+        self._boiler_ctl = BoilerController(control)
+        self._relay_ctl = RelayController()
+        self.last_command: BoilerCommand | None = None
+        self.relay_on: bool | None = None
+        self._listeners: list[ChangeListener] = []
+        self._last_object: dict[str, Any] | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._last_faults: dict[str, Any] = {}
+
+    # -- loading and saving ---------------------------------------------------
+
+    async def load(self) -> None:
+        """Read the thermostat's settings, schedule and runtime state from storage."""
+        db = self.db
+        hardware_id: str | None = await db.settings.get_or_create(HARDWARE_ID, _new_hardware_id)
+        self.hardware_id = hardware_id or ""
+        self.name = await db.settings.get(NAME)
+        self.location = await db.settings.get(LOCATION)
+        self.geofence_enabled = await db.settings.get(GEOFENCE_ENABLED)
+        self.geofence_devices = await db.settings.get(GEOFENCE_DEVICES)
+        stored_programs: dict[str, float] = await db.settings.get(PROGRAMS)
+        programs = Programs.from_dict(stored_programs)
+        schedule = _from_blocks(await db.schedule.get())
+        exceptions = _from_stored_exceptions(await db.schedule.get_exceptions())
+        runtime = await db.settings.get(CONTROL_STATE)
+        self.state = replace(
+            self.state,
+            programs=programs,
+            schedule=schedule,
+            exceptions=exceptions,
+            **_runtime_from_dict(runtime),
+        )
+        self._last_object = self.cloud_object()
+
+    def _runtime_dict(self, state: core.ThermostatState) -> dict[str, Any]:
+        out: dict[str, Any] = {"paused": state.paused}
+        if state.override is not None:
+            out["override"] = {
+                "target": state.override.target,
+                "set_at": state.override.set_at.timestamp(),
+                "remote": state.override.remote,
+            }
+        for key in ("room_temperature", "outside_temperature"):
+            value: core.SensorValue | None = getattr(state, key)
+            if value is not None:
+                out[key] = {"value": value.value, "at": value.at.timestamp()}
+        return out
+
+    # -- reading ----------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The clock's time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.clock.time(), tz=UTC)
+
+    def resolution(self) -> core.Resolution:
+        """The target in force now and why."""
+        return core.resolve(self.state, self.now())
+
+    def local_room_temperature(self) -> float | None:
+        """The bridge's own room reading (the simulated room sensor), if it has one."""
+        if isinstance(self.link, SimLink):
+            return self.link.world.room_sensor_c()
+        return None
+
+    def room_temperature(self) -> float | None:
+        """The room temperature the thermostat controls on."""
+        return core.select_room_temperature(self.state, self.now(), self.local_room_temperature())
+
+    def boiler_number(self, data_id: int) -> float | None:
+        """A fresh numeric value the boiler reported for ``data_id``."""
+        if self.master is None:
+            return None
+        entry = self.master.state.values.get(data_id)
+        if entry is None or entry.stale:
+            return None
+        return self.master.state.number(data_id)
+
+    def outside(self) -> tuple[float | None, str | None]:
+        """The outside temperature and where it came from."""
+        return core.select_outside_temperature(self.state, self.now(), self.boiler_number(27))
+
+    def ot_raw(self) -> dict[str, str]:
+        """``{"ot25": "0x2A80", …}``: the last raw value per OpenTherm id."""
+        return self.master.state.raw_map() if self.master is not None else {}
+
+    def cloud_object(self) -> dict[str, Any]:
+        """The thermostat as ``GET /thermostat/{hw}`` shows it."""
+        res = self.resolution()
+        outside, _ = self.outside()
+        return {
+            "name": self.name,
+            "room_temperature": _number(self.room_temperature()),
+            "target_temperature": res.target,
+            "outside_temperature": _number(outside),
+            "outside_temperature_icon": None,
+            "programs": self.state.programs.to_dict(),
+            "schedule": [
+                {"start": [e.day, e.hour, e.minute], "temperature": e.program}
+                for e in self.state.schedule.entries
+            ],
+            "exceptions": [e.to_dict() for e in self.state.exceptions],
+            "source": str(res.source),
+            "fw": __version__,
+            "location": self.location or "",
+            "geofence_enabled": self.geofence_enabled,
+            "geofence_devices": list(self.geofence_devices),
+            "ot": {"enabled": self.link.opentherm, "raw": self.ot_raw()},
+        }
+
+    def thermostat_state(self) -> dict[str, Any]:
+        """The native view of the thermostat (more than the cloud object)."""
+        res = self.resolution()
+        outside, outside_source = self.outside()
+        cmd = self.last_command
+        return {
+            "hardware_id": self.hardware_id,
+            "room_temperature": _number(self.room_temperature()),
+            "target_temperature": res.target,
+            "program": res.program,
+            "source": str(res.source),
+            "until": _iso(res.until),
+            "paused": self.state.paused,
+            "next": {
+                "start": _iso(res.next_start),
+                "program": res.next_program,
+                "target": res.next_target,
+            },
+            "frost_limited": res.frost_limited,
+            "outside_temperature": _number(outside),
+            "outside_temperature_source": outside_source,
+            "timezone": self.state.timezone,
+            "control": None
+            if cmd is None
+            else {
+                "mode": cmd.mode,
+                "ch_enable": cmd.ch_enable,
+                "control_setpoint": cmd.control_setpoint,
+                "max_modulation": cmd.max_modulation,
+                "demand": _number(cmd.demand),
+                "notes": list(cmd.notes),
+            },
+            "relay_on": self.relay_on,
+        }
+
+    # -- change notification ------------------------------------------------------
+
+    def add_listener(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call ``listener`` with the changed fields of the thermostat object."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def notify_changes(self) -> None:
+        """Compare the thermostat object with the last one and tell listeners what changed."""
+        current = self.cloud_object()
+        previous = self._last_object or {}
+        self._last_object = current
+        changed = {k: v for k, v in current.items() if k != "ot" and previous.get(k) != v}
+        old_raw = (previous.get("ot") or {}).get("raw", {})
+        raw_changes = {k: v for k, v in current["ot"]["raw"].items() if old_raw.get(k) != v}
+        if raw_changes:
+            changed["ot"] = {"raw": raw_changes}
+        if not changed:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(changed)
+            except Exception:
+                _LOGGER.exception("A change listener failed")
+
+    # -- commands -------------------------------------------------------------------
+
+    async def update(self, body: Any, *, remote: bool = True) -> dict[str, Any]:
+        """Apply a validated ``PUT /thermostat/{hw}`` body whole or not at all.
+
+        Raises :class:`ValidationError` (nothing changed) for bad input.
+        Returns the updated thermostat object.
+        """
+        data = parse_update(body)
+        async with self._lock:
+            now = self.now()
+            state = self.state
+            settings: dict[str, Any] = {}
+            schedule_blocks = None
+            stored_exceptions = None
+            if "programs" in data:
+                state = core.set_programs(state, state.programs.updated(data["programs"]))
+                settings[PROGRAMS.key] = state.programs.to_dict()
+            if "schedule" in data:
+                state = core.set_schedule(state, data["schedule"])
+                schedule_blocks = _to_blocks(state.schedule)
+            if "exceptions" in data:
+                state = core.set_exceptions(state, data["exceptions"])
+                stored_exceptions = _to_stored_exceptions(state.exceptions)
+            if "target_temperature" in data:
+                state = core.set_target(state, data["target_temperature"], now, remote=remote)
+            if "room_temperature" in data:
+                state = core.push_room_temperature(state, data["room_temperature"], now)
+            if "outside_temperature" in data:
+                state = core.push_outside_temperature(state, data["outside_temperature"], now)
+            if "geofence_enabled" in data:
+                settings[GEOFENCE_ENABLED.key] = data["geofence_enabled"]
+            settings[CONTROL_STATE.key] = self._runtime_dict(state)
+            await self.db.apply_update(
+                settings=settings, schedule=schedule_blocks, exceptions=stored_exceptions
+            )
+            self.state = state
+            if "geofence_enabled" in data:
+                self.geofence_enabled = data["geofence_enabled"]
+        self._wake.set()
+        self.notify_changes()
+        return self.cloud_object()
+
+    async def set_paused(self, paused: bool) -> dict[str, Any]:
+        """Pause (hold the pause program, frost protection stays) or resume."""
+        async with self._lock:
+            state = core.pause(self.state, paused)
+            await self.db.settings.set(CONTROL_STATE, self._runtime_dict(state))
+            self.state = state
+        self._wake.set()
+        self.notify_changes()
+        return self.cloud_object()
+
+    async def clear_override(self) -> dict[str, Any]:
+        """Drop a manual or remote override: back to the schedule."""
+        async with self._lock:
+            state = core.clear_override(self.state)
+            await self.db.settings.set(CONTROL_STATE, self._runtime_dict(state))
+            self.state = state
+        self._wake.set()
+        self.notify_changes()
+        return self.cloud_object()
+
+    async def reload(self) -> None:
+        """Re-read everything from storage (after an erase)."""
+        async with self._lock:
+            await self.load()
+        self._wake.set()
+        self.notify_changes()
+
+    # -- control loop --------------------------------------------------------------------
+
+    async def control_step(self) -> None:
+        """One control step: resolve the target, drive the boiler, keep state tidy."""
+        now = self.now()
+        async with self._lock:
+            expired = core.expire_override(self.state, now)
+            if expired is not self.state and expired != self.state:
+                await self.db.settings.set(CONTROL_STATE, self._runtime_dict(expired))
+                self.state = expired
+        res = self.resolution()
+        room = self.room_temperature()
+        mono = self.clock.monotonic()
+        if self.master is not None:
+            outside, _ = self.outside()
+            caps = self.master.state.capabilities
+            bounds = None
+            if caps.max_ch_setpoint_bounds is not None or caps.dhw_setpoint_bounds is not None:
+                ch = caps.max_ch_setpoint_bounds or (20, 80)
+                dhw = caps.dhw_setpoint_bounds or (35, 65)
+                bounds = BoilerBounds(
+                    ch_lower=ch[0], ch_upper=ch[1], dhw_lower=dhw[0], dhw_upper=dhw[1]
+                )
+            cmd = self._boiler_ctl.step(
+                mono, target=res.target, room=room, outside=outside, bounds=bounds
+            )
+            self.master.apply_command(cmd, max_ch_setpoint=cmd.max_ch_setpoint)
+            self.last_command = cmd
+        else:
+            relay = self._relay_ctl.step(mono, target=res.target, room=room)
+            if relay.on != self.relay_on:
+                try:
+                    await self.link.set_heat_demand(relay.on)
+                    self.relay_on = relay.on
+                except Exception as err:  # noqa: BLE001 - the loop must survive any link fault
+                    _LOGGER.warning("Could not switch the relay: %s", err)
+        await self._log_faults()
+        self.notify_changes()
+
+    async def _log_faults(self) -> None:
+        if self.master is None:
+            return
+        faults = self.master.state.faults
+        current = {
+            "fault": faults.fault,
+            "low_water_pressure": faults.low_water_pressure,
+            "gas_flame_fault": faults.gas_flame_fault,
+            "service_request": faults.service_request,
+            "oem_fault_code": faults.oem_fault_code,
+        }
+        if current == self._last_faults:
+            return
+        previous, self._last_faults = self._last_faults, current
+        if current.get("fault") and not previous.get("fault"):
+            await self.db.events.log(
+                EventKind.BOILER_FAULT,
+                "boiler reports a fault",
+                code=str(faults.oem_fault_code) if faults.oem_fault_code is not None else None,
+                data={k: v for k, v in current.items() if v is not None},
+            )
+        elif previous.get("fault") and not current.get("fault"):
+            await self.db.events.log(EventKind.INFO, "boiler fault cleared")
+
+    def samples(self) -> list[Sample]:
+        """The measurements to record now."""
+        ts = self.clock.time()
+        out: list[Sample] = []
+
+        def add(key: str, value: float | None) -> None:
+            if value is not None and math.isfinite(value):
+                out.append(Sample(ts, key, float(value)))
+
+        add("room_temperature", self.room_temperature())
+        add("target_temperature", self.resolution().target)
+        add("outside_temperature", self.outside()[0])
+        for key, data_id in RECORDED_IDS.items():
+            add(key, self.boiler_number(data_id))
+        if self.master is not None and self.master.state.slave_status is not None:
+            status = self.master.state.slave_status
+            add("flame_on", 1.0 if status.flame_on else 0.0)
+            add("ch_active", 1.0 if status.ch_active else 0.0)
+            add("dhw_active", 1.0 if status.dhw_active else 0.0)
+        if self.relay_on is not None:
+            add("relay_on", 1.0 if self.relay_on else 0.0)
+        return out
+
+    async def run(self) -> None:
+        """The control loop and the recorder, until cancelled."""
+        next_record = self.clock.time()
+        while True:
+            try:
+                await self.control_step()
+                if self.clock.time() >= next_record:
+                    samples = self.samples()
+                    if samples:
+                        await self.db.measurements.add_samples(samples)
+                    next_record = self.clock.time() + RECORD_INTERVAL
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("Control step failed; holding the last command")
+                await self.db.events.log(EventKind.SOFTWARE_ERROR, "control step failed")
+            self._wake.clear()
+            sleeper = asyncio.ensure_future(self.clock.sleep(CONTROL_INTERVAL))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
+
+
+def _new_hardware_id() -> str | None:
+
+    return "TSL" + secrets.token_hex(5).upper()
+
+
+def _runtime_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ThermostatState fields stored in ``control_state``; bad parts are dropped."""
+    out: dict[str, Any] = {"paused": bool(data.get("paused", False))}
+    ov = data.get("override")
+    try:
+        if isinstance(ov, Mapping):
+            out["override"] = core.Override(
+                target=float(ov["target"]),
+                set_at=datetime.fromtimestamp(float(ov["set_at"]), tz=UTC),
+                remote=bool(ov.get("remote", False)),
+            )
+    except (KeyError, TypeError, ValueError):
+        _LOGGER.warning("Stored override is unreadable; dropped")
+    for key in ("room_temperature", "outside_temperature"):
+        item = data.get(key)
+        try:
+            if isinstance(item, Mapping):
+                out[key] = core.SensorValue(
+                    float(item["value"]), datetime.fromtimestamp(float(item["at"]), tz=UTC)
+                )
+        except (KeyError, TypeError, ValueError):
+            _LOGGER.warning("Stored %s is unreadable; dropped", key)
+    return out
+
+
+__all__ = ["ThermostatService", "ValidationError", "parse_update"]
