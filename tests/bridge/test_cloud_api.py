@@ -73,7 +73,9 @@ async def test_thermostat_object_has_every_field(
         assert re.fullmatch(r"0x[0-9A-F]{4}", value)
     for entry in obj["schedule"]:
         day, hour, minute = entry["start"]
-        assert 0 <= day <= 6 and 0 <= hour <= 23 and minute in (0, 15, 30, 45)
+        assert 0 <= day <= 6
+        assert 0 <= hour <= 23
+        assert minute in (0, 15, 30, 45)
 
 
 async def test_unknown_thermostat_and_missing_token(
