@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 import voluptuous as vol
@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 API_VERSION = 1
 MAX_BODY = 64 * 1024
 
-TOKEN_KEY = "thermosmart_token"
+# aiohttp >= 3.14 wants typed request keys; Home Assistant's pinned aiohttp has none yet.
+_REQUEST_KEY = getattr(web, "RequestKey", None)
+TOKEN_KEY: Any = (
+    _REQUEST_KEY("thermosmart_token", object) if _REQUEST_KEY else "thermosmart_token"
+)
 
 # Routes that need no token: health, pairing (it checks its own code), OpenAPI.
 PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/pair", "/openapi.json"})
