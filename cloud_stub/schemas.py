@@ -1,0 +1,323 @@
+"""What the stand-in accepts: enrolment, the uploaded thermostat object, statistics, cities.
+
+The thermostat object is checked against the shape of ``GET /thermostat/{hw}``
+in THERMOSMART_API.md: every field present, no other field, each of its type.
+Programs, schedule and exceptions go through the bridge's own schemas
+(:mod:`bridge.core.validation`), and cloud-API updates through
+:func:`bridge.thermostat.parse_update`: one set of rules for both.
+
+Statistics (privacy promise P4) are aggregates under a random pseudonym and
+nothing else: an identifying field (hardware id, e-mail, city, …), a raw
+series or any other unknown field is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+import math
+import re
+from typing import Any
+
+import voluptuous as vol
+
+from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
+from bridge.core.thermostat import Source
+from bridge.core.validation import (
+    EXCEPTIONS_SCHEMA,
+    PROGRAMS_SCHEMA,
+    SCHEDULE_SCHEMA,
+    ValidationError,
+    errors_from_invalid,
+)
+
+#: Bridge ids and hardware ids: letters, digits, ``.``, ``_``, ``-``; 1-64 characters.
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_ID_RE = re.compile(ID_PATTERN)
+#: A statistics pseudonym: 22-64 URL-safe characters (at least 128 random bits).
+_PSEUDONYM_RE = re.compile(r"[A-Za-z0-9_-]{22,64}")
+_OT_KEY_RE = re.compile(r"ot(0|[1-9][0-9]{0,2})")
+_OT_VALUE_RE = re.compile(r"0x[0-9A-F]{4}")
+MAX_CITY = 64
+MAX_GEOFENCE_DEVICES = 50
+
+#: Fields that identify a household: refused by name in statistics (P4).
+IDENTIFYING_FIELDS = frozenset(
+    {
+        "hardware_id",
+        "hw",
+        "thermostat",
+        "bridge_id",
+        "email",
+        "e-mail",
+        "mail",
+        "username",
+        "name",
+        "city",
+        "location",
+        "address",
+        "postcode",
+        "latitude",
+        "longitude",
+    }
+)
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` is a well-formed bridge or hardware id."""
+    return _ID_RE.fullmatch(value) is not None
+
+
+def _run(schema: Callable[[Any], Any], data: Any) -> Any:
+    try:
+        return schema(data)
+    except vol.Invalid as err:
+        raise ValidationError(errors_from_invalid(err)) from None
+
+
+def _object(data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ValidationError([{"field": "(body)", "rule": "must be an object"}])
+    return data
+
+
+def _text(max_len: int, *, empty: bool = False) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise vol.Invalid("must be a string")
+        if not empty and not value:
+            raise vol.Invalid("must not be empty")
+        if len(value) > max_len:
+            raise vol.Invalid(f"at most {max_len} characters")
+        if any(ord(c) < 32 for c in value):
+            raise vol.Invalid("must not contain control characters")
+        return value
+
+    return check
+
+
+def _identifier(value: Any) -> str:
+    if not isinstance(value, str) or not is_id(value):
+        raise vol.Invalid("must be 1-64 letters, digits, '.', '_' or '-'")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise vol.Invalid("must be a number")
+    return float(value)
+
+
+def _number_in(low: float, high: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        number = _number(value)
+        if not low <= number <= high:
+            raise vol.Invalid(f"must be between {low:g} and {high:g}")
+        return number
+
+    return check
+
+
+def _number_or_null(value: Any) -> float | None:
+    return None if value is None else _number(value)
+
+
+def _text_or_null(max_len: int) -> Callable[[Any], str | None]:
+    text = _text(max_len)
+
+    def check(value: Any) -> str | None:
+        return None if value is None else text(value)
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise vol.Invalid("must be true or false")
+    return value
+
+
+def _source(value: Any) -> str:
+    names = [str(s) for s in Source]
+    if value not in names:
+        raise vol.Invalid("must be one of " + ", ".join(names))
+    return str(value)
+
+
+def _programs(value: Any) -> dict[str, float]:
+    programs: Programs = PROGRAMS_SCHEMA(value)
+    return programs.to_dict()
+
+
+def _schedule(value: Any) -> list[dict[str, Any]]:
+    schedule: WeekSchedule = SCHEDULE_SCHEMA(value)
+    return schedule.to_list()
+
+
+def _exceptions(value: Any) -> list[dict[str, Any]]:
+    items: tuple[ExceptionPeriod, ...] = EXCEPTIONS_SCHEMA(value)
+    return [item.to_dict() for item in items]
+
+
+def _geofence_device(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(128)(value)
+    if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+        for key, item in value.items():
+            if not (item is None or isinstance(item, str | int | float | bool)):
+                raise vol.Invalid("values must be strings, numbers, booleans or null", path=[key])
+        return dict(value)
+    raise vol.Invalid("must be a string or an object")
+
+
+def _geofence_devices(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise vol.Invalid("must be a list")
+    if len(value) > MAX_GEOFENCE_DEVICES:
+        raise vol.Invalid(f"at most {MAX_GEOFENCE_DEVICES} entries")
+    out: list[Any] = []
+    errors: list[vol.Invalid] = []
+    for index, item in enumerate(value):
+        try:
+            out.append(_geofence_device(item))
+        except vol.Invalid as err:
+            err.prepend([index])
+            errors.append(err)
+    if errors:
+        raise vol.MultipleInvalid(errors)
+    return out
+
+
+def _ot_raw(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise vol.Invalid("must be an object")
+    errors: list[vol.Invalid] = []
+    for key, item in value.items():
+        match = _OT_KEY_RE.fullmatch(key) if isinstance(key, str) else None
+        if match is None or int(match.group(1)) > 255:
+            errors.append(vol.Invalid("must be ot0-ot255", path=[str(key)]))
+        elif not isinstance(item, str) or _OT_VALUE_RE.fullmatch(item) is None:
+            errors.append(vol.Invalid("must be 0x and four upper-case hex digits", path=[key]))
+    if errors:
+        raise vol.MultipleInvalid(errors)
+    return dict(value)
+
+
+_OT_SCHEMA = vol.Schema(
+    {vol.Required("enabled"): _boolean, vol.Required("raw"): _ot_raw}, extra=vol.PREVENT_EXTRA
+)
+
+#: The thermostat object of ``GET /thermostat/{hw}``: all fields, nothing else.
+THERMOSTAT_OBJECT_SCHEMA = vol.Schema(
+    {
+        vol.Required("name"): _text(64, empty=True),
+        vol.Required("room_temperature"): _number_or_null,
+        vol.Required("target_temperature"): _number,
+        vol.Required("outside_temperature"): _number_or_null,
+        vol.Required("outside_temperature_icon"): _text_or_null(32),
+        vol.Required("programs"): _programs,
+        vol.Required("schedule"): _schedule,
+        vol.Required("exceptions"): _exceptions,
+        vol.Required("source"): _source,
+        vol.Required("fw"): _text(64),
+        vol.Required("location"): _text(MAX_CITY, empty=True),
+        vol.Required("geofence_enabled"): _boolean,
+        vol.Required("geofence_devices"): _geofence_devices,
+        vol.Required("ot"): _OT_SCHEMA,
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+#: The fields of the thermostat object, in the API's order.
+THERMOSTAT_FIELDS = tuple(str(key) for key in THERMOSTAT_OBJECT_SCHEMA.schema)
+
+
+def parse_thermostat_object(data: Any) -> dict[str, Any]:
+    """A bridge's upload, checked and normalised; raises :class:`ValidationError`."""
+    result: dict[str, Any] = _run(THERMOSTAT_OBJECT_SCHEMA, _object(data))
+    return result
+
+
+ENROL_SCHEMA = vol.Schema(
+    {
+        vol.Required("bridge_id"): _identifier,
+        vol.Required("hardware_id"): _identifier,
+        vol.Required("terms_version"): _text(32),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+def parse_enrolment(data: Any) -> dict[str, str]:
+    """``{"bridge_id", "hardware_id", "terms_version"}``; raises :class:`ValidationError`."""
+    result: dict[str, str] = _run(ENROL_SCHEMA, _object(data))
+    return result
+
+
+PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): _boolean}, extra=vol.PREVENT_EXTRA)
+
+
+def parse_pause(data: Any) -> bool:
+    """``{"pause": true|false}``; raises :class:`ValidationError`."""
+    result: dict[str, bool] = _run(PAUSE_SCHEMA, _object(data))
+    return result["pause"]
+
+
+def _pseudonym(value: Any) -> str:
+    if not isinstance(value, str) or _PSEUDONYM_RE.fullmatch(value) is None:
+        raise vol.Invalid("must be a random string of 22-64 letters, digits, '_' or '-'")
+    return value
+
+
+def _day(value: Any) -> str:
+    if not isinstance(value, str) or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is None:
+        raise vol.Invalid("must be a date YYYY-MM-DD")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise vol.Invalid("no such date") from None
+    return value
+
+
+STATISTICS_SCHEMA = vol.Schema(
+    {
+        vol.Required("pseudonym"): _pseudonym,
+        vol.Required("day"): _day,
+        vol.Required("degree_days"): _number_in(0.0, 100.0),
+        vol.Required("mean_modulation"): _number_in(0.0, 100.0),
+        vol.Required("burner_hours"): _number_in(0.0, 24.0),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+_IDENTIFYING_RULE = "identifying data is not accepted; statistics are pseudonymous aggregates"
+
+
+def parse_statistics(data: Any) -> dict[str, Any]:
+    """One day's aggregates under a pseudonym; raises :class:`ValidationError`.
+
+    Identifying fields are named as such; any other extra field is unknown.
+    """
+    body = _object(data)
+    identifying = sorted(k for k in body if isinstance(k, str) and k.lower() in IDENTIFYING_FIELDS)
+    if identifying:
+        raise ValidationError([{"field": k, "rule": _IDENTIFYING_RULE} for k in identifying])
+    result: dict[str, Any] = _run(STATISTICS_SCHEMA, body)
+    return result
+
+
+_CITY_EXTRA = frozenset(" '.-")
+
+
+def parse_city(value: str | None) -> str:
+    """A city name for the weather: letters with spaces, ``'``, ``.`` or ``-``; spaces squeezed."""
+    if value is None:
+        raise ValidationError([{"field": "city", "rule": "required"}])
+    city = " ".join(value.split())
+    if not city or len(city) > MAX_CITY:
+        raise ValidationError([{"field": "city", "rule": f"must be 1-{MAX_CITY} characters"}])
+    if not any(c.isalpha() for c in city) or not all(c.isalpha() or c in _CITY_EXTRA for c in city):
+        raise ValidationError(
+            [{"field": "city", "rule": "must be letters, spaces, ' . or - (a city name)"}]
+        )
+    return city

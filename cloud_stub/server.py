@@ -1,0 +1,555 @@
+"""The cloud stand-in's HTTP server.
+
+Routes (all JSON; errors are ``{"error", "message", "errors": [{"field", "rule"}]}``):
+
+Bridge side, with the bridge's secret as ``Authorization: Bearer``:
+
+* ``POST /api/v1/bridges`` (no auth) enrols a bridge: ``{"bridge_id",
+  "hardware_id", "terms_version"}`` -> 201 ``{"bridge_id", "secret",
+  "token_type"}``; 409 if either id is already enrolled;
+* ``PUT``/``GET /api/v1/bridges/{bridge_id}/thermostat``: the thermostat
+  object (the shape of ``GET /thermostat/{hw}``);
+* ``GET /api/v1/bridges/{bridge_id}/commands``: the changes made through
+  the cloud API since the last call, oldest first (they are cleared);
+* ``DELETE /api/v1/bridges/{bridge_id}``: erase everything held for the
+  bridge (privacy promise P13) -> 204;
+* ``GET /api/v1/weather?city=…``: synthetic weather (see :mod:`cloud_stub.weather`);
+* ``POST /api/v1/statistics``: one day's aggregates under a pseudonym (P4)
+  -> 201; ``DELETE /api/v1/statistics/{pseudonym}`` erases them.
+
+Owner side, the cloud-compatible API of THERMOSMART_API.md, with an owner
+token (``thermosmart-cloud token create``) as Bearer or ``?access_token=``:
+``GET /thermostat``, ``GET``/``PUT /thermostat/{hw}``,
+``POST /thermostat/{hw}/pause`` and ``/unpause``. The stand-in has no OAuth
+flow (login, authorize, token endpoints): owner tokens come from the CLI.
+
+``GET /api/v1/health`` needs no auth. Every request is checked before its
+handler runs (body size, no body where none belongs, only known query
+parameters, JSON content type) and logged without body, query values,
+tokens or ids: method, route pattern, query parameter names, status, size
+and duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date
+import json
+import logging
+from typing import Any, NoReturn
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from bridge.clock import Clock, SystemClock, utc_from_ts
+from bridge.core.validation import ValidationError
+from bridge.thermostat import parse_update
+from cloud_stub import __version__, commands, schemas
+from cloud_stub.store import AlreadyEnrolled, BridgeRecord, CloudStore
+from cloud_stub.weather import synthetic_weather
+
+_LOGGER = logging.getLogger(__name__)
+_ACCESS = logging.getLogger("cloud_stub.access")
+
+#: The largest request body accepted (a full week schedule fits several times).
+MAX_BODY = 128 * 1024
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8723
+
+STORE_KEY: web.AppKey[CloudStore] = web.AppKey("store")
+CLOCK_KEY: web.AppKey[Clock] = web.AppKey("clock")
+
+_ID = schemas.ID_PATTERN
+_BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+_CLOUD_ROUTES = (
+    "/thermostat",
+    "/thermostat/{hw}",
+    "/thermostat/{hw}/pause",
+    "/thermostat/{hw}/unpause",
+)
+#: The query parameters each route accepts; every other route takes none.
+_QUERY: dict[str, frozenset[str]] = {
+    **dict.fromkeys(_CLOUD_ROUTES, frozenset({"access_token"})),
+    "/api/v1/weather": frozenset({"city"}),
+}
+_BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="thermosmart-cloud"'}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A refusal, answered as a JSON error."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        errors: Sequence[Mapping[str, object]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.errors = [{k: str(v) for k, v in e.items()} for e in errors or ()]
+        self.headers = dict(headers or {})
+
+    def response(self) -> web.Response:
+        """The JSON answer."""
+        body: dict[str, Any] = {"error": self.error, "message": self.message}
+        if self.errors:
+            body["errors"] = self.errors
+        return web.json_response(body, status=self.status, headers=self.headers)
+
+
+def _invalid(message: str, errors: Sequence[Mapping[str, object]]) -> NoReturn:
+    raise ApiError(400, "invalid", message, errors=errors)
+
+
+def _route_name(request: web.Request) -> str | None:
+    route = request.match_info.route
+    if route.resource is None:  # no route matched
+        return None
+    return route.resource.canonical
+
+
+# -- middlewares -------------------------------------------------------------------
+
+
+@web.middleware
+async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Log each request: method, route pattern, query names, status; never bodies or values."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        elapsed = (loop.time() - started) * 1000
+        _ACCESS.info(
+            "%s %s%s -> %d (%d bytes in, %.1f ms)",
+            request.method,
+            _route_name(request) or "(no route)",
+            "?" + "&".join(sorted(set(request.query))) if request.query else "",
+            status,
+            request.content_length or 0,
+            elapsed,
+        )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every refusal and failure as a JSON error."""
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return err.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            415: "content_type",
+        }.get(exc.status, "http_error")
+        return ApiError(exc.status, error, exc.reason, headers=_allow_header(exc)).response()
+    except Exception:
+        _LOGGER.exception("Request failed: %s %s", request.method, _route_name(request))
+        return ApiError(500, "server_error", "the server failed").response()
+
+
+def _allow_header(exc: web.HTTPException) -> dict[str, str]:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else {}
+
+
+@web.middleware
+async def check_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse oversized bodies, bodies where none belongs and unknown query parameters."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+    if request.method in _BODYLESS and request.body_exists:
+        raise ApiError(400, "invalid", f"a {request.method} request takes no body")
+    allowed = _QUERY.get(_route_name(request) or "", frozenset())
+    errors = []
+    for key in sorted(set(request.query)):
+        if key not in allowed:
+            errors.append({"field": key, "rule": "unknown query parameter"})
+        elif len(request.query.getall(key)) > 1:
+            errors.append({"field": key, "rule": "given more than once"})
+    if errors:
+        _invalid("the query is not valid", errors)
+    return await handler(request)
+
+
+# -- request helpers -----------------------------------------------------------------
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} given twice")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+async def _read_body(request: web.Request, *, form: bool = False) -> Any:
+    """The JSON body (or, with ``form``, a form body as a dict of strings)."""
+    if request.charset not in (None, "utf-8"):
+        raise ApiError(415, "content_type", "the body must be UTF-8")
+    kinds = ("application/json", "application/x-www-form-urlencoded") if form else None
+    if request.content_type not in (kinds or ("application/json",)):
+        raise ApiError(
+            415,
+            "content_type",
+            "the body must be application/json"
+            + (" or application/x-www-form-urlencoded" if form else ""),
+        )
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+        if request.content_type == "application/x-www-form-urlencoded":
+            return _form(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except ValueError as err:  # UnicodeDecodeError and JSONDecodeError too
+        raise ApiError(400, "bad_json", f"the body is not valid: {err}") from None
+
+
+def _form(text: str) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)):
+        if key in body:
+            raise ValueError(f"field {key} given twice")
+        body[key] = value
+    if body.get("geofence_enabled") in ("true", "false"):
+        body["geofence_enabled"] = body["geofence_enabled"] == "true"
+    return body
+
+
+def _bearer(request: web.Request, *, query: bool) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if query:
+        return request.query.get("access_token") or None
+    return None
+
+
+def _unauthorized(message: str) -> NoReturn:
+    raise ApiError(401, "unauthorized", message, headers=_BEARER_CHALLENGE)
+
+
+def _store(request: web.Request) -> CloudStore:
+    return request.app[STORE_KEY]
+
+
+def _authenticated_bridge(request: web.Request) -> BridgeRecord:
+    """The bridge whose secret the request carries (Bearer header only)."""
+    secret = _bearer(request, query=False)
+    if secret is None:
+        _unauthorized("the bridge secret is required (Authorization: Bearer)")
+    record = _store(request).bridge_for_secret(secret)
+    if record is None:
+        _unauthorized("the bridge secret is not valid")
+    return record
+
+
+def _path_bridge(request: web.Request) -> BridgeRecord:
+    """The authenticated bridge, which must be the one in the path."""
+    record = _authenticated_bridge(request)
+    bridge_id = request.match_info["bridge_id"]
+    if bridge_id != record.bridge_id:
+        if _store(request).bridge(bridge_id) is None:
+            raise ApiError(404, "not_found", "no bridge with that id")
+        raise ApiError(403, "forbidden", "the secret belongs to another bridge")
+    return record
+
+
+def _owner(request: web.Request) -> BridgeRecord:
+    """The bridge whose thermostat the owner token belongs to."""
+    token = _bearer(request, query=True)
+    if token is None:
+        _unauthorized("a valid token is required")
+    record = _store(request).bridge_for_owner_token(token)
+    if record is None:
+        _unauthorized("the token is unknown or its thermostat was erased")
+    return record
+
+
+def _owned(request: web.Request) -> tuple[BridgeRecord, dict[str, Any]]:
+    """The owner's bridge and the stored thermostat object named in the path."""
+    record = _owner(request)
+    hw = request.match_info["hw"]
+    if hw != record.hardware_id:
+        if _store(request).bridge_by_hardware(hw) is None:
+            raise ApiError(404, "not_found", "no thermostat with that id")
+        raise ApiError(403, "forbidden", "the token belongs to another thermostat")
+    obj = _store(request).get_object(record.bridge_id)
+    if obj is None:
+        raise ApiError(404, "not_found", "the thermostat has not synced yet")
+    return record, obj
+
+
+def _today(request: web.Request) -> date:
+    return utc_from_ts(request.app[CLOCK_KEY].time()).date()
+
+
+# -- bridge routes ------------------------------------------------------------------
+
+
+async def health(request: web.Request) -> web.Response:
+    """``GET /api/v1/health``: no auth."""
+    return web.json_response(
+        {"status": "ok", "service": "thermosmart-cloud", "version": __version__}
+    )
+
+
+async def enrol(request: web.Request) -> web.Response:
+    """``POST /api/v1/bridges``: register a bridge, answer its secret (once)."""
+    try:
+        data = schemas.parse_enrolment(await _read_body(request))
+    except ValidationError as err:
+        _invalid("the enrolment is not valid", err.errors)
+    try:
+        secret = _store(request).enrol(
+            data["bridge_id"], data["hardware_id"], data["terms_version"]
+        )
+    except AlreadyEnrolled as err:
+        raise ApiError(
+            409,
+            "conflict",
+            "already enrolled: erase it first (DELETE /api/v1/bridges/{bridge_id})",
+            errors=[{"field": err.field, "rule": "already enrolled"}],
+        ) from None
+    _LOGGER.info("A bridge enrolled (terms %s)", data["terms_version"])
+    return web.json_response(
+        {"bridge_id": data["bridge_id"], "secret": secret, "token_type": "Bearer"}, status=201
+    )
+
+
+async def erase_bridge(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/bridges/{bridge_id}``: erase everything held for the bridge."""
+    record = _path_bridge(request)
+    _store(request).erase_bridge(record.bridge_id)
+    _LOGGER.info("A bridge was erased")
+    return web.Response(status=204)
+
+
+async def put_bridge_thermostat(request: web.Request) -> web.Response:
+    """``PUT /api/v1/bridges/{bridge_id}/thermostat``: the bridge's thermostat object."""
+    record = _path_bridge(request)
+    try:
+        obj = schemas.parse_thermostat_object(await _read_body(request))
+    except ValidationError as err:
+        _invalid("the thermostat object is not valid", err.errors)
+    store = _store(request)
+    for command in store.pending_commands(record.bridge_id):
+        obj = commands.apply_command(obj, command.kind, command.body)
+    store.put_object(record.bridge_id, obj)
+    return web.json_response(obj)
+
+
+async def get_bridge_thermostat(request: web.Request) -> web.Response:
+    """``GET /api/v1/bridges/{bridge_id}/thermostat``."""
+    record = _path_bridge(request)
+    obj = _store(request).get_object(record.bridge_id)
+    if obj is None:
+        raise ApiError(404, "not_found", "no thermostat object uploaded yet")
+    return web.json_response(obj)
+
+
+async def get_commands(request: web.Request) -> web.Response:
+    """``GET /api/v1/bridges/{bridge_id}/commands``: pending changes, then cleared."""
+    record = _path_bridge(request)
+    taken = _store(request).take_commands(record.bridge_id)
+    return web.json_response({"commands": [c.to_dict() for c in taken]})
+
+
+async def weather(request: web.Request) -> web.Response:
+    """``GET /api/v1/weather?city=…``: the stand-in's synthetic weather."""
+    _authenticated_bridge(request)
+    try:
+        city = schemas.parse_city(request.query.get("city"))
+    except ValidationError as err:
+        _invalid("the city is not valid", err.errors)
+    now = utc_from_ts(request.app[CLOCK_KEY].time())
+    result = synthetic_weather(city, now)
+    return web.json_response(
+        {
+            "city": result.city,
+            "outside_temperature": result.temperature,
+            "outside_temperature_icon": result.icon,
+            "at": result.at.isoformat(),
+            "source": "synthetic",
+        }
+    )
+
+
+async def post_statistics(request: web.Request) -> web.Response:
+    """``POST /api/v1/statistics``: one day's aggregates under a pseudonym, nothing else."""
+    record = _authenticated_bridge(request)
+    store = _store(request)
+    try:
+        data = schemas.parse_statistics(await _read_body(request))
+    except ValidationError as err:
+        _invalid("the statistics are not valid", err.errors)
+    pseudonym: str = data["pseudonym"]
+    if store.is_identifier(pseudonym) or any(
+        ident.lower() in pseudonym.lower() for ident in (record.bridge_id, record.hardware_id)
+    ):
+        _invalid(
+            "the statistics are not valid",
+            [{"field": "pseudonym", "rule": "must be random, not a bridge or hardware id"}],
+        )
+    if (date.fromisoformat(data["day"]) - _today(request)).days > 1:
+        _invalid("the statistics are not valid", [{"field": "day", "rule": "is in the future"}])
+    store.put_statistics(
+        pseudonym,
+        data["day"],
+        data["degree_days"],
+        data["mean_modulation"],
+        data["burner_hours"],
+    )
+    return web.json_response(data, status=201)
+
+
+async def erase_statistics(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/statistics/{pseudonym}``: erase what was shared under a pseudonym."""
+    _authenticated_bridge(request)
+    erased = _store(request).erase_statistics(request.match_info["pseudonym"])
+    return web.json_response({"erased": erased})
+
+
+# -- the cloud-compatible API -----------------------------------------------------------
+
+
+def _queue(
+    request: web.Request, record: BridgeRecord, obj: dict[str, Any], kind: str, body: Any
+) -> web.Response:
+    updated = commands.apply_command(obj, kind, body)
+    _store(request).queue_command(record.bridge_id, kind, body, updated)
+    return web.json_response(updated)
+
+
+async def get_own(request: web.Request) -> web.Response:
+    """``GET /thermostat``: the thermostat the token belongs to."""
+    return web.json_response({"hw": _owner(request).hardware_id})
+
+
+async def get_thermostat(request: web.Request) -> web.Response:
+    """``GET /thermostat/{hw}``."""
+    _, obj = _owned(request)
+    return web.json_response(obj)
+
+
+async def put_thermostat(request: web.Request) -> web.Response:
+    """``PUT /thermostat/{hw}``: validated by the bridge's rules, applied and queued."""
+    record, obj = _owned(request)
+    body = await _read_body(request, form=True)
+    if body == {}:
+        return web.Response(status=204)
+    try:
+        parsed = parse_update(body)
+    except ValidationError as err:
+        _invalid("the update is not valid", err.errors)
+    return _queue(request, record, obj, commands.UPDATE, commands.wire_update(parsed))
+
+
+async def post_pause(request: web.Request) -> web.Response:
+    """``POST /thermostat/{hw}/pause`` with ``{"pause": true|false}``."""
+    record, obj = _owned(request)
+    try:
+        paused = schemas.parse_pause(await _read_body(request))
+    except ValidationError as err:
+        _invalid("the pause request is not valid", err.errors)
+    return _queue(request, record, obj, commands.PAUSE, {"pause": paused})
+
+
+async def post_unpause(request: web.Request) -> web.Response:
+    """``POST /thermostat/{hw}/unpause``: pause false (no body, or ``{}``)."""
+    record, obj = _owned(request)
+    if request.body_exists and await _read_body(request) != {}:
+        _invalid("unpause takes no fields", [{"field": "(body)", "rule": "must be empty"}])
+    return _queue(request, record, obj, commands.PAUSE, {"pause": False})
+
+
+# -- application ------------------------------------------------------------------------
+
+
+def create_app(store: CloudStore, clock: Clock | None = None) -> web.Application:
+    """The stand-in's aiohttp application on ``store``."""
+    app = web.Application(
+        middlewares=[access_log, json_errors, check_request], client_max_size=MAX_BODY
+    )
+    app[STORE_KEY] = store
+    app[CLOCK_KEY] = clock or SystemClock()
+    bridge = f"/api/v1/bridges/{{bridge_id:{_ID}}}"
+    hw = f"/thermostat/{{hw:{_ID}}}"
+    app.router.add_get("/api/v1/health", health)
+    app.router.add_post("/api/v1/bridges", enrol)
+    app.router.add_delete(bridge, erase_bridge)
+    app.router.add_put(f"{bridge}/thermostat", put_bridge_thermostat)
+    app.router.add_get(f"{bridge}/thermostat", get_bridge_thermostat)
+    app.router.add_get(f"{bridge}/commands", get_commands)
+    app.router.add_get("/api/v1/weather", weather)
+    app.router.add_post("/api/v1/statistics", post_statistics)
+    app.router.add_delete("/api/v1/statistics/{pseudonym:[A-Za-z0-9_-]{22,64}}", erase_statistics)
+    app.router.add_get("/thermostat", get_own)
+    app.router.add_get(hw, get_thermostat)
+    app.router.add_put(hw, put_thermostat)
+    app.router.add_post(f"{hw}/pause", post_pause)
+    app.router.add_post(f"{hw}/unpause", post_unpause)
+    return app
+
+
+class CloudServer:
+    """The stand-in's server on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        store: CloudStore,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.host = host
+        self.port = port
+        self.app = create_app(store, clock)
+        # aiohttp's own access log would print query strings (tokens): ours does not
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+
+    @property
+    def url(self) -> str:
+        """The server's root URL."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Listen; afterwards :attr:`port` is the bound port."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            raise
+        for address in self._runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                self.port = int(address[1])
+                break
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections."""
+        await self._runner.cleanup()

@@ -1,0 +1,137 @@
+"""Fixtures for the cloud stand-in tests: a real server on loopback, on a virtual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bridge.clock import VirtualClock
+from cloud_stub.server import CloudServer
+from cloud_stub.store import DB_NAME, CloudStore
+
+#: 2026-01-15 12:00 UTC (13:00 in Amsterdam).
+START = 1_768_478_400.0
+HW = "TSL00AABBCCDD"
+BRIDGE_ID = "0123456789abcdef"
+
+
+@dataclass
+class Cloud:
+    """A running stand-in and what a test needs to reach it."""
+
+    server: CloudServer
+    store: CloudStore
+    clock: VirtualClock
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_NAME
+
+
+@pytest.fixture
+async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
+    """The stand-in on a free loopback port."""
+    clock = VirtualClock(START)
+    data_dir = tmp_path / "cloud"
+    store = CloudStore.open(data_dir, clock)
+    server = CloudServer(store, host="127.0.0.1", port=0, clock=clock)
+    await server.start()
+    try:
+        yield Cloud(server, store, clock, data_dir)
+    finally:
+        await server.stop()
+        store.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client session."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def auth(secret: str) -> dict[str, str]:
+    """The Bearer header for a secret or token."""
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def enrol(
+    http: aiohttp.ClientSession,
+    cloud: Cloud,
+    bridge_id: str = BRIDGE_ID,
+    hardware_id: str = HW,
+) -> str:
+    """Enrol a bridge; returns its secret."""
+    body = {"bridge_id": bridge_id, "hardware_id": hardware_id, "terms_version": "2026-01"}
+    async with http.post(f"{cloud.url}/api/v1/bridges", json=body) as resp:
+        assert resp.status == 201, await resp.text()
+        data = await resp.json()
+    assert data["bridge_id"] == bridge_id
+    secret: str = data["secret"]
+    return secret
+
+
+def thermostat_object(**changes: Any) -> dict[str, Any]:
+    """A thermostat object as a bridge uploads it (the shape of GET /thermostat/{hw})."""
+    obj: dict[str, Any] = {
+        "name": "Woonkamer",
+        "room_temperature": 19.8,
+        "target_temperature": 19.5,
+        "outside_temperature": 3.2,
+        "outside_temperature_icon": None,
+        "programs": {
+            "anti_freeze": 7.0,
+            "not_home": 15.0,
+            "home": 19.5,
+            "comfort": 21.0,
+            "pause": 10.0,
+        },
+        "schedule": [
+            {"start": [day, hour, 0], "temperature": program}
+            for day in range(7)
+            for hour, program in ((6, "home"), (9, "not_home"), (17, "comfort"), (23, "not_home"))
+        ],
+        "exceptions": [
+            {
+                "start": [2026, 0, 20, 8, 0],
+                "end": [2026, 0, 27, 18, 0],
+                "temperature": "not_home",
+                "description": "Wintersport Oostenrijk",
+            }
+        ],
+        "source": "schedule",
+        "fw": "0.1.0",
+        "location": "Utrecht",
+        "geofence_enabled": False,
+        "geofence_devices": [],
+        "ot": {"enabled": True, "raw": {"ot0": "0x0300", "ot1": "0x2800", "ot25": "0x2A80"}},
+    }
+    obj.update(changes)
+    return obj
+
+
+async def synced(
+    http: aiohttp.ClientSession,
+    cloud: Cloud,
+    *,
+    bridge_id: str = BRIDGE_ID,
+    hardware_id: str = HW,
+) -> tuple[str, str]:
+    """An enrolled bridge that has uploaded its object and an owner token: (secret, token)."""
+    secret = await enrol(http, cloud, bridge_id, hardware_id)
+    url = f"{cloud.url}/api/v1/bridges/{bridge_id}/thermostat"
+    obj = thermostat_object()
+    async with http.put(url, json=obj, headers=auth(secret)) as resp:
+        assert resp.status == 200, await resp.text()
+    token = cloud.store.create_owner_token(hardware_id)
+    return secret, token

@@ -1,0 +1,177 @@
+"""Every request is checked before its handler runs, and logged without bodies or secrets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+import logging
+import re
+
+import aiohttp
+import pytest
+
+from cloud_stub.server import MAX_BODY
+from tests.cloud_stub.conftest import BRIDGE_ID, HW, Cloud, auth, enrol, synced, thermostat_object
+
+
+async def test_health_needs_no_token(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{cloud.url}/api/v1/health") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["service"] == "thermosmart-cloud"
+
+
+async def test_oversized_bodies_are_413(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    secret = await enrol(http, cloud)
+    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
+    big = b'{"name": "' + b"x" * MAX_BODY + b'"}'
+    headers = {**auth(secret), "Content-Type": "application/json"}
+    async with http.put(url, data=big, headers=headers) as resp:
+        assert resp.status == 413
+        assert (await resp.json())["error"] == "too_large"
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: caught while reading
+        for _ in range(4):
+            yield b" " * (MAX_BODY // 2)
+
+    async with http.put(url, data=chunks(), headers=headers) as resp:
+        assert resp.status == 413
+        assert resp.content_type == "application/json"
+    async with http.get(url, headers=auth(secret)) as resp:
+        assert resp.status == 404  # nothing stored
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "error"),
+    [
+        ("text/plain", b"{}", 415, "content_type"),
+        ("application/x-www-form-urlencoded", b"bridge_id=x", 415, "content_type"),
+        ("application/json; charset=latin-1", b"{}", 415, "content_type"),
+        ("application/json", b"{not json", 400, "bad_json"),
+        ("application/json", b'{"bridge_id": "a", "bridge_id": "b"}', 400, "bad_json"),
+        ("application/json", b'{"bridge_id": NaN}', 400, "bad_json"),
+        ("application/json", b"\xff\xfe", 400, "bad_json"),
+        ("application/json", b"", 400, "bad_json"),
+    ],
+)
+async def test_bodies_must_be_json(
+    cloud: Cloud,
+    http: aiohttp.ClientSession,
+    content_type: str,
+    body: bytes,
+    status: int,
+    error: str,
+) -> None:
+    async with http.post(
+        f"{cloud.url}/api/v1/bridges", data=body, headers={"Content-Type": content_type}
+    ) as resp:
+        assert resp.status == status
+        assert (await resp.json())["error"] == error
+
+
+async def test_form_bodies_only_where_the_cloud_api_takes_them(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    secret, token = await synced(http, cloud)
+    async with http.post(
+        f"{cloud.url}/thermostat/{HW}/pause", data={"pause": "true"}, headers=auth(token)
+    ) as resp:
+        assert resp.status == 415
+    async with http.put(
+        f"{cloud.url}/thermostat/{HW}",
+        data="a=1&a=2",
+        headers={**auth(token), "Content-Type": "application/x-www-form-urlencoded"},
+    ) as resp:
+        assert resp.status == 400
+    async with http.put(
+        f"{cloud.url}/thermostat/{HW}", data={"target_temperature": "hot"}, headers=auth(token)
+    ) as resp:
+        assert resp.status == 400
+        errors = (await resp.json())["errors"]
+    assert errors == [{"field": "target_temperature", "rule": "must be a number"}]
+    async with http.get(
+        f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/commands", headers=auth(secret)
+    ) as resp:
+        assert await resp.json() == {"commands": []}
+
+
+async def test_no_body_where_none_belongs(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    secret, token = await synced(http, cloud)
+    async with http.get(f"{cloud.url}/thermostat/{HW}", json={"x": 1}, headers=auth(token)) as r:
+        assert r.status == 400
+    async with http.delete(
+        f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}", json={}, headers=auth(secret)
+    ) as resp:
+        assert resp.status == 400
+    async with http.get(f"{cloud.url}/thermostat/{HW}", headers=auth(token)) as resp:
+        assert resp.status == 200  # not erased
+
+
+async def test_only_known_query_parameters(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    secret, token = await synced(http, cloud)
+    cases = [
+        (f"{cloud.url}/thermostat/{HW}?access_token={token}&debug=1", {}, "debug"),
+        (
+            f"{cloud.url}/thermostat/{HW}?access_token={token}&access_token={token}",
+            {},
+            "access_token",
+        ),
+        (f"{cloud.url}/api/v1/weather?city=Utrecht&city=Delft", auth(secret), "city"),
+        (f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat?fields=all", auth(secret), "fields"),
+        (f"{cloud.url}/api/v1/health?x=1", {}, "x"),
+    ]
+    for url, headers, field in cases:
+        async with http.get(url, headers=headers) as resp:
+            assert resp.status == 400, url
+            (error,) = (await resp.json())["errors"]
+        assert error["field"] == field
+
+
+async def test_unknown_routes_and_methods_answer_json(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(f"{cloud.url}/nothing/here") as resp:
+        assert resp.status == 404
+        assert (await resp.json())["error"] == "not_found"
+    async with http.get(f"{cloud.url}/thermostat/bad%20id") as resp:
+        assert resp.status == 404
+    async with http.patch(f"{cloud.url}/api/v1/bridges", json={}) as resp:
+        assert resp.status == 405
+        assert (await resp.json())["error"] == "method_not_allowed"
+        assert "POST" in resp.headers["Allow"]
+
+
+async def test_requests_are_logged_without_bodies_secrets_or_ids(
+    cloud: Cloud, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret, token = await synced(http, cloud)
+    obj = thermostat_object(name="Zolderkamer")
+    async with http.put(
+        f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat", json=obj, headers=auth(secret)
+    ):
+        pass
+    async with http.get(f"{cloud.url}/thermostat/{HW}", params={"access_token": token}):
+        pass
+    async with http.get(
+        f"{cloud.url}/api/v1/weather", params={"city": "Amersfoort"}, headers=auth(secret)
+    ):
+        pass
+    async with http.put(
+        f"{cloud.url}/thermostat/{HW}", json={"target_temperature": 99}, headers=auth(token)
+    ):
+        pass
+    access = [r.getMessage() for r in caplog.records if r.name == "cloud_stub.access"]
+    expected = [
+        r"POST /api/v1/bridges -> 201",
+        r"PUT /api/v1/bridges/\{bridge_id\}/thermostat -> 200",
+        r"PUT /api/v1/bridges/\{bridge_id\}/thermostat -> 200",
+        r"GET /thermostat/\{hw\}\?access_token -> 200",
+        r"GET /api/v1/weather\?city -> 200",
+        r"PUT /thermostat/\{hw\} -> 400",
+    ]
+    assert len(access) == len(expected)
+    for line, pattern in zip(access, expected, strict=True):
+        assert re.fullmatch(pattern + r" \(\d+ bytes in, \d+\.\d ms\)", line), line
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    leaks = (secret, token, HW, BRIDGE_ID, "Zolderkamer", "Amersfoort", "target_temperature")
+    for leak in leaks:
+        assert leak not in text, leak
