@@ -43,7 +43,8 @@ def default_data_dir() -> Path:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thermosmart-cloud",
-        description="ThermoSmart Local: the cloud stand-in that a bridge syncs to (opt-in).",
+        description="ThermoSmart Local: the cloud stand-in that a bridge syncs to (opt-in). "
+        "With no COMMAND it serves the API until SIGTERM or SIGINT.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")

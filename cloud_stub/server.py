@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
 import json
 import logging
+import re
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
@@ -73,6 +74,7 @@ _QUERY: dict[str, frozenset[str]] = {
     **dict.fromkeys(_CLOUD_ROUTES, frozenset({"access_token"})),
     "/api/v1/weather": frozenset({"city"}),
 }
+_LOG_SAFE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="thermosmart-cloud"'}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -119,6 +121,14 @@ def _route_name(request: web.Request) -> str | None:
 # -- middlewares -------------------------------------------------------------------
 
 
+def _query_names(request: web.Request) -> str:
+    """``?a&b``: the query's parameter names (odd ones as ``(other)``), never values."""
+    if not request.query:
+        return ""
+    names = {k if _LOG_SAFE.fullmatch(k) else "(other)" for k in request.query}
+    return "?" + "&".join(sorted(names))
+
+
 @web.middleware
 async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log each request: method, route pattern, query names, status; never bodies or values."""
@@ -135,7 +145,7 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
             "%s %s%s -> %d (%d bytes in, %.1f ms)",
             request.method,
             _route_name(request) or "(no route)",
-            "?" + "&".join(sorted(set(request.query))) if request.query else "",
+            _query_names(request),
             status,
             request.content_length or 0,
             elapsed,

@@ -59,10 +59,10 @@ def synthetic_weather(city: str, at: datetime) -> Weather:
     period = 3.0 + seed[2] % 5  # a weather change every 3-7 days
     swing = 2.0 * math.sin(2.0 * math.pi * (days / period + _unit(seed[3])))
     offset = (_unit(seed[0]) - 0.5) * 3.0
-    temperature = round(seasonal + daily + swing + offset, 1)
+    temperature = round(seasonal + daily + swing + offset, 1) + 0.0  # + 0.0: no "-0.0"
 
     day_seed = hashlib.sha256(seed + local.date().isoformat().encode()).digest()
     icon = _ICONS[day_seed[0] % len(_ICONS)]
     if icon == "clear":
         icon = "sunny" if 8 <= local.hour < 17 else "clear-night"
-    return Weather(" ".join(city.split()), temperature + 0.0, icon, at)
+    return Weather(" ".join(city.split()), temperature, icon, at)

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bridge.thermostat import parse_update
 from tests.cloud_stub.conftest import (
     BRIDGE_ID,
     HW,
@@ -111,6 +112,8 @@ async def test_put_applies_and_queues(cloud: Cloud, http: aiohttp.ClientSession)
         assert await resp.json() == updated
     (command,) = await _commands(http, cloud, secret)
     assert command["type"] == "update"
+    # the queued body means to the bridge exactly what the client sent
+    assert parse_update(command["body"]) == parse_update(body)
     assert command["body"] == {
         "target_temperature": 20.6,
         "programs": {"comfort": 22.0},

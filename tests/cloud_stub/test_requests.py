@@ -175,3 +175,14 @@ async def test_requests_are_logged_without_bodies_secrets_or_ids(
     leaks = (secret, token, HW, BRIDGE_ID, "Zolderkamer", "Amersfoort", "target_temperature")
     for leak in leaks:
         assert leak not in text, leak
+
+
+async def test_odd_query_names_are_not_logged(
+    cloud: Cloud, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cloud_stub.access")
+    async with http.get(f"{cloud.url}/api/v1/health?evil%0Aline=1&x=2") as resp:
+        assert resp.status == 400
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "cloud_stub.access"]
+    assert line.startswith("GET /api/v1/health?(other)&x -> 400 (")
+    assert "evil" not in line
