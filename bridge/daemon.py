@@ -29,6 +29,7 @@ from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.storage import BRIDGE_ID, Database, Retention
 from bridge.storage.settings import NAME
 from bridge.thermostat import ThermostatService
+from bridge.webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
@@ -62,6 +63,7 @@ class Bridge:
         self._db: Database | None = None
         self._master: OpenThermMaster | None = None
         self._thermostat: ThermostatService | None = None
+        self._webhooks: WebhookDispatcher | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self._announcer: Announcer | None = None
@@ -82,6 +84,13 @@ class Bridge:
         if self._thermostat is None:
             raise RuntimeError("the bridge is not started")
         return self._thermostat
+
+    @property
+    def webhooks(self) -> WebhookDispatcher:
+        """The webhook delivery worker."""
+        if self._webhooks is None:
+            raise RuntimeError("the bridge is not started")
+        return self._webhooks
 
     @property
     def link(self) -> BoilerLink:
@@ -121,6 +130,8 @@ class Bridge:
             self._master.add_listener(self._boiler_changed)
         self._spawn(self._thermostat.run(), "thermostat")
         self._spawn(self.db.maintain(), "storage-maintenance")
+        self._webhooks = WebhookDispatcher(self.db, self.clock, self._thermostat)
+        await self._webhooks.start()
 
         self._runner = web.AppRunner(create_app(self), access_log=None)
         await self._runner.setup()
@@ -170,6 +181,9 @@ class Bridge:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._webhooks is not None:
+            await self._webhooks.stop()
+            self._webhooks = None
         for task in self._tasks:
             if task.get_name() == "thermostat":
                 task.cancel()  # no new commands while the boiler is handed back
