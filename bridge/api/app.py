@@ -9,7 +9,7 @@ from aiohttp import web
 import voluptuous as vol
 
 from bridge import __version__
-from bridge.api import cloud
+from bridge.api import cloud, oauth, webhooks
 from bridge.api.app_keys import BRIDGE_KEY, LIMITER_KEY
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
@@ -30,8 +30,19 @@ TOKEN_KEY: Any = (
     _REQUEST_KEY("thermosmart_token", object) if _REQUEST_KEY else "thermosmart_token"
 )
 
-# Routes that need no token: health, pairing (it checks its own code), OpenAPI.
-PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/pair", "/openapi.json"})
+# Routes that need no token: health, pairing (it checks its own code), OpenAPI,
+# and the login and OAuth2 pages (they check their own secrets).
+PUBLIC_PATHS = frozenset(
+    {
+        "/api/v1/health",
+        "/api/v1/pair",
+        "/openapi.json",
+        "/login",
+        "/oauth2/authorize",
+        "/oauth2/authorize/decision",
+        "/oauth2/token",
+    }
+)
 
 PAIR_SCHEMA = vol.Schema(
     {
@@ -151,4 +162,6 @@ def create_app(bridge: Bridge) -> web.Application:
     app.router.add_post("/api/v1/pair", pair)
     app.router.add_get("/api/v1/state", state)
     cloud.add_routes(app)
+    oauth.add_routes(app)
+    webhooks.add_routes(app)
     return app

@@ -1,0 +1,65 @@
+"""Webhook registration of the cloud-compatible API (THERMOSMART_API.md).
+
+``POST /`` with ``{"webhook_url": "<url>"}`` and, for older clients,
+``POST /webhook`` with ``{"webhook": "<url>"}``. Both need a token, and the
+webhook belongs to that token (for an OAuth client: to the client's grant,
+one webhook per client); registering again replaces it and an empty URL (or
+null) removes it. Delivery, retries and expiry: :mod:`bridge.webhooks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from bridge.api.app_keys import BRIDGE_KEY
+from bridge.api.errors import json_error
+from bridge.api.util import read_json
+from bridge.webhooks import check_destination, check_url
+
+
+def _invalid(field: str, rule: str) -> web.Response:
+    return json_error(
+        400, "invalid", "the webhook is not valid", errors=[{"field": field, "rule": rule}]
+    )
+
+
+async def _register(request: web.Request, field: str) -> web.Response:
+    from bridge.api.app import token_of
+
+    body = await read_json(request)
+    if not isinstance(body, Mapping):
+        return _invalid("(body)", "must be an object")
+    for key in body:
+        if key != field:
+            return _invalid(str(key), "unknown field")
+    if field not in body:
+        return _invalid(field, "required")
+    url = body[field]
+    token = token_of(request)
+    dispatcher = request.app[BRIDGE_KEY].webhooks
+    if url is None or url == "":
+        await dispatcher.unregister(token)
+        return web.json_response({field: ""})
+    rule = check_url(url) or await check_destination(url, dispatcher.policy)
+    if rule is not None:
+        return _invalid(field, rule)
+    webhook = await dispatcher.register(url, token)
+    return web.json_response({field: webhook.url})
+
+
+async def post_root(request: web.Request) -> web.Response:
+    """``POST /`` with ``{"webhook_url": "<url>"}``: register (empty: remove) a webhook."""
+    return await _register(request, "webhook_url")
+
+
+async def post_webhook(request: web.Request) -> web.Response:
+    """``POST /webhook`` with ``{"webhook": "<url>"}``: the same, as older clients send it."""
+    return await _register(request, "webhook")
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the webhook routes."""
+    app.router.add_post("/", post_root)
+    app.router.add_post("/webhook", post_webhook)
