@@ -102,9 +102,11 @@ async def test_serial_link_reads_and_survives_the_port_disappearing(
         assert "PM=25" in gateway.received
         # the serial port disappears (USB adapter unplugged)
         gateway.close()
-        await _until(lambda: link.state is LinkState.DISCONNECTED)
-        await asyncio.sleep(0.5)  # several reconnect attempts fail meanwhile
-        assert link.state is LinkState.DISCONNECTED
+        await _until(lambda: link.state is not LinkState.CONNECTED)
+        attempts = link.counters.extra["connect_attempts"]
+        # it keeps retrying with backoff (the pts number may even be reused by another
+        # process meanwhile, so only the retrying is asserted, not the outcome)
+        await _until(lambda: link.counters.extra["connect_attempts"] > attempts + 1)
     finally:
         await link.stop()
         gateway.close()
