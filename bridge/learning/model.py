@@ -33,7 +33,9 @@ DEFAULT_AIR_FRACTION = 0.1
 DEFAULT_DIRECT_LOSS_FRACTION = 0.35
 DEFAULT_COUPLING = 4.0
 DEFAULT_EMITTER_LAG_S = 1800.0
-DEFAULT_GAINS_W = 200.0
+DEFAULT_GAINS_W = 400.0
+DEFAULT_EMITTER_TO_MASS = 0.2
+DEFAULT_GAINS_TO_MASS = 0.5
 
 #: Bounds that keep a model physical.
 HEAT_LOSS_BOUNDS_W_PER_K = (10.0, 3000.0)
@@ -44,6 +46,7 @@ COUPLING_BOUNDS = (0.2, 50.0)
 EMITTER_LAG_BOUNDS_S = (60.0, 8 * 3600.0)
 GAINS_BOUNDS_W = (-1000.0, 3000.0)
 SOLAR_APERTURE_BOUNDS_M2 = (0.0, 40.0)
+SHARE_BOUNDS = (0.0, 1.0)
 
 Matrix = list[list[float]]
 
@@ -65,8 +68,12 @@ class ThermalModel:
     emitter_lag_s: float
     gains_w: float
     solar_aperture_m2: float = 0.0
+    emitter_to_mass: float = 0.0
+    """Share of the emitter output that goes to the mass (radiation, a heated floor)."""
+    gains_to_mass: float = 0.5
+    """Share of internal and solar gains that goes to the mass."""
     _cache: dict[float, Discrete] = field(
-        default_factory=dict, repr=False, compare=False, hash=False
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
     def __post_init__(self) -> None:
@@ -84,6 +91,8 @@ class ThermalModel:
             raise ValueError("gains and solar aperture must be finite")
         if self.solar_aperture_m2 < 0.0:
             raise ValueError("the solar aperture cannot be negative")
+        if not (0.0 <= self.emitter_to_mass <= 1.0 and 0.0 <= self.gains_to_mass <= 1.0):
+            raise ValueError("heat shares must be within 0 and 1")
 
     # ------------------------------------------------------------ construction
 
@@ -99,6 +108,8 @@ class ThermalModel:
         emitter_lag_s: float = DEFAULT_EMITTER_LAG_S,
         gains_w: float = DEFAULT_GAINS_W,
         solar_aperture_m2: float = 0.0,
+        emitter_to_mass: float = DEFAULT_EMITTER_TO_MASS,
+        gains_to_mass: float = DEFAULT_GAINS_TO_MASS,
     ) -> ThermalModel:
         """A model from its lumped figures, each clamped to its physical bounds.
 
@@ -123,6 +134,8 @@ class ThermalModel:
             emitter_lag_s=clamp(emitter_lag_s, EMITTER_LAG_BOUNDS_S),
             gains_w=clamp(gains_w, GAINS_BOUNDS_W),
             solar_aperture_m2=clamp(solar_aperture_m2, SOLAR_APERTURE_BOUNDS_M2),
+            emitter_to_mass=clamp(emitter_to_mass, SHARE_BOUNDS),
+            gains_to_mass=clamp(gains_to_mass, SHARE_BOUNDS),
         )
 
     @classmethod
@@ -172,6 +185,8 @@ class ThermalModel:
             "emitter_lag_s": self.emitter_lag_s,
             "gains_w": self.gains_w,
             "solar_aperture_m2": self.solar_aperture_m2,
+            "emitter_to_mass": self.emitter_to_mass,
+            "gains_to_mass": self.gains_to_mass,
         }
 
     def mass_at_rest(self, room_c: float, outside_c: float) -> float:
@@ -179,15 +194,25 @@ class ThermalModel:
         ham, hmo = self.h_air_mass_w_per_k, self.h_mass_out_w_per_k
         return (ham * room_c + hmo * outside_c) / (ham + hmo)
 
+    def steady_state(
+        self, heat_w: float, outside_c: float, solar_w_m2: float = 0.0
+    ) -> tuple[float, float, float]:
+        """``(room, mass, emitter)`` that ``heat_w`` holds for ever at ``outside_c``."""
+        a, b = self.continuous()
+        u = (heat_w, outside_c, 1.0, solar_w_m2)
+        rhs = [-sum(b[i][j] * u[j] for j in range(4)) for i in range(3)]
+        x = solve(a, rhs)
+        return (x[0], x[1], x[2])
+
     def steady_room_c(self, heat_w: float, outside_c: float, solar_w_m2: float = 0.0) -> float:
         """The room temperature that ``heat_w`` holds for ever at ``outside_c``."""
-        gain = heat_w + self.gains_w + self.solar_aperture_m2 * solar_w_m2
-        return outside_c + gain / self.heat_loss_w_per_k
+        return self.steady_state(heat_w, outside_c, solar_w_m2)[0]
 
     def heat_to_hold_w(self, room_c: float, outside_c: float, solar_w_m2: float = 0.0) -> float:
-        """Heat input (W) that holds ``room_c`` in steady state (may be negative)."""
-        gain = self.gains_w + self.solar_aperture_m2 * solar_w_m2
-        return self.heat_loss_w_per_k * (room_c - outside_c) - gain
+        """Heat input (W) that holds ``room_c`` in steady state (negative: too warm already)."""
+        base = self.steady_room_c(0.0, outside_c, solar_w_m2)
+        per_kw = self.steady_room_c(1000.0, outside_c, solar_w_m2) - base
+        return (room_c - base) / per_kw * 1000.0
 
     # ------------------------------------------------------------ dynamics
 
@@ -195,14 +220,16 @@ class ThermalModel:
         """``(A, B)`` of ``dx/dt = A x + B u`` for ``x = (Ta, Tm, Qe)``, ``u = (Q, To, 1, S)``."""
         ca, cm, te = self.c_air_j_per_k, self.c_mass_j_per_k, self.emitter_lag_s
         hao, ham, hmo = self.h_air_out_w_per_k, self.h_air_mass_w_per_k, self.h_mass_out_w_per_k
+        fe, fg = self.emitter_to_mass, self.gains_to_mass
+        g, s = self.gains_w, self.solar_aperture_m2
         a = [
-            [-(hao + ham) / ca, ham / ca, 1.0 / ca],
-            [ham / cm, -(ham + hmo) / cm, 0.0],
+            [-(hao + ham) / ca, ham / ca, (1.0 - fe) / ca],
+            [ham / cm, -(ham + hmo) / cm, fe / cm],
             [0.0, 0.0, -1.0 / te],
         ]
         b = [
-            [0.0, hao / ca, self.gains_w / ca, self.solar_aperture_m2 / ca],
-            [0.0, hmo / cm, 0.0, 0.0],
+            [0.0, hao / ca, (1.0 - fg) * g / ca, (1.0 - fg) * s / ca],
+            [0.0, hmo / cm, fg * g / cm, fg * s / cm],
             [1.0 / te, 0.0, 0.0, 0.0],
         ]
         return a, b
@@ -214,19 +241,8 @@ class ThermalModel:
             if not dt_s > 0.0:
                 raise ValueError("the step must be positive")
             a, b = self.continuous()
-            n, m = 3, 4
-            aug = [[0.0] * (n + m) for _ in range(n + m)]
-            for i in range(n):
-                for j in range(n):
-                    aug[i][j] = a[i][j] * dt_s
-                for j in range(m):
-                    aug[i][n + j] = b[i][j] * dt_s
-            e = expm(aug)
-            found = Discrete(
-                dt_s,
-                [row[:n] for row in e[:n]],
-                [row[n:] for row in e[:n]],
-            )
+            phi, psi = _exp_and_integral(a, dt_s)
+            found = Discrete(dt_s, phi, matmul(psi, b))
             if len(self._cache) > 16:
                 self._cache.clear()
             self._cache[dt_s] = found
@@ -246,6 +262,8 @@ class ThermalModel:
             "emitter_lag_s": self.emitter_lag_s,
             "gains_w": self.gains_w,
             "solar_aperture_m2": self.solar_aperture_m2,
+            "emitter_to_mass": self.emitter_to_mass,
+            "gains_to_mass": self.gains_to_mass,
         }
 
     @classmethod
@@ -263,6 +281,8 @@ class ThermalModel:
                 emitter_lag_s=float(data["emitter_lag_s"]),
                 gains_w=float(data["gains_w"]),
                 solar_aperture_m2=float(data.get("solar_aperture_m2", 0.0)),
+                emitter_to_mass=float(data.get("emitter_to_mass", 0.0)),
+                gains_to_mass=float(data.get("gains_to_mass", DEFAULT_GAINS_TO_MASS)),
             )
         except (KeyError, TypeError, ValueError):
             return cls.default()
@@ -278,12 +298,30 @@ class ThermalModel:
 class Discrete:
     """``x' = A x + B u`` over one step of ``dt_s`` seconds."""
 
-    __slots__ = ("a", "b", "dt_s")
+    __slots__ = ("_ahead", "a", "b", "dt_s")
 
     def __init__(self, dt_s: float, a: Matrix, b: Matrix) -> None:
         self.dt_s = dt_s
         self.a = a
         self.b = b
+        self._ahead: dict[int, tuple[list[float], list[float]]] = {}
+
+    def ahead(self, steps: int) -> tuple[list[float], list[float]]:
+        """Room row of ``A^k`` and of ``sum(A^j B, j < k)``: the room ``k`` steps on, inputs held."""
+        found = self._ahead.get(steps)
+        if found is None:
+            power = [[1.0 if i == j else 0.0 for j in range(3)] for i in range(3)]
+            total = [[0.0] * 4 for _ in range(3)]
+            for _ in range(steps):
+                ab = matmul(power, self.b)
+                total = [
+                    [t + v for t, v in zip(tr, ar, strict=True)]
+                    for tr, ar in zip(total, ab, strict=True)
+                ]
+                power = _mm3(power, self.a)
+            found = (power[0], total[0])
+            self._ahead[steps] = found
+        return found
 
     def step(
         self, x: tuple[float, float, float], heat_w: float, outside_c: float, solar: float = 0.0
@@ -370,22 +408,59 @@ def matmul(a: Matrix, b: Matrix) -> Matrix:
     return [[sum(x * y for x, y in zip(row, col, strict=True)) for col in bt] for row in a]
 
 
-def expm(m: Matrix) -> Matrix:
-    """Matrix exponential by scaling and squaring with a Taylor series."""
-    n = len(m)
-    norm = max(sum(abs(v) for v in row) for row in m)
+def _mm3(x: Matrix, y: Matrix) -> Matrix:
+    """``x @ y`` for 3x3 matrices."""
+    return [
+        [x[i][0] * y[0][j] + x[i][1] * y[1][j] + x[i][2] * y[2][j] for j in range(3)]
+        for i in range(3)
+    ]
+
+
+def _exp_and_integral(a: Matrix, h: float) -> tuple[Matrix, Matrix]:
+    """``(exp(A h), integral of exp(A s) ds from 0 to h)`` for a 3x3 ``A``.
+
+    Taylor series on a step scaled down to a small norm, then doubled back
+    with ``Phi(2d) = Phi(d)^2`` and ``Psi(2d) = Psi(d) + Phi(d) Psi(d)``.
+    """
+    norm = max(sum(abs(v) for v in row) for row in a) * h
     s = max(0, math.ceil(math.log2(norm / 0.25))) if norm > 0.25 else 0
-    scale = 2.0**-s
-    a = [[v * scale for v in row] for row in m]
-    result = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
-    term = [row[:] for row in result]
-    for k in range(1, 13):
-        term = matmul(term, a)
+    d = h / 2.0**s
+    ad = [[v * d for v in row] for row in a]
+    term = [[1.0 if i == j else 0.0 for j in range(3)] for i in range(3)]
+    phi = [row[:] for row in term]
+    psi = [[v * d for v in row] for row in term]
+    for k in range(1, 12):
+        term = _mm3(term, ad)
         term = [[v / k for v in row] for row in term]
-        result = [[r + t for r, t in zip(rr, tr, strict=True)] for rr, tr in zip(result, term, strict=True)]
+        f = d / (k + 1)
+        for i in range(3):
+            for j in range(3):
+                phi[i][j] += term[i][j]
+                psi[i][j] += term[i][j] * f
     for _ in range(s):
-        result = matmul(result, result)
-    return result
+        ps = _mm3(phi, psi)
+        psi = [[psi[i][j] + ps[i][j] for j in range(3)] for i in range(3)]
+        phi = _mm3(phi, phi)
+    return phi, psi
+
+
+def solve(a: Matrix, b: list[float]) -> list[float]:
+    """Solve ``a x = b`` by Gaussian elimination with partial pivoting."""
+    n = len(a)
+    m = [[*row, b[i]] for i, row in enumerate(a)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(m[r][col]))
+        if m[pivot][col] == 0.0:
+            raise ValueError("singular matrix")
+        m[col], m[pivot] = m[pivot], m[col]
+        for r in range(col + 1, n):
+            f = m[r][col] / m[col][col]
+            for c in range(col, n + 1):
+                m[r][c] -= f * m[col][c]
+    x = [0.0] * n
+    for i in reversed(range(n)):
+        x[i] = (m[i][n] - sum(m[i][k] * x[k] for k in range(i + 1, n))) / m[i][i]
+    return x
 
 
 def solve_spd(a: Matrix, b: list[float]) -> list[float] | None:
