@@ -35,7 +35,8 @@ from bridge.opentherm.modbus_maps import (
     encode_register,
 )
 from bridge.opentherm.sim import SimWorld
-from bridge.opentherm.sim.modbus_server import SimModbusServer, WorldSlave, serve_sim_modbus
+from bridge.opentherm.sim.modbus_server import SimModbusServer, serve_sim_modbus
+from bridge.opentherm.sim.world import WorldSlave
 
 LINK_LOGGER = "bridge.opentherm.links.modbus"
 

@@ -25,7 +25,8 @@ from bridge.opentherm.links.otgw import (
     parse_otgw_url,
 )
 from bridge.opentherm.sim import LinkFault, SimWorld
-from bridge.opentherm.sim.otgw_server import SimOtgwServer, WorldSlave, serve_sim_otgw
+from bridge.opentherm.sim.otgw_server import SimOtgwServer, serve_sim_otgw
+from bridge.opentherm.sim.world import WorldSlave
 
 LINK_LOGGER = "bridge.opentherm.links.otgw"
 

@@ -41,7 +41,7 @@ from bridge.opentherm.modbus_maps import (
     number_to_ot,
 )
 from bridge.opentherm.sim.scaled_clock import ScaledClock
-from bridge.opentherm.sim.world import SimWorld
+from bridge.opentherm.sim.world import SimWorld, WorldSlave
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -361,23 +361,6 @@ class SimModbusServer:
                 self.slave.set_relay_demand(self._coils[self.relay_coil])
             return None
         return ExcCodes.ILLEGAL_FUNCTION
-
-
-class WorldSlave:
-    """A :class:`SimWorld`'s boiler as an OpenTherm slave that first catches the world up."""
-
-    def __init__(self, world: SimWorld) -> None:
-        self.world = world
-
-    def handle(self, request: Frame) -> Frame | None:
-        """Bring the world to now, then let its boiler answer."""
-        self.world.sync()
-        return self.world.boiler.handle(request)
-
-    def set_relay_demand(self, on: bool) -> None:
-        """The boiler's on/off thermostat input."""
-        self.world.sync()
-        self.world.boiler.set_relay_demand(on)
 
 
 async def serve_sim_modbus(host: str, port: int, *, seed: int = 1, speed: float = 1.0) -> None:

@@ -25,7 +25,7 @@ from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import encode_f8_8
 from bridge.opentherm.frame import Direction, Frame, FrameError, MsgType
 from bridge.opentherm.sim.scaled_clock import ScaledClock
-from bridge.opentherm.sim.world import SimWorld
+from bridge.opentherm.sim.world import SimWorld, WorldSlave
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -512,23 +512,6 @@ class SimOtgwServer:
             # the next opportunity: right after this reply, between two cycles
             asyncio.get_running_loop().call_soon(self._serve_priority)
         return [f"PM: {data_id}"]
-
-
-class WorldSlave:
-    """A :class:`SimWorld`'s boiler as an OpenTherm slave that first catches the world up."""
-
-    def __init__(self, world: SimWorld) -> None:
-        self.world = world
-
-    def handle(self, request: Frame) -> Frame | None:
-        """Bring the world to now, then let its boiler answer."""
-        self.world.sync()
-        return self.world.boiler.handle(request)
-
-    def handle_raw(self, raw: int) -> int | None:
-        """The boiler's answer as bits on the wire (a garbling link fault shows here)."""
-        self.world.sync()
-        return self.world.boiler.handle_raw(raw)
 
 
 async def serve_sim_otgw(host: str, port: int, *, seed: int = 1, speed: float = 1.0) -> None:

@@ -21,6 +21,7 @@ from bridge.opentherm.sim.weather import SyntheticWeather, WeatherSource
 
 if TYPE_CHECKING:
     from bridge.clock import Clock
+    from bridge.opentherm.frame import Frame
 
 #: 2026-01-01 00:00 UTC, the same default as :class:`bridge.clock.VirtualClock`.
 DEFAULT_START = 1_767_225_600.0
@@ -271,3 +272,29 @@ class SimWorld:
             lockout=b.lockout,
             low_pressure=b.low_pressure,
         )
+
+
+class WorldSlave:
+    """A :class:`SimWorld`'s boiler as an OpenTherm slave that first catches the world up.
+
+    The simulated gateways (OTGW and Modbus) serve this: each answer, and
+    each relay switch, happens at the world's current time.
+    """
+
+    def __init__(self, world: SimWorld) -> None:
+        self.world = world
+
+    def handle(self, request: Frame) -> Frame | None:
+        """Bring the world to now, then let its boiler answer."""
+        self.world.sync()
+        return self.world.boiler.handle(request)
+
+    def handle_raw(self, raw: int) -> int | None:
+        """The boiler's answer as bits on the wire (a garbling link fault shows here)."""
+        self.world.sync()
+        return self.world.boiler.handle_raw(raw)
+
+    def set_relay_demand(self, on: bool) -> None:
+        """The boiler's on/off thermostat input."""
+        self.world.sync()
+        self.world.boiler.set_relay_demand(on)
