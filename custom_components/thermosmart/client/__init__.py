@@ -4,7 +4,7 @@ It knows nothing of Home Assistant, so it can be tested and reused on its
 own; the integration only wraps it.
 """
 
-from .client import ThermoSmartClient
+from .client import HEARTBEAT, ThermoSmartClient
 from .exceptions import (
     ThermoSmartAuthenticationError,
     ThermoSmartConnectionError,
@@ -13,11 +13,46 @@ from .exceptions import (
     ThermoSmartResponseError,
     ThermoSmartValidationError,
 )
-from .models import BridgeInfo, PairingResult
+from .models import (
+    COUNTER_NAMES,
+    PROGRAM_NAMES,
+    Boiler,
+    BoilerValue,
+    BridgeInfo,
+    BridgeState,
+    Capabilities,
+    ControlCommand,
+    Faults,
+    LinkInfo,
+    PairingResult,
+    Predictions,
+    Programs,
+    ScheduleEntry,
+    ScheduleException,
+    SlaveStatus,
+    Thermostat,
+)
+from .schedule import Block, blocks_between
 
 __all__ = [
+    "COUNTER_NAMES",
+    "HEARTBEAT",
+    "PROGRAM_NAMES",
+    "Block",
+    "Boiler",
+    "BoilerValue",
     "BridgeInfo",
+    "BridgeState",
+    "Capabilities",
+    "ControlCommand",
+    "Faults",
+    "LinkInfo",
     "PairingResult",
+    "Predictions",
+    "Programs",
+    "ScheduleEntry",
+    "ScheduleException",
+    "SlaveStatus",
     "ThermoSmartAuthenticationError",
     "ThermoSmartClient",
     "ThermoSmartConnectionError",
@@ -25,4 +60,6 @@ __all__ = [
     "ThermoSmartRateLimitError",
     "ThermoSmartResponseError",
     "ThermoSmartValidationError",
+    "Thermostat",
+    "blocks_between",
 ]

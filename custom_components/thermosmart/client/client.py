@@ -1,10 +1,13 @@
-"""The REST part of the bridge client."""
+"""The bridge client: REST calls and the WebSocket push channel."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
+import copy
 from http import HTTPStatus
 import json
+import logging
 import socket
 from typing import Any, Self
 
@@ -19,10 +22,26 @@ from .exceptions import (
     ThermoSmartResponseError,
     ThermoSmartValidationError,
 )
-from .models import BridgeInfo, PairingResult
+from .models import (
+    BridgeInfo,
+    BridgeState,
+    PairingResult,
+    Predictions,
+    Thermostat,
+    merge_patch,
+)
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8722
 DEFAULT_TIMEOUT = 10.0
+HEARTBEAT = 30.0
+"""Seconds between WebSocket pings; a bridge that does not answer is dropped."""
+CLOSE_TOKEN_REVOKED = 4401
+"""The bridge's close code for a socket whose token was revoked or expired."""
+MAX_MESSAGE = 4 * 1024 * 1024
+
+StateCallback = Callable[[BridgeState], None]
 
 
 class ThermoSmartClient:
@@ -49,6 +68,12 @@ class ThermoSmartClient:
         self._session = session
         self._close_session = False
         self._scheme = "https" if ssl else "http"
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._closing = False
+        self._document: dict[str, Any] | None = None
+        self._seq: int | None = None
+        self._thermostat_view: dict[str, Any] = {}
+        self._predictions: Predictions | None = None
 
     @property
     def base_url(self) -> URL:
@@ -63,9 +88,7 @@ class ThermoSmartClient:
         json_body: Any = None,
         auth: bool = True,
     ) -> Any:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-            self._close_session = True
+        session = self._get_session()
         headers = {"Accept": "application/json"}
         if auth:
             if not self.token:
@@ -74,7 +97,7 @@ class ThermoSmartClient:
         url = self.base_url.join(URL(path))
         try:
             async with asyncio.timeout(self.request_timeout):
-                response = await self._session.request(method, url, json=json_body, headers=headers)
+                response = await session.request(method, url, json=json_body, headers=headers)
                 body = await response.read()
         except TimeoutError as err:
             raise ThermoSmartConnectionError(f"timeout talking to the bridge at {url}") from err
@@ -120,16 +143,243 @@ class ThermoSmartClient:
         return result
 
     async def state(self) -> dict[str, Any]:
-        """The bridge's whole native state."""
+        """The bridge's whole native state, as the bridge sent it."""
         data = await self._request("GET", "/api/v1/state")
         if not isinstance(data, dict):
             raise ThermoSmartResponseError("state answer is not an object")
         return data
 
+    # -- the typed state ----------------------------------------------------------
+
+    @property
+    def current_state(self) -> BridgeState | None:
+        """The state as last read or pushed (None before the first read)."""
+        if self._document is None:
+            return None
+        return self._build()
+
+    @property
+    def document(self) -> dict[str, Any] | None:
+        """A copy of the last native state as the bridge sent it (for diagnostics)."""
+        return None if self._document is None else copy.deepcopy(self._document)
+
+    def _build(self) -> BridgeState:
+        assert self._document is not None
+        document = self._document
+        thermostat = document.get("thermostat")
+        if self._thermostat_view and isinstance(thermostat, dict):
+            # the pushed state wins; the view adds programs, schedule and exceptions
+            document = {**document, "thermostat": {**self._thermostat_view, **thermostat}}
+        return BridgeState.from_dict(document, self._predictions)
+
+    async def native_state(self) -> BridgeState:
+        """Read the whole state, the thermostat's programs and schedule, and the predictions."""
+        document = await self.state()
+        view = await self._thermostat_request("GET")
+        BridgeState.from_dict(document)  # check the shape before keeping it
+        self._document = document
+        self._seq = None
+        self._thermostat_view = view
+        self._predictions = await self.predictions()
+        return self._build()
+
+    async def _thermostat_request(
+        self, method: str, path: str = "/api/v1/thermostat", body: Any = None
+    ) -> dict[str, Any]:
+        data = await self._request(method, path, json_body=body)
+        if not isinstance(data, dict):
+            raise ThermoSmartResponseError("thermostat answer is not an object")
+        Thermostat.from_dict(data)
+        return data
+
+    def _keep_view(self, view: dict[str, Any]) -> Thermostat:
+        """Remember a thermostat view, and merge its live fields into the state."""
+        self._thermostat_view = view
+        if self._document is not None and isinstance(self._document.get("thermostat"), dict):
+            merge_patch(self._document["thermostat"], view)
+        return Thermostat.from_dict(view)
+
+    async def thermostat(self) -> Thermostat:
+        """``GET /api/v1/thermostat``: the live thermostat with programs, schedule, exceptions."""
+        return self._keep_view(await self._thermostat_request("GET"))
+
+    async def predictions(self) -> Predictions:
+        """``GET /api/v1/predictions``: what the learning module predicts."""
+        self._predictions = Predictions.from_dict(await self._request("GET", "/api/v1/predictions"))
+        return self._predictions
+
+    async def diagnostics(self) -> dict[str, Any]:
+        """``GET /api/v1/diagnostics``: counters, versions and uptime (no personal data)."""
+        data = await self._request("GET", "/api/v1/diagnostics")
+        if not isinstance(data, dict):
+            raise ThermoSmartResponseError("diagnostics answer is not an object")
+        return data
+
+    # -- commands -------------------------------------------------------------------
+
+    async def update_thermostat(self, changes: Mapping[str, Any]) -> Thermostat:
+        """``PATCH /api/v1/thermostat``: apply fields of a thermostat update whole or not at all.
+
+        A ``target_temperature`` is a manual override until the next block.
+        Raises :class:`ThermoSmartValidationError` naming the fields the
+        bridge refused.
+        """
+        return self._keep_view(await self._thermostat_request("PATCH", body=dict(changes)))
+
+    async def set_target_temperature(self, temperature: float) -> Thermostat:
+        """Hold ``temperature`` (5-30 °C) until the next block of the schedule; ends a pause."""
+        return await self.update_thermostat({"target_temperature": temperature})
+
+    async def set_program_temperatures(self, programs: Mapping[str, float]) -> Thermostat:
+        """Change the temperature of one or more programs."""
+        return await self.update_thermostat({"programs": dict(programs)})
+
+    async def set_paused(self, paused: bool) -> Thermostat:
+        """Pause (hold the pause program; frost protection stays) or resume."""
+        return self._keep_view(
+            await self._thermostat_request("POST", "/api/v1/thermostat/pause", {"pause": paused})
+        )
+
+    async def clear_override(self) -> Thermostat:
+        """Drop a manual or remote target: back to the schedule."""
+        return self._keep_view(
+            await self._thermostat_request("POST", "/api/v1/thermostat/override/clear")
+        )
+
+    # -- push ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the push channel is open."""
+        return self._ws is not None and not self._ws.closed
+
+    async def connect(self) -> None:
+        """Open the push channel ``/api/v1/ws``."""
+        if self.connected:
+            return
+        if not self.token:
+            raise ThermoSmartAuthenticationError("no token: pair with the bridge first")
+        session = self._get_session()
+        url = self.base_url.with_path("/api/v1/ws")
+        self._closing = False
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                self._ws = await session.ws_connect(
+                    url,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    heartbeat=HEARTBEAT,
+                    max_msg_size=MAX_MESSAGE,
+                )
+        except aiohttp.WSServerHandshakeError as err:
+            if err.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+                raise ThermoSmartAuthenticationError("the bridge refused the token") from err
+            raise ThermoSmartConnectionError(
+                f"the bridge refused the push channel ({err.status})"
+            ) from err
+        except TimeoutError as err:
+            raise ThermoSmartConnectionError(f"timeout opening the push channel at {url}") from err
+        except (aiohttp.ClientError, socket.gaierror, OSError) as err:
+            raise ThermoSmartConnectionError(
+                f"cannot open the push channel at {url}: {err}"
+            ) from err
+        self._seq = None
+
+    async def listen(self, callback: StateCallback) -> None:
+        """Apply pushed messages to the state and call ``callback`` with it, until the end.
+
+        Returns when :meth:`disconnect` closed the channel; raises
+        :class:`ThermoSmartConnectionError` when the bridge or the network
+        closed it, and :class:`ThermoSmartAuthenticationError` when the
+        bridge closed it because the token was revoked.
+        """
+        ws = self._ws
+        if ws is None or ws.closed:
+            raise ThermoSmartConnectionError("the push channel is not open")
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    state = await self._handle_message(ws, msg.data)
+                    if state is not None:
+                        callback(state)
+                elif msg.type is aiohttp.WSMsgType.ERROR:
+                    raise ThermoSmartConnectionError(f"push channel error: {ws.exception()}")
+                elif msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                ):
+                    break
+        finally:
+            if self._ws is ws:
+                self._ws = None
+            if not ws.closed:
+                await ws.close()
+        if self._closing:
+            return
+        if ws.close_code == CLOSE_TOKEN_REVOKED:
+            raise ThermoSmartAuthenticationError(
+                "the bridge closed the push channel: token revoked"
+            )
+        raise ThermoSmartConnectionError(
+            f"the bridge closed the push channel (code {ws.close_code})"
+        )
+
+    async def _handle_message(
+        self, ws: aiohttp.ClientWebSocketResponse, text: str
+    ) -> BridgeState | None:
+        try:
+            message = json.loads(text)
+        except ValueError as err:
+            raise ThermoSmartResponseError("the bridge pushed something that is not JSON") from err
+        if not isinstance(message, dict):
+            raise ThermoSmartResponseError("the bridge pushed something that is not an object")
+        kind = message.get("type")
+        seq = message.get("seq")
+        data = message.get("data")
+        if kind == "state":
+            if not isinstance(data, dict):
+                raise ThermoSmartResponseError("a pushed state is not an object")
+            BridgeState.from_dict(data)
+            self._document = data
+        elif kind == "changed":
+            if not isinstance(data, dict):
+                raise ThermoSmartResponseError("a pushed change is not an object")
+            if self._document is None or self._seq is None or seq != self._seq + 1:
+                # missed a version: ask for the whole state instead of merging blindly
+                self._seq = None
+                await ws.send_json({"type": "resync"})
+                return None
+            merge_patch(self._document, data)
+        else:
+            if kind == "error":
+                _LOGGER.debug("The bridge answered the push channel with %s", message)
+            return None
+        self._seq = seq if isinstance(seq, int) else None
+        return self._build()
+
+    async def disconnect(self) -> None:
+        """Close the push channel; a running :meth:`listen` returns."""
+        self._closing = True
+        ws, self._ws = self._ws, None
+        if ws is not None and not ws.closed:
+            await ws.close()
+
+    # -- session ------------------------------------------------------------------------
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._close_session = True
+        return self._session
+
     async def close(self) -> None:
-        """Close the session if the client made it."""
+        """Close the push channel, and the session if the client made it."""
+        await self.disconnect()
         if self._session is not None and self._close_session:
             await self._session.close()
+            self._session = None
+            self._close_session = False
 
     async def __aenter__(self) -> Self:
         return self
