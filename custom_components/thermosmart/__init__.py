@@ -5,19 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
+from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .client import (
-    BridgeInfo,
-    ThermoSmartAuthenticationError,
-    ThermoSmartClient,
-    ThermoSmartError,
-)
+from .client import BridgeInfo, ThermoSmartClient, ThermoSmartError
 from .const import DOMAIN
+from .coordinator import ThermoSmartCoordinator
+from .entity import DeviceKind, device_info
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.CALENDAR,
+    Platform.CLIMATE,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.WATER_HEATER,
+]
 
 
 @dataclass(kw_only=True, slots=True)
@@ -25,6 +32,7 @@ class ThermoSmartData:
     """What a set-up bridge keeps at runtime."""
 
     client: ThermoSmartClient
+    coordinator: ThermoSmartCoordinator
     info: BridgeInfo
 
 
@@ -32,7 +40,7 @@ type ThermoSmartConfigEntry = ConfigEntry[ThermoSmartData]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> bool:
-    """Connect to the bridge and check that our token is still good."""
+    """Connect to the bridge, read its state, and start listening to its pushes."""
     client = ThermoSmartClient(
         entry.data[CONF_HOST],
         entry.data[CONF_PORT],
@@ -41,11 +49,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
     )
     try:
         info = await client.health()
-        await client.state()
-    except ThermoSmartAuthenticationError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="auth_failed"
-        ) from err
     except ThermoSmartError as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
@@ -53,18 +56,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
             translation_placeholders={"error": str(err)},
         ) from err
 
+    coordinator = ThermoSmartCoordinator(hass, entry, client)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = ThermoSmartData(client=client, coordinator=coordinator, info=info)
+    # the bridge first: the thermostat and the boiler are reached through it
     dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, info.bridge_id)},
-        manufacturer="ThermoSmart Local",
-        model="Bridge",
-        name=info.name,
-        sw_version=info.version,
+        config_entry_id=entry.entry_id, **device_info(coordinator, DeviceKind.BRIDGE)
     )
-    entry.runtime_data = ThermoSmartData(client=client, info=info)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    coordinator.async_start_push()
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> bool:
-    """Nothing to tear down until platforms are added."""
-    return True
+    """Unload the platforms and close the push channel."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.coordinator.async_stop_push()
+    return unloaded

@@ -13,3 +13,16 @@ CONF_TOKEN_ID: Final = "token_id"
 
 DEFAULT_PORT: Final = 8722
 CLIENT_NAME: Final = "Home Assistant"
+
+PRESET_PROGRAMS: Final[dict[str, str]] = {
+    "home": "home",
+    "away": "not_home",
+    "comfort": "comfort",
+    "anti_freeze": "anti_freeze",
+}
+"""Climate preset modes and the bridge programs they stand for."""
+
+TEMPERATURE_MIN: Final = 5.0
+TEMPERATURE_MAX: Final = 30.0
+"""The bounds of every target and program temperature, °C."""
+TEMPERATURE_STEP: Final = 0.5

@@ -163,6 +163,11 @@ class ThermoSmartClient:
         """A copy of the last native state as the bridge sent it (for diagnostics)."""
         return None if self._document is None else copy.deepcopy(self._document)
 
+    @property
+    def thermostat_view(self) -> dict[str, Any]:
+        """A copy of the last native thermostat view (for diagnostics)."""
+        return copy.deepcopy(self._thermostat_view)
+
     def _build(self) -> BridgeState:
         assert self._document is not None
         document = self._document

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, cast
+from unittest.mock import PropertyMock, patch
 
 from aiohttp import web
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from bridge.clock import VirtualClock
 from bridge.config import validate
 from bridge.daemon import Bridge
 from custom_components.thermosmart.const import CONF_BRIDGE_ID, CONF_TOKEN_ID, DOMAIN
+
+WARM_UP = 600.0
+"""Seconds of bridge time before Home Assistant connects: every data-id has been read."""
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +31,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture
 async def bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
     """A real bridge on the simulated boiler, on a free loopback port."""
-    cfg = validate(
-        {"data_dir": str(tmp_path / "bridge"), "host": "127.0.0.1", "port": 0, "zeroconf": False}
-    )
-    b = Bridge(cfg)
+    b = Bridge(bridge_config(tmp_path / "bridge"))
     await b.start()
     try:
         yield b
@@ -92,3 +97,55 @@ def closed_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port
+
+
+def bridge_config(data_dir: Path, port: int = 0) -> Any:
+    """A bridge on the simulated boiler, on loopback, without zeroconf."""
+    return validate(
+        {"data_dir": str(data_dir), "host": "127.0.0.1", "port": port, "zeroconf": False}
+    )
+
+
+async def stop_virtual(bridge: Bridge) -> None:
+    """Stop a bridge on a virtual clock (handing the boiler back takes clock time)."""
+    clock = cast(VirtualClock, bridge.clock)
+    stopping = asyncio.create_task(bridge.stop())
+    while not stopping.done():
+        await clock.advance(1)
+    await stopping
+
+
+@pytest.fixture
+async def virtual_bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+    """A real bridge on the simulated boiler whose time moves only when a test moves it.
+
+    It starts at 2026-01-01 00:00 UTC and has run WARM_UP seconds, so its
+    values are the same in every run (the simulator is deterministic).
+    """
+    clock = VirtualClock()
+    bridge = Bridge(bridge_config(tmp_path / "vbridge"), clock=clock)
+    await bridge.start()
+    await clock.advance(WARM_UP)
+    try:
+        yield bridge
+    finally:
+        await stop_virtual(bridge)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Create every entity enabled, also the ones disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add ``entry`` and set it up."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
