@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
 
 from aiohttp import web
-from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
+from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN, Platform
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -17,8 +17,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from bridge.clock import VirtualClock
 from bridge.config import validate
 from bridge.daemon import Bridge
+from bridge.opentherm.links.sim import SimLink
 from custom_components.thermosmart.const import CONF_BRIDGE_ID, CONF_TOKEN_ID, DOMAIN
 
+BRIDGE_ID = "0123456789abcdef"
+HARDWARE_ID = "TSL0000C0FFEE"
 WARM_UP = 600.0
 """Seconds of bridge time before Home Assistant connects: every data-id has been read."""
 
@@ -119,12 +122,21 @@ async def stop_virtual(bridge: Bridge) -> None:
 async def virtual_bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
     """A real bridge on the simulated boiler whose time moves only when a test moves it.
 
-    It starts at 2026-01-01 00:00 UTC and has run WARM_UP seconds, so its
-    values are the same in every run (the simulator is deterministic).
+    It starts at 2026-01-01 00:00 UTC with a fixed bridge id and hardware id
+    and has run WARM_UP seconds, so its values are the same in every run
+    (the simulator is deterministic).
     """
     clock = VirtualClock()
     bridge = Bridge(bridge_config(tmp_path / "vbridge"), clock=clock)
-    await bridge.start()
+    with (
+        patch("bridge.daemon._new_bridge_id", return_value=BRIDGE_ID),
+        patch("bridge.thermostat._new_hardware_id", return_value=HARDWARE_ID),
+    ):
+        await bridge.start()
+    assert isinstance(bridge.link, SimLink)
+    # the room thermometer's noise draws a number per reading: without it, readings do
+    # not depend on how often the state was read
+    bridge.link.world.sensor.noise_sd_c = 0.0
     await clock.advance(WARM_UP)
     try:
         yield bridge
@@ -149,3 +161,19 @@ async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> Mock
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+async def wait_until(hass: HomeAssistant, check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait (real time, briefly) until a pushed change has reached Home Assistant."""
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+    await hass.async_block_till_done()
+
+
+async def setup_platform(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: Platform
+) -> MockConfigEntry:
+    """Set up ``entry`` with one platform only (for snapshots)."""
+    with patch("custom_components.thermosmart.PLATFORMS", [platform]):
+        return await setup_integration(hass, entry)
