@@ -11,10 +11,11 @@ outside temperature, what the boiler reports) and
   goes to hot water (DHW) does not count as heat into the room;
 * tracks the model's state (room, mass, emitter) with a Kalman filter and
   keeps score of its own 1-hour and 3-hour forecasts;
-* every few hours refits the model on a sliding window (10 days by default)
-  by regularised Levenberg-Marquardt on the simulation (output) error, which
-  unlike an equation-error fit is not biased by the sensor noise and sees
-  the slow building mass;
+* every 12 hours while learning, daily once ready, refits the model on a
+  sliding window (10 days by default) by regularised Levenberg-Marquardt on
+  the simulation (output) error, which unlike an equation-error fit is not
+  biased by the sensor noise and sees the slow building mass; without a
+  measured irradiance the clear-sky sun at the house's location stands in;
 * reports a confidence in [0, 1] from the parameter covariance, its own
   forecast residuals and the excitation seen (free-floating hours and
   heating starts), and falls back to the default model below the ready
@@ -80,10 +81,6 @@ FALLBACK_NO_OUTSIDE = "fallback: outside temperature missing"
 FALLBACK_NO_HEAT = "fallback: heat input unknown"
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
 def clear_sky_w_m2(ts: float, latitude: float, longitude: float) -> float:
     """Clear-sky global horizontal irradiance (Haurwitz), W/m², at Unix time ``ts``.
 
@@ -109,7 +106,9 @@ class Measurement:
     ``None`` where a value is not known. ``heat_w`` is the heat into the
     heating water when the bridge knows it directly (a heat meter);
     otherwise the :class:`HeatSource` estimates it from modulation and
-    flame, or from the relay state.
+    flame, or from the relay state. The flow and return temperatures are
+    taken for the record; the model does not need them (the boiler's
+    modulation already says how much heat goes in).
     """
 
     ts: float
@@ -159,19 +158,20 @@ class HeatSource:
         """Watts into the room's heating water for ``m``; None if it cannot be told."""
         if m.dhw_active:
             return 0.0
-        if _finite(m.heat_w):
-            return max(0.0, float(m.heat_w))  # type: ignore[arg-type]
+        known = m.heat_w
+        if known is not None and math.isfinite(known):
+            return max(0.0, known)
         if m.flame_on is not None:
             if not m.flame_on:
                 return 0.0
             top = self.max_w or self.relay_nominal_w or ASSUMED_BOILER_W
             low = top * min(100.0, max(0.0, self.min_modulation_pct)) / 100.0
             mod = m.modulation_pct
-            if not _finite(mod) or not 0.0 <= mod <= 100.0:  # type: ignore[operator]
+            if mod is None or not 0.0 <= mod <= 100.0:  # unknown (or NaN)
                 return (low + top) / 2.0
             if self.modulation_of_range:
-                return low + (top - low) * mod / 100.0  # type: ignore[operator]
-            return max(low, top * mod / 100.0)  # type: ignore[operator]
+                return low + (top - low) * mod / 100.0
+            return max(low, top * mod / 100.0)
         if m.relay_on is not None:
             if not m.relay_on:
                 return 0.0
@@ -526,6 +526,10 @@ class _Param:
         return self.to_fit(self.prior)
 
 
+# The fitted parameters and their priors, around the default model. The gains
+# prior is the tightest: a household gives off 200-600 W on average, and with
+# the little spread of indoor-outdoor temperature difference a week brings,
+# gains and heat-loss coefficient can otherwise trade against each other.
 _PARAMS: tuple[_Param, ...] = (
     _Param("heat_loss_w_per_k", "log", HEAT_LOSS_BOUNDS_W_PER_K, DEFAULT_HEAT_LOSS_W_PER_K, 1.0),
     _Param("time_constant_h", "log", TIME_CONSTANT_BOUNDS_H, DEFAULT_TIME_CONSTANT_H, 1.0),
@@ -1276,11 +1280,16 @@ class Learner:
     def warmup_profile_w(self) -> tuple[float, ...]:
         """Heat the boiler delivers in a warm-up, per sample period since the start, W.
 
-        Per-period medians over the warm-ups in the window (heating after 20
-        minutes or more off) that heated for a full hour, if there are two or
-        more; failing that, over all of them without their last, partly-off
-        period; before any, half the boiler's size (or the relay's nominal
-        power).
+        From the warm-ups in the window (heating after 20 minutes or more
+        off) that heated for a full hour, if there are two or more, else from
+        all of them without their last, partly-off period: the median of each
+        of the first periods (the boiler fills cold emitters), then the
+        median of the rest as a plateau that holds. Before any warm-up, half
+        the boiler's size (or the relay's nominal power).
+
+        The heat of a warm-up also depends on the weather and on how cold
+        the emitters are; the median takes none of that, and in a cold night
+        the room tends to arrive early rather than late.
         """
         per_hour = round(3600.0 / self.config.sample_s)
         bins = list(self._bins)
@@ -1296,12 +1305,16 @@ class Learner:
             runs.append(run)
         full = [run[:per_hour] for run in runs if len(run) > per_hour]
         chosen = full if len(full) >= 2 else [run[:-1] for run in runs]
+        surge = max(1, per_hour // 3)
         profile: list[float] = []
-        for k in range(per_hour):
-            values = sorted(run[k] for run in chosen if len(run) > k)
+        for k in range(surge):
+            values = [run[k] for run in chosen if len(run) > k]
             if len(values) < 2:
                 break
-            profile.append(values[len(values) // 2])
+            profile.append(_median(values))
+        plateau = [v for run in chosen for v in run[surge:]]
+        if len(profile) == surge and len(plateau) >= 2:
+            profile.append(_median(plateau))
         if profile:
             return tuple(profile)
         src = self.heat_source
@@ -1492,6 +1505,11 @@ class Learner:
             self._out_screen.restore(screens.get("outside"))
         self._replay()
         self._factors = self._compute_factors()
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 def _residual_factor(rmse_1h: float | None, fit: FitResult | None) -> float:

@@ -278,9 +278,9 @@ class StartPlan:
 
 
 def safety_margin_s(heatup_s: float, confidence: float) -> float:
-    """How early to aim: 2 minutes, plus up to 40 % of the heat-up time at zero confidence."""
+    """How early to aim: 2 minutes and 5 % of the heat-up, plus up to 40 % more at no confidence."""
     c = min(1.0, max(0.0, confidence))
-    return 120.0 + max(0.0, heatup_s) * 0.4 * (1.0 - c) ** 2
+    return 120.0 + max(0.0, heatup_s) * (0.05 + 0.4 * (1.0 - c) ** 2)
 
 
 def optimal_start(

@@ -242,7 +242,8 @@ def test_optimal_start_reaches_the_morning_target_on_time() -> None:
             house.run(learner, house.now + SAMPLE, target=15.0)
     assert plan is not None
     assert plan.arrival_ts is not None
-    assert period - plan.arrival_ts == pytest.approx(plan.margin_s, abs=150.0)
+    # the plan aims its margin early, to within a few of its 2-minute steps
+    assert 0.0 <= period - plan.arrival_ts - plan.margin_s <= 300.0
     arrival = None
     while arrival is None and house.now < period + 2 * HOUR:
         learner.observe(house.step(20.0))
