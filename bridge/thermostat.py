@@ -418,7 +418,9 @@ class ThermostatService:
     async def reload(self) -> None:
         """Re-read everything from storage (after an erase)."""
         async with self._lock:
+            previous = self._last_object
             await self.load()
+            self._last_object = previous  # so listeners hear what the reload changed
         self._wake.set()
         self.notify_changes()
 
@@ -541,7 +543,13 @@ def _new_hardware_id() -> str | None:
 
 def _runtime_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     """The ThermostatState fields stored in ``control_state``; bad parts are dropped."""
-    out: dict[str, Any] = {"paused": bool(data.get("paused", False))}
+    # what is not stored is absent: a reload after an erase drops an override in memory
+    out: dict[str, Any] = {
+        "paused": bool(data.get("paused", False)),
+        "override": None,
+        "room_temperature": None,
+        "outside_temperature": None,
+    }
     ov = data.get("override")
     try:
         if isinstance(ov, Mapping):
