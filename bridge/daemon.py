@@ -20,6 +20,7 @@ from aiohttp import web
 from bridge import __version__
 from bridge.admin import DB_FILE
 from bridge.api.app import API_VERSION, create_app
+from bridge.api.native import state_extras
 from bridge.clock import Clock, SystemClock
 from bridge.discovery import Announcer, lan_addresses
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
@@ -222,6 +223,7 @@ class Bridge:
             "thermostat": self.thermostat.thermostat_state(),
             "boiler": self._master.snapshot() if self._master is not None else None,
         }
+        state.update(state_extras(self._master, link))
         return state
 
 

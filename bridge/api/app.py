@@ -9,7 +9,7 @@ from aiohttp import web
 import voluptuous as vol
 
 from bridge import __version__
-from bridge.api import cloud, oauth, webhooks
+from bridge.api import cloud, native, oauth, openapi, privacy, webhooks, ws
 from bridge.api.app_keys import BRIDGE_KEY, LIMITER_KEY
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
@@ -164,4 +164,8 @@ def create_app(bridge: Bridge) -> web.Application:
     cloud.add_routes(app)
     oauth.add_routes(app)
     webhooks.add_routes(app)
+    native.add_routes(app)
+    privacy.add_routes(app)
+    ws.add_routes(app)
+    openapi.add_routes(app)
     return app

@@ -1,0 +1,176 @@
+"""The privacy routes of PRIVACY.md: export, erase, consents and the egress log.
+
+All of them need an owner token (paired or made by the CLI): a third-party
+OAuth client can neither read the household's data out nor erase it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+import voluptuous as vol
+
+from bridge.api.app_keys import BRIDGE_KEY
+from bridge.api.native import (
+    owner_only,
+    parse_limit,
+    parse_time,
+    query_params,
+    read_object,
+    validated,
+)
+from bridge.core.validation import ValidationError, validate
+from bridge.storage import Purpose
+
+if TYPE_CHECKING:
+    from bridge.core.validation import FieldError
+
+MAX_EGRESS = 1000
+DEFAULT_EGRESS = 200
+PURPOSES = tuple(p.value for p in Purpose)
+# Egress records name a consent purpose or another reason (a webhook, an update check).
+_PURPOSE_NAME = re.compile(r"[a-z0-9_]{1,32}")
+
+
+def _confirm(value: Any) -> bool:
+    if value is not True:
+        raise vol.Invalid("must be true to erase")
+    return True
+
+
+ERASE_SCHEMA = vol.Schema(
+    {
+        vol.Required("confirm"): _confirm,
+        vol.Optional("revoke_tokens", default=False): bool,
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+def _terms_version(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 32:
+        raise vol.Invalid("must be a non-empty string of at most 32 characters")
+    return value
+
+
+CONSENT_SCHEMA = vol.Schema(
+    {vol.Required("granted"): bool, vol.Required("terms_version"): _terms_version},
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+@owner_only
+@validated
+async def export(request: web.Request) -> web.Response:
+    """``GET /api/v1/export``: everything stored about the household, as a JSON download."""
+    query_params(request, ())
+    bridge = request.app[BRIDGE_KEY]
+    data = await bridge.db.export()
+    stamp = datetime.fromtimestamp(bridge.clock.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+    return web.json_response(
+        data,
+        headers={
+            "Content-Disposition": f'attachment; filename="thermosmart-export-{stamp}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@owner_only
+@validated
+async def erase(request: web.Request) -> web.Response:
+    """``POST /api/v1/erase`` with ``{"confirm": true}``: personal data and history go.
+
+    The thermostat reloads its (now default) name, programs and schedule and
+    goes on heating. With ``"revoke_tokens": true`` every token is revoked
+    too, the caller's included, and every push socket is closed.
+    """
+    from bridge.api.ws import PUSH_KEY
+
+    query_params(request, ())
+    data = validate(ERASE_SCHEMA, await read_object(request))
+    bridge = request.app[BRIDGE_KEY]
+    counts = await bridge.db.erase(revoke_tokens=data["revoke_tokens"])
+    await bridge.thermostat.reload()
+    bridge.name = bridge.thermostat.name
+    hub = request.app.get(PUSH_KEY)
+    if hub is not None and data["revoke_tokens"]:
+        hub.close_all(4401, "token revoked")
+    return web.json_response(
+        {"erased": counts, "tokens_revoked": data["revoke_tokens"]},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@owner_only
+@validated
+async def get_consents(request: web.Request) -> web.Response:
+    """``GET /api/v1/privacy/consents``: the decision in force per purpose, and the history."""
+    query_params(request, ())
+    consents = request.app[BRIDGE_KEY].db.consents
+    history = await consents.history()
+    latest = {c.purpose: c for c in history}
+    current = {}
+    for purpose in Purpose:
+        found = latest.get(purpose)
+        current[purpose.value] = {
+            "granted": found is not None and found.granted,
+            "terms_version": None if found is None else found.terms_version,
+            "ts": None if found is None else found.ts,
+        }
+    return web.json_response({"consents": current, "history": [c.as_dict() for c in history]})
+
+
+@owner_only
+@validated
+async def put_consent(request: web.Request) -> web.Response:
+    """``PUT /api/v1/privacy/consents/{purpose}``: grant or revoke one purpose, at once."""
+    query_params(request, ())
+    errors: list[FieldError] = []
+    purpose = request.match_info["purpose"]
+    if purpose not in PURPOSES:
+        errors.append({"field": "purpose", "rule": f"must be one of {', '.join(PURPOSES)}"})
+    body = await read_object(request)
+    try:
+        data = validate(CONSENT_SCHEMA, body)
+    except ValidationError as err:
+        errors.extend(err.errors)
+    if errors:
+        raise ValidationError(errors)
+    consent = await request.app[BRIDGE_KEY].db.consents.record(
+        Purpose(purpose), granted=data["granted"], terms_version=data["terms_version"]
+    )
+    return web.json_response(consent.as_dict())
+
+
+@owner_only
+@validated
+async def egress(request: web.Request) -> web.Response:
+    """``GET /api/v1/privacy/egress``: every request that left the LAN, newest first."""
+    params = query_params(request, ("since", "until", "purpose", "limit"))
+    since = parse_time(params["since"], "since") if "since" in params else None
+    until = parse_time(params["until"], "until") if "until" in params else None
+    purpose = params.get("purpose")
+    if purpose is not None and not _PURPOSE_NAME.fullmatch(purpose):
+        raise ValidationError(
+            [{"field": "purpose", "rule": "must be a purpose name (a-z, 0-9, _; 1-32 characters)"}]
+        )
+    limit = parse_limit(params.get("limit"), "limit", DEFAULT_EGRESS, MAX_EGRESS)
+    if since is not None and until is not None and until <= since:
+        raise ValidationError([{"field": "until", "rule": "must be after since"}])
+    records = await request.app[BRIDGE_KEY].db.egress.query(
+        since=since, until=until, purpose=purpose, limit=limit
+    )
+    return web.json_response({"records": [r.as_dict() for r in records]})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the privacy routes."""
+    app.router.add_get("/api/v1/export", export)
+    app.router.add_post("/api/v1/erase", erase)
+    app.router.add_get("/api/v1/privacy/consents", get_consents)
+    app.router.add_put("/api/v1/privacy/consents/{purpose}", put_consent)
+    app.router.add_get("/api/v1/privacy/egress", egress)
