@@ -21,6 +21,7 @@ from bridge.learning.identify import (
     Learner,
     LearnerConfig,
     Measurement,
+    clear_sky_w_m2,
 )
 from bridge.learning.model import MODEL_VERSION, ModelState, ThermalModel
 from bridge.learning.predict import (
@@ -54,6 +55,7 @@ __all__ = [
     "Predictor",
     "StartPlan",
     "ThermalModel",
+    "clear_sky_w_m2",
     "forecast",
     "optimal_start",
     "safety_margin_s",

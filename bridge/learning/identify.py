@@ -646,7 +646,7 @@ def _dot(c1: tuple[int, list[float]], c2: tuple[int, list[float]]) -> float:
     return float(sum(map(operator.mul, v1[lo - b1 : hi - b1], v2[lo - b2 : hi - b2])))
 
 
-def fit_model(
+def _fit_model(
     chains: list[_Chain], start: ThermalModel, *, sample_s: float, solar: bool, max_iterations: int
 ) -> FitResult | None:
     """Fit the model to ``chains`` by regularised Levenberg-Marquardt on the output error.
@@ -1149,7 +1149,7 @@ class Learner:
         if not chains:
             return
         cfg = self.config
-        result = fit_model(
+        result = _fit_model(
             chains,
             self.fitted or ThermalModel.default(),
             sample_s=cfg.sample_s,
