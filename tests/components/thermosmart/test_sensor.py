@@ -1,0 +1,186 @@
+"""Sensors against a real bridge on a virtual clock."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from unittest.mock import patch
+
+from homeassistant.const import STATE_UNAVAILABLE, Platform
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    mock_restore_cache_with_extra_data,
+    snapshot_platform,
+)
+from syrupy.assertion import SnapshotAssertion
+
+from bridge.clock import VirtualClock
+from bridge.daemon import Bridge
+from bridge.opentherm.links.sim import SimLink
+
+from .conftest import setup_integration, setup_platform, wait_until
+
+GAS = "sensor.thermosmart_boiler_estimated_gas_use"
+
+
+@pytest.fixture
+def bridge(virtual_bridge: Bridge) -> Bridge:
+    """These tests run on the virtual clock."""
+    return virtual_bridge
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_snapshot(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    await setup_platform(hass, config_entry, Platform.SENSOR)
+    await snapshot_platform(hass, entity_registry, snapshot, config_entry.entry_id)
+
+
+async def test_noisy_sensors_are_disabled_by_default(
+    hass: HomeAssistant, config_entry: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    await setup_platform(hass, config_entry, Platform.SENSOR)
+    disabled = {
+        entry.translation_key
+        for entry in er.async_entries_for_config_entry(entity_registry, config_entry.entry_id)
+        if entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    }
+    assert disabled == {
+        "ch_pump_starts",
+        "dhw_pump_starts",
+        "dhw_burner_starts",
+        "ch_pump_hours",
+        "dhw_pump_hours",
+        "dhw_burner_hours",
+        "oem_diagnostic_code",
+    }
+
+
+def _float(hass: HomeAssistant, entity_id: str) -> float:
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return float(state.state)
+
+
+async def test_gas_use_estimate_follows_the_burner(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    assert _float(hass, GAS) == 0.0
+    link = bridge.link
+    assert isinstance(link, SimLink)
+    boiler = link.world.boiler
+    heat_before = boiler.heat_ch_j + boiler.heat_dhw_j
+    await config_entry.runtime_data.client.set_target_temperature(24.0)
+    clock = cast(VirtualClock, bridge.clock)
+    for _ in range(20):  # 5 minutes, letting the pushes through as they come
+        await clock.advance(15)
+        await hass.async_block_till_done()
+    heat_kwh = (boiler.heat_ch_j + boiler.heat_dhw_j - heat_before) / 3.6e6
+    assert heat_kwh > 0.5  # the burner really ran
+
+    await wait_until(hass, lambda: _float(hass, GAS) > 0.0)
+    estimate = _float(hass, GAS)
+    assert estimate == pytest.approx(heat_kwh, rel=0.1)
+    state = hass.states.get(GAS)
+    assert state is not None
+    assert state.attributes["state_class"] == "total_increasing"
+    assert state.attributes["device_class"] == "energy"
+    assert state.attributes["unit_of_measurement"] == "kWh"
+
+
+async def test_gas_use_estimate_continues_after_a_restart(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(GAS, "12.5"),
+                {"native_value": 12.5, "native_unit_of_measurement": "kWh"},
+            )
+        ],
+    )
+    await setup_integration(hass, config_entry)
+    assert _float(hass, GAS) == 12.5
+
+
+async def test_outside_temperature_appears_when_the_bridge_has_one(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    entity_id = "sensor.thermosmart_outside_temperature"
+    assert hass.states.get(entity_id) is None  # the simulated boiler has no outside sensor
+    await bridge.thermostat.update({"outside_temperature": 3.5})
+    await wait_until(hass, lambda: hass.states.get(entity_id) is not None)
+    assert _float(hass, entity_id) == 3.5
+
+
+PREDICTIONS: dict[str, Any] = {
+    "available": True,
+    "status": "learned",
+    "updated": "2026-01-01T00:10:00+00:00",
+    "predictions": {
+        "progress": 80,
+        "heat_loss_w_per_k": 212.5,
+        "time_constant_h": 31.4,
+        "time_to_target_s": 5400,
+        "optimal_start": {"start_ts": 1767244200.0, "arrival_ts": 1767245400.0},
+    },
+}
+
+
+async def test_learning_outputs_appear_when_the_bridge_has_them(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    names = (
+        "sensor.thermosmart_learning_progress",
+        "sensor.thermosmart_heat_loss_coefficient",
+        "sensor.thermosmart_time_constant",
+        "sensor.thermosmart_time_to_target",
+        "sensor.thermosmart_next_preheat_start",
+    )
+    # this bridge's learning module has no model yet: no such sensors
+    assert all(hass.states.get(name) is None for name in names)
+
+    client = config_entry.runtime_data.client
+    real_request = client._request
+
+    async def request(method: str, path: str, **kwargs: Any) -> Any:
+        if path == "/api/v1/predictions":
+            return PREDICTIONS
+        return await real_request(method, path, **kwargs)
+
+    with patch.object(client, "_request", request):
+        await config_entry.runtime_data.coordinator.async_refresh_extras()
+    await hass.async_block_till_done()
+    assert [hass.states.get(name).state for name in names] == [  # type: ignore[union-attr]
+        "80.0",
+        "212.5",
+        "31.4",
+        "90.0",  # minutes
+        "2026-01-01T05:10:00+00:00",
+    ]
+
+
+async def test_values_go_unknown_when_the_boiler_stops_answering(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    flow = "sensor.thermosmart_boiler_flow_temperature"
+    assert _float(hass, flow) > 0
+    link = bridge.link
+    assert isinstance(link, SimLink)
+    await link.stop()  # the adapter goes away: the bridge marks every value stale
+    await cast(VirtualClock, bridge.clock).advance(5)
+    await wait_until(hass, lambda: hass.states.get(flow).state == STATE_UNAVAILABLE)  # type: ignore[union-attr]
+    link_state = hass.states.get("binary_sensor.thermosmart_bridge_boiler_link")
+    assert link_state is not None
+    assert link_state.state == "off"  # the bridge itself is still there
