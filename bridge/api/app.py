@@ -26,9 +26,7 @@ MAX_BODY = 64 * 1024
 
 # aiohttp >= 3.14 wants typed request keys; Home Assistant's pinned aiohttp has none yet.
 _REQUEST_KEY = getattr(web, "RequestKey", None)
-TOKEN_KEY: Any = (
-    _REQUEST_KEY("thermosmart_token", object) if _REQUEST_KEY else "thermosmart_token"
-)
+TOKEN_KEY: Any = _REQUEST_KEY("thermosmart_token", object) if _REQUEST_KEY else "thermosmart_token"
 
 # Routes that need no token: health, pairing (it checks its own code), OpenAPI,
 # and the login and OAuth2 pages (they check their own secrets).
