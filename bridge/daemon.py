@@ -199,6 +199,8 @@ class Bridge:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._thermostat is not None and self._db is not None:
+            await self._thermostat.close()  # saves what it learned
         if self._link is not None:
             await self._link.stop()
         if self._db is not None:
@@ -224,6 +226,7 @@ class Bridge:
             "boiler": self._master.snapshot() if self._master is not None else None,
         }
         state.update(state_extras(self._master, link))
+        state["predictions"] = self.thermostat.predictions()
         return state
 
 

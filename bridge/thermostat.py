@@ -26,8 +26,6 @@ from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,
     BoilerControlConfig,
-    BoilerController,
-    RelayController,
 )
 from bridge.core.programs import (
     ExceptionPeriod,
@@ -44,6 +42,14 @@ from bridge.core.validation import (
     outside_temperature,
     temperature_in,
 )
+from bridge.learning import Measurement
+from bridge.learning.service import (
+    SAVE_INTERVAL_S,
+    LearningService,
+    PlanContext,
+    ThermostatControl,
+    heat_source_for,
+)
 from bridge.opentherm.links.sim import SimLink
 from bridge.storage import Sample
 from bridge.storage.history import EventKind
@@ -54,6 +60,7 @@ from bridge.storage.settings import (
     HARDWARE_ID,
     LOCATION,
     NAME,
+    OPTIONS,
     PROGRAMS,
     ScheduleBlock,
     ScheduleException,
@@ -73,6 +80,7 @@ RECORD_INTERVAL = 60.0
 """Seconds of clock time between measurement samples."""
 
 ChangeListener = Callable[[dict[str, Any]], None]
+StateListener = Callable[[], None]
 
 # OpenTherm ids recorded as measurements, by sample key.
 RECORDED_IDS = {
@@ -148,6 +156,10 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.astimezone(UTC).isoformat() if dt is not None else None
 
 
+def _iso_ts(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
 def _number(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
@@ -177,11 +189,19 @@ class ThermostatService:
         self.location: str | None = None
         self.geofence_enabled = False
         self.geofence_devices: list[Any] = []
-        self._boiler_ctl = BoilerController(control)
-        self._relay_ctl = RelayController()
+        self.learning = LearningService(
+            emitter_exponent=(control or BoilerControlConfig()).curve.exponent
+        )
+        """The house's learner: predictions, optimal start, the learned heating curve."""
+        self.control = ThermostatControl(self.learning, boiler=control)
+        self._boiler_ctl = self.control.boiler
+        self._relay_ctl = self.control.relay
         self.last_command: BoilerCommand | None = None
         self.relay_on: bool | None = None
         self._listeners: list[ChangeListener] = []
+        self._state_listeners: list[StateListener] = []
+        self._learning_loaded = False
+        self._next_save: float | None = None
         self._last_object: dict[str, Any] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -203,6 +223,8 @@ class ThermostatService:
         schedule = _from_blocks(await db.schedule.get())
         exceptions = _from_stored_exceptions(await db.schedule.get_exceptions())
         runtime = await db.settings.get(CONTROL_STATE)
+        options = await db.settings.get(OPTIONS)
+        self.learning.preheat_enabled = bool(options.get("preheat", True))
         self.state = replace(
             self.state,
             programs=programs,
@@ -210,6 +232,11 @@ class ThermostatService:
             exceptions=exceptions,
             **_runtime_from_dict(runtime),
         )
+        if not self._learning_loaded:
+            self._learning_loaded = True
+            await self.learning.load(db.learning, self.plan_context())
+        elif await self.learning.forget_if_erased(db.learning):
+            await self.learning.refresh_async(self.plan_context())
         self._last_object = self.cloud_object()
 
     def _runtime_dict(self, state: core.ThermostatState) -> dict[str, Any]:
@@ -232,9 +259,25 @@ class ThermostatService:
         """The clock's time as an aware UTC datetime."""
         return datetime.fromtimestamp(self.clock.time(), tz=UTC)
 
-    def resolution(self) -> core.Resolution:
-        """The target in force now and why."""
+    def schedule_resolution(self) -> core.Resolution:
+        """The target the schedule, overrides and pause set now (before any warm-up)."""
         return core.resolve(self.state, self.now())
+
+    def resolution(self) -> core.Resolution:
+        """The target in force now and why (during a warm-up: the next period's target)."""
+        return self.learning.apply(self.schedule_resolution(), self.clock.time())
+
+    def plan_context(self) -> PlanContext:
+        """What the schedule says now, for the learner's plans and forecasts."""
+        return PlanContext.of(self.state, self.schedule_resolution(), self.clock.time())
+
+    def predictions(self) -> dict[str, Any]:
+        """The learning outputs (``GET /api/v1/predictions``)."""
+        return self.learning.predictions(self.clock.time(), self.schedule_resolution())
+
+    def options(self) -> dict[str, Any]:
+        """The per-bridge options the owner can set (``preheat``)."""
+        return {"preheat": self.learning.preheat_enabled}
 
     def local_room_temperature(self) -> float | None:
         """The bridge's own room reading (the simulated room sensor), if it has one."""
@@ -289,7 +332,10 @@ class ThermostatService:
 
     def thermostat_state(self) -> dict[str, Any]:
         """The native view of the thermostat (more than the cloud object)."""
-        res = self.resolution()
+        base = self.schedule_resolution()
+        now = self.clock.time()
+        res = self.learning.apply(base, now)
+        preheat = self.learning.active_preheat(base, now)
         outside, outside_source = self.outside()
         cmd = self.last_command
         return {
@@ -320,6 +366,8 @@ class ThermostatService:
                 "notes": list(cmd.notes),
             },
             "relay_on": self.relay_on,
+            "preheating": preheat is not None,
+            "preheat_start": None if preheat is None else _iso_ts(preheat.start_ts),
         }
 
     # -- change notification ------------------------------------------------------
@@ -333,6 +381,24 @@ class ThermostatService:
                 self._listeners.remove(listener)
 
         return remove
+
+    def add_state_listener(self, listener: StateListener) -> Callable[[], None]:
+        """Call ``listener()`` when the native view changes outside the thermostat object
+        (new predictions); returns a remover."""
+        self._state_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._state_listeners:
+                self._state_listeners.remove(listener)
+
+        return remove
+
+    def _notify_state(self) -> None:
+        for listener in list(self._state_listeners):
+            try:
+                listener()
+            except Exception:
+                _LOGGER.exception("A state listener failed")
 
     def notify_changes(self) -> None:
         """Compare the thermostat object with the last one and tell listeners what changed."""
@@ -415,6 +481,21 @@ class ThermostatService:
         self.notify_changes()
         return self.cloud_object()
 
+    async def set_options(self, *, preheat: bool | None = None) -> dict[str, Any]:
+        """Change the per-bridge options (stored in the settings' ``options``)."""
+        async with self._lock:
+            stored: dict[str, Any] = await self.db.settings.get(OPTIONS)
+            options = dict(stored)
+            if preheat is not None:
+                options["preheat"] = bool(preheat)
+            await self.db.settings.set(OPTIONS, options)
+            if preheat is not None:
+                self.learning.preheat_enabled = bool(preheat)
+        self._wake.set()
+        self._notify_state()
+        self.notify_changes()
+        return self.options()
+
     async def reload(self) -> None:
         """Re-read everything from storage (after an erase)."""
         async with self._lock:
@@ -434,7 +515,7 @@ class ThermostatService:
             if expired is not self.state and expired != self.state:
                 await self.db.settings.set(CONTROL_STATE, self._runtime_dict(expired))
                 self.state = expired
-        res = self.resolution()
+        ctx = self.plan_context()
         room = self.room_temperature()
         mono = self.clock.monotonic()
         if self.master is not None:
@@ -447,13 +528,19 @@ class ThermostatService:
                 bounds = BoilerBounds(
                     ch_lower=ch[0], ch_upper=ch[1], dhw_lower=dhw[0], dhw_upper=dhw[1]
                 )
-            cmd = self._boiler_ctl.step(
-                mono, target=res.target, room=room, outside=outside, bounds=bounds
+            cmd = self.control.boiler_step(
+                mono,
+                ctx,
+                room=room,
+                outside=outside,
+                bounds=bounds,
+                max_kw=caps.max_capacity_kw,
+                min_modulation_pct=caps.min_modulation_pct,
             )
             self.master.apply_command(cmd, max_ch_setpoint=cmd.max_ch_setpoint)
             self.last_command = cmd
         else:
-            relay = self._relay_ctl.step(mono, target=res.target, room=room)
+            relay = self.control.relay_step(mono, ctx, room=room)
             if relay.on != self.relay_on:
                 try:
                     await self.link.set_heat_demand(relay.on)
@@ -510,6 +597,51 @@ class ThermostatService:
             add("relay_on", 1.0 if self.relay_on else 0.0)
         return out
 
+    def measurement(self) -> tuple[Measurement, bool | None]:
+        """What the learner gets now, from the bridge's own readings; and whether the CH pump runs."""
+        outside, _ = self.outside()
+        status = self.master.state.slave_status if self.master is not None else None
+        m = Measurement(
+            ts=self.clock.time(),
+            room_c=self.room_temperature(),
+            outside_c=outside,
+            flow_c=self.boiler_number(25),
+            return_c=self.boiler_number(28),
+            modulation_pct=self.boiler_number(17),
+            flame_on=None if status is None else status.flame_on,
+            dhw_active=None if status is None else status.dhw_active,
+            relay_on=self.relay_on if self.master is None else None,
+        )
+        return m, None if status is None else status.ch_active
+
+    async def _learn(self) -> None:
+        """Feed the learner; push new predictions; save the learning state now and then."""
+        if self.master is not None:
+            caps = self.master.state.capabilities
+            source = heat_source_for(caps.max_capacity_kw, caps.min_modulation_pct)
+            if source is not None:
+                self.learning.set_heat_source(source)
+        m, pump = self.measurement()
+        if await self.learning.observe_async(m, self.plan_context(), pump=pump):
+            self._notify_state()
+        now = self.clock.time()
+        if self._next_save is None:
+            self._next_save = now + SAVE_INTERVAL_S
+        elif now >= self._next_save:
+            self._next_save = now + SAVE_INTERVAL_S
+            await self.learning.save(self.db.learning)
+
+    async def save_learning(self) -> None:
+        """Store the learning state now."""
+        await self.learning.save(self.db.learning)
+
+    async def close(self) -> None:
+        """Save the learning state and stop its worker thread (the control loop has stopped)."""
+        try:
+            await self.learning.close(self.db.learning)
+        except Exception:
+            _LOGGER.exception("Could not save the learning state")
+
     async def run(self) -> None:
         """The control loop and the recorder, until cancelled."""
         next_record = self.clock.time()
@@ -521,6 +653,7 @@ class ThermostatService:
                     if samples:
                         await self.db.measurements.add_samples(samples)
                     next_record = self.clock.time() + RECORD_INTERVAL
+                    await self._learn()
             except asyncio.CancelledError:
                 raise
             except Exception:

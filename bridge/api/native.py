@@ -570,19 +570,35 @@ async def diagnostics(request: web.Request) -> web.Response:
 async def predictions(request: web.Request) -> web.Response:
     """``GET /api/v1/predictions``: the learning module's outputs.
 
-    Until the learning module has produced a model this says so; values will
-    be added under ``predictions`` (and ``updated`` set) without changing
-    the fields that are here now.
+    ``available`` is false until the first room reading; then ``predictions``
+    holds the room forecast, time to target, the next warm-up start, the
+    learned figures and the learning progress (see
+    :meth:`bridge.learning.service.LearningService.predictions`); ``status``
+    says ``learning``, ``ready`` or ``fallback: <why>``. Fields are only added.
     """
     query_params(request, ())
-    return web.json_response(
-        {
-            "available": False,
-            "status": "learning not started",
-            "updated": None,
-            "predictions": {},
-        }
-    )
+    return web.json_response(_bridge(request).thermostat.predictions())
+
+
+OPTIONS_SCHEMA = vol.Schema({vol.Required("preheat"): bool}, extra=vol.PREVENT_EXTRA)
+
+
+@owner_only
+@validated
+async def get_options(request: web.Request) -> web.Response:
+    """``GET /api/v1/options``: the per-bridge options (``preheat``)."""
+    query_params(request, ())
+    return web.json_response(_bridge(request).thermostat.options())
+
+
+@owner_only
+@validated
+async def put_options(request: web.Request) -> web.Response:
+    """``PUT /api/v1/options`` with ``{"preheat": true|false}``: heat up early or not."""
+    query_params(request, ())
+    data = validate(OPTIONS_SCHEMA, await read_object(request))
+    service = _bridge(request).thermostat
+    return web.json_response(await service.set_options(preheat=data["preheat"]))
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -716,6 +732,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/events", events)
     app.router.add_get("/api/v1/diagnostics", diagnostics)
     app.router.add_get("/api/v1/predictions", predictions)
+    app.router.add_get("/api/v1/options", get_options)
+    app.router.add_put("/api/v1/options", put_options)
     app.router.add_get("/api/v1/settings", get_settings)
     app.router.add_put("/api/v1/settings", put_settings)
     app.router.add_get("/api/v1/tokens", list_tokens)

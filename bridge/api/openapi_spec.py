@@ -144,6 +144,12 @@ _THERMOSTAT_STATE: Json = {
         )
     ),
     "relay_on": N_BOOL,
+    "preheating": {
+        "type": "boolean",
+        "description": "heating up early for the next home or comfort period (optimal start); "
+        "the target is then that period's",
+    },
+    "preheat_start": {**N_ISO, "description": "when the warm-up in progress began"},
 }
 
 SCHEMAS: Json = {
@@ -377,6 +383,7 @@ SCHEMAS: Json = {
             "capabilities": nullable(ref("Capabilities")),
             "faults": nullable(ref("Faults")),
             "counters": ref("Counters"),
+            "predictions": ref("Predictions"),
         },
         description="Everything the native API shows. `boiler`, `capabilities` and `faults` "
         "are null for an on/off (relay) boiler.",
@@ -478,13 +485,114 @@ SCHEMAS: Json = {
     ),
     "Predictions": obj(
         {
-            "available": BOOL,
-            "status": STR,
-            "updated": N_TS,
-            "predictions": {"type": "object", "description": "learning outputs, by name"},
+            "available": {
+                "type": "boolean",
+                "description": "false until the first room reading; `predictions` is then {}",
+            },
+            "status": {
+                "type": "string",
+                "description": "learning, ready, or fallback: <why> (a frozen or missing "
+                "sensor, no outside temperature); learning not started before any reading",
+            },
+            "updated": {**N_TS, "description": "the time the values refer to (Unix s)"},
+            "predictions": {
+                "anyOf": [
+                    obj(
+                        {
+                            "learned": {
+                                "type": "boolean",
+                                "description": "the learned model is in use (else a default)",
+                            },
+                            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                            "progress": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 100,
+                                "description": "learning progress, %",
+                            },
+                            "heat_loss_w_per_k": {**NUM, "description": "heat-loss coefficient"},
+                            "time_constant_h": {**NUM, "description": "lumped time constant"},
+                            "rmse_1h": {**N_NUM, "description": "own 1-hour forecast error, K"},
+                            "rmse_3h": {**N_NUM, "description": "own 3-hour forecast error, K"},
+                            "notes": array(STR, description="assumptions the figures rest on"),
+                            "room_forecast": nullable(
+                                obj(
+                                    {
+                                        "start_ts": TS,
+                                        "step_s": NUM,
+                                        "room_c": array(NUM),
+                                        "target_c": array(NUM),
+                                    },
+                                    description="room temperature at start_ts + (i+1) * step_s "
+                                    "(6 h at 15 min) if the thermostat follows its schedule, "
+                                    "and the target then",
+                                )
+                            ),
+                            "target_temperature": {
+                                **N_NUM,
+                                "description": "the target time_to_target_s refers to",
+                            },
+                            "time_to_target_s": {
+                                **N_NUM,
+                                "description": "seconds of heating to reach it; 0 there "
+                                "already, null not reachable",
+                            },
+                            "optimal_start": nullable(
+                                obj(
+                                    {
+                                        "start_ts": TS,
+                                        "start": {"type": "string", "format": "date-time"},
+                                        "period_start": {"type": "string", "format": "date-time"},
+                                        "program": STR,
+                                        "target": NUM,
+                                        "arrival_ts": N_TS,
+                                        "margin_s": NUM,
+                                        "on_time": BOOL,
+                                    },
+                                    description="the warm-up for the next home or comfort "
+                                    "period; null without one, or while the model is not "
+                                    "confident or preheat is off",
+                                )
+                            ),
+                            "preheat_start": {
+                                **N_ISO,
+                                "description": "optimal_start.start as a date-time",
+                            },
+                            "preheating": BOOL,
+                            "preheat_enabled": {
+                                "type": "boolean",
+                                "description": "the owner's option (PUT /api/v1/options)",
+                            },
+                            "balance_offset_k": {
+                                **NUM,
+                                "description": "free heat over the heat-loss coefficient; the "
+                                "heating curve counts its load from outside + this",
+                            },
+                            "emitters": nullable(
+                                obj(
+                                    {
+                                        "coefficient_w": NUM,
+                                        "exponent": NUM,
+                                        "loop_w_per_k": NUM,
+                                    },
+                                    description="learned emitters: heat = coefficient * "
+                                    "(mean water - room) ** exponent",
+                                )
+                            ),
+                        },
+                        closed=False,
+                    ),
+                    obj({}, description="no values yet"),
+                ]
+            },
         },
         closed=False,
-        description="The learning module's outputs. Fields are only ever added.",
+        description="The learning module's outputs, also pushed as the native state's "
+        "`predictions`. Fields are only ever added.",
+    ),
+    "Options": obj(
+        {"preheat": {"type": "boolean", "description": "heat up early (optimal start)"}},
+        description="Per-bridge options; preheat defaults to true.",
     ),
     "Settings": obj(
         {
@@ -1106,7 +1214,20 @@ OPERATIONS: dict[tuple[str, str], Json] = {
         "native",
         {"200": json_ok(ref("Predictions")), **QUERY_ERRORS},
         description='`{"available": false, "status": "learning not started"}` until the '
-        "learning module has a model; later fields are added, never renamed.",
+        "first room reading; later fields are added, never renamed.",
+    ),
+    ("GET", "/api/v1/options"): op(
+        "getOptions",
+        "The per-bridge options",
+        "native",
+        {"200": json_ok(ref("Options")), **QUERY_ERRORS, **OWNER_ERRORS},
+    ),
+    ("PUT", "/api/v1/options"): op(
+        "putOptions",
+        "Turn the early warm-up (optimal start) on or off",
+        "native",
+        {"200": json_ok(ref("Options")), **BODY_ERRORS, **OWNER_ERRORS},
+        body=json_body(ref("Options")),
     ),
     ("GET", "/api/v1/settings"): op(
         "getSettings",

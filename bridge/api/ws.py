@@ -187,6 +187,7 @@ class PushHub:
         bridge = self._bridge
         service = bridge.thermostat
         self._removers.append(service.add_listener(self._changed))
+        self._removers.append(service.add_state_listener(self._changed))
         if service.master is not None:
             self._removers.append(service.master.add_listener(self._changed))
         self._removers.append(bridge.link.add_state_listener(self._changed))

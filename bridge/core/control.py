@@ -72,7 +72,10 @@ class HeatingCurve:
     outside) / (design_room - design_outside)``, at least 0. The emitters'
     mean excess temperature grows as ``load ** (1 / exponent)`` (1.3 for
     radiators, 1.1 for underfloor heating), the flow/return spread as
-    ``load``. ``footpoint`` shifts the whole curve (K).
+    ``load``. ``footpoint`` shifts the whole curve (K). ``gains_k`` is the
+    part of the room-outside difference that free heat covers (internal and
+    solar gains over the heat-loss coefficient, K): the load counts from
+    ``outside + gains_k``, the house's balance point.
     """
 
     design_outside: float = -10.0
@@ -81,6 +84,7 @@ class HeatingCurve:
     design_room: float = 20.0
     exponent: float = 1.3
     footpoint: float = 0.0
+    gains_k: float = 0.0
 
     def __post_init__(self) -> None:
         values = (
@@ -90,6 +94,7 @@ class HeatingCurve:
             self.design_room,
             self.exponent,
             self.footpoint,
+            self.gains_k,
         )
         if not all(math.isfinite(v) for v in values):
             raise ValueError("heating curve parameters must be finite")
@@ -118,7 +123,9 @@ class HeatingCurve:
 
     def load(self, target: float, outside: float) -> float:
         """The fraction of the design load needed to hold ``target`` at ``outside``."""
-        return max(0.0, (target - outside) / (self.design_room - self.design_outside))
+        return max(
+            0.0, (target - outside - self.gains_k) / (self.design_room - self.design_outside)
+        )
 
     def flow(self, target: float, load: float) -> float:
         """The flow temperature that delivers ``load`` at room ``target``."""
@@ -210,7 +217,11 @@ class BoilerControlConfig:
 
     ``kp`` is K of flow per K of room error, ``ti`` the integral time;
     ``min_load_fraction`` is the boiler's output at minimum modulation as a
-    fraction of the emitters' design load (below it: low-load cycles).
+    fraction of the emitters' design load (below it: low-load cycles);
+    ``low_load_flow_fraction``, when set, is that same ratio unclamped (it
+    may exceed 1 for a boiler larger than the house needs): a low-load cycle
+    asks for the flow the emitters settle at under the minimum output, so
+    the boiler's own thermostat does not cut the burner within a cycle.
     """
 
     curve: HeatingCurve = field(default_factory=HeatingCurve)
@@ -226,6 +237,7 @@ class BoilerControlConfig:
     off_setpoint: float = 10.0
     return_limit: float | None = 55.0
     min_load_fraction: float = 0.25
+    low_load_flow_fraction: float | None = None
     low_load_margin: float = 5.0
     low_load_hold: float = 0.2
     min_on: float = 300.0
@@ -241,6 +253,9 @@ class BoilerControlConfig:
             raise ValueError("need kp >= 0, ti > 0 and integral_limit >= 0")
         if not 0.0 < self.min_load_fraction < 1.0:
             raise ValueError("min_load_fraction is between 0 and 1")
+        low_flow = self.low_load_flow_fraction
+        if low_flow is not None and not (math.isfinite(low_flow) and 0.0 < low_flow <= 4.0):
+            raise ValueError("low_load_flow_fraction is above 0 and at most 4")
         if not (self.min_on > 0 and self.min_off > 0):
             raise ValueError("minimum on and off times are positive")
         if self.max_pulse_period < self.min_on + self.min_off:
@@ -520,7 +535,8 @@ class BoilerController:
                 setpoint = request
                 modulation = cfg.max_modulation
             elif mode == MODE_LOW_LOAD:
-                setpoint = curve.flow(target, cfg.min_load_fraction) + cfg.low_load_margin
+                low_flow = cfg.low_load_flow_fraction or cfg.min_load_fraction
+                setpoint = curve.flow(target, low_flow) + cfg.low_load_margin
                 modulation = 0.0
             else:  # held on for the minimum on time
                 setpoint = lower_on
