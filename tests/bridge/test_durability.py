@@ -108,7 +108,7 @@ async def test_kill_9_during_writes_loses_no_acknowledged_change(tmp_path: Path)
             proc.wait()
     assert len(acknowledged) > 5
     # the database opens cleanly after the kill
-    with sqlite3.connect(tmp_path / "thermosmart.db") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "thermosmart.db")) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     port = _free_port()
     base = f"http://127.0.0.1:{port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 from typing import Any
@@ -22,7 +23,7 @@ from tests.cloud_stub.conftest import (
 
 
 def _rows(cloud: Cloud, table: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{cloud.db_path}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{cloud.db_path}?mode=ro", uri=True)) as db:
         rows: list[tuple[Any, ...]] = db.execute(f"SELECT * FROM {table}").fetchall()
     return rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 import sqlite3
 from typing import Any
@@ -118,7 +119,7 @@ def _stats(**changes: Any) -> dict[str, Any]:
 
 
 def _stats_rows(cloud: Cloud) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{cloud.db_path}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{cloud.db_path}?mode=ro", uri=True)) as db:
         rows: list[tuple[Any, ...]] = db.execute("SELECT * FROM statistics ORDER BY day").fetchall()
     return rows
 
@@ -140,7 +141,7 @@ async def test_statistics_are_stored_under_the_pseudonym_only(
         (PSEUDONYM, "2026-01-14", 14.2, 31.5, 7.0),
         (PSEUDONYM, "2026-01-16", 14.2, 31.5, 6.25),
     ]
-    with sqlite3.connect(f"file:{cloud.db_path}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{cloud.db_path}?mode=ro", uri=True)) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(statistics)")]
     assert columns == ["pseudonym", "day", "degree_days", "mean_modulation", "burner_hours"]
 
