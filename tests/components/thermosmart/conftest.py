@@ -156,10 +156,15 @@ def entity_registry_enabled_by_default() -> Iterator[None]:
 
 
 async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    """Add ``entry`` and set it up."""
+    """Add ``entry``, set it up, and wait until its push channel is open.
+
+    Waiting matters for the bridge's teardown too: a socket still being
+    opened while the bridge stops would hold the stop up.
+    """
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await wait_until(hass, lambda: entry.runtime_data.client.connected)
     return entry
 
 
