@@ -118,16 +118,15 @@ async def stop_virtual(bridge: Bridge) -> None:
     await stopping
 
 
-@pytest.fixture
-async def virtual_bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+async def start_virtual_bridge(data_dir: Path, port: int = 0) -> Bridge:
     """A real bridge on the simulated boiler whose time moves only when a test moves it.
 
     It starts at 2026-01-01 00:00 UTC with a fixed bridge id and hardware id
     and has run WARM_UP seconds, so its values are the same in every run
-    (the simulator is deterministic).
+    (the simulator is deterministic). Stop it with :func:`stop_virtual`.
     """
     clock = VirtualClock()
-    bridge = Bridge(bridge_config(tmp_path / "vbridge"), clock=clock)
+    bridge = Bridge(bridge_config(data_dir, port), clock=clock)
     with (
         patch("bridge.daemon._new_bridge_id", return_value=BRIDGE_ID),
         patch("bridge.thermostat._new_hardware_id", return_value=HARDWARE_ID),
@@ -138,6 +137,13 @@ async def virtual_bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
     # not depend on how often the state was read
     bridge.link.world.sensor.noise_sd_c = 0.0
     await clock.advance(WARM_UP)
+    return bridge
+
+
+@pytest.fixture
+async def virtual_bridge(tmp_path: Path) -> AsyncIterator[Bridge]:
+    """A bridge on a virtual clock (see :func:`start_virtual_bridge`)."""
+    bridge = await start_virtual_bridge(tmp_path / "vbridge")
     try:
         yield bridge
     finally:
