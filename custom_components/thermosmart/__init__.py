@@ -8,13 +8,24 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
 from .client import BridgeInfo, ThermoSmartClient, ThermoSmartError
 from .const import DOMAIN
 from .coordinator import ThermoSmartCoordinator
 from .entity import DeviceKind, device_info
+from .faults import async_watch_boiler_faults
+from .repairs import (
+    async_check_bridge_api,
+    async_entry_working,
+    async_remove_entry_issues,
+    async_watch_reauth,
+)
+from .services import async_setup_services
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -39,6 +50,13 @@ class ThermoSmartData:
 type ThermoSmartConfigEntry = ConfigEntry[ThermoSmartData]
 
 
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, and the lost-pairing issue of re-authentication flows."""
+    async_setup_services(hass)
+    async_watch_reauth(hass)
+    return True
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> bool:
     """Connect to the bridge, read its state, and start listening to its pushes."""
     client = ThermoSmartClient(
@@ -55,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
             translation_key="cannot_connect",
             translation_placeholders={"error": str(err)},
         ) from err
+    async_check_bridge_api(hass, entry, info)
 
     coordinator = ThermoSmartCoordinator(hass, entry, client)
     await coordinator.async_config_entry_first_refresh()
@@ -65,6 +84,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start_push()
+    async_watch_boiler_faults(hass, entry)
+    async_entry_working(hass, entry)
     return True
 
 
@@ -74,3 +95,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry)
     if unloaded:
         await entry.runtime_data.coordinator.async_stop_push()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> None:
+    """Drop the entry's repair issues."""
+    async_remove_entry_issues(hass, entry.entry_id)

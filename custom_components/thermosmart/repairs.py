@@ -1,0 +1,182 @@
+"""Repair issues about the bridge itself: too old for the integration, and a lost pairing.
+
+The boiler's faults have their own issues (see :mod:`.faults`). A bridge
+whose API is older than the integration needs gets an issue with a fix
+flow: update the bridge, confirm, and the entry loads again. A refused
+token starts Home Assistant's re-authentication flow; the issue here says
+how to get a new pairing code and goes away when a pairing works.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from homeassistant import data_entry_flow
+from homeassistant.components.repairs import RepairsFlow
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+import voluptuous as vol
+
+from .client import BridgeInfo, ThermoSmartClient, ThermoSmartError
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from . import ThermoSmartConfigEntry
+
+MIN_API_VERSION: Final = 1
+"""The oldest bridge API this integration can work with."""
+
+ISSUE_BRIDGE_TOO_OLD: Final = "bridge_too_old"
+ISSUE_PAIRING_LOST: Final = "pairing_lost"
+
+
+def issue_id(kind: str, entry_id: str) -> str:
+    """The id of an issue of one kind about one config entry."""
+    return f"{kind}_{entry_id}"
+
+
+@callback
+def async_check_bridge_api(
+    hass: HomeAssistant, entry: ThermoSmartConfigEntry, info: BridgeInfo
+) -> None:
+    """Refuse to set up a bridge whose API is too old, and tell the user to update it.
+
+    Raises ``ConfigEntryNotReady`` so the entry loads by itself once the
+    bridge is updated; the issue's fix flow checks at once.
+    """
+    ident = issue_id(ISSUE_BRIDGE_TOO_OLD, entry.entry_id)
+    if info.api_version >= MIN_API_VERSION:
+        ir.async_delete_issue(hass, DOMAIN, ident)
+        return
+    placeholders = {
+        "name": entry.title,
+        "version": info.version,
+        "api_version": str(info.api_version),
+        "min_api_version": str(MIN_API_VERSION),
+    }
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ident,
+        data={"entry_id": entry.entry_id},
+        is_fixable=True,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_BRIDGE_TOO_OLD,
+        translation_placeholders=placeholders,
+    )
+    raise ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key=ISSUE_BRIDGE_TOO_OLD,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_watch_reauth(hass: HomeAssistant) -> CALLBACK_TYPE:
+    """Raise the lost-pairing issue whenever a re-authentication flow of a bridge starts."""
+    flows = hass.config_entries.flow
+
+    @callback
+    def on_flow(event: str, flow_id: str) -> None:
+        if event != "added":
+            return
+        try:
+            flow = flows.async_get(flow_id)
+        except data_entry_flow.UnknownFlow:
+            return
+        context = flow["context"]
+        if flow["handler"] != DOMAIN or context.get("source") != SOURCE_REAUTH:
+            return
+        entry = hass.config_entries.async_get_entry(context.get("entry_id", ""))
+        if entry is not None:
+            async_create_pairing_lost_issue(hass, entry.entry_id, entry.title)
+
+    return flows.async_subscribe_flow(on_flow)
+
+
+@callback
+def async_create_pairing_lost_issue(hass: HomeAssistant, entry_id: str, name: str) -> None:
+    """Tell the user the bridge refused Home Assistant's token and how to pair again."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(ISSUE_PAIRING_LOST, entry_id),
+        data={"entry_id": entry_id},
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_PAIRING_LOST,
+        translation_placeholders={"name": name},
+    )
+
+
+@callback
+def async_entry_working(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> None:
+    """The entry is set up: the token works and the bridge is recent enough."""
+    ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_PAIRING_LOST, entry.entry_id))
+    ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_BRIDGE_TOO_OLD, entry.entry_id))
+
+
+class BridgeTooOldRepairFlow(RepairsFlow):
+    """After updating the bridge: check its API version and load the entry again."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Fix the issue of one config entry."""
+        self._entry_id = entry_id
+
+    async def async_step_init(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Start with the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Ask the bridge which API it speaks now."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            client = ThermoSmartClient(
+                entry.data[CONF_HOST],
+                entry.data[CONF_PORT],
+                session=async_get_clientsession(self.hass),
+            )
+            try:
+                info = await client.health()
+            except ThermoSmartError:
+                errors["base"] = "cannot_connect"
+            else:
+                if info.api_version >= MIN_API_VERSION:
+                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                    return self.async_create_entry(data={})
+                errors["base"] = "still_too_old"
+        issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema({}),
+            errors=errors,
+            description_placeholders=None if issue is None else issue.translation_placeholders,
+        )
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    """The fix flow of a fixable issue (only a too old bridge has one)."""
+    entry_id = (data or {}).get("entry_id")
+    if not issue_id.startswith(f"{ISSUE_BRIDGE_TOO_OLD}_") or not isinstance(entry_id, str):
+        raise data_entry_flow.UnknownStep(f"issue {issue_id} has no fix flow")
+    return BridgeTooOldRepairFlow(entry_id)
+
+
+@callback
+def async_remove_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """The entry is gone: so are its issues about the bridge."""
+    for kind in (ISSUE_PAIRING_LOST, ISSUE_BRIDGE_TOO_OLD):
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))
