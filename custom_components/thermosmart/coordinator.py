@@ -4,9 +4,9 @@ After the first refresh a background task keeps the bridge's WebSocket open
 and feeds every pushed state into ``async_set_updated_data``. When the
 channel is lost the entities become unavailable, one warning is logged and
 the task reconnects with a growing delay; the first state after that makes
-them available again and logs one line. Programs, the schedule and the
-predictions are not all pushed: they are read again on every reconnect and
-every few minutes.
+them available again and logs one line. Programs, the schedule and its
+exceptions are not pushed (nor predictions by older bridges): they are read
+again on every reconnect and every few minutes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ RECONNECT_MIN = 1.0
 RECONNECT_MAX = 300.0
 """Seconds between reconnection attempts: doubling from the first to the last."""
 EXTRAS_INTERVAL = timedelta(minutes=5)
-"""How often programs, schedule and predictions are read again."""
+"""How often programs, schedule and exceptions (and unpushed predictions) are read again."""
 
 
 class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
@@ -105,8 +105,7 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
                 self.connection += 1
                 if self._lost:
                     # what is not pushed may have changed while we were away
-                    await self.client.thermostat()
-                    await self.client.predictions()
+                    await self._async_read_extras()
                 await self.client.listen(self._async_on_state)
             except ThermoSmartAuthenticationError:
                 await self.client.disconnect()
@@ -147,6 +146,11 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
         self.last_update_success = False
         self.async_update_listeners()
 
+    async def _async_read_extras(self) -> None:
+        await self.client.thermostat()
+        if not self.client.pushes_predictions:
+            await self.client.predictions()
+
     async def _async_poll_extras(self) -> None:
         while True:
             await asyncio.sleep(EXTRAS_INTERVAL.total_seconds())
@@ -157,8 +161,7 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
         if self._lost or not self.last_update_success:
             return
         try:
-            await self.client.thermostat()
-            await self.client.predictions()
+            await self._async_read_extras()
         except ThermoSmartError as err:
             LOGGER.debug("Could not read the thermostat or predictions: %s", err)
             return

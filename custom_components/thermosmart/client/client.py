@@ -175,7 +175,15 @@ class ThermoSmartClient:
         if self._thermostat_view and isinstance(thermostat, dict):
             # the pushed state wins; the view adds programs, schedule and exceptions
             document = {**document, "thermostat": {**self._thermostat_view, **thermostat}}
+        pushed = document.get("predictions")
+        if isinstance(pushed, Mapping):
+            return BridgeState.from_dict(document, Predictions.from_dict(pushed))
         return BridgeState.from_dict(document, self._predictions)
+
+    @property
+    def pushes_predictions(self) -> bool:
+        """Whether the bridge's state carries the predictions (newer bridges push them)."""
+        return self._document is not None and "predictions" in self._document
 
     async def native_state(self) -> BridgeState:
         """Read the whole state, the thermostat's programs and schedule, and the predictions."""
@@ -185,7 +193,8 @@ class ThermoSmartClient:
         self._document = document
         self._seq = None
         self._thermostat_view = view
-        self._predictions = await self.predictions()
+        if not self.pushes_predictions:
+            self._predictions = await self.predictions()
         return self._build()
 
     async def _thermostat_request(

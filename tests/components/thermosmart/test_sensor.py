@@ -122,10 +122,37 @@ async def test_outside_temperature_appears_when_the_bridge_has_one(
     assert _float(hass, entity_id) == 3.5
 
 
+LEARNING = (
+    "sensor.thermosmart_learning_progress",
+    "sensor.thermosmart_heat_loss_coefficient",
+    "sensor.thermosmart_time_constant",
+    "sensor.thermosmart_time_to_target",
+)
+NOT_YET = {"available": False, "status": "learning", "updated": None, "predictions": {}}
+
+
+async def test_learning_outputs_appear_when_the_bridge_has_them(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    with patch.object(bridge.thermostat, "predictions", return_value=NOT_YET):
+        await setup_integration(hass, config_entry)
+        assert all(hass.states.get(name) is None for name in LEARNING)
+    # the next change the bridge pushes carries its predictions
+    await bridge.thermostat.update({"target_temperature": 21.0}, remote=False)
+    await wait_until(hass, lambda: all(hass.states.get(name) is not None for name in LEARNING))
+    values = bridge.thermostat.predictions()["predictions"]
+    assert [_float(hass, name) for name in LEARNING] == [
+        values["progress"],
+        values["heat_loss_w_per_k"],
+        values["time_constant_h"],
+        pytest.approx(values["time_to_target_s"] / 60),  # shown in minutes
+    ]
+
+
 PREDICTIONS: dict[str, Any] = {
     "available": True,
-    "status": "learned",
-    "updated": "2026-01-01T00:10:00+00:00",
+    "status": "ready",
+    "updated": 1767226200.0,
     "predictions": {
         "progress": 80,
         "heat_loss_w_per_k": 212.5,
@@ -136,38 +163,39 @@ PREDICTIONS: dict[str, Any] = {
 }
 
 
-async def test_learning_outputs_appear_when_the_bridge_has_them(
-    hass: HomeAssistant, config_entry: MockConfigEntry
+async def test_predictions_are_read_from_a_bridge_that_does_not_push_them(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
 ) -> None:
-    await setup_integration(hass, config_entry)
-    names = (
-        "sensor.thermosmart_learning_progress",
-        "sensor.thermosmart_heat_loss_coefficient",
-        "sensor.thermosmart_time_constant",
-        "sensor.thermosmart_time_to_target",
-        "sensor.thermosmart_next_preheat_start",
-    )
-    # this bridge's learning module has no model yet: no such sensors
-    assert all(hass.states.get(name) is None for name in names)
+    """A bridge from before the learning module served predictions only over REST."""
+    native_state = bridge.native_state
 
-    client = config_entry.runtime_data.client
-    real_request = client._request
+    def without_predictions() -> dict[str, Any]:
+        state = native_state()
+        state.pop("predictions", None)
+        return state
 
-    async def request(method: str, path: str, **kwargs: Any) -> Any:
-        if path == "/api/v1/predictions":
-            return PREDICTIONS
-        return await real_request(method, path, **kwargs)
-
-    with patch.object(client, "_request", request):
-        await config_entry.runtime_data.coordinator.async_refresh_extras()
-    await hass.async_block_till_done()
-    assert [hass.states.get(name).state for name in names] == [  # type: ignore[union-attr]
-        "80.0",
-        "212.5",
-        "31.4",
-        "90.0",  # minutes
-        "2026-01-01T05:10:00+00:00",
-    ]
+    with (
+        patch.object(bridge, "native_state", side_effect=without_predictions),
+        patch.object(bridge.thermostat, "predictions", return_value=PREDICTIONS),
+    ):
+        await setup_integration(hass, config_entry)
+        assert not config_entry.runtime_data.client.pushes_predictions
+        names = (*LEARNING, "sensor.thermosmart_next_preheat_start")
+        assert [hass.states.get(name).state for name in names] == [  # type: ignore[union-attr]
+            "80.0",
+            "212.5",
+            "31.4",
+            "90.0",  # minutes
+            "2026-01-01T05:10:00+00:00",
+        ]
+        # and again every few minutes
+        PREDICTIONS["predictions"]["progress"] = 85
+        try:
+            await config_entry.runtime_data.coordinator.async_refresh_extras()
+        finally:
+            PREDICTIONS["predictions"]["progress"] = 80
+        assert _float(hass, "sensor.thermosmart_learning_progress") == 85.0
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
 async def test_values_go_unknown_when_the_boiler_stops_answering(
