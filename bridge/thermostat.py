@@ -622,7 +622,8 @@ class ThermostatService:
             if source is not None:
                 self.learning.set_heat_source(source)
         m, pump = self.measurement()
-        if await self.learning.observe_async(m, self.plan_context(), pump=pump):
+        boost = self._boiler_ctl.boosting if self.master is not None else None
+        if await self.learning.observe_async(m, self.plan_context(), pump=pump, boost=boost):
             self._notify_state()
         now = self.clock.time()
         if self._next_save is None:

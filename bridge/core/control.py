@@ -47,6 +47,8 @@ OUTSIDE_PLAUSIBLE = (-50.0, 50.0)
 CONTROL_SETPOINT_RANGE = (0.0, 100.0)
 #: DHW setpoint range used when the boiler gives no bounds (data-id 48).
 DEFAULT_DHW_RANGE = (35.0, 65.0)
+#: How far beyond ``boost_band`` below the target a warm-up boost begins (K).
+BOOST_ENTER_K = 0.3
 #: A longer gap between two steps counts as this long (s), so a stalled loop
 #: does not wind the integrator up in one step.
 MAX_STEP = 600.0
@@ -222,6 +224,16 @@ class BoilerControlConfig:
     may exceed 1 for a boiler larger than the house needs): a low-load cycle
     asks for the flow the emitters settle at under the minimum output, so
     the boiler's own thermostat does not cut the burner within a cycle.
+    ``float_band``, when set: a room more than this above the target floats
+    (burner off, integrator held), so a setback is not held up by the
+    weather curve's feed-forward. ``boost_band``, when set: a room that
+    falls more than ``boost_band`` + 0.3 K below the target (a warm-up) gets
+    the highest flow the limits allow (integrator held) until it is within
+    ``boost_band``, so a warm-up runs at the full power an optimal start
+    plans with; in a boost the return cap gives way up to the flow of
+    ``boost_load`` more than the load (a fraction of the design load), so
+    emitters that need condensing temperatures just to hold the target in
+    cold weather still have power to spare for the warm-up.
     """
 
     curve: HeatingCurve = field(default_factory=HeatingCurve)
@@ -239,6 +251,9 @@ class BoilerControlConfig:
     min_load_fraction: float = 0.25
     low_load_flow_fraction: float | None = None
     low_load_margin: float = 5.0
+    float_band: float | None = None
+    boost_band: float | None = None
+    boost_load: float = 0.3
     low_load_hold: float = 0.2
     min_on: float = 300.0
     min_off: float = 600.0
@@ -253,6 +268,11 @@ class BoilerControlConfig:
             raise ValueError("need kp >= 0, ti > 0 and integral_limit >= 0")
         if not 0.0 < self.min_load_fraction < 1.0:
             raise ValueError("min_load_fraction is between 0 and 1")
+        if not (math.isfinite(self.boost_load) and 0.0 <= self.boost_load <= 2.0):
+            raise ValueError("boost_load is between 0 and 2")
+        for band in (self.float_band, self.boost_band):
+            if band is not None and not (math.isfinite(band) and band >= 0.0):
+                raise ValueError("float_band and boost_band are 0 or more")
         low_flow = self.low_load_flow_fraction
         if low_flow is not None and not (math.isfinite(low_flow) and 0.0 < low_flow <= 4.0):
             raise ValueError("low_load_flow_fraction is above 0 and at most 4")
@@ -392,11 +412,17 @@ class BoilerController:
         self._output = _MinOnOff(self.config.min_on, self.config.min_off)
         self._pulse: _Pulse | None = None
         self._trend = _Trend(self.config.rate_window)
+        self._boosting = False
 
     @property
     def integral(self) -> float:
         """The integrator's share of the flow request (K)."""
         return self._integral
+
+    @property
+    def boosting(self) -> bool:
+        """Whether a warm-up runs at full power now (see ``boost_band``)."""
+        return self._boosting
 
     @property
     def burner_on(self) -> bool:
@@ -408,6 +434,7 @@ class BoilerController:
         self._integral = 0.0
         self._pulse = None
         self._trend = _Trend(self.config.rate_window)
+        self._boosting = False
 
     def _plan(self, duty: float) -> tuple[float, float]:
         """(on time, period) of one low-load cycle at ``duty`` (0-1)."""
@@ -494,14 +521,25 @@ class BoilerController:
         upper = max(upper, lower_on)
         foot = curve.flow(target, 0.0)
 
+        floating = False
         if room_ok and room is not None:
             error = target - room
             proportional = cfg.kp * error
             request = curve_flow + proportional + self._integral
             self._trend.add(now, room)
             saturated = (request >= upper and error > 0) or (request <= foot and error < 0)
+            floating = cfg.float_band is not None and error < -cfg.float_band
+            if cfg.boost_band is None or error <= cfg.boost_band:
+                self._boosting = False
+            elif error > cfg.boost_band + BOOST_ENTER_K:
+                self._boosting = True
+            boosting = self._boosting
+            if boosting:
+                upper = max(upper, min(max_ch, curve.flow(target, load + cfg.boost_load)))
             if (
                 not saturated
+                and not floating
+                and not boosting
                 and dt > 0
                 and not _approaching(self._trend, error, cfg.approach_time, cfg.min_rate)
             ):
@@ -509,9 +547,11 @@ class BoilerController:
                 self._integral += cfg.kp / cfg.ti * step_error * dt
                 self._integral = _clamp(self._integral, -cfg.integral_limit, cfg.integral_limit)
             request = curve_flow + proportional + self._integral
+            if boosting:
+                request = max(request, upper)
         else:
             request = curve_flow + self._integral
-        demand = curve.load_for_flow(target, request)
+        demand = 0.0 if floating else curve.load_for_flow(target, request)
         if room_ok and room is not None and room < cfg.frost_room:
             notes.append(f"frost protection: room below {cfg.frost_room:g} °C")
             demand = max(demand, cfg.min_load_fraction)

@@ -73,6 +73,19 @@ PREHEAT_PROGRAMS = frozenset({"home", "comfort"})
 MAX_PREHEAT_S = 10 * 3600.0
 #: Periods further away than this are not planned yet.
 _PLAN_AHEAD_S = 16 * 3600.0
+#: A room this far above its target floats down to it (no heating): setbacks save gas.
+FLOAT_BAND_K = 0.5
+#: A room this far below its target warms up at full power (what the optimal start plans on).
+BOOST_BAND_K = 0.2
+#: Heat samples of full-power warm-ups kept, needed, and the minutes skipped at their start.
+_BOOST_KEPT = 360
+_BOOST_NEEDED = 30
+_BOOST_SETTLE_S = 1200.0
+#: Warm-ups remembered for the start correction, and how many it needs.
+_WARMUPS_KEPT = 12
+_WARMUPS_NEEDED = 3
+#: A warm-up counts as arrived when the room reading is this close to its target (K).
+_ARRIVED_K = 0.1
 #: Schedule sources under which the thermostat may heat up early (not manual, remote or pause).
 _PREHEAT_SOURCES = frozenset({"schedule", "exception"})
 
@@ -372,6 +385,18 @@ class Snapshot:
     context_key: tuple[float, str, float, float] | None
     tuning: Tuning
     emitters: EmitterFit | None
+    start_factor: float = 1.0
+    """How much longer than planned recent warm-ups took (the plan's lead is stretched by it)."""
+
+    @property
+    def start_ts(self) -> float | None:
+        """When the planned warm-up starts, with the learned correction."""
+        if self.plan is None or self.plan_key is None:
+            return None
+        if not self.plan.on_time:
+            return self.plan.start_ts  # late already: start now
+        period = self.plan_key[0]
+        return period - self.start_factor * (period - self.plan.start_ts)
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -418,16 +443,18 @@ def follow_schedule(
     target_at: Callable[[float], float],
     hours: float = FORECAST_HOURS,
     step_s: float = FORECAST_STEP_S,
+    *,
+    boost_w: float | None = None,
 ) -> tuple[Forecast, tuple[float, ...]]:
     """The room over the next ``hours`` if the thermostat follows ``target_at``.
 
-    Below the target it heats as the boiler does in a warm-up (the
-    learner's warm-up profile), at or above it holds the target. Returns
-    the forecast at ``step_s`` and the target at each of its times.
+    Below the target it heats at ``boost_w`` (default: the learner's
+    warm-up profile), at or above it holds the target. Returns the forecast
+    at ``step_s`` and the target at each of its times.
     """
     model = predictor.model
     disc = model.discretize(_FORECAST_SUBSTEP_S)
-    profile = predictor.warmup_w
+    profile = predictor.warmup_w if boost_w is None else (boost_w,)
     cap = profile[-1] if profile else 0.0
     x = predictor.state.vector
     ts = predictor.state.ts
@@ -506,6 +533,10 @@ class LearningService:
         self.preheat_enabled = preheat
         """The owner's option: heat up early for home and comfort periods."""
         self._active: Preheat | None = None
+        self._warmup: tuple[float, float, float, float, str] | None = None
+        self._warmup_ratios: dict[str, list[float]] = {}
+        self._boost_since: float | None = None
+        self._boost_heat: list[float] = []
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future[Any] | None = None
         self._last_index: int | None = None
@@ -552,25 +583,36 @@ class LearningService:
         return ctx is not None and ctx.key != self._snapshot.context_key
 
     def observe(
-        self, m: Measurement, ctx: PlanContext | None = None, *, pump: bool | None = None
+        self,
+        m: Measurement,
+        ctx: PlanContext | None = None,
+        *,
+        pump: bool | None = None,
+        boost: bool | None = None,
     ) -> bool:
         """Feed one measurement; refresh the snapshot when due. True if it was refreshed.
 
         ``pump`` says whether the CH pump ran (OpenTherm CH active); without
-        it, the flame stands in. Runs the fit when one is due: call it from
-        the worker thread (:meth:`observe_async`) in the event loop.
+        it, the flame stands in. ``boost``: whether the controller is warming
+        up at full power (:attr:`BoilerController.boosting`); the heat then
+        is what the optimal start plans with. Runs the fit when one is due:
+        call it from the worker thread (:meth:`observe_async`) in the event
+        loop.
         """
         refresh = self.needs_refresh(m, ctx)
         if math.isfinite(m.ts):
             self._last_index = int(m.ts // self._learner.config.sample_s)
         self._learner.observe(m)
+        self._track_warmup(m)
+        heat = self._learner.heat_source.heat_w(m)
+        self._track_boost(m, heat, boost)
         running = pump if pump is not None else bool(m.flame_on)
         self._emitter.observe(
             m.ts,
             room=m.room_c,
             flow=m.flow_c,
             ret=m.return_c,
-            heat_w=self._learner.heat_source.heat_w(m),
+            heat_w=heat,
             pump=running and not m.dhw_active,
         )
         self.stats["observations"] += 1
@@ -599,25 +641,30 @@ class LearningService:
         to_target: float | None = None
         plan: StartPlan | None = None
         plan_key: tuple[float, float, str] | None = None
+        factor = self.start_factor(ctx.next_program if ctx is not None else None)
+        boost_w = self.boost_power_w()
+        warm_from = math.inf
         if predictor is not None and ctx is not None:
             target_c = ctx.target
             if ready and ctx.warmup_ahead and 0.0 < ctx.next_start - ctx.now <= _PLAN_AHEAD_S:
                 plan = predictor.optimal_start(
-                    ctx.next_start, ctx.next_target, setback_c=ctx.target
+                    ctx.next_start, ctx.next_target, setback_c=ctx.target, max_heat_w=boost_w
                 )
                 plan_key = (ctx.next_start, ctx.next_target, ctx.next_program)
-                if self.preheat_enabled and ctx.now >= plan.start_ts:
+                if self.preheat_enabled:
+                    lead = ctx.next_start - plan.start_ts
+                    warm_from = ctx.next_start - (factor * lead if plan.on_time else lead)
+                if ctx.now >= warm_from:
                     target_c = ctx.next_target
             base = ctx.targets()
-            warm_from = plan.start_ts if plan is not None and self.preheat_enabled else math.inf
             end, warm = ctx.next_start, ctx.next_target
 
             def target_at(ts: float) -> float:
                 value = base(ts)
                 return max(value, warm) if warm_from <= ts < end else value
 
-            forecast, targets = follow_schedule(predictor, target_at)
-            to_target = predictor.time_to_target(target_c)
+            forecast, targets = follow_schedule(predictor, target_at, boost_w=boost_w)
+            to_target = predictor.time_to_target(target_c, max_heat_w=boost_w)
         elif predictor is not None:
             forecast = predictor.forecast(FORECAST_HOURS, step_s=FORECAST_STEP_S)
         self._snapshot = Snapshot(
@@ -636,8 +683,69 @@ class LearningService:
             context_key=None if ctx is None else ctx.key,
             tuning=Tuning(design_load, gains_k),
             emitters=fit,
+            start_factor=factor,
         )
         return self._snapshot
+
+    def start_factor(self, program: str | None = None) -> float:
+        """The 75th percentile of (actual / planned) warm-up time of recent warm-ups, 1-2.
+
+        Warm-ups for ``program`` (home or comfort: different targets, times
+        of day, lengths) when three were seen, else all; 1 before. A model
+        that is optimistic by a steady share (a boiler weaker than it
+        reports, a colder week) is corrected by starting that much earlier;
+        it never starts later than planned.
+        """
+        ratios = list(self._warmup_ratios.get(program or "", ()))
+        if len(ratios) < _WARMUPS_NEEDED:
+            ratios = [r for values in self._warmup_ratios.values() for r in values]
+        if len(ratios) < _WARMUPS_NEEDED:
+            return 1.0
+        ordered = sorted(ratios)
+        k = 0.75 * (len(ordered) - 1)
+        lo = math.floor(k)
+        hi = min(lo + 1, len(ordered) - 1)
+        value = ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+        return min(2.0, max(1.0, value))
+
+    def _track_boost(self, m: Measurement, heat: float | None, boost: bool | None) -> None:
+        """Keep the heat of warm-ups at full power, past their first minutes."""
+        if not boost or m.dhw_active or heat is None or not math.isfinite(m.ts):
+            self._boost_since = None
+            return
+        if self._boost_since is None:
+            self._boost_since = m.ts
+        elif m.ts - self._boost_since >= _BOOST_SETTLE_S:
+            self._boost_heat = [*self._boost_heat[-(_BOOST_KEPT - 1) :], round(heat, 1)]
+
+    def boost_power_w(self) -> float | None:
+        """The heat a warm-up at full power gives, W (median of recent ones); None before."""
+        values = self._boost_heat
+        if len(values) < _BOOST_NEEDED:
+            return None
+        return _median(values)
+
+    def _track_warmup(self, m: Measurement) -> None:
+        """Time a warm-up in progress against its plan."""
+        warmup = self._warmup
+        room = m.room_c
+        if warmup is None or room is None or not math.isfinite(room):
+            return
+        start, planned, period, target, program = warmup
+        if m.ts <= start:
+            return
+        if m.ts - start <= 120.0 and room >= target - _ARRIVED_K:
+            self._warmup = None  # warm already: nothing to time
+            return
+        if room >= target - _ARRIVED_K or m.ts >= period + 3 * 3600.0:
+            ratio = (m.ts - start) / (planned - start)
+            kept = self._warmup_ratios.get(program, [])
+            self._warmup_ratios = {
+                **self._warmup_ratios,
+                program: [*kept, min(3.0, max(0.3, ratio))][-_WARMUPS_KEPT:],
+            }
+            if self._warmup is warmup:
+                self._warmup = None
 
     # ------------------------------------------------------------ persistence (synchronous)
 
@@ -647,6 +755,8 @@ class LearningService:
             "version": STATE_VERSION,
             "learner": self._learner.to_dict(),
             "emitter": self._emitter.to_dict(),
+            "warmups": {k: list(v) for k, v in self._warmup_ratios.items()},
+            "boost_w": list(self._boost_heat),
         }
 
     def restore(self, data: object) -> bool:
@@ -671,6 +781,22 @@ class LearningService:
         self._learner = learner
         self._emitter = EmitterEstimator.from_dict(data.get("emitter"), exponent)
         self._after_reset()
+        boost = data.get("boost_w")
+        if isinstance(boost, list):
+            self._boost_heat = [
+                float(v) for v in boost[-_BOOST_KEPT:] if isinstance(v, int | float) and v >= 0
+            ]
+        warmups = data.get("warmups")
+        if isinstance(warmups, dict):
+            self._warmup_ratios = {
+                str(program): [
+                    min(3.0, max(0.3, float(v)))
+                    for v in values[-_WARMUPS_KEPT:]
+                    if isinstance(v, int | float) and math.isfinite(v)
+                ]
+                for program, values in warmups.items()
+                if isinstance(values, list)
+            }
         return True
 
     def reset(self) -> None:
@@ -682,6 +808,10 @@ class LearningService:
     def _after_reset(self) -> None:
         self._snapshot = Snapshot.empty()
         self._active = None
+        self._warmup = None
+        self._warmup_ratios = {}
+        self._boost_since = None
+        self._boost_heat = []
         self._last_index = None
         self._refresh_wanted = True
         self._tuned = None
@@ -710,13 +840,18 @@ class LearningService:
         return self._pending is None or self._pending.done()
 
     async def observe_async(
-        self, m: Measurement, ctx: PlanContext | None = None, *, pump: bool | None = None
+        self,
+        m: Measurement,
+        ctx: PlanContext | None = None,
+        *,
+        pump: bool | None = None,
+        boost: bool | None = None,
     ) -> bool:
         """:meth:`observe` without blocking the event loop: slow ones go to the worker thread."""
         if self._idle() and not self.needs_refresh(m, ctx):
             self.stats["inline"] += 1
-            return self.observe(m, ctx, pump=pump)
-        return await self._call(lambda: self.observe(m, ctx, pump=pump))
+            return self.observe(m, ctx, pump=pump, boost=boost)
+        return await self._call(lambda: self.observe(m, ctx, pump=pump, boost=boost))
 
     async def refresh_async(self, ctx: PlanContext | None) -> Snapshot:
         """:meth:`refresh` on the worker thread."""
@@ -768,6 +903,9 @@ class LearningService:
         """
         if not (self.preheat_enabled and ctx.warmup_ahead):
             self._active = None
+            warmup = self._warmup
+            if warmup is not None and ctx.now < warmup[2]:
+                self._warmup = None  # cancelled (an override, a schedule change): not timed
             return None
         active = self._active
         if (
@@ -785,9 +923,20 @@ class LearningService:
             or snap.plan_key != (ctx.next_start, ctx.next_target, ctx.next_program)
         ):
             return None
-        if ctx.now >= plan.start_ts and ctx.next_start - ctx.now <= MAX_PREHEAT_S:
+        start = snap.start_ts
+        if start is not None and ctx.now >= start and ctx.next_start - ctx.now <= MAX_PREHEAT_S:
             self._active = Preheat(ctx.now, ctx.next_start, ctx.next_target, ctx.next_program)
             self._refresh_wanted = True  # the time to target now counts to the warm target
+            arrival = plan.arrival_ts
+            self._warmup = None
+            if arrival is not None and arrival > ctx.now:
+                self._warmup = (
+                    ctx.now,
+                    arrival,
+                    ctx.next_start,
+                    ctx.next_target,
+                    ctx.next_program,
+                )
             return self._active
         return None
 
@@ -874,15 +1023,17 @@ class LearningService:
         optimal: dict[str, Any] | None = None
         if plan is not None and snap.plan_key is not None:
             period, target, program = snap.plan_key
+            start = snap.start_ts if snap.start_ts is not None else plan.start_ts
             optimal = {
-                "start_ts": round(plan.start_ts, 1),
-                "start": _iso(plan.start_ts),
+                "start_ts": round(start, 1),
+                "start": _iso(start),
                 "period_start": _iso(period),
                 "program": program,
                 "target": target,
                 "arrival_ts": _round(plan.arrival_ts),
                 "margin_s": round(plan.margin_s),
                 "on_time": plan.on_time,
+                "start_factor": round(snap.start_factor, 3),
             }
         forecast = snap.forecast
         room_forecast: dict[str, Any] | None = None
@@ -937,7 +1088,10 @@ class ThermostatControl:
     Given the schedule's resolution (without preheat) it starts a warm-up
     when the plan says so, tunes the boiler controller from the learned
     model and boiler size, and runs the :class:`BoilerController` (OpenTherm)
-    or :class:`RelayController` (on/off) on the resulting target.
+    or :class:`RelayController` (on/off) on the resulting target. A room
+    more than :data:`FLOAT_BAND_K` above its target floats and one more
+    than :data:`BOOST_BAND_K` below it warms up at full power: the optimal
+    start plans on both.
     """
 
     def __init__(
@@ -948,7 +1102,12 @@ class ThermostatControl:
         relay: RelayController | None = None,
     ) -> None:
         self.learning = learning
-        self.base_config = boiler if boiler is not None else BoilerControlConfig()
+        base = boiler if boiler is not None else BoilerControlConfig()
+        if base.float_band is None:
+            base = replace(base, float_band=FLOAT_BAND_K)
+        if base.boost_band is None:
+            base = replace(base, boost_band=BOOST_BAND_K)
+        self.base_config = base
         self.boiler = BoilerController(self.base_config)
         self.relay = relay if relay is not None else RelayController()
 

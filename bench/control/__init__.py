@@ -1,0 +1,124 @@
+"""The control benchmark: every controller on every simulated house, same weather, same schedule.
+
+Run ``python -m bench.control [--json PATH] [--quick] [--plots DIR]`` (or
+``scripts/bench control``).
+
+Protocol
+    * Houses: every profile of the simulator (``new_build``,
+      ``terraced_1970s``, ``old_draughty``, ``underfloor``), each with the
+      simulated 24 kW condensing boiler (20 % minimum modulation), household
+      hot-water taps, the noisy 0.1 °C room sensor, and seeded synthetic
+      Dutch winter weather from Thursday 1 January 2026 (seed 1 unless
+      ``--seed``); the same seed for every controller.
+    * Schedule (Europe/Amsterdam): weekdays comfort (21 °C) 06:30-08:30 and
+      home (19.5 °C) 17:00-22:30, away (15 °C) by day and night; weekends
+      home 08:00-23:00.
+    * Controllers (:mod:`bench.control.controllers`): ``thermosmart``, the
+      bridge's own control path (the daemon's ThermostatControl, learner
+      and optimal start, stepped every 30 s on a virtual clock against the
+      simulator, fed a measurement every 60 s); ``onoff``, a 0.3 K
+      hysteresis with a fixed 70 °C flow; ``curve``, a fixed weather curve
+      without room feedback or early start.
+    * Learning: ours starts with nothing learned and preheat on; until its
+      model is confident it heats at each period's start (no preheat). Week
+      one (days 0-7) is learning for every controller alike; the control
+      indicators are scored on week two (days 7-14). Ours runs on to day 16
+      for the forecast score.
+    * Forecast score (``learning``): from every whole hour of days 7-9
+      (``7d``) and 14-16 (``14d``) the learner's 1 h and 3 h room forecast,
+      given the heat and outside temperature that then came, against the
+      room sensor without noise.
+    * Indicators (:mod:`bench.control.scoring`), over week two: gas for
+      heating (kWh; hot water excluded) and its ratio to the ideal: an
+      ideal heater putting heat straight into the room air so that it
+      follows the schedule's target exactly, at the boiler's best
+      efficiency; discomfort (K·h below target - 0.3 K in home and comfort
+      periods); arrival (minutes late until the room air is within 0.3 K of
+      each home or comfort period's target, p90); overshoot (max K above
+      target in home and comfort periods); burner starts per hour in
+      low-load hours (the ideal heater needs less than the boiler's minimum
+      output and the target holds all hour); condensing share (heating
+      burner time with return water below 55 °C while it is above 0 °C
+      outside).
+    * ``--quick``: one house (``terraced_1970s``), two days, scored on the
+      second; no forecast score (null).
+
+The learner sees only what the bridge measures; the simulator's truth is
+used for scoring (and for the fixed curve's installer settings) only.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from bridge.opentherm.sim import PROFILE_NAMES, BoilerSpec, get_profile
+
+from .controllers import CONTROLLER_NAMES
+from .runner import DAY, START, Trace, ideal, simulate
+from .scoring import controller_metrics, extra_metrics, forecast_rmse
+
+QUICK_HOUSE = "terraced_1970s"
+
+
+def _days(quick: bool) -> tuple[float, float, float]:
+    """(score from, score to, ours runs to), in days."""
+    return (1.0, 2.0, 2.0) if quick else (7.0, 14.0, 16.0)
+
+
+def run_house(house: str, *, seed: int = 1, quick: bool = False) -> dict[str, Any]:
+    """Every controller on one house: its JSON entry, the table extras and the traces."""
+    begin_d, end_d, ours_d = _days(quick)
+    begin, end = START + begin_d * DAY, START + end_d * DAY
+    best = ideal(house, seed=seed, days=ours_d)
+    spec = BoilerSpec()
+    controllers: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    traces: dict[str, Trace] = {}
+    learning: dict[str, Any] = {
+        "7d": {"rmse_1h": None, "rmse_3h": None},
+        "14d": {"rmse_1h": None, "rmse_3h": None},
+    }
+    for name in CONTROLLER_NAMES:
+        ours = name == "thermosmart"
+        windows = () if quick or not ours else ((7.0, 9.0), (14.0, 16.0))
+        trace, log, _ = simulate(
+            house,
+            name,
+            seed=seed,
+            days=ours_d if ours else end_d,
+            record_from=max(0.0, begin_d - 1.0),
+            score_windows=windows,
+        )
+        controllers[name] = controller_metrics(trace, best, begin, end, boiler_min_w=spec.min_w)
+        extras[name] = extra_metrics(trace, begin, end)
+        traces[name] = trace
+        if log is not None:
+            learning["7d"] = forecast_rmse(log, START + 7 * DAY, START + 9 * DAY)
+            learning["14d"] = forecast_rmse(log, START + 14 * DAY, START + 16 * DAY)
+    entry = {
+        "radiators": get_profile(house).emitter.kind != "underfloor",
+        "controllers": controllers,
+        "learning": learning,
+    }
+    return {"entry": entry, "extras": extras, "traces": traces}
+
+
+def _run_one(args: tuple[str, int, bool]) -> tuple[str, dict[str, Any]]:
+    house, seed, quick = args
+    return house, run_house(house, seed=seed, quick=quick)
+
+
+def run(
+    *, seed: int = 1, quick: bool = False, houses: tuple[str, ...] | None = None, jobs: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Every house (one in quick mode), in parallel processes when ``jobs`` > 1."""
+    names = houses or ((QUICK_HOUSE,) if quick else PROFILE_NAMES)
+    tasks = [(h, seed, quick) for h in names]
+    if jobs <= 1 or len(tasks) == 1:
+        return dict(_run_one(t) for t in tasks)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return dict(pool.map(_run_one, tasks))
+
+
+__all__ = ["QUICK_HOUSE", "run", "run_house"]

@@ -1,0 +1,102 @@
+"""``python -m bench.control``: run the control benchmark, print a table, write JSON and plots."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import json
+import os
+from pathlib import Path
+import platform
+import time
+from typing import Any
+
+from bridge.opentherm.sim import PROFILE_NAMES
+
+from . import __doc__ as package_doc, run
+from .runner import DAY, HOUR, START, UTC_OFFSET_H
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """The results as a text table."""
+    rows = [
+        f"{'house':<15} {'controller':<12} {'gas kWh':>8} {'/ideal':>7} {'disc Kh':>8} "
+        f"{'late p90':>8} {'strict':>7} {'over K':>7} {'starts/h':>8} {'cond':>6} "
+        f"{'mean dT':>8}"
+    ]
+    for house, r in results.items():
+        entry, extras = r["entry"], r["extras"]
+        for name, m in entry["controllers"].items():
+            x = extras[name]
+            rows.append(
+                f"{house:<15} {name:<12} {_fmt(m['energy_kwh'], '8.1f')} "
+                f"{_fmt(m['energy_ratio_to_ideal'], '7.3f')} {_fmt(m['discomfort_kh'], '8.2f')} "
+                f"{_fmt(m['arrival_late_minutes_p90'], '8.1f')} "
+                f"{_fmt(x['arrival_late_minutes_p90_strict'], '7.1f')} "
+                f"{_fmt(m['overshoot_k_max'], '7.2f')} {_fmt(m['starts_per_hour'], '8.2f')} "
+                f"{_fmt(m['condensing_share'], '6.3f')} {_fmt(x['mean_error_occupied_k'], '8.2f')}"
+            )
+        learn = entry["learning"]
+        rows.append(
+            f"{house:<15} {'forecast':<12} 7d: 1h {_fmt(learn['7d']['rmse_1h'], '.3f')} K, "
+            f"3h {_fmt(learn['7d']['rmse_3h'], '.3f')} K; 14d: 1h "
+            f"{_fmt(learn['14d']['rmse_1h'], '.3f')} K, 3h {_fmt(learn['14d']['rmse_3h'], '.3f')} K"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.control", description=(package_doc or "").split("\n")[0]
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="one house, two days (a smoke test)")
+    parser.add_argument(
+        "--plots", type=Path, metavar="DIR", help="save PNG plots of a day per house"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="weather and household seed (1)")
+    parser.add_argument(
+        "--house", action="append", choices=PROFILE_NAMES, help="only this house (repeatable)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="houses run in parallel processes (default: CPUs, at most 4)",
+    )
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    results = run(
+        seed=args.seed,
+        quick=args.quick,
+        houses=tuple(args.house) if args.house else None,
+        jobs=args.jobs,
+    )
+    took = time.perf_counter() - began
+    mode = "quick: one house, scored on day 2" if args.quick else "scored on days 7-14"
+    print(
+        f"Control benchmark, Python {platform.python_version()}, seed {args.seed}, {mode}, "
+        f"{took:.0f} s"
+    )
+    print(table(results))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"houses": {house: r["entry"] for house, r in results.items()}}
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    if args.plots is not None:
+        from .plots import plot_day  # matplotlib only when asked
+
+        day = 1 if args.quick else 8  # Friday 2 or 9 January
+        local_midnight = START + day * DAY - UTC_OFFSET_H * HOUR
+        for house, r in results.items():
+            print(f"plot: {plot_day(house, r['traces'], local_midnight, args.plots)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
