@@ -88,6 +88,7 @@ class BoilerFaultWatcher:
         self.hass = hass
         self.entry = entry
         self._last: FaultReport | None = None
+        self._issues: tuple[str | None, bool, dict[str, str]] | None = None
 
     @property
     def _fault_issue(self) -> str:
@@ -105,12 +106,10 @@ class BoilerFaultWatcher:
         if not coordinator.last_update_success or not state.link.connected:
             return  # what the bridge shows now is stale: keep what we had
         report = FaultReport.of(state.faults)
-        previous, self._last = self._last, report
-        if report == previous:
-            return
         self._async_update_issues(state, report)
-        if previous is None:
-            return  # the first look: what was already there was reported before
+        previous, self._last = self._last, report
+        if report == previous or previous is None:
+            return  # unchanged, or the first look (what was there was reported before)
         new = report.active - previous.active
         if new or (report.active and report.oem_fault_code != previous.oem_fault_code):
             self._async_fire(EVENT_TYPE_FAULT, report)
@@ -144,6 +143,11 @@ class BoilerFaultWatcher:
             "pressure": _pressure(state),
         }
         key = next((issue for fault, issue in FAULT_ISSUES if fault in report.active), None)
+        service = "service_request" in report.active
+        shown = (key, service, placeholders if key or service else {})
+        if shown == self._issues:
+            return  # what the issues say has not changed
+        self._issues = shown
         if key is None:
             ir.async_delete_issue(self.hass, DOMAIN, self._fault_issue)
         else:
@@ -156,7 +160,7 @@ class BoilerFaultWatcher:
                 translation_key=key,
                 translation_placeholders=placeholders,
             )
-        if "service_request" in report.active:
+        if service:
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -172,6 +176,7 @@ class BoilerFaultWatcher:
     @callback
     def async_remove_issues(self) -> None:
         """Forget the fault issues (the entry is unloaded; the next setup looks again)."""
+        self._issues = None
         ir.async_delete_issue(self.hass, DOMAIN, self._fault_issue)
         ir.async_delete_issue(self.hass, DOMAIN, self._service_issue)
 
