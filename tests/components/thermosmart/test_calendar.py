@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 from bridge.core.schedule import block_at
 from bridge.daemon import Bridge
 
-from .conftest import setup_integration
+from .conftest import setup_integration, wait_until
 
 CALENDAR = "calendar.thermosmart_schedule"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -126,3 +127,19 @@ async def test_exceptions_cut_the_schedule(
         ("Wed 17:00", "Wed 22:30", "Home", None),
         ("Wed 22:30", "Thu 06:30", "Away", None),
     ]
+
+
+async def test_follows_a_new_timezone_of_the_bridge(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    """A bridge moved to another timezone (its configuration) shows its schedule there."""
+    await setup_integration(hass, config_entry)
+    events = await _events(hass, "2026-01-05T00:00:00+00:00", "2026-01-06T00:00:00+00:00")
+    assert events[1]["start"] == "2026-01-05T06:30:00+01:00"
+    service = bridge.thermostat
+    service.state = replace(service.state, timezone="Europe/London")
+    await service.update({"target_temperature": 20.0}, remote=False)  # a change to push
+    calendar = hass.data[CALENDAR_DOMAIN].get_entity(CALENDAR)
+    await wait_until(hass, lambda: calendar._timezone_name == "Europe/London")
+    events = await _events(hass, "2026-01-05T00:00:00+00:00", "2026-01-06T00:00:00+00:00")
+    assert events[1]["start"] == "2026-01-05T06:30:00+00:00"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 import pytest
 
 from bridge.core.programs import ExceptionPeriod, ScheduleEntry as CoreEntry, WeekSchedule
@@ -19,7 +19,10 @@ from bridge.core.schedule import iter_blocks
 from bridge.daemon import Bridge
 from custom_components.thermosmart.client import (
     PROGRAM_NAMES,
+    Boiler,
+    BridgeInfo,
     BridgeState,
+    PairingResult,
     Predictions,
     Programs,
     ScheduleEntry,
@@ -27,6 +30,7 @@ from custom_components.thermosmart.client import (
     ThermoSmartAuthenticationError,
     ThermoSmartClient,
     ThermoSmartConnectionError,
+    ThermoSmartError,
     ThermoSmartResponseError,
     ThermoSmartValidationError,
     Thermostat,
@@ -92,6 +96,9 @@ async def client(bridge: Bridge, api_token: str) -> AsyncIterator[ThermoSmartCli
         (Faults.from_dict, {"active": "fault"}),
         (LinkInfo.from_dict, None),
         (Predictions.from_dict, []),
+        (BridgeInfo.from_dict, "x"),
+        (PairingResult.from_dict, None),
+        (Boiler.from_dict, 5),
         (Predictions.from_dict, {"updated": True}),
     ],
 )
@@ -155,6 +162,22 @@ def _exceptions(draw: st.DrawFn) -> list[tuple[datetime, datetime, str, str]]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(  # three Sunday entries in and at the end of the skipped hour, an exception in it
+    starts=[(6, 2, 15), (6, 2, 45), (6, 3, 0), (0, 7, 0)],
+    programs=["home", "comfort", "not_home", "home", *["pause"] * 4],
+    exceptions=[(datetime(2026, 3, 29, 2, 30), datetime(2026, 3, 29, 5, 0), "pause", "gap")],  # noqa: DTZ001
+    day=datetime(2026, 3, 28),  # noqa: DTZ001
+    offset_h=0,
+    span_h=72,
+)
+@example(  # the repeated hour in October
+    starts=[(6, 2, 15), (6, 2, 45), (0, 7, 0)],
+    programs=["home", "comfort", "not_home", *["pause"] * 5],
+    exceptions=[(datetime(2026, 10, 25, 2, 30), datetime(2026, 10, 25, 2, 45), "pause", "")],  # noqa: DTZ001
+    day=datetime(2026, 10, 24),  # noqa: DTZ001
+    offset_h=0,
+    span_h=72,
+)
 @given(
     starts=st.lists(_START, min_size=1, max_size=8, unique=True),
     programs=st.lists(st.sampled_from(PROGRAM_NAMES), min_size=8, max_size=8),
@@ -223,6 +246,34 @@ async def test_rest_calls(bridge: Bridge, client: ThermoSmartClient) -> None:
     with pytest.raises(ThermoSmartValidationError) as err:
         await client.update_thermostat({"target_temperature": 40})
     assert err.value.errors[0]["field"] == "target_temperature"
+
+
+async def test_refusals_and_silence(bridge: Bridge) -> None:
+    async with ThermoSmartClient("127.0.0.1", bridge.port) as client:
+        with pytest.raises(ThermoSmartAuthenticationError, match="pair"):
+            await client.state()
+    async with ThermoSmartClient("127.0.0.1", bridge.port, token="wrong") as client:
+        with pytest.raises(ThermoSmartAuthenticationError):
+            await client.state()
+        client.token = (await bridge.db.auth.create_token("t")).token
+        with pytest.raises(ThermoSmartError, match="404"):
+            await client._request("GET", "/api/v1/nothing-here")
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with ThermoSmartClient("127.0.0.1", port, token="t", request_timeout=0.1) as client:
+            with pytest.raises(ThermoSmartConnectionError, match="timeout"):
+                await client.state()
+            with pytest.raises(ThermoSmartConnectionError, match="timeout"):
+                await client.connect()
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_garbage_answers(garbage_server: int) -> None:
