@@ -46,7 +46,13 @@ from bridge.core.control import (
     RelayCommand,
     RelayController,
 )
-from bridge.learning.identify import HeatSource, Learner, LearnerConfig, Measurement
+from bridge.learning.identify import (
+    LEARNER_VERSION,
+    HeatSource,
+    Learner,
+    LearnerConfig,
+    Measurement,
+)
 from bridge.learning.predict import Forecast, Predictor, StartPlan
 
 if TYPE_CHECKING:
@@ -757,6 +763,14 @@ class LearningService:
             "emitter": self._emitter.to_dict(),
             "warmups": {k: list(v) for k, v in self._warmup_ratios.items()},
             "boost_w": list(self._boost_heat),
+            "preheat": None
+            if self._active is None
+            else {
+                "start_ts": self._active.start_ts,
+                "period_ts": self._active.period_ts,
+                "target": self._active.target,
+                "program": self._active.program,
+            },
         }
 
     def restore(self, data: object) -> bool:
@@ -765,10 +779,11 @@ class LearningService:
         exponent = self._emitter.exponent
         ok = isinstance(data, dict) and data.get("version") == STATE_VERSION
         learner: Learner | None = None
-        if ok and isinstance(data, dict):
-            stored = data.get("learner")
+        stored = data.get("learner") if ok and isinstance(data, dict) else None
+        if isinstance(stored, dict) and stored.get("version") == LEARNER_VERSION:
             learner = Learner.from_dict(stored)
-            kept = isinstance(stored, dict) and bool(stored.get("bins", {}).get("index"))
+            bins = stored.get("bins")
+            kept = isinstance(bins, dict) and bool(bins.get("index"))
             if kept and learner.usable_hours() == 0.0 and learner.fitted is None:
                 learner = None  # the learner's document was damaged
         if learner is None:
@@ -781,6 +796,17 @@ class LearningService:
         self._learner = learner
         self._emitter = EmitterEstimator.from_dict(data.get("emitter"), exponent)
         self._after_reset()
+        active = data.get("preheat")
+        if isinstance(active, dict):
+            try:
+                self._active = Preheat(
+                    float(active["start_ts"]),
+                    float(active["period_ts"]),
+                    float(active["target"]),
+                    str(active["program"]),
+                )
+            except (KeyError, TypeError, ValueError):
+                self._active = None
         boost = data.get("boost_w")
         if isinstance(boost, list):
             self._boost_heat = [

@@ -1,0 +1,117 @@
+"""The control benchmark: its quick mode as a smoke test, and its scoring on known traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.control import QUICK_HOUSE
+from bench.control.__main__ import main
+from bench.control.controllers import Curve, OnOff, OpenThermPort, installer_curve
+from bench.control.runner import DAY, HOUR, START, Schedule, Trace, bench_state, ideal
+from bench.control.scoring import CONTROLLER_KEYS, arrivals, controller_metrics, percentile
+from bridge.opentherm.sim import BEST_EFFICIENCY, SimWorld, get_profile
+
+
+def test_quick_run_writes_exactly_the_documented_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "control.json"
+    assert main(["--quick", "--json", str(out), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "thermosmart" in printed
+    assert "onoff" in printed
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"houses"}
+    assert set(doc["houses"]) == {QUICK_HOUSE}
+    house = doc["houses"][QUICK_HOUSE]
+    assert set(house) == {"radiators", "controllers", "learning"}
+    assert house["radiators"] is True
+    assert set(house["controllers"]) == {"thermosmart", "onoff", "curve"}
+    for metrics in house["controllers"].values():
+        assert set(metrics) == set(CONTROLLER_KEYS)
+        assert metrics["energy_kwh"] > 0.0
+        assert metrics["energy_ratio_to_ideal"] > 0.5
+        assert metrics["discomfort_kh"] >= 0.0
+        assert metrics["overshoot_k_max"] >= 0.0
+    assert set(house["learning"]) == {"7d", "14d"}
+    for horizon in house["learning"].values():
+        assert horizon == {"rmse_1h": None, "rmse_3h": None}  # two days: nothing learned yet
+    # one house, one weather: the controllers really differ
+    energies = {m["energy_kwh"] for m in house["controllers"].values()}
+    assert len(energies) == 3
+
+
+def test_percentile_and_arrivals_on_a_known_trace() -> None:
+    assert percentile([], 0.9) is None
+    assert percentile([5.0], 0.9) == 5.0
+    assert percentile([0.0, 10.0], 0.9) == pytest.approx(9.0)
+    trace = Trace()
+    # 15 °C setback until t=100 min, then a 20 °C home period; the room crosses 19.7 at 130 min
+    for minute in range(300):
+        trace.t.append(START + minute * 60.0)
+        home = minute >= 100
+        trace.target.append(20.0 if home else 15.0)
+        trace.occupied.append(1 if home else 0)
+        trace.air.append(15.0 + max(0.0, minute - 70) * 0.08)
+    late = arrivals(trace, START, START + 300 * 60.0)
+    assert late == [pytest.approx(130.0 - 100.0, abs=1.0)]
+    strict = arrivals(trace, START, START + 300 * 60.0, band=0.1)
+    assert strict[0] > late[0]
+
+
+def test_the_ideal_heater_follows_the_schedule_exactly_and_bounds_the_gas() -> None:
+    best = ideal(QUICK_HOUSE, seed=1, days=2.0)
+    heat = best.heat_kwh(START, START + 2 * DAY)
+    profile = get_profile(QUICK_HOUSE)
+    # at most the house's whole heat loss at 20 °C and -10 °C outside, at least something
+    assert 20.0 < heat < profile.heat_loss_w_per_k * 30.0 * 48.0 / 1000.0
+    schedule = Schedule(bench_state())
+    # setback hours need less than home hours
+    night = best.mean_w(START + 3 * HOUR)  # 04:00 local, 15 °C
+    evening = best.mean_w(START + DAY + 18 * HOUR)  # Friday 19:00 local, 19.5 °C
+    assert schedule.at(START + 3 * HOUR).target == 15.0
+    assert schedule.at(START + DAY + 18 * HOUR).target == 19.5
+    assert evening > night
+    # a controller's gas over the ideal is the ratio the benchmark reports
+    trace = Trace()
+    for k, kwh in enumerate((0.0, heat / BEST_EFFICIENCY * 1.2)):
+        trace.t.append(START + k * 2 * DAY)
+        trace.gas_ch_kwh.append(kwh)
+        for arr in (trace.air, trace.target, trace.outside, trace.burner_s):
+            arr.append(0.0)
+        trace.dhw_burner_s.append(0.0)
+        trace.condensing_s.append(0.0)
+        trace.occupied.append(0)
+        trace.ch_starts.append(0)
+    metrics = controller_metrics(trace, best, START, START + 2 * DAY + 1.0, boiler_min_w=4800.0)
+    assert metrics["energy_ratio_to_ideal"] == pytest.approx(1.2, rel=1e-3)
+
+
+def test_baselines_talk_opentherm_to_the_simulated_boiler() -> None:
+    profile = get_profile("terraced_1970s")
+    world = SimWorld(profile, seed=1)
+    port = OpenThermPort(world, pushed_outside=True)
+    assert (port.max_kw, port.min_modulation_pct) == (24.0, 20.0)
+    assert port.bounds.ch_upper == 85.0
+    state = bench_state()
+    res = Schedule(state).at(world.now)
+    onoff = OnOff()
+    cmd = onoff.step(world.now, 0.0, state, res, port.read())
+    port.write(cmd)
+    world.step(600.0)
+    r = port.read()
+    assert cmd.setpoint_c == 70.0
+    assert r.flame_on == world.boiler.flame
+    assert r.flow_c == pytest.approx(world.boiler.t_flow, abs=1 / 256)
+    # the installer's curve is the emitters' design point: 80/60-sized radiators run cooler
+    curve = installer_curve(profile)
+    assert 55.0 < curve.design_flow < 75.0
+    assert curve.gains_k > 0.0
+    fixed = Curve(profile).step(world.now, 0.0, state, res, r)
+    assert fixed.ch_enable
+    assert fixed.setpoint_c == pytest.approx(
+        curve.flow_for(res.target, r.outside_c or 0.0), abs=0.01
+    )
