@@ -8,15 +8,22 @@ with ``type: fault`` and the details; when every fault has cleared it fires
 ``boiler_fault_cleared`` listen to these events. A fault that needs the
 user also raises a repair issue showing the boiler's OEM code; it goes away
 by itself when the boiler clears the fault.
+
+A boiler tells a fault in parts (the fault bit first, the flags and the OEM
+code a few seconds later), so the event waits until the faults have held
+still for ``FAULT_SETTLE`` and then tells them whole, once. A fault that
+clears within that time fires nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.event import async_call_later
 
 from .client import BridgeState, Faults
 from .const import DOMAIN
@@ -45,6 +52,8 @@ FAULT_ISSUES: Final[tuple[tuple[str, str], ...]] = (
 """Active fault -> the issue that explains it, most specific first."""
 
 UNKNOWN_CODE: Final = "-"
+FAULT_SETTLE: Final = timedelta(seconds=5)
+"""How long the faults must hold still before the event tells them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,8 @@ class BoilerFaultWatcher:
         self.hass = hass
         self.entry = entry
         self._last: FaultReport | None = None
+        self._announced: FaultReport | None = None
+        self._settle: CALLBACK_TYPE | None = None
         self._issues: tuple[str | None, bool, dict[str, str]] | None = None
 
     @property
@@ -108,13 +119,34 @@ class BoilerFaultWatcher:
         report = FaultReport.of(state.faults)
         self._async_update_issues(state, report)
         previous, self._last = self._last, report
-        if report == previous or previous is None:
-            return  # unchanged, or the first look (what was there was reported before)
-        new = report.active - previous.active
-        if new or (report.active and report.oem_fault_code != previous.oem_fault_code):
+        if previous is None:
+            self._announced = report  # the first look: what was there was reported before
+            return
+        if report == previous:
+            return
+        self.async_cancel()
+        self._settle = async_call_later(self.hass, FAULT_SETTLE, self._async_announce)
+
+    @callback
+    def _async_announce(self, _now: datetime) -> None:
+        """The faults held still: fire the event if they differ from what was told."""
+        self._settle = None
+        report, told = self._last, self._announced
+        assert report is not None
+        assert told is not None
+        self._announced = report
+        new = report.active - told.active
+        if new or (report.active and report.oem_fault_code != told.oem_fault_code):
             self._async_fire(EVENT_TYPE_FAULT, report)
-        elif previous.active and not report.active:
+        elif told.active and not report.active:
             self._async_fire(EVENT_TYPE_CLEARED, report)
+
+    @callback
+    def async_cancel(self) -> None:
+        """Drop an event that waits for the faults to settle."""
+        if self._settle is not None:
+            self._settle()
+            self._settle = None
 
     @callback
     def _async_fire(self, kind: str, report: FaultReport) -> None:
@@ -188,4 +220,5 @@ def async_watch_boiler_faults(hass: HomeAssistant, entry: ThermoSmartConfigEntry
     coordinator = entry.runtime_data.coordinator
     entry.async_on_unload(coordinator.async_add_listener(watcher.async_update))
     entry.async_on_unload(watcher.async_remove_issues)
+    entry.async_on_unload(watcher.async_cancel)
     watcher.async_update()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, cast
 
 from homeassistant.components import automation
@@ -9,10 +11,12 @@ from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
+    async_fire_time_changed,
     async_get_device_automations,
 )
 
@@ -20,9 +24,10 @@ from bridge.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim.boiler import OemCode
+from custom_components.thermosmart.client import Faults
 from custom_components.thermosmart.const import DOMAIN
 from custom_components.thermosmart.device_trigger import async_get_triggers
-from custom_components.thermosmart.faults import EVENT_BOILER_FAULT
+from custom_components.thermosmart.faults import EVENT_BOILER_FAULT, FAULT_SETTLE
 
 from .conftest import setup_integration, wait_until
 
@@ -42,6 +47,20 @@ def _device(hass: HomeAssistant, bridge: Bridge, suffix: str) -> dr.DeviceEntry:
 
 async def _advance(bridge: Bridge, seconds: float = 30) -> None:
     await cast(VirtualClock, bridge.clock).advance(seconds)
+
+
+async def _settle(
+    hass: HomeAssistant, entry: MockConfigEntry, shown: Callable[[Faults], bool]
+) -> None:
+    """Wait until Home Assistant has the faults, then let them hold still."""
+
+    def arrived() -> bool:
+        faults = entry.runtime_data.coordinator.data.faults
+        return faults is not None and shown(faults)
+
+    await wait_until(hass, arrived)
+    async_fire_time_changed(hass, dt_util.utcnow() + FAULT_SETTLE + timedelta(seconds=1))
+    await hass.async_block_till_done()
 
 
 def _boiler(bridge: Bridge) -> Any:
@@ -106,7 +125,8 @@ async def test_automations_fire_on_fault_and_clear(
 
     _boiler(bridge).force_lockout(OemCode.IGNITION_FAILURE)
     await _advance(bridge)
-    await wait_until(hass, lambda: len(calls) == 1)
+    await _settle(hass, config_entry, lambda f: f.oem_diagnostic_code == 100)
+    assert len(calls) == 1
     assert calls[0].data == {
         "kind": "boiler_fault",
         "code": 1,
@@ -123,12 +143,13 @@ async def test_automations_fire_on_fault_and_clear(
 
     # more pushes with the same fault fire nothing more
     await _advance(bridge, 60)
-    await hass.async_block_till_done()
+    await _settle(hass, config_entry, lambda f: bool(f.fault))
     assert len(events) == 1
 
     _boiler(bridge).reset_lockout()
     await _advance(bridge)
-    await wait_until(hass, lambda: len(calls) == 2)
+    await _settle(hass, config_entry, lambda f: not f.active)
+    assert len(calls) == 2
     assert calls[1].data["kind"] == "boiler_fault_cleared"
     assert events[-1].data["type"] == "cleared"
     assert events[-1].data["faults"] == []
@@ -142,14 +163,16 @@ async def test_a_second_fault_fires_again(
     events = async_capture_events(hass, EVENT_BOILER_FAULT)
     _boiler(bridge).set_pressure(0.3)
     await _advance(bridge)
-    await wait_until(hass, lambda: len(events) == 1)
+    await _settle(hass, config_entry, lambda f: f.oem_diagnostic_code == 1000)
+    assert len(events) == 1
     assert events[0].data["faults"] == ["fault", "low_water_pressure"]
     assert events[0].data["oem_fault_code"] == 10
 
     # a lockout on top is news: it fires again with both
     _boiler(bridge).force_lockout(OemCode.FLAME_LOSS)
     await _advance(bridge)
-    await wait_until(hass, lambda: len(events) == 2)
+    await _settle(hass, config_entry, lambda f: f.oem_fault_code == 2)
+    assert len(events) == 2
     assert events[1].data["type"] == "fault"
     assert "gas_flame_fault" in events[1].data["faults"]
     assert events[1].data["oem_fault_code"] == 2
@@ -163,5 +186,39 @@ async def test_fault_already_there_at_setup_fires_nothing(
     events = async_capture_events(hass, EVENT_BOILER_FAULT)
     await setup_integration(hass, config_entry)
     await _advance(bridge)
+    await _settle(hass, config_entry, lambda f: bool(f.fault))
+    assert events == []
+
+
+async def test_fault_that_clears_at_once_fires_nothing(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    events = async_capture_events(hass, EVENT_BOILER_FAULT)
+    _boiler(bridge).set_pressure(0.3)
+    await _advance(bridge)
+    await wait_until(
+        hass,
+        lambda: config_entry.runtime_data.coordinator.data.faults.fault,  # type: ignore[union-attr]
+    )
+    _boiler(bridge).set_pressure(1.8)
+    await _advance(bridge)
+    await _settle(hass, config_entry, lambda f: not f.active)
+    assert events == []
+
+
+async def test_unload_drops_a_waiting_event(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    events = async_capture_events(hass, EVENT_BOILER_FAULT)
+    _boiler(bridge).force_lockout()
+    await _advance(bridge)
+    await wait_until(
+        hass,
+        lambda: config_entry.runtime_data.coordinator.data.faults.fault,  # type: ignore[union-attr]
+    )
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    async_fire_time_changed(hass, dt_util.utcnow() + FAULT_SETTLE + timedelta(seconds=1))
     await hass.async_block_till_done()
     assert events == []
