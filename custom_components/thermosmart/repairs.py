@@ -84,16 +84,12 @@ def async_watch_reauth(hass: HomeAssistant) -> CALLBACK_TYPE:
     def on_flow(event: str, flow_id: str) -> None:
         if event != "added":
             return
-        try:
-            flow = flows.async_get(flow_id)
-        except data_entry_flow.UnknownFlow:
-            return
-        context = flow["context"]
-        if flow["handler"] != DOMAIN or context.get("source") != SOURCE_REAUTH:
-            return
-        entry = hass.config_entries.async_get_entry(context.get("entry_id", ""))
-        if entry is not None:
-            async_create_pairing_lost_issue(hass, entry.entry_id, entry.title)
+        reauths = flows.async_progress_by_handler(DOMAIN, match_context={"source": SOURCE_REAUTH})
+        for flow in reauths:
+            context = flow["context"]
+            if flow["flow_id"] == flow_id and "entry_id" in context:
+                name = (context.get("title_placeholders") or {}).get("name", "")
+                async_create_pairing_lost_issue(hass, context["entry_id"], name)
 
     return flows.async_subscribe_flow(on_flow)
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Any, cast
 from unittest.mock import patch
 
 import aiohttp
 from homeassistant.components.repairs import repairs_flow_manager
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import SOURCE_ZEROCONF, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, UnknownStep
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -174,6 +176,28 @@ async def test_token_revoked_while_running(
         await wait_until(hass, lambda: _issue(hass, "pairing_lost", config_entry) is not None)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+async def test_discovery_flow_raises_no_pairing_issue(hass: HomeAssistant, bridge: Bridge) -> None:
+    assert await async_setup_component(hass, DOMAIN, {})
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_ZEROCONF},
+        data=ZeroconfServiceInfo(
+            ip_address=ip_address("127.0.0.1"),
+            ip_addresses=[ip_address("127.0.0.1")],
+            hostname="thermosmart.local.",
+            name="ThermoSmart._thermosmart._tcp.local.",
+            port=bridge.port,
+            type="_thermosmart._tcp.local.",
+            properties={"bridge_id": bridge.bridge_id},
+        ),
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "zeroconf_confirm"
+    await hass.async_block_till_done()
+    assert not [i for i in ir.async_get(hass).issues if i[0] == DOMAIN]
+    hass.config_entries.flow.async_abort(result["flow_id"])
 
 
 async def test_removing_the_entry_removes_its_issues(

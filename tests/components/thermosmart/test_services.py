@@ -16,7 +16,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
 from bridge.daemon import Bridge
-from custom_components.thermosmart.client import ThermoSmartResponseError
+from custom_components.thermosmart.client import (
+    ThermoSmartResponseError,
+    ThermoSmartValidationError,
+)
 from custom_components.thermosmart.const import DOMAIN
 
 from .conftest import setup_integration
@@ -404,6 +407,17 @@ async def test_unexpected_answer(hass: HomeAssistant, entry: MockConfigEntry) ->
         await _call(hass, entry, "clear_exceptions")
     assert err.value.translation_key == "unexpected_error"
     assert err.value.translation_placeholders == {"error": "garbage"}
+
+
+async def test_bridge_refusal_without_details(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    client = entry.runtime_data.client
+    refusal = ThermoSmartValidationError("the bridge rejected the request")
+    with (
+        patch.object(client, "set_paused", side_effect=refusal),
+        pytest.raises(ServiceValidationError) as err,
+    ):
+        await _call(hass, entry, "resume")
+    assert err.value.translation_placeholders == {"error": "the bridge rejected the request"}
 
 
 async def test_refused_token(
