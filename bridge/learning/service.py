@@ -369,6 +369,11 @@ class Tuning:
     """The learned heat loss at the curve's design point, W."""
     gains_k: float
     """Free heat over the heat-loss coefficient, K."""
+    hold_target: float | None = None
+    """The target :attr:`hold_gains_k` was worked out for."""
+    hold_gains_k: float | None = None
+    """The balance offset that makes the curve give the heat that holds ``hold_target``
+    with the building as it is now (a cold mass after a setback takes more)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,6 +653,8 @@ class LearningService:
         plan: StartPlan | None = None
         plan_key: tuple[float, float, str] | None = None
         factor = self.start_factor(ctx.next_program if ctx is not None else None)
+        hold_target: float | None = None
+        hold_gains: float | None = None
         boost_w = self.boost_power_w()
         warm_from = math.inf
         if predictor is not None and ctx is not None:
@@ -670,6 +677,13 @@ class LearningService:
                 return max(value, warm) if warm_from <= ts < end else value
 
             forecast, targets = follow_schedule(predictor, target_at, boost_w=boost_w)
+            if design_load is not None and target_c is not None:
+                x = predictor.state.vector
+                hold = _hold_heat(
+                    predictor, (target_c, x[1], x[2]), target_c, predictor.state.ts, 3 * design_load
+                )
+                offset = target_c - predictor.outside_c - 30.0 * hold / design_load
+                hold_target, hold_gains = target_c, min(12.0, max(-8.0, offset))
             to_target = predictor.time_to_target(target_c, max_heat_w=boost_w)
         elif predictor is not None:
             forecast = predictor.forecast(FORECAST_HOURS, step_s=FORECAST_STEP_S)
@@ -687,7 +701,7 @@ class LearningService:
             plan=plan,
             plan_key=plan_key,
             context_key=None if ctx is None else ctx.key,
-            tuning=Tuning(design_load, gains_k),
+            tuning=Tuning(design_load, gains_k, hold_target, hold_gains),
             emitters=fit,
             start_factor=factor,
         )
@@ -993,18 +1007,25 @@ class LearningService:
         *,
         max_kw: float | None = None,
         min_modulation_pct: float | None = None,
+        target: float | None = None,
     ) -> BoilerControlConfig:
         """``base`` with what was learned: heating curve, gains and the low-load threshold.
 
         The curve comes from the learned emitters and the learned design
         load (heat-loss coefficient times the curve's design difference),
-        shifted by the free heat; the low-load threshold is the boiler's
-        minimum output (ID 15: capacity times minimum modulation) over that
-        design load. Until the model is confident, ``base`` stands.
+        shifted by the free heat; for ``target`` the shift is the one that
+        makes the curve give the heat holding the target with the building
+        as the model sees it now (more while the mass is still cold after a
+        warm-up). The low-load threshold is the boiler's minimum output
+        (ID 15: capacity times minimum modulation) over that design load.
+        Until the model is confident, ``base`` stands.
         """
         snap = self._snapshot
         tuning = snap.tuning
-        key = (id(base), max_kw, min_modulation_pct, tuning, snap.emitters)
+        gains = tuning.gains_k
+        if tuning.hold_gains_k is not None and target is not None and target == tuning.hold_target:
+            gains = tuning.hold_gains_k
+        key = (id(base), max_kw, min_modulation_pct, tuning, snap.emitters, gains)
         if self._tuned is not None and self._tuned[0] == key:
             return self._tuned[1]
         config = base
@@ -1012,9 +1033,9 @@ class LearningService:
         if design_load is not None and design_load > 0.0:
             curve = base.curve
             if snap.emitters is not None:
-                curve = snap.emitters.curve(design_load, tuning.gains_k, base.curve) or curve
+                curve = snap.emitters.curve(design_load, gains, base.curve) or curve
             if curve is base.curve:
-                curve = replace(curve, gains_k=round(tuning.gains_k, 2))
+                curve = replace(curve, gains_k=round(gains, 2))
             changes: dict[str, Any] = {"curve": curve}
             if max_kw and min_modulation_pct is not None and max_kw > 0.0:
                 min_w = max_kw * 1000.0 * max(0.0, min_modulation_pct) / 100.0
@@ -1156,7 +1177,7 @@ class ThermostatControl:
         """The OpenTherm command for now (``mono``: the clock's monotonic seconds)."""
         target, _ = self.target(ctx)
         self.boiler.config = self.learning.boiler_config(
-            self.base_config, max_kw=max_kw, min_modulation_pct=min_modulation_pct
+            self.base_config, max_kw=max_kw, min_modulation_pct=min_modulation_pct, target=target
         )
         return self.boiler.step(mono, target=target, room=room, outside=outside, bounds=bounds)
 
