@@ -57,6 +57,7 @@ async def entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> MockConfi
 
 
 async def test_actions_are_registered_without_an_entry(hass: HomeAssistant) -> None:
+    from homeassistant.helpers.service import async_get_all_descriptions
     from homeassistant.setup import async_setup_component
 
     assert await async_setup_component(hass, DOMAIN, {})
@@ -68,6 +69,12 @@ async def test_actions_are_registered_without_an_entry(hass: HomeAssistant) -> N
         "resume",
         "set_program_temperatures",
     }
+    # services.yaml loads, with a bridge selector on every action
+    descriptions = await async_get_all_descriptions(hass)
+    for description in descriptions[DOMAIN].values():
+        assert description["fields"]["config_entry_id"]["selector"] == {
+            "config_entry": {"integration": DOMAIN}
+        }
 
 
 async def test_set_schedule(hass: HomeAssistant, bridge: Bridge, entry: MockConfigEntry) -> None:
