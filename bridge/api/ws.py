@@ -168,6 +168,7 @@ class PushHub:
     """The bridge's push clients and the state they were last sent."""
 
     def __init__(self, bridge: Bridge) -> None:
+        self.stopped = False
         self._bridge = bridge
         self._clients: set[_Client] = set()
         self._snapshot: dict[str, Any] | None = None
@@ -195,6 +196,7 @@ class PushHub:
 
     async def stop(self) -> None:
         """Stop listening and close every socket with 1001 (going away)."""
+        self.stopped = True
         for remove in self._removers:
             remove()
         self._removers.clear()
@@ -354,6 +356,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             headers={"Upgrade": "websocket", "Connection": "Upgrade"},
         )
     await ws.prepare(request)
+    if hub.stopped:
+        # the upgrade raced the bridge's stop: nobody would ever close this socket
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"bridge stopping")
+        return ws
     client = _Client(ws, request_token(request).id, hub)
     hub.attach(client)
     reader = asyncio.create_task(_read(hub, client), name="push-reader")
