@@ -90,8 +90,16 @@ _BOOST_SETTLE_S = 1200.0
 #: Warm-ups remembered for the start correction, and how many it needs.
 _WARMUPS_KEPT = 12
 _WARMUPS_NEEDED = 3
-#: A warm-up counts as arrived when the room reading is this close to its target (K).
-_ARRIVED_K = 0.1
+#: A warm-up counts as arrived when the room reading is this close to its target (K):
+#: where the full-power warm-up hands over to holding (the boost band).
+_ARRIVED_K = BOOST_BAND_K
+#: The optimal start aims this far below the target: the sensor's resolution (the last
+#: tenths are the holding control's, and take the model's slow asymptote).
+_AIM_K = 0.1
+#: A warm-up not arrived this long after its period's start counts as arrived then.
+_ARRIVAL_WAIT_S = 3600.0
+#: The start correction never stretches a planned lead more than this.
+_MAX_START_FACTOR = 1.5
 #: Schedule sources under which the thermostat may heat up early (not manual, remote or pause).
 _PREHEAT_SOURCES = frozenset({"schedule", "exception"})
 
@@ -661,7 +669,10 @@ class LearningService:
             target_c = ctx.target
             if ready and ctx.warmup_ahead and 0.0 < ctx.next_start - ctx.now <= _PLAN_AHEAD_S:
                 plan = predictor.optimal_start(
-                    ctx.next_start, ctx.next_target, setback_c=ctx.target, max_heat_w=boost_w
+                    ctx.next_start,
+                    ctx.next_target - _AIM_K,
+                    setback_c=ctx.target,
+                    max_heat_w=boost_w,
                 )
                 plan_key = (ctx.next_start, ctx.next_target, ctx.next_program)
                 if self.preheat_enabled:
@@ -708,7 +719,7 @@ class LearningService:
         return self._snapshot
 
     def start_factor(self, program: str | None = None) -> float:
-        """The 75th percentile of (actual / planned) warm-up time of recent warm-ups, 1-2.
+        """The 75th percentile of (actual / planned) warm-up time of recent warm-ups, 1-1.5.
 
         Warm-ups for ``program`` (home or comfort: different targets, times
         of day, lengths) when three were seen, else all; 1 before. A model
@@ -726,7 +737,7 @@ class LearningService:
         lo = math.floor(k)
         hi = min(lo + 1, len(ordered) - 1)
         value = ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-        return min(2.0, max(1.0, value))
+        return min(_MAX_START_FACTOR, max(1.0, value))
 
     def _track_boost(self, m: Measurement, heat: float | None, boost: bool | None) -> None:
         """Keep the heat of warm-ups at full power, past their first minutes."""
@@ -757,12 +768,12 @@ class LearningService:
         if m.ts - start <= 120.0 and room >= target - _ARRIVED_K:
             self._warmup = None  # warm already: nothing to time
             return
-        if room >= target - _ARRIVED_K or m.ts >= period + 3 * 3600.0:
+        if room >= target - _ARRIVED_K or m.ts >= period + _ARRIVAL_WAIT_S:
             ratio = (m.ts - start) / (planned - start)
             kept = self._warmup_ratios.get(program, [])
             self._warmup_ratios = {
                 **self._warmup_ratios,
-                program: [*kept, min(3.0, max(0.3, ratio))][-_WARMUPS_KEPT:],
+                program: [*kept, min(2.0, max(0.3, ratio))][-_WARMUPS_KEPT:],
             }
             if self._warmup is warmup:
                 self._warmup = None
@@ -830,7 +841,7 @@ class LearningService:
         if isinstance(warmups, dict):
             self._warmup_ratios = {
                 str(program): [
-                    min(3.0, max(0.3, float(v)))
+                    min(2.0, max(0.3, float(v)))
                     for v in values[-_WARMUPS_KEPT:]
                     if isinstance(v, int | float) and math.isfinite(v)
                 ]
