@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Concatenate
 
 from homeassistant.core import callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -15,13 +14,10 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .client import (
     BridgeState,
-    ThermoSmartAuthenticationError,
-    ThermoSmartConnectionError,
-    ThermoSmartError,
-    ThermoSmartValidationError,
 )
 from .const import DOMAIN
 from .coordinator import ThermoSmartCoordinator
+from .errors import bridge_command
 
 if TYPE_CHECKING:
     from . import ThermoSmartConfigEntry
@@ -143,43 +139,13 @@ def async_add_present_entities[_T](
     entry.async_on_unload(coordinator.async_add_listener(add_present))
 
 
-def _describe_errors(err: ThermoSmartValidationError) -> str:
-    if not err.errors:
-        return str(err)
-    return "; ".join(f"{item.get('field')}: {item.get('rule')}" for item in err.errors)
-
-
 def thermosmart_exception_handler[_EntityT: ThermoSmartEntity, **_P](
     func: Callable[Concatenate[_EntityT, _P], Coroutine[Any, Any, Any]],
 ) -> Callable[Concatenate[_EntityT, _P], Coroutine[Any, Any, None]]:
     """Turn the client's errors in an entity action into translated Home Assistant errors."""
 
     async def handler(self: _EntityT, /, *args: _P.args, **kwargs: _P.kwargs) -> None:
-        try:
+        async with bridge_command(self.hass, self.coordinator.config_entry):
             await func(self, *args, **kwargs)
-        except ThermoSmartValidationError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_request",
-                translation_placeholders={"error": _describe_errors(err)},
-            ) from err
-        except ThermoSmartAuthenticationError as err:
-            self.coordinator.config_entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            ) from err
-        except ThermoSmartConnectionError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="communication_error",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        except ThermoSmartError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="unexpected_error",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        self.coordinator.async_apply_client_state()
 
     return handler

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
@@ -23,12 +23,9 @@ import voluptuous as vol
 from .client import (
     PROGRAM_NAMES,
     ScheduleException,
-    ThermoSmartAuthenticationError,
-    ThermoSmartConnectionError,
-    ThermoSmartError,
-    ThermoSmartValidationError,
 )
 from .const import DOMAIN, TEMPERATURE_MAX, TEMPERATURE_MIN
+from .errors import bridge_command
 
 if TYPE_CHECKING:
     from . import ThermoSmartConfigEntry
@@ -126,40 +123,12 @@ def _entry(call: ServiceCall) -> ThermoSmartConfigEntry:
     return thermosmart_entry
 
 
-def _describe(err: ThermoSmartValidationError) -> str:
-    if not err.errors:
-        return str(err)
-    return "; ".join(f"{item.get('field')}: {item.get('rule')}" for item in err.errors)
-
-
 async def _run(
     hass: HomeAssistant, entry: ThermoSmartConfigEntry, command: Awaitable[object]
 ) -> None:
-    """Await a client command; turn its errors into translated ones; show the result at once."""
-    try:
+    """Await a client command with the integration's one error translation."""
+    async with bridge_command(hass, entry):
         await command
-    except ThermoSmartValidationError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_request",
-            translation_placeholders={"error": _describe(err)},
-        ) from err
-    except ThermoSmartAuthenticationError as err:
-        entry.async_start_reauth(hass)
-        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="auth_failed") from err
-    except ThermoSmartConnectionError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="communication_error",
-            translation_placeholders={"error": str(err)},
-        ) from err
-    except ThermoSmartError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="unexpected_error",
-            translation_placeholders={"error": str(err)},
-        ) from err
-    entry.runtime_data.coordinator.async_apply_client_state()
 
 
 def _check_quarter(value: time, shown: str) -> None:
