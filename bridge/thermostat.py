@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from bridge import __version__
-from bridge.core import thermostat as core
+from bridge.core import options as opts, thermostat as core
 from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,
-    BoilerControlConfig,
 )
 from bridge.core.programs import (
     ExceptionPeriod,
@@ -177,7 +176,6 @@ class ThermostatService:
         master: OpenThermMaster | None,
         *,
         timezone: str = "Europe/Amsterdam",
-        control: BoilerControlConfig | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -189,9 +187,9 @@ class ThermostatService:
         self.location: str | None = None
         self.geofence_enabled = False
         self.geofence_devices: list[Any] = []
-        self.learning = LearningService(
-            emitter_exponent=(control or BoilerControlConfig()).curve.exponent
-        )
+        self._options: dict[str, Any] = opts.current({})
+        control = opts.control_config(self._options)
+        self.learning = LearningService(emitter_exponent=control.curve.exponent)
         """The house's learner: predictions, optimal start, the learned heating curve."""
         self.control = ThermostatControl(self.learning, boiler=control)
         self._boiler_ctl = self.control.boiler
@@ -223,8 +221,8 @@ class ThermostatService:
         schedule = _from_blocks(await db.schedule.get())
         exceptions = _from_stored_exceptions(await db.schedule.get_exceptions())
         runtime = await db.settings.get(CONTROL_STATE)
-        options = await db.settings.get(OPTIONS)
-        self.learning.preheat_enabled = bool(options.get("preheat", True))
+        stored_options: dict[str, Any] = await db.settings.get(OPTIONS)
+        await self._apply_options(opts.current(stored_options))
         self.state = replace(
             self.state,
             programs=programs,
@@ -276,8 +274,32 @@ class ThermostatService:
         return self.learning.predictions(self.clock.time(), self.schedule_resolution())
 
     def options(self) -> dict[str, Any]:
-        """The per-bridge options the owner can set (``preheat``)."""
-        return {"preheat": self.learning.preheat_enabled}
+        """The per-bridge options the owner can set (see :mod:`bridge.core.options`)."""
+        return dict(self._options)
+
+    def boiler_limits(self) -> opts.BoilerLimits:
+        """What the boiler takes, for checking options against it."""
+        if self.master is None:
+            return opts.BoilerLimits(opentherm=False)
+        caps = self.master.state.capabilities
+
+        def floats(pair: tuple[int, int] | None) -> tuple[float, float] | None:
+            return None if pair is None else (float(pair[0]), float(pair[1]))
+
+        return opts.BoilerLimits(
+            opentherm=True,
+            dhw_present=caps.dhw_present,
+            dhw_bounds=floats(caps.dhw_setpoint_bounds),
+            max_ch_bounds=floats(caps.max_ch_setpoint_bounds),
+        )
+
+    async def _apply_options(self, options: dict[str, Any]) -> None:
+        """Make ``options`` the ones in effect: warm-up, control defaults, the emitter model."""
+        self._options = options
+        self.learning.preheat_enabled = bool(options["preheat"])
+        config = opts.control_config(options)
+        self.control.set_base(config)
+        await self.learning.set_emitter_exponent(config.curve.exponent)
 
     def local_room_temperature(self) -> float | None:
         """The bridge's own room reading (the simulated room sensor), if it has one."""
@@ -481,16 +503,19 @@ class ThermostatService:
         self.notify_changes()
         return self.cloud_object()
 
-    async def set_options(self, *, preheat: bool | None = None) -> dict[str, Any]:
-        """Change the per-bridge options (stored in the settings' ``options``)."""
+    async def set_options(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change some of the per-bridge options: checked whole, stored, then in effect.
+
+        Raises :class:`ValidationError` (and changes nothing) for an unknown
+        option, a wrong type, a temperature outside what the boiler takes, or
+        a boiler option on a relay or a hot-water option on a boiler without it.
+        """
+        checked = opts.check(changes, self.boiler_limits())
         async with self._lock:
             stored: dict[str, Any] = await self.db.settings.get(OPTIONS)
-            options = dict(stored)
-            if preheat is not None:
-                options["preheat"] = bool(preheat)
+            options = opts.current({**stored, **checked})
             await self.db.settings.set(OPTIONS, options)
-            if preheat is not None:
-                self.learning.preheat_enabled = bool(preheat)
+            await self._apply_options(options)
         self._wake.set()
         self._notify_state()
         self.notify_changes()
@@ -536,6 +561,8 @@ class ThermostatService:
                 bounds=bounds,
                 max_kw=caps.max_capacity_kw,
                 min_modulation_pct=caps.min_modulation_pct,
+                dhw_enable=bool(self._options["dhw_enable"]),
+                dhw_setpoint=self._options["dhw_setpoint"],
             )
             self.master.apply_command(cmd, max_ch_setpoint=cmd.max_ch_setpoint)
             self.last_command = cmd

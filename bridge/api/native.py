@@ -580,13 +580,15 @@ async def predictions(request: web.Request) -> web.Response:
     return web.json_response(_bridge(request).thermostat.predictions())
 
 
-OPTIONS_SCHEMA = vol.Schema({vol.Required("preheat"): bool}, extra=vol.PREVENT_EXTRA)
-
-
 @owner_only
 @validated
 async def get_options(request: web.Request) -> web.Response:
-    """``GET /api/v1/options``: the per-bridge options (``preheat``)."""
+    """``GET /api/v1/options``: the per-bridge options with their defaults filled in.
+
+    ``preheat``, ``heating_system`` (``radiators`` or ``underfloor``),
+    ``max_ch_setpoint`` (°C or null for the heating system's default),
+    ``dhw_enable`` and ``dhw_setpoint`` (°C or null to leave the boiler's).
+    """
     query_params(request, ())
     return web.json_response(_bridge(request).thermostat.options())
 
@@ -594,11 +596,16 @@ async def get_options(request: web.Request) -> web.Response:
 @owner_only
 @validated
 async def put_options(request: web.Request) -> web.Response:
-    """``PUT /api/v1/options`` with ``{"preheat": true|false}``: heat up early or not."""
+    """``PUT /api/v1/options`` with any of the options: checked whole, then stored.
+
+    Temperatures are checked against the boiler's bounds where it told them;
+    boiler options on a relay and hot-water options on a boiler without hot
+    water are refused. Answers with all the options now in effect.
+    """
     query_params(request, ())
-    data = validate(OPTIONS_SCHEMA, await read_object(request))
+    data = await read_object(request)
     service = _bridge(request).thermostat
-    return web.json_response(await service.set_options(preheat=data["preheat"]))
+    return web.json_response(await service.set_options(data))
 
 
 # -- settings ----------------------------------------------------------------------------

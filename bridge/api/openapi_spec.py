@@ -71,6 +71,27 @@ N_STR: Json = {"type": ["string", "null"]}
 N_NUM: Json = {"type": ["number", "null"]}
 N_INT: Json = {"type": ["integer", "null"]}
 N_BOOL: Json = {"type": ["boolean", "null"]}
+
+OPTION_PROPERTIES: Json = {
+    "preheat": {"type": "boolean", "description": "heat up early (optimal start); default true"},
+    "heating_system": {
+        "type": "string",
+        "enum": ["radiators", "underfloor"],
+        "description": "picks the heating curve and control defaults; default radiators",
+    },
+    "max_ch_setpoint": {
+        "type": ["number", "null"],
+        "minimum": 20,
+        "maximum": 90,
+        "description": "highest flow temperature, °C (ID 57); null: the heating system's "
+        "default (75 radiators, 45 underfloor)",
+    },
+    "dhw_enable": {"type": "boolean", "description": "hot water on (ID 0 bit 1); default true"},
+    "dhw_setpoint": {
+        "type": ["number", "null"],
+        "description": "hot-water temperature, °C (ID 56); null: leave the boiler's own",
+    },
+}
 TS: Json = {"type": "number", "description": "Unix time in seconds (UTC)"}
 N_TS: Json = {"type": ["number", "null"], "description": "Unix time in seconds (UTC)"}
 N_ISO: Json = {"type": ["string", "null"], "format": "date-time"}
@@ -591,9 +612,19 @@ SCHEMAS: Json = {
         "`predictions`. Fields are only ever added.",
     ),
     "Options": obj(
-        {"preheat": {"type": "boolean", "description": "heat up early (optimal start)"}},
-        description="Per-bridge options; preheat defaults to true.",
+        OPTION_PROPERTIES,
+        description="Per-bridge options with their defaults filled in.",
     ),
+    "OptionsChange": {
+        **obj(
+            OPTION_PROPERTIES,
+            required=[],
+            description="Any of the options; checked whole, and nothing changes on an error. "
+            "Temperatures are checked against the boiler's bounds where it told them; boiler "
+            "options on a relay and hot-water options on a boiler without hot water are refused.",
+        ),
+        "minProperties": 1,
+    },
     "Settings": obj(
         {
             "name": {"type": "string", "minLength": 1, "maxLength": 64},
@@ -1224,10 +1255,10 @@ OPERATIONS: dict[tuple[str, str], Json] = {
     ),
     ("PUT", "/api/v1/options"): op(
         "putOptions",
-        "Turn the early warm-up (optimal start) on or off",
+        "Change options: warm-up, heating system, maximum flow, hot water",
         "native",
         {"200": json_ok(ref("Options")), **BODY_ERRORS, **OWNER_ERRORS},
-        body=json_body(ref("Options")),
+        body=json_body(ref("OptionsChange")),
     ),
     ("GET", "/api/v1/settings"): op(
         "getSettings",

@@ -850,6 +850,16 @@ class LearningService:
             }
         return True
 
+    async def set_emitter_exponent(self, exponent: float) -> None:
+        """Fit the emitters with ``exponent`` (another heating system): a fresh emitter fit."""
+        if exponent != self._emitter.exponent:
+            await self._call(self._set_emitter_exponent, exponent)
+
+    def _set_emitter_exponent(self, exponent: float) -> None:
+        self._emitter = EmitterEstimator(exponent)
+        self._tuned = None
+        self._refresh_wanted = True
+
     def reset(self) -> None:
         """Forget everything learned (after an erase)."""
         self._learner = Learner(self._learner.heat_source, self._config)
@@ -1160,14 +1170,18 @@ class ThermostatControl:
         relay: RelayController | None = None,
     ) -> None:
         self.learning = learning
-        base = boiler if boiler is not None else BoilerControlConfig()
-        if base.float_band is None:
-            base = replace(base, float_band=FLOAT_BAND_K)
-        if base.boost_band is None:
-            base = replace(base, boost_band=BOOST_BAND_K)
-        self.base_config = base
+        self.base_config = BoilerControlConfig()
+        self.set_base(boiler if boiler is not None else BoilerControlConfig())
         self.boiler = BoilerController(self.base_config)
         self.relay = relay if relay is not None else RelayController()
+
+    def set_base(self, boiler: BoilerControlConfig) -> None:
+        """Control on ``boiler``'s defaults from the next step (the loop's state is kept)."""
+        if boiler.float_band is None:
+            boiler = replace(boiler, float_band=FLOAT_BAND_K)
+        if boiler.boost_band is None:
+            boiler = replace(boiler, boost_band=BOOST_BAND_K)
+        self.base_config = boiler
 
     def target(self, ctx: PlanContext) -> tuple[float, Preheat | None]:
         """The target to control on now, and the warm-up in progress."""
@@ -1184,13 +1198,26 @@ class ThermostatControl:
         bounds: BoilerBounds | None = None,
         max_kw: float | None = None,
         min_modulation_pct: float | None = None,
+        dhw_enable: bool = True,
+        dhw_setpoint: float | None = None,
     ) -> BoilerCommand:
-        """The OpenTherm command for now (``mono``: the clock's monotonic seconds)."""
+        """The OpenTherm command for now (``mono``: the clock's monotonic seconds).
+
+        ``dhw_enable`` and ``dhw_setpoint`` (None: leave the boiler's) are the owner's.
+        """
         target, _ = self.target(ctx)
         self.boiler.config = self.learning.boiler_config(
             self.base_config, max_kw=max_kw, min_modulation_pct=min_modulation_pct, target=target
         )
-        return self.boiler.step(mono, target=target, room=room, outside=outside, bounds=bounds)
+        return self.boiler.step(
+            mono,
+            target=target,
+            room=room,
+            outside=outside,
+            bounds=bounds,
+            dhw_setpoint=dhw_setpoint,
+            dhw_enable=dhw_enable,
+        )
 
     def relay_step(self, mono: float, ctx: PlanContext, *, room: float | None) -> RelayCommand:
         """The relay output for now."""

@@ -1,0 +1,150 @@
+"""The owner's per-bridge options: warm-up, heating system, boiler limits, hot water.
+
+Stored as one object in the settings (``options``); ``GET /api/v1/options``
+shows them with their defaults filled in and ``PUT /api/v1/options`` changes
+any of them. A change applies whole or not at all.
+
+- ``preheat``: start warming up early for home and comfort periods.
+- ``heating_system``: ``radiators`` (70/50 design, max flow 75 °C) or
+  ``underfloor`` (35/28 design, max flow 45 °C, slower control); it picks the
+  heating curve and the control defaults.
+- ``max_ch_setpoint``: the highest flow temperature the bridge asks for
+  (OpenTherm ID 57 where the boiler takes it), °C; ``None`` keeps the
+  heating system's default.
+- ``dhw_enable``: domestic hot water on or off (ID 0 master status bit 1).
+- ``dhw_setpoint``: the hot-water temperature (ID 56), °C; ``None`` leaves
+  the boiler's own setting alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+import math
+from typing import Any, Final
+
+from bridge.core.control import DEFAULT_DHW_RANGE, BoilerControlConfig
+from bridge.core.validation import FieldError, ValidationError
+
+HEATING_SYSTEMS: Final = ("radiators", "underfloor")
+MAX_CH_RANGE: Final = (20.0, 90.0)
+"""What any boiler takes as a maximum flow temperature; the boiler's own bounds narrow it."""
+
+DEFAULTS: Final[Mapping[str, Any]] = {
+    "preheat": True,
+    "heating_system": "radiators",
+    "max_ch_setpoint": None,
+    "dhw_enable": True,
+    "dhw_setpoint": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BoilerLimits:
+    """What the boiler said it takes, for checking an option against it."""
+
+    opentherm: bool
+    """False for a relay: no flow temperatures and no hot water to set."""
+    dhw_present: bool | None = None
+    dhw_bounds: tuple[float, float] | None = None
+    max_ch_bounds: tuple[float, float] | None = None
+
+
+def current(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The options in effect: the stored ones over the defaults (unknown keys dropped)."""
+    out = dict(DEFAULTS)
+    for key in DEFAULTS:
+        if key in stored:
+            out[key] = stored[key]
+    if out["heating_system"] not in HEATING_SYSTEMS:
+        out["heating_system"] = DEFAULTS["heating_system"]
+    return out
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _temperature(
+    errors: list[FieldError], name: str, value: Any, bounds: tuple[float, float], whose: str
+) -> None:
+    if value is None:
+        return
+    if not _number(value):
+        errors.append({"field": name, "rule": "must be a number (°C) or null"})
+        return
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        errors.append({"field": name, "rule": f"must be from {lo:g} to {hi:g} °C ({whose})"})
+
+
+def check(changes: Mapping[str, Any], limits: BoilerLimits) -> dict[str, Any]:
+    """``changes`` checked whole: a copy, or :class:`ValidationError` listing every broken rule."""
+    errors: list[FieldError] = []
+    if not changes:
+        errors.append({"field": "(body)", "rule": f"give at least one of {', '.join(DEFAULTS)}"})
+    errors.extend(
+        {"field": key, "rule": "is not an option"} for key in changes if key not in DEFAULTS
+    )
+    errors.extend(
+        {"field": key, "rule": "must be true or false"}
+        for key in ("preheat", "dhw_enable")
+        if key in changes and not isinstance(changes[key], bool)
+    )
+    if "heating_system" in changes and changes["heating_system"] not in HEATING_SYSTEMS:
+        errors.append(
+            {"field": "heating_system", "rule": f"must be one of {', '.join(HEATING_SYSTEMS)}"}
+        )
+    boiler_keys = [k for k in ("max_ch_setpoint", "dhw_enable", "dhw_setpoint") if k in changes]
+    if boiler_keys and not limits.opentherm:
+        relay_rule = "needs an OpenTherm boiler (this is a relay)"
+        errors.extend({"field": key, "rule": relay_rule} for key in boiler_keys)
+        raise ValidationError(errors)
+    if "max_ch_setpoint" in changes:
+        bounds, whose = MAX_CH_RANGE, "any boiler"
+        if limits.max_ch_bounds is not None:
+            lo = max(MAX_CH_RANGE[0], limits.max_ch_bounds[0])
+            hi = min(MAX_CH_RANGE[1], limits.max_ch_bounds[1])
+            if lo <= hi:
+                bounds, whose = (lo, hi), "the boiler's bounds"
+        _temperature(errors, "max_ch_setpoint", changes["max_ch_setpoint"], bounds, whose)
+    dhw_keys = [k for k in ("dhw_enable", "dhw_setpoint") if k in changes]
+    if dhw_keys and limits.dhw_present is False:
+        no_dhw = "the boiler has no domestic hot water"
+        errors.extend({"field": key, "rule": no_dhw} for key in dhw_keys)
+    elif "dhw_setpoint" in changes:
+        bounds, whose = DEFAULT_DHW_RANGE, "the usual hot-water range"
+        if limits.dhw_bounds is not None and limits.dhw_bounds[0] <= limits.dhw_bounds[1]:
+            bounds, whose = limits.dhw_bounds, "the boiler's bounds"
+        _temperature(errors, "dhw_setpoint", changes["dhw_setpoint"], bounds, whose)
+    if errors:
+        raise ValidationError(errors)
+    out = dict(changes)
+    for key in ("max_ch_setpoint", "dhw_setpoint"):
+        if out.get(key) is not None:
+            out[key] = float(out[key])
+    return out
+
+
+def control_config(options: Mapping[str, Any]) -> BoilerControlConfig:
+    """The boiler control's defaults for the heating system, with the owner's maximum flow."""
+    if options.get("heating_system") == "underfloor":
+        config = BoilerControlConfig.underfloor()
+    else:
+        config = BoilerControlConfig.radiators()
+    max_ch = options.get("max_ch_setpoint")
+    if isinstance(max_ch, int | float) and _number(max_ch):
+        value = float(max_ch)
+        config = replace(config, max_ch_setpoint=value, min_flow=min(config.min_flow, value))
+    return config
+
+
+__all__ = [
+    "DEFAULTS",
+    "HEATING_SYSTEMS",
+    "MAX_CH_RANGE",
+    "BoilerLimits",
+    "check",
+    "control_config",
+    "current",
+]
