@@ -227,6 +227,7 @@ class Bridge:
         }
         state.update(state_extras(self._master, link))
         state["predictions"] = self.thermostat.predictions()
+        state["options"] = self.thermostat.options()
         return state
 
 

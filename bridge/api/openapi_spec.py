@@ -405,6 +405,7 @@ SCHEMAS: Json = {
             "faults": nullable(ref("Faults")),
             "counters": ref("Counters"),
             "predictions": ref("Predictions"),
+            "options": ref("Options"),
         },
         description="Everything the native API shows. `boiler`, `capabilities` and `faults` "
         "are null for an on/off (relay) boiler.",

@@ -140,7 +140,9 @@ async def test_state_has_decoded_capabilities_faults_and_counters(
         "faults",
         "counters",
         "predictions",
+        "options",
     }
+    assert state["options"]["heating_system"] == "radiators"
     caps = state["capabilities"]
     # the simulated boiler: 24 kW, 20 % minimum modulation, DHW 40-65 °C, CH 25-85 °C
     assert caps["known"] is True

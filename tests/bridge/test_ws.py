@@ -439,3 +439,15 @@ def test_merge_diff_sends_only_what_changed() -> None:
     new = {"a": {"x": 1, "y": [1, 3]}, "b": None, "c": 1, "d": {}}
     assert merge_diff(old, new) == {"a": {"y": [1, 3]}, "c": 1, "d": {}}
     assert merge_diff({"a": {"x": 1}}, {"a": {}}) is None
+
+
+async def test_an_options_change_is_pushed(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, _ = vb
+    async with http.ws_connect(ws_url(b), headers=bearer(token)) as ws:
+        state = (await receive(ws))["data"]
+        assert state["options"]["dhw_enable"] is True
+        status, _ = await call(http, b, "PUT", "/api/v1/options", token, json={"dhw_enable": False})
+        assert status == 200
+        await receive_until(ws, state, lambda s: s["options"]["dhw_enable"] is False)
