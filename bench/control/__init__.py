@@ -18,7 +18,10 @@ Protocol
       and optimal start, stepped every 30 s on a virtual clock against the
       simulator, fed a measurement every 60 s); ``onoff``, a 0.3 K
       hysteresis with a fixed 70 °C flow; ``curve``, a fixed weather curve
-      without room feedback or early start.
+      without room feedback or early start; ``thermosmart_no_preheat``,
+      ours with optimal start off (it heats at each period's start like the
+      baselines), which tells the gas that on-time arrival costs apart from
+      what the control itself saves.
     * Learning: ours starts with nothing learned and preheat on; until its
       model is confident it heats at each period's start (no preheat). Week
       one (days 0-7) is learning for every controller alike; the control
@@ -93,7 +96,7 @@ def run_house(house: str, *, seed: int = 1, quick: bool = False) -> dict[str, An
         controllers[name] = controller_metrics(trace, best, begin, end, boiler_min_w=spec.min_w)
         extras[name] = extra_metrics(trace, begin, end)
         traces[name] = trace
-        if log is not None:
+        if ours and log is not None:
             learning["7d"] = forecast_rmse(log, START + 7 * DAY, START + 9 * DAY)
             learning["14d"] = forecast_rmse(log, START + 14 * DAY, START + 16 * DAY)
     entry = {

@@ -24,7 +24,7 @@ def _fmt(value: Any, spec: str) -> str:
 def table(results: dict[str, dict[str, Any]]) -> str:
     """The results as a text table."""
     rows = [
-        f"{'house':<15} {'controller':<12} {'gas kWh':>8} {'/ideal':>7} {'disc Kh':>8} "
+        f"{'house':<15} {'controller':<22} {'gas kWh':>8} {'/ideal':>7} {'disc Kh':>8} "
         f"{'late p90':>8} {'strict':>7} {'over K':>7} {'starts/h':>8} {'cond':>6} "
         f"{'mean dT':>8}"
     ]
@@ -33,7 +33,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         for name, m in entry["controllers"].items():
             x = extras[name]
             rows.append(
-                f"{house:<15} {name:<12} {_fmt(m['energy_kwh'], '8.1f')} "
+                f"{house:<15} {name:<22} {_fmt(m['energy_kwh'], '8.1f')} "
                 f"{_fmt(m['energy_ratio_to_ideal'], '7.3f')} {_fmt(m['discomfort_kh'], '8.2f')} "
                 f"{_fmt(m['arrival_late_minutes_p90'], '8.1f')} "
                 f"{_fmt(x['arrival_late_minutes_p90_strict'], '7.1f')} "
@@ -42,7 +42,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             )
         learn = entry["learning"]
         rows.append(
-            f"{house:<15} {'forecast':<12} 7d: 1h {_fmt(learn['7d']['rmse_1h'], '.3f')} K, "
+            f"{house:<15} {'forecast':<22} 7d: 1h {_fmt(learn['7d']['rmse_1h'], '.3f')} K, "
             f"3h {_fmt(learn['7d']['rmse_3h'], '.3f')} K; 14d: 1h "
             f"{_fmt(learn['14d']['rmse_1h'], '.3f')} K, 3h {_fmt(learn['14d']['rmse_3h'], '.3f')} K"
         )

@@ -141,9 +141,8 @@ class Controller(Protocol):
 class Ours:
     """The bridge's control path: ThermostatControl with the learner and optimal start."""
 
-    name = "thermosmart"
-
     def __init__(self, port: OpenThermPort, *, underfloor: bool, preheat: bool = True) -> None:
+        self.name = "thermosmart" if preheat else "thermosmart_no_preheat"
         base = BoilerControlConfig.underfloor() if underfloor else BoilerControlConfig.radiators()
         self.port = port
         self.learning = LearningService(preheat=preheat, emitter_exponent=base.curve.exponent)
@@ -255,4 +254,6 @@ class Curve:
         return Command(ch_enable=True, setpoint_c=self.curve.flow(res.target, load))
 
 
-CONTROLLER_NAMES = ("thermosmart", "onoff", "curve")
+CONTROLLER_NAMES = ("thermosmart", "onoff", "curve", "thermosmart_no_preheat")
+"""Ours, the two baselines, and ours without optimal start: with it, the gas that on-time
+arrival costs is told apart from what the control itself saves."""

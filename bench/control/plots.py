@@ -24,6 +24,8 @@ def plot_day(house: str, traces: dict[str, Trace], day_start: float, out_dir: Pa
     room_ax, flow_ax, mod_ax = axes
     target_drawn = False
     for name, trace in traces.items():
+        if name not in COLOURS:
+            continue  # the plot shows ours and the baselines
         a, b = trace.index(day_start), trace.index(day_start + 24 * HOUR)
         hours = [(trace.t[i] - day_start) / HOUR for i in range(a, b)]
         colour = COLOURS.get(name)

@@ -117,6 +117,8 @@ def make_controller(name: str, port: OpenThermPort, profile: HouseProfile) -> Co
     """A fresh controller by its benchmark name."""
     if name == "thermosmart":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor")
+    if name == "thermosmart_no_preheat":
+        return Ours(port, underfloor=profile.emitter.kind == "underfloor", preheat=False)
     if name == "onoff":
         return OnOff()
     if name == "curve":

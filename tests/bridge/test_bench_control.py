@@ -29,7 +29,7 @@ def test_quick_run_writes_exactly_the_documented_json(
     house = doc["houses"][QUICK_HOUSE]
     assert set(house) == {"radiators", "controllers", "learning"}
     assert house["radiators"] is True
-    assert set(house["controllers"]) == {"thermosmart", "onoff", "curve"}
+    assert set(house["controllers"]) == {"thermosmart", "onoff", "curve", "thermosmart_no_preheat"}
     for metrics in house["controllers"].values():
         assert set(metrics) == set(CONTROLLER_KEYS)
         assert metrics["energy_kwh"] > 0.0
