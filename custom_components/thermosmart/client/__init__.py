@@ -15,6 +15,7 @@ from .exceptions import (
 )
 from .models import (
     COUNTER_NAMES,
+    HEATING_SYSTEMS,
     PROGRAM_NAMES,
     Boiler,
     BoilerValue,
@@ -24,6 +25,7 @@ from .models import (
     ControlCommand,
     Faults,
     LinkInfo,
+    Options,
     PairingResult,
     Predictions,
     Programs,
@@ -37,6 +39,7 @@ from .schedule import Block, blocks_between
 __all__ = [
     "COUNTER_NAMES",
     "HEARTBEAT",
+    "HEATING_SYSTEMS",
     "PROGRAM_NAMES",
     "Block",
     "Boiler",
@@ -47,6 +50,7 @@ __all__ = [
     "ControlCommand",
     "Faults",
     "LinkInfo",
+    "Options",
     "PairingResult",
     "Predictions",
     "Programs",

@@ -25,6 +25,7 @@ from .exceptions import (
 from .models import (
     BridgeInfo,
     BridgeState,
+    Options,
     PairingResult,
     Predictions,
     Thermostat,
@@ -259,6 +260,38 @@ class ThermoSmartClient:
         return self._keep_view(
             await self._thermostat_request("POST", "/api/v1/thermostat/override/clear")
         )
+
+    async def set_outside_temperature(self, celsius: float) -> Thermostat:
+        """Push an outside temperature, °C; the bridge uses it for a while.
+
+        A boiler with its own outside sensor wins over it; without fresh
+        pushes the bridge falls back to its weather source.
+        """
+        return await self.update_thermostat({"outside_temperature": celsius})
+
+    # -- options ------------------------------------------------------------------------
+
+    def _keep_options(self, data: Any) -> Options:
+        if not isinstance(data, dict):
+            raise ThermoSmartResponseError("options answer is not an object")
+        options = Options.from_dict(data)
+        if self._document is not None:
+            self._document["options"] = data
+        return options
+
+    async def options(self) -> Options:
+        """``GET /api/v1/options``: the owner's options, defaults filled in."""
+        return self._keep_options(await self._request("GET", "/api/v1/options"))
+
+    async def set_options(self, **changes: Any) -> Options:
+        """``PUT /api/v1/options``: change some options whole or not at all.
+
+        Keys: ``preheat``, ``heating_system``, ``max_ch_setpoint``,
+        ``dhw_enable``, ``dhw_setpoint``. Raises
+        :class:`ThermoSmartValidationError` naming the fields the bridge refused.
+        Returns all the options now in effect.
+        """
+        return self._keep_options(await self._request("PUT", "/api/v1/options", json_body=changes))
 
     # -- push ---------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from .exceptions import ThermoSmartResponseError
 
 PROGRAM_NAMES: tuple[str, ...] = ("anti_freeze", "not_home", "home", "comfort", "pause")
 """The five temperature programs, as the bridge names them."""
+HEATING_SYSTEMS: tuple[str, ...] = ("radiators", "underfloor")
+"""The heating systems the bridge has control defaults for."""
 
 
 def _req(data: Mapping[str, Any], key: str, typ: type) -> Any:
@@ -575,6 +577,36 @@ class LinkInfo:
         )
 
 
+# -- options ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Options:
+    """The owner's per-bridge options (``GET /api/v1/options``); None where not given.
+
+    ``max_ch_setpoint`` None keeps the heating system's default; ``dhw_setpoint``
+    None leaves the boiler's own setting.
+    """
+
+    preheat: bool | None
+    heating_system: str | None
+    max_ch_setpoint: float | None
+    dhw_enable: bool | None
+    dhw_setpoint: float | None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Options:
+        if not isinstance(data, Mapping):
+            raise ThermoSmartResponseError("options is not an object")
+        return cls(
+            preheat=_opt_bool(data, "preheat"),
+            heating_system=_opt_str(data, "heating_system"),
+            max_ch_setpoint=_opt_float(data, "max_ch_setpoint"),
+            dhw_enable=_opt_bool(data, "dhw_enable"),
+            dhw_setpoint=_opt_float(data, "dhw_setpoint"),
+        )
+
+
 # -- predictions ---------------------------------------------------------------------------
 
 
@@ -647,7 +679,8 @@ class BridgeState:
 
     ``boiler``, ``capabilities`` and ``faults`` are None for a boiler without
     OpenTherm (an on/off relay); ``counters`` maps the boiler's counter
-    names to their values (empty then).
+    names to their values (empty then); ``options`` is None from a bridge
+    that does not show them.
     """
 
     bridge: BridgeInfo
@@ -658,6 +691,7 @@ class BridgeState:
     faults: Faults | None
     counters: Mapping[str, int | None]
     predictions: Predictions = NO_PREDICTIONS
+    options: Options | None = None
 
     @classmethod
     def from_dict(cls, data: Any, predictions: Predictions | None = None) -> BridgeState:
@@ -666,6 +700,7 @@ class BridgeState:
         boiler = _opt_obj(data, "boiler")
         capabilities = _opt_obj(data, "capabilities")
         faults = _opt_obj(data, "faults")
+        options = _opt_obj(data, "options")
         all_counters = _opt_obj(data, "counters") or {}
         boiler_counters = _opt_obj(all_counters, "boiler") or {}
         return cls(
@@ -677,4 +712,5 @@ class BridgeState:
             faults=None if faults is None else Faults.from_dict(faults),
             counters={name: _opt_int(boiler_counters, name) for name in COUNTER_NAMES},
             predictions=predictions or NO_PREDICTIONS,
+            options=None if options is None else Options.from_dict(options),
         )

@@ -41,6 +41,7 @@ from custom_components.thermosmart.client.models import (
     Capabilities,
     Faults,
     LinkInfo,
+    Options,
     merge_patch,
 )
 
@@ -100,6 +101,10 @@ async def client(bridge: Bridge, api_token: str) -> AsyncIterator[ThermoSmartCli
         (PairingResult.from_dict, None),
         (Boiler.from_dict, 5),
         (Predictions.from_dict, {"updated": True}),
+        (Options.from_dict, []),
+        (Options.from_dict, {"preheat": "yes"}),
+        (Options.from_dict, {"heating_system": 1}),
+        (Options.from_dict, {"max_ch_setpoint": "hot"}),
     ],
 )
 def test_garbage_is_refused(parse: Callable[[Any], object], data: Any) -> None:
@@ -248,6 +253,52 @@ async def test_rest_calls(bridge: Bridge, client: ThermoSmartClient) -> None:
     assert err.value.errors[0]["field"] == "target_temperature"
 
 
+async def test_options(bridge: Bridge, client: ThermoSmartClient) -> None:
+    state = await client.native_state()
+    assert state.options == Options(
+        preheat=True,
+        heating_system="radiators",
+        max_ch_setpoint=None,
+        dhw_enable=True,
+        dhw_setpoint=None,
+    )
+    assert await client.options() == state.options
+    changed = await client.set_options(heating_system="underfloor", preheat=False, dhw_setpoint=55)
+    assert changed.heating_system == "underfloor"
+    assert changed.preheat is False
+    assert changed.dhw_setpoint == 55.0
+    assert bridge.thermostat.options()["heating_system"] == "underfloor"
+    # the answer is in the state at once, before the bridge pushes it
+    assert client.current_state is not None
+    assert client.current_state.options == changed
+    with pytest.raises(ThermoSmartValidationError) as err:
+        await client.set_options(max_ch_setpoint=95, dhw_setpoint=10)
+    assert {e["field"] for e in err.value.errors} == {"max_ch_setpoint", "dhw_setpoint"}
+    assert bridge.thermostat.options()["dhw_setpoint"] == 55.0  # nothing changed
+    with pytest.raises(ThermoSmartValidationError):
+        await client.set_options()
+
+
+async def test_options_of_an_older_bridge() -> None:
+    document = {
+        "bridge": {"bridge_id": "b", "api_version": 1, "version": "0.1", "name": "n"},
+        "link": {"kind": "sim", "opentherm": True, "state": "connected"},
+        "thermostat": {},
+    }
+    assert BridgeState.from_dict(document).options is None
+
+
+async def test_pushed_outside_temperature(bridge: Bridge, client: ThermoSmartClient) -> None:
+    await client.native_state()
+    thermostat = await client.set_outside_temperature(-3.5)
+    assert thermostat.outside_temperature == -3.5
+    assert thermostat.outside_temperature_source == "pushed"
+    assert bridge.thermostat.thermostat_state()["outside_temperature"] == -3.5
+    with pytest.raises(ThermoSmartValidationError) as err:
+        await client.set_outside_temperature(-80)
+    assert err.value.errors[0]["field"] == "outside_temperature"
+
+
 async def test_refusals_and_silence(bridge: Bridge) -> None:
     async with ThermoSmartClient("127.0.0.1", bridge.port) as client:
         with pytest.raises(ThermoSmartAuthenticationError, match="pair"):
@@ -306,7 +357,7 @@ async def json_server() -> AsyncIterator[tuple[int, dict[str, Any]]]:
 async def test_wrong_shapes(json_server: tuple[int, dict[str, Any]]) -> None:
     port, _ = json_server
     async with ThermoSmartClient("127.0.0.1", port, token="t") as client:
-        for call in (client.state, client.diagnostics, client.thermostat):
+        for call in (client.state, client.diagnostics, client.thermostat, client.options):
             with pytest.raises(ThermoSmartResponseError):
                 await call()
 
