@@ -1,7 +1,9 @@
-"""Numbers: the temperatures of the five programs.
+"""Numbers: the temperatures of the five programs, and the boiler's maximum flow temperature.
 
-The boiler's maximum CH water setpoint is not offered: the bridge has no
-route to set it (its control loop sets it), so it is a sensor.
+The maximum flow temperature is the bridge's ``max_ch_setpoint`` option: the
+highest heating water temperature it asks of an OpenTherm boiler. Until it
+is set, the bridge keeps the heating system's default and the entity shows
+the maximum the boiler reports (OpenTherm ID 57).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import ThermoSmartConfigEntry
-from .client import PROGRAM_NAMES
+from .client import PROGRAM_NAMES, BridgeState
 from .const import TEMPERATURE_MAX, TEMPERATURE_MIN, TEMPERATURE_STEP
 from .entity import (
     DeviceKind,
@@ -30,6 +32,9 @@ from .entity import (
 
 PARALLEL_UPDATES = 1
 
+MAX_CH_RANGE = (20.0, 90.0)
+"""What any boiler takes as a maximum flow temperature, °C; the boiler's own bounds narrow it."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ThermoSmartProgramNumberDescription(NumberEntityDescription):
@@ -37,6 +42,33 @@ class ThermoSmartProgramNumberDescription(NumberEntityDescription):
 
     program: str
     device_kind: DeviceKind = DeviceKind.THERMOSTAT
+
+
+MAX_CH_SETPOINT = NumberEntityDescription(
+    key="max_ch_setpoint_limit",
+    translation_key="max_ch_setpoint",
+    device_class=NumberDeviceClass.TEMPERATURE,
+    native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+    native_step=1.0,
+    mode=NumberMode.BOX,
+    entity_category=EntityCategory.CONFIG,
+)
+
+
+def max_ch_bounds(state: BridgeState) -> tuple[float, float]:
+    """The maximum flow temperatures the bridge takes: the boiler's bounds within 20-90 °C."""
+    low, high = MAX_CH_RANGE
+    caps = state.capabilities
+    if caps is not None and caps.max_ch_setpoint_bounds is not None:
+        boiler_low, boiler_high = caps.max_ch_setpoint_bounds
+        if max(low, boiler_low) <= min(high, boiler_high):
+            return max(low, boiler_low), min(high, boiler_high)
+    return low, high
+
+
+def has_flow_limit(_description: NumberEntityDescription, state: BridgeState) -> bool:
+    """Only an OpenTherm boiler takes a flow limit, and only a bridge with options sets one."""
+    return state.link.opentherm and state.options is not None
 
 
 PROGRAM_NUMBERS: tuple[ThermoSmartProgramNumberDescription, ...] = tuple(
@@ -69,6 +101,13 @@ async def async_setup_entry(
         ThermoSmartProgramNumber,
         async_add_entities,
     )
+    async_add_present_entities(
+        entry,
+        (MAX_CH_SETPOINT,),
+        has_flow_limit,
+        ThermoSmartMaxFlowNumber,
+        async_add_entities,
+    )
 
 
 class ThermoSmartProgramNumber(ThermoSmartDescribedEntity, NumberEntity):
@@ -88,3 +127,32 @@ class ThermoSmartProgramNumber(ThermoSmartDescribedEntity, NumberEntity):
         await self.coordinator.client.set_program_temperatures(
             {self.entity_description.program: value}
         )
+
+
+class ThermoSmartMaxFlowNumber(ThermoSmartDescribedEntity, NumberEntity):
+    """The highest flow temperature the bridge asks of the boiler, °C."""
+
+    device_kind = DeviceKind.BOILER
+
+    @property
+    def native_value(self) -> float | None:
+        """The owner's limit, else the maximum the boiler reports."""
+        state = self.state_data
+        if state.options is not None and state.options.max_ch_setpoint is not None:
+            return state.options.max_ch_setpoint
+        return None if state.boiler is None else state.boiler.number("max_ch_setpoint")
+
+    @property
+    def native_min_value(self) -> float:
+        """The lowest limit the boiler takes."""
+        return max_ch_bounds(self.state_data)[0]
+
+    @property
+    def native_max_value(self) -> float:
+        """The highest limit the boiler takes."""
+        return max_ch_bounds(self.state_data)[1]
+
+    @thermosmart_exception_handler
+    async def async_set_native_value(self, value: float) -> None:
+        """Keep ``value`` as the bridge's maximum flow temperature."""
+        await self.coordinator.client.set_options(max_ch_setpoint=value)

@@ -1,25 +1,48 @@
 """Domestic hot water, where the boiler has it.
 
-Read-only: the bridge shows the DHW temperature, its setpoint and whether
-DHW is enabled, but offers no route to change the setpoint or switch DHW,
-so this entity has no actions.
+Shows the DHW temperature, its setpoint and whether DHW is on (``gas``) or
+off. Setting the temperature, turning it on or off and choosing the
+operation change the bridge's ``dhw_setpoint`` and ``dhw_enable`` options;
+the bridge sends them to the boiler (OpenTherm IDs 56 and 0). Until a
+setpoint is set, the entity shows the one the boiler reports.
 """
 
 from __future__ import annotations
 
-from homeassistant.components.water_heater import STATE_GAS, WaterHeaterEntity
-from homeassistant.const import PRECISION_TENTHS, STATE_OFF, UnitOfTemperature
+from typing import Any
+
+from homeassistant.components.water_heater import (
+    ATTR_OPERATION_MODE,
+    STATE_GAS,
+    WaterHeaterEntity,
+    WaterHeaterEntityFeature,
+)
+from homeassistant.const import ATTR_TEMPERATURE, PRECISION_TENTHS, STATE_OFF, UnitOfTemperature
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import ThermoSmartConfigEntry
 from .client import BridgeState
+from .const import DOMAIN
 from .coordinator import ThermoSmartCoordinator
-from .entity import DeviceKind, ThermoSmartEntity, async_add_present_entities
+from .entity import (
+    DeviceKind,
+    ThermoSmartEntity,
+    async_add_present_entities,
+    thermosmart_exception_handler,
+)
 
 PARALLEL_UPDATES = 1
 
 DHW_KEY = "dhw"
+OPERATIONS = {STATE_GAS: True, STATE_OFF: False}
+"""The operations, and the ``dhw_enable`` each stands for."""
+WRITABLE = (
+    WaterHeaterEntityFeature.TARGET_TEMPERATURE
+    | WaterHeaterEntityFeature.ON_OFF
+    | WaterHeaterEntityFeature.OPERATION_MODE
+)
 
 
 def _has_dhw(_key: str, state: BridgeState) -> bool:
@@ -48,6 +71,18 @@ class ThermoSmartWaterHeater(ThermoSmartEntity, WaterHeaterEntity):
     _attr_precision = PRECISION_TENTHS
 
     @property
+    def operation_list(self) -> list[str]:
+        """Hot water on (``gas``) or off."""
+        return list(OPERATIONS)
+
+    @property
+    def supported_features(self) -> WaterHeaterEntityFeature:
+        """Writable through the bridge's options (bridges that show no options are read-only)."""
+        if self.state_data.options is None:
+            return WaterHeaterEntityFeature(0)
+        return WRITABLE
+
+    @property
     def current_temperature(self) -> float | None:
         """The DHW temperature."""
         boiler = self.state_data.boiler
@@ -55,7 +90,10 @@ class ThermoSmartWaterHeater(ThermoSmartEntity, WaterHeaterEntity):
 
     @property
     def target_temperature(self) -> float | None:
-        """The DHW setpoint the boiler reports."""
+        """The setpoint the bridge was given, else the one the boiler reports."""
+        options = self.state_data.options
+        if options is not None and options.dhw_setpoint is not None:
+            return options.dhw_setpoint
         boiler = self.state_data.boiler
         return None if boiler is None else boiler.number("dhw_setpoint")
 
@@ -77,8 +115,47 @@ class ThermoSmartWaterHeater(ThermoSmartEntity, WaterHeaterEntity):
 
     @property
     def current_operation(self) -> str | None:
-        """``gas`` while DHW is enabled, ``off`` when the bridge disabled it."""
-        boiler = self.state_data.boiler
-        if boiler is None or boiler.dhw_enable is None:
+        """``gas`` while DHW is enabled, ``off`` while it is not."""
+        options = self.state_data.options
+        enabled = options.dhw_enable if options is not None else None
+        if enabled is None:
+            boiler = self.state_data.boiler
+            enabled = None if boiler is None else boiler.dhw_enable
+        if enabled is None:
             return None
-        return STATE_GAS if boiler.dhw_enable else STATE_OFF
+        return STATE_GAS if enabled else STATE_OFF
+
+    def _dhw_enable(self, operation_mode: str) -> bool:
+        if operation_mode not in OPERATIONS:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_operation_mode",
+                translation_placeholders={
+                    "operation_mode": operation_mode,
+                    "operation_list": ", ".join(OPERATIONS),
+                },
+            )
+        return OPERATIONS[operation_mode]
+
+    @thermosmart_exception_handler
+    async def _async_set_options(self, changes: dict[str, Any]) -> None:
+        await self.coordinator.client.set_options(**changes)
+
+    async def async_set_temperature(self, **kwargs: Any) -> None:
+        """Keep the temperature as the bridge's DHW setpoint (and the operation, if given)."""
+        changes: dict[str, Any] = {"dhw_setpoint": kwargs[ATTR_TEMPERATURE]}
+        if (operation_mode := kwargs.get(ATTR_OPERATION_MODE)) is not None:
+            changes["dhw_enable"] = self._dhw_enable(operation_mode)
+        await self._async_set_options(changes)
+
+    async def async_set_operation_mode(self, operation_mode: str) -> None:
+        """``gas`` turns hot water on, ``off`` turns it off."""
+        await self._async_set_options({"dhw_enable": self._dhw_enable(operation_mode)})
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Turn hot water on."""
+        await self._async_set_options({"dhw_enable": True})
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Turn hot water off (the boiler then only heats)."""
+        await self._async_set_options({"dhw_enable": False})
