@@ -32,8 +32,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         entry, extras = r["entry"], r["extras"]
         for name, m in entry["controllers"].items():
             x = extras[name]
+            label = name if x.get("lead_h") is None else f"{name} -{x['lead_h']:g}h"
             rows.append(
-                f"{house:<15} {name:<22} {_fmt(m['energy_kwh'], '8.1f')} "
+                f"{house:<15} {label:<22} {_fmt(m['energy_kwh'], '8.1f')} "
                 f"{_fmt(m['energy_ratio_to_ideal'], '7.3f')} {_fmt(m['discomfort_kh'], '8.2f')} "
                 f"{_fmt(m['arrival_late_minutes_p90'], '8.1f')} "
                 f"{_fmt(x['arrival_late_minutes_p90_strict'], '7.1f')} "

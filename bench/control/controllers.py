@@ -14,6 +14,10 @@ sensor: lagged, noisy, rounded to 0.1 °C.
   :class:`~bridge.learning.Measurement` every 60 s.
 * :class:`OnOff`: the classic thermostat: burner on below target - 0.15 K,
   off above target + 0.15 K (a 0.3 K hysteresis), a fixed 70 °C flow.
+* :class:`OnOffEarly`: the same thermostat, programmed by an owner who
+  moved every rise of the schedule earlier by a fixed lead so that the
+  house is warm on time (the lead is chosen on week one, see
+  :func:`bench.control.pick_lead`): the classic thermostat at equal comfort.
 * :class:`Curve`: a fixed weather-compensated heating curve, no room
   feedback, no early start; the installer's best curve for the house (its
   emitters at the design load, shifted by the mean internal gains).
@@ -21,11 +25,13 @@ sensor: lagged, noisy, rounded to 0.1 °C.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 import math
 from typing import TYPE_CHECKING, Protocol
 
 from bridge.core.control import BoilerBounds, BoilerControlConfig, HeatingCurve
+from bridge.core.thermostat import resolve
 from bridge.learning import HeatSource, Measurement
 from bridge.learning.service import LearningService, PlanContext, ThermostatControl
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
@@ -213,6 +219,35 @@ class OnOff:
         return Command(ch_enable=self.heating, setpoint_c=self.FLOW_C)
 
 
+class OnOffEarly(OnOff):
+    """:class:`OnOff` on the schedule with every rise moved ``lead_s`` earlier."""
+
+    name = "onoff_early"
+
+    def __init__(self, lead_s: float) -> None:
+        super().__init__()
+        if not (math.isfinite(lead_s) and lead_s >= 0.0):
+            raise ValueError("the lead is 0 s or more")
+        self.lead_s = lead_s
+        self._ahead: tuple[float, float, float] | None = None
+
+    def _target_ahead(self, state: ThermostatState, ts: float) -> float:
+        cached = self._ahead
+        if cached is not None and cached[0] <= ts < cached[1]:
+            return cached[2]
+        res = resolve(state, datetime.fromtimestamp(ts, tz=UTC))
+        self._ahead = (res.block_start.timestamp(), res.next_start.timestamp(), res.target)
+        return res.target
+
+    def step(
+        self, now: float, mono: float, state: ThermostatState, res: Resolution, r: Readings
+    ) -> Command:
+        ahead = self._target_ahead(state, now + self.lead_s)
+        if ahead > res.target:
+            res = replace(res, target=ahead)
+        return super().step(now, mono, state, res, r)
+
+
 def installer_curve(profile: HouseProfile) -> HeatingCurve:
     """The best fixed curve for ``profile``: its emitters at the design load (20 °C at -10 °C).
 
@@ -254,6 +289,6 @@ class Curve:
         return Command(ch_enable=True, setpoint_c=self.curve.flow(res.target, load))
 
 
-CONTROLLER_NAMES = ("thermosmart", "onoff", "curve", "thermosmart_no_preheat")
-"""Ours, the two baselines, and ours without optimal start: with it, the gas that on-time
-arrival costs is told apart from what the control itself saves."""
+CONTROLLER_NAMES = ("thermosmart", "onoff", "curve", "thermosmart_no_preheat", "onoff_early")
+"""Ours, the two baselines, and two comparisons at like comfort: ours without optimal start
+(as late as the baselines) and the on/off thermostat programmed early (on time like ours)."""

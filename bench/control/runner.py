@@ -14,7 +14,7 @@ from bridge.core.programs import Programs, ScheduleEntry, WeekSchedule
 from bridge.opentherm.sim import DEFAULT_START, PHYSICS_STEP_S, House, SimWorld, get_profile
 from bridge.opentherm.sim.weather import SyntheticWeather
 
-from .controllers import Controller, Curve, OnOff, OpenThermPort, Ours
+from .controllers import Controller, Curve, OnOff, OnOffEarly, OpenThermPort, Ours
 
 if TYPE_CHECKING:
     from bridge.learning import Predictor
@@ -113,14 +113,18 @@ class LearningLog:
     sensor: dict[int, float] = field(default_factory=dict)
 
 
-def make_controller(name: str, port: OpenThermPort, profile: HouseProfile) -> Controller:
-    """A fresh controller by its benchmark name."""
+def make_controller(
+    name: str, port: OpenThermPort, profile: HouseProfile, *, lead_s: float = 0.0
+) -> Controller:
+    """A fresh controller by its benchmark name (``lead_s``: for ``onoff_early``)."""
     if name == "thermosmart":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor")
     if name == "thermosmart_no_preheat":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor", preheat=False)
     if name == "onoff":
         return OnOff()
+    if name == "onoff_early":
+        return OnOffEarly(lead_s)
     if name == "curve":
         return Curve(profile)
     raise ValueError(f"unknown controller {name!r}")
@@ -134,16 +138,17 @@ def simulate(
     days: float,
     record_from: float = 0.0,
     score_windows: tuple[tuple[float, float], ...] = (),
+    lead_s: float = 0.0,
 ) -> tuple[Trace, LearningLog | None, Controller]:
     """Run ``controller_name`` on ``house`` for ``days``; trace from ``record_from`` days on.
 
     ``score_windows`` (days, for ours): where to keep hourly forecasts for
-    the forecast score.
+    the forecast score. ``lead_s``: the lead of ``onoff_early``.
     """
     profile = get_profile(house)
     world = SimWorld(profile, seed=seed, start=START, utc_offset_h=UTC_OFFSET_H)
     port = OpenThermPort(world, pushed_outside=not profile.boiler_outside_sensor)
-    controller = make_controller(controller_name, port, profile)
+    controller = make_controller(controller_name, port, profile, lead_s=lead_s)
     state = bench_state()
     schedule = Schedule(state)
     clock = VirtualClock(START)

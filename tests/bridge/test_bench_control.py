@@ -9,7 +9,14 @@ import pytest
 
 from bench.control import QUICK_HOUSE
 from bench.control.__main__ import main
-from bench.control.controllers import Curve, OnOff, OpenThermPort, installer_curve
+from bench.control.controllers import (
+    Curve,
+    OnOff,
+    OnOffEarly,
+    OpenThermPort,
+    Readings,
+    installer_curve,
+)
 from bench.control.runner import DAY, HOUR, START, Schedule, Trace, bench_state, ideal
 from bench.control.scoring import CONTROLLER_KEYS, arrivals, controller_metrics, percentile
 from bridge.opentherm.sim import BEST_EFFICIENCY, SimWorld, get_profile
@@ -29,7 +36,13 @@ def test_quick_run_writes_exactly_the_documented_json(
     house = doc["houses"][QUICK_HOUSE]
     assert set(house) == {"radiators", "controllers", "learning"}
     assert house["radiators"] is True
-    assert set(house["controllers"]) == {"thermosmart", "onoff", "curve", "thermosmart_no_preheat"}
+    assert set(house["controllers"]) == {
+        "thermosmart",
+        "onoff",
+        "curve",
+        "thermosmart_no_preheat",
+        "onoff_early",
+    }
     for metrics in house["controllers"].values():
         assert set(metrics) == set(CONTROLLER_KEYS)
         assert metrics["energy_kwh"] > 0.0
@@ -39,9 +52,13 @@ def test_quick_run_writes_exactly_the_documented_json(
     assert set(house["learning"]) == {"7d", "14d"}
     for horizon in house["learning"].values():
         assert horizon == {"rmse_1h": None, "rmse_3h": None}  # two days: nothing learned yet
-    # one house, one weather: the controllers really differ
-    energies = {m["energy_kwh"] for m in house["controllers"].values()}
-    assert len(energies) == 3
+    # one house, one weather: the controllers really differ, except ours with and without
+    # optimal start, which are the same until something has been learned
+    controllers = house["controllers"]
+    assert controllers["thermosmart"] == controllers["thermosmart_no_preheat"]
+    energies = {m["energy_kwh"] for m in controllers.values()}
+    assert len(energies) == 4
+    assert "onoff_early -" in printed  # with the lead it was tuned to
 
 
 def test_percentile_and_arrivals_on_a_known_trace() -> None:
@@ -115,3 +132,37 @@ def test_baselines_talk_opentherm_to_the_simulated_boiler() -> None:
     assert fixed.setpoint_c == pytest.approx(
         curve.flow_for(res.target, r.outside_c or 0.0), abs=0.01
     )
+
+
+def test_the_early_on_off_thermostat_moves_only_the_rises_earlier() -> None:
+    state = bench_state()
+    schedule = Schedule(state)
+    early, plain = OnOffEarly(HOUR), OnOff()
+
+    def heating(controller: OnOff, ts: float, room: float) -> bool:
+        readings = Readings(
+            ts=ts,
+            room_c=room,
+            outside_c=5.0,
+            flow_c=None,
+            return_c=None,
+            modulation_pct=None,
+            flame_on=False,
+            dhw_active=False,
+            ch_active=False,
+        )
+        return controller.step(ts, ts, state, schedule.at(ts), readings).ch_enable
+
+    # Thursday 05:45 in Amsterdam: away (15 °C) until comfort (21 °C) at 06:30
+    before = START + 4.75 * HOUR
+    assert schedule.at(before).target == 15.0
+    assert schedule.at(before + HOUR).target == 21.0
+    assert heating(early, before, 17.0) is True  # the comfort period an hour early
+    assert heating(plain, before, 17.0) is False
+    # 08:00, half an hour before comfort ends at 08:30: no early drop to the setback
+    end = START + 7.0 * HOUR
+    assert schedule.at(end + HOUR).target == 15.0
+    assert heating(early, end, 20.0) is True
+    assert heating(early, end, 21.5) is False
+    with pytest.raises(ValueError, match="lead"):
+        OnOffEarly(-1.0)
