@@ -222,7 +222,7 @@ class Bridge:
                 "opentherm": link.opentherm,
                 "state": str(link.state),
             },
-            "thermostat": self.thermostat.thermostat_state(),
+            "thermostat": self.thermostat.native_view(),
             "boiler": self._master.snapshot() if self._master is not None else None,
         }
         state.update(state_extras(self._master, link))

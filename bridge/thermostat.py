@@ -352,6 +352,14 @@ class ThermostatService:
             "ot": {"enabled": self.link.opentherm, "raw": self.ot_raw()},
         }
 
+    def native_view(self) -> dict[str, Any]:
+        """The native thermostat: the live state plus programs, schedule and exceptions."""
+        cloud = self.cloud_object()
+        view = self.thermostat_state()
+        for key in ("name", "programs", "schedule", "exceptions", "geofence_enabled"):
+            view[key] = cloud[key]
+        return view
+
     def thermostat_state(self) -> dict[str, Any]:
         """The native view of the thermostat (more than the cloud object)."""
         base = self.schedule_resolution()

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from bridge.daemon import Bridge
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
-    from bridge.thermostat import ThermostatService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -322,27 +321,11 @@ def _bridge(request: web.Request) -> Bridge:
     return request.app[BRIDGE_KEY]
 
 
-def native_thermostat(service: ThermostatService) -> dict[str, Any]:
-    """The native thermostat view: the live state plus programs, schedule and exceptions."""
-    cloud = service.cloud_object()
-    view = service.thermostat_state()
-    view.update(
-        {
-            "name": cloud["name"],
-            "programs": cloud["programs"],
-            "schedule": cloud["schedule"],
-            "exceptions": cloud["exceptions"],
-            "geofence_enabled": cloud["geofence_enabled"],
-        }
-    )
-    return view
-
-
 @validated
 async def get_thermostat(request: web.Request) -> web.Response:
     """``GET /api/v1/thermostat``."""
     query_params(request, ())
-    return web.json_response(native_thermostat(_bridge(request).thermostat))
+    return web.json_response(_bridge(request).thermostat.native_view())
 
 
 @validated
@@ -356,7 +339,7 @@ async def patch_thermostat(request: web.Request) -> web.Response:
     service = _bridge(request).thermostat
     body = await read_object(request)
     await service.update(body, remote=False)
-    return web.json_response(native_thermostat(service))
+    return web.json_response(service.native_view())
 
 
 @validated
@@ -366,7 +349,7 @@ async def clear_override(request: web.Request) -> web.Response:
     await read_empty(request)
     service = _bridge(request).thermostat
     await service.clear_override()
-    return web.json_response(native_thermostat(service))
+    return web.json_response(service.native_view())
 
 
 @validated
@@ -376,7 +359,7 @@ async def pause(request: web.Request) -> web.Response:
     data = validate(PAUSE_SCHEMA, await read_object(request))
     service = _bridge(request).thermostat
     await service.set_paused(data["pause"])
-    return web.json_response(native_thermostat(service))
+    return web.json_response(service.native_view())
 
 
 # -- history and events ----------------------------------------------------------------

@@ -399,7 +399,7 @@ SCHEMAS: Json = {
         {
             "bridge": obj({"bridge_id": STR, "name": STR, "version": STR, "api_version": INT}),
             "link": obj({"kind": STR, "opentherm": BOOL, "state": STR}),
-            "thermostat": ref("ThermostatState"),
+            "thermostat": ref("NativeThermostat"),
             "boiler": nullable(ref("BoilerSnapshot")),
             "capabilities": nullable(ref("Capabilities")),
             "faults": nullable(ref("Faults")),

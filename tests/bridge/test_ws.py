@@ -451,3 +451,23 @@ async def test_an_options_change_is_pushed(
         status, _ = await call(http, b, "PUT", "/api/v1/options", token, json={"dhw_enable": False})
         assert status == 200
         await receive_until(ws, state, lambda s: s["options"]["dhw_enable"] is False)
+
+
+async def test_program_and_schedule_changes_are_pushed(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, _ = vb
+    async with http.ws_connect(ws_url(b), headers=bearer(token)) as ws:
+        state = (await receive(ws))["data"]
+        assert state["thermostat"]["programs"]["comfort"] == 21.0
+        status, _ = await call(
+            http, b, "PATCH", "/api/v1/thermostat", token, json={"programs": {"comfort": 22.5}}
+        )
+        assert status == 200
+        await receive_until(ws, state, lambda s: s["thermostat"]["programs"]["comfort"] == 22.5)
+        schedule = [{"start": [0, 7, 0], "temperature": "home"}]
+        status, _ = await call(
+            http, b, "PATCH", "/api/v1/thermostat", token, json={"schedule": schedule}
+        )
+        assert status == 200
+        await receive_until(ws, state, lambda s: s["thermostat"]["schedule"] == schedule)
