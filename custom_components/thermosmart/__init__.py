@@ -13,10 +13,11 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .client import BridgeInfo, ThermoSmartClient, ThermoSmartError
-from .const import DOMAIN
+from .const import CONF_OUTSIDE_ENTITY, DOMAIN
 from .coordinator import ThermoSmartCoordinator
 from .entity import DeviceKind, device_info
 from .faults import async_watch_boiler_faults
+from .outside import OutsideTemperatureFeed
 from .repairs import (
     async_check_bridge_api,
     async_entry_working,
@@ -85,6 +86,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start_push()
     async_watch_boiler_faults(hass, entry)
+    if outside_entity := entry.options.get(CONF_OUTSIDE_ENTITY):
+        OutsideTemperatureFeed(hass, entry, outside_entity).async_start()
     async_entry_working(hass, entry)
     return True
 

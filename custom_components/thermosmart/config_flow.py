@@ -1,24 +1,47 @@
-"""Config flow: discover or enter a bridge, then pair with its one-time code."""
+"""Config flow: discover or enter a bridge, then pair with its one-time code.
+
+The options flow picks the entity whose temperature is pushed to the bridge
+as the outside temperature (kept in the entry's options), and sets warm-up
+and the heating system, which the bridge keeps itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN, SensorDeviceClass
+from homeassistant.components.weather.const import DOMAIN as WEATHER_DOMAIN
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
+from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
+    EntityFilterSelectorConfig,
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 
 from .client import (
+    HEATING_SYSTEMS,
     BridgeInfo,
+    Options,
     ThermoSmartAuthenticationError,
     ThermoSmartClient,
     ThermoSmartConnectionError,
@@ -26,7 +49,21 @@ from .client import (
     ThermoSmartRateLimitError,
     ThermoSmartValidationError,
 )
-from .const import CLIENT_NAME, CONF_BRIDGE_ID, CONF_TOKEN_ID, DEFAULT_PORT, DOMAIN, LOGGER
+from .const import (
+    CLIENT_NAME,
+    CONF_BRIDGE_ID,
+    CONF_HEATING_SYSTEM,
+    CONF_OUTSIDE_ENTITY,
+    CONF_PREHEAT,
+    CONF_TOKEN_ID,
+    DEFAULT_PORT,
+    DOMAIN,
+    LOGGER,
+)
+from .errors import describe_refusal
+
+if TYPE_CHECKING:
+    from . import ThermoSmartConfigEntry
 
 CONF_CODE = "code"
 
@@ -39,6 +76,27 @@ HOST_SCHEMA = vol.Schema(
     }
 )
 CODE_SCHEMA = vol.Schema({vol.Required(CONF_CODE): TextSelector()})
+OUTSIDE_ENTITY_SELECTOR = EntitySelector(
+    EntitySelectorConfig(
+        filter=[
+            EntityFilterSelectorConfig(
+                domain=SENSOR_DOMAIN, device_class=SensorDeviceClass.TEMPERATURE
+            ),
+            EntityFilterSelectorConfig(domain=WEATHER_DOMAIN),
+        ]
+    )
+)
+BRIDGE_OPTIONS_SCHEMA: dict[vol.Marker, Any] = {
+    vol.Required(CONF_PREHEAT): BooleanSelector(),
+    vol.Required(CONF_HEATING_SYSTEM): SelectSelector(
+        SelectSelectorConfig(
+            options=list(HEATING_SYSTEMS),
+            mode=SelectSelectorMode.LIST,
+            translation_key=CONF_HEATING_SYSTEM,
+        )
+    ),
+}
+"""The options the bridge keeps: shown when the bridge is loaded and tells them."""
 
 
 class ThermoSmartConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -52,6 +110,12 @@ class ThermoSmartConfigFlow(ConfigFlow, domain=DOMAIN):
         self._host: str | None = None
         self._port: int = DEFAULT_PORT
         self._info: BridgeInfo | None = None
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> ThermoSmartOptionsFlow:
+        """The options: the outside temperature entity, warm-up and the heating system."""
+        return ThermoSmartOptionsFlow()
 
     def _client(self, host: str, port: int) -> ThermoSmartClient:
         return ThermoSmartClient(host, port, session=async_get_clientsession(self.hass))
@@ -206,4 +270,78 @@ class ThermoSmartConfigFlow(ConfigFlow, domain=DOMAIN):
                 user_input or {CONF_HOST: entry.data[CONF_HOST], CONF_PORT: entry.data[CONF_PORT]},
             ),
             errors=errors,
+        )
+
+
+class ThermoSmartOptionsFlow(OptionsFlowWithReload):
+    """Choose the outside temperature entity; set warm-up and the heating system on the bridge.
+
+    The entity is kept in the entry's options, and a change reloads the
+    entry so the new one is fed at once. Warm-up and the heating system are
+    the bridge's own options: they are sent to it, and a refusal is shown
+    on the form.
+    """
+
+    def _bridge_options(self) -> Options | None:
+        entry: ThermoSmartConfigEntry = self.config_entry
+        if entry.state is not ConfigEntryState.LOADED:
+            return None
+        return entry.runtime_data.coordinator.data.options
+
+    async def _async_set_bridge_options(self, changes: dict[str, Any]) -> tuple[str, str] | None:
+        """Send ``changes`` to the bridge: None when it took them, else an error key and why."""
+        entry: ThermoSmartConfigEntry = self.config_entry
+        try:
+            await entry.runtime_data.client.set_options(**changes)
+        except ThermoSmartValidationError as err:
+            return "options_refused", describe_refusal(err)
+        except ThermoSmartAuthenticationError as err:
+            entry.async_start_reauth(self.hass)
+            return "auth_failed", str(err)
+        except ThermoSmartConnectionError as err:
+            return "cannot_connect", str(err)
+        except ThermoSmartError as err:
+            LOGGER.exception("Unexpected answer from the bridge while changing its options")
+            return "unknown", str(err)
+        entry.runtime_data.coordinator.async_apply_client_state()
+        return None
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One form for all the options."""
+        current = self._bridge_options()
+        fields: dict[vol.Marker, Any] = {vol.Optional(CONF_OUTSIDE_ENTITY): OUTSIDE_ENTITY_SELECTOR}
+        shown: dict[str, Any] = {
+            CONF_OUTSIDE_ENTITY: self.config_entry.options.get(CONF_OUTSIDE_ENTITY)
+        }
+        if current is not None:
+            fields.update(BRIDGE_OPTIONS_SCHEMA)
+            shown[CONF_PREHEAT] = current.preheat
+            shown[CONF_HEATING_SYSTEM] = current.heating_system
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        if user_input is not None:
+            changes: dict[str, Any] = {}
+            if current is not None:
+                changes = {
+                    key: user_input[key]
+                    for key in (CONF_PREHEAT, CONF_HEATING_SYSTEM)
+                    if key in user_input and user_input[key] != getattr(current, key)
+                }
+            failure = await self._async_set_bridge_options(changes) if changes else None
+            if failure is None:
+                options = {
+                    key: value
+                    for key, value in self.config_entry.options.items()
+                    if key != CONF_OUTSIDE_ENTITY
+                }
+                if outside := user_input.get(CONF_OUTSIDE_ENTITY):
+                    options[CONF_OUTSIDE_ENTITY] = outside
+                return self.async_create_entry(data=options)
+            errors["base"], placeholders["error"] = failure
+            shown = {**shown, CONF_OUTSIDE_ENTITY: None, **user_input}
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), shown),
+            errors=errors,
+            description_placeholders=placeholders,
         )

@@ -10,6 +10,10 @@ LOGGER = logging.getLogger(__package__)
 
 CONF_BRIDGE_ID: Final = "bridge_id"
 CONF_TOKEN_ID: Final = "token_id"
+CONF_OUTSIDE_ENTITY: Final = "outside_temperature_entity"
+"""Option: the sensor or weather entity whose temperature is pushed to the bridge."""
+CONF_PREHEAT: Final = "preheat"
+CONF_HEATING_SYSTEM: Final = "heating_system"
 
 DEFAULT_PORT: Final = 8722
 CLIENT_NAME: Final = "Home Assistant"

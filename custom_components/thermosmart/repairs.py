@@ -1,6 +1,7 @@
 """Repair issues about the bridge itself: too old for the integration, and a lost pairing.
 
-The boiler's faults have their own issues (see :mod:`.faults`). A bridge
+The boiler's faults have their own issues (see :mod:`.faults`), and so has
+a missing outside-temperature entity (see :mod:`.outside`). A bridge
 whose API is older than the integration needs gets an issue with a fix
 flow: update the bridge, confirm, and the entry loads again. A refused
 token starts Home Assistant's re-authentication flow; the issue here says
@@ -32,6 +33,8 @@ MIN_API_VERSION: Final = 1
 
 ISSUE_BRIDGE_TOO_OLD: Final = "bridge_too_old"
 ISSUE_PAIRING_LOST: Final = "pairing_lost"
+ISSUE_OUTSIDE_ENTITY_MISSING: Final = "outside_entity_missing"
+"""Raised by :mod:`.outside` when the entity chosen for the outside temperature is gone."""
 
 
 def issue_id(kind: str, entry_id: str) -> str:
@@ -174,5 +177,5 @@ async def async_create_fix_flow(
 @callback
 def async_remove_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
     """The entry is gone: so are its issues about the bridge."""
-    for kind in (ISSUE_PAIRING_LOST, ISSUE_BRIDGE_TOO_OLD):
+    for kind in (ISSUE_PAIRING_LOST, ISSUE_BRIDGE_TOO_OLD, ISSUE_OUTSIDE_ENTITY_MISSING):
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))

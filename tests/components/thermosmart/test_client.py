@@ -254,7 +254,10 @@ async def test_rest_calls(bridge: Bridge, client: ThermoSmartClient) -> None:
 
 
 async def test_options(bridge: Bridge, client: ThermoSmartClient) -> None:
+    before = await client.options()  # no state read yet: only the answer
+    assert client.current_state is None
     state = await client.native_state()
+    assert state.options == before
     assert state.options == Options(
         preheat=True,
         heating_system="radiators",

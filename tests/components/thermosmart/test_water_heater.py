@@ -146,7 +146,10 @@ async def test_read_only_on_a_bridge_without_options(
     assert state == "gas"  # what the bridge last asked of the boiler
     assert attributes[ATTR_SUPPORTED_FEATURES] == WaterHeaterEntityFeature(0)
     assert attributes["temperature"] == 60.0
-    # no status from the boiler yet: the operation is unknown
+    # no status from the boiler yet: the operation is unknown; no bounds: Home Assistant's
     del document["boiler"]["values"]["status"]
+    del document["capabilities"]["dhw"]["setpoint_bounds"]
     coordinator.async_set_updated_data(BridgeState.from_dict(document))
-    assert _state(hass)[0] == "unknown"
+    state, attributes = _state(hass)
+    assert state == "unknown"
+    assert (attributes["min_temp"], attributes["max_temp"]) == (43.3, 60.0)
