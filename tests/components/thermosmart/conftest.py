@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
 
+import aiohttp
 from aiohttp import web
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN, Platform
 from homeassistant.core import HomeAssistant
@@ -87,6 +88,46 @@ async def garbage_server() -> AsyncIterator[int]:
     await site.start()
     try:
         yield int(runner.addresses[0][1])
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def bridge_proxy(bridge: Bridge) -> AsyncIterator[tuple[int, dict[tuple[str, str], Any]]]:
+    """A loopback server in front of the bridge that answers some routes as a test says.
+
+    ``answers[(method, path)] = (status, body)`` answers that route with
+    ``body`` as JSON; everything else goes through to the real bridge. For
+    answers a healthy bridge never gives to what the integration sends.
+    """
+    answers: dict[tuple[str, str], Any] = {}
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        answer = answers.get((request.method, request.path))
+        if answer is not None:
+            status, body = answer
+            return web.json_response(body, status=status)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                f"http://127.0.0.1:{bridge.port}{request.path_qs}",
+                headers={"Authorization": request.headers.get("Authorization", "")},
+                data=await request.read(),
+            ) as upstream,
+        ):
+            return web.Response(
+                body=await upstream.read(), status=upstream.status, content_type="application/json"
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield int(runner.addresses[0][1]), answers
     finally:
         await runner.cleanup()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
+from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_PORT, CONF_TOKEN
@@ -124,6 +125,23 @@ async def test_pair_bridge_gone(hass: HomeAssistant, bridge: Bridge, pairing_cod
         result["flow_id"], {"code": pairing_code}
     )
     assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_pair_unexpected_answer(
+    hass: HomeAssistant,
+    bridge_proxy: tuple[int, dict[tuple[str, str], Any]],
+    pairing_code: str,
+) -> None:
+    port, answers = bridge_proxy
+    answers["POST", "/api/v1/pair"] = (500, {"message": "database locked"})
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: "127.0.0.1", CONF_PORT: port}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"code": pairing_code}
+    )
+    assert result["errors"] == {"base": "unknown"}
 
 
 async def test_user_flow_already_configured_updates_host(

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-from aiohttp import web
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, CONF_PORT
 from homeassistant.core import HomeAssistant
@@ -151,43 +148,6 @@ async def test_revoked_token_starts_reauth(
     assert bridge.thermostat.options()["preheat"] is True
 
 
-@pytest.fixture
-async def refusing_bridge(bridge: Bridge) -> AsyncIterator[tuple[int, dict[str, Any]]]:
-    """A loopback server in front of the bridge that answers option changes as told.
-
-    A healthy bridge takes every value the form offers; this one answers
-    ``PUT /api/v1/options`` with ``answer`` and passes the rest through.
-    """
-    answer: dict[str, Any] = {"status": 400, "body": {}}
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        if request.method == "PUT" and request.path == "/api/v1/options":
-            return web.json_response(answer["body"], status=answer["status"])
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method,
-                f"http://127.0.0.1:{bridge.port}{request.path_qs}",
-                headers={"Authorization": request.headers.get("Authorization", "")},
-                data=await request.read(),
-            ) as upstream,
-        ):
-            return web.Response(
-                body=await upstream.read(), status=upstream.status, content_type="application/json"
-            )
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield int(runner.addresses[0][1]), answer
-    finally:
-        await runner.cleanup()
-
-
 @pytest.mark.parametrize(
     ("status", "body", "error", "detail"),
     [
@@ -203,15 +163,16 @@ async def refusing_bridge(bridge: Bridge) -> AsyncIterator[tuple[int, dict[str, 
 async def test_bridge_refuses(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
-    refusing_bridge: tuple[int, dict[str, Any]],
+    bridge_proxy: tuple[int, dict[tuple[str, str], Any]],
     status: int,
     body: dict[str, Any],
     error: str,
     detail: str,
 ) -> None:
     await setup_integration(hass, config_entry)
-    port, answer = refusing_bridge
-    answer.update(status=status, body=body)
+    # a healthy bridge takes every value the form offers
+    port, answers = bridge_proxy
+    answers["PUT", "/api/v1/options"] = (status, body)
     config_entry.runtime_data.client.port = port
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
