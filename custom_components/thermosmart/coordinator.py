@@ -4,9 +4,9 @@ After the first refresh a background task keeps the bridge's WebSocket open
 and feeds every pushed state into ``async_set_updated_data``. When the
 channel is lost the entities become unavailable, one warning is logged and
 the task reconnects with a growing delay; the first state after that makes
-them available again and logs one line. Programs, the schedule and its
-exceptions are not pushed (nor predictions by older bridges): they are read
-again on every reconnect and every few minutes.
+them available again and logs one line. Older bridges push neither the
+programs, the schedule and its exceptions nor the predictions: for them
+those are read again on every reconnect and every few minutes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ RECONNECT_MIN = 1.0
 RECONNECT_MAX = 300.0
 """Seconds between reconnection attempts: doubling from the first to the last."""
 EXTRAS_INTERVAL = timedelta(minutes=5)
-"""How often programs, schedule and exceptions (and unpushed predictions) are read again."""
+"""How often an older bridge's programs, schedule, exceptions and predictions are read again."""
 
 
 class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
@@ -147,7 +147,8 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
         self.async_update_listeners()
 
     async def _async_read_extras(self) -> None:
-        await self.client.thermostat()
+        if not self.client.pushes_schedule:
+            await self.client.thermostat()
         if not self.client.pushes_predictions:
             await self.client.predictions()
 
@@ -157,7 +158,7 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
             await self.async_refresh_extras()
 
     async def async_refresh_extras(self) -> None:
-        """Read programs, schedule and predictions again (they are not all pushed)."""
+        """Read again what the bridge does not push (older bridges)."""
         if self._lost or not self.last_update_success:
             return
         try:

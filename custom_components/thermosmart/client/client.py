@@ -72,6 +72,7 @@ class ThermoSmartClient:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._closing = False
         self._document: dict[str, Any] | None = None
+        self._pushes_schedule = False
         self._seq: int | None = None
         self._thermostat_view: dict[str, Any] = {}
         self._predictions: Predictions | None = None
@@ -182,6 +183,17 @@ class ThermoSmartClient:
         return BridgeState.from_dict(document, self._predictions)
 
     @property
+    def pushes_schedule(self) -> bool:
+        """Whether the bridge's state carries programs, schedule and exceptions (newer ones do)."""
+        return self._pushes_schedule
+
+    def _keep_document(self, document: dict[str, Any]) -> None:
+        """Take a whole state as the bridge sent it (before any view is merged into it)."""
+        self._document = document
+        thermostat = document.get("thermostat")
+        self._pushes_schedule = isinstance(thermostat, dict) and "schedule" in thermostat
+
+    @property
     def pushes_predictions(self) -> bool:
         """Whether the bridge's state carries the predictions (newer bridges push them)."""
         return self._document is not None and "predictions" in self._document
@@ -191,7 +203,7 @@ class ThermoSmartClient:
         document = await self.state()
         view = await self._thermostat_request("GET")
         BridgeState.from_dict(document)  # check the shape before keeping it
-        self._document = document
+        self._keep_document(document)
         self._seq = None
         self._thermostat_view = view
         if not self.pushes_predictions:
@@ -388,7 +400,7 @@ class ThermoSmartClient:
             if not isinstance(data, dict):
                 raise ThermoSmartResponseError("a pushed state is not an object")
             BridgeState.from_dict(data)
-            self._document = data
+            self._keep_document(data)
         elif kind == "changed":
             if not isinstance(data, dict):
                 raise ThermoSmartResponseError("a pushed change is not an object")

@@ -112,8 +112,9 @@ async def test_exceptions_cut_the_schedule(
             ]
         }
     )
-    await config_entry.runtime_data.coordinator.async_refresh_extras()
-    await hass.async_block_till_done()
+    # the bridge pushes the new exception
+    coordinator = config_entry.runtime_data.coordinator
+    await wait_until(hass, lambda: len(coordinator.data.thermostat.exceptions) == 1)
     events = await _events(hass, "2026-01-06T00:00:00+01:00", "2026-01-08T00:00:00+01:00")
     local = [
         (_wall(e["start"]), _wall(e["end"]), e["summary"], e.get("description")) for e in events

@@ -80,8 +80,7 @@ async def test_programs_changed_elsewhere_show_up(
 ) -> None:
     await setup_integration(hass, config_entry)
     await bridge.thermostat.update({"programs": {"comfort": 22.5}})
-    # programs are not pushed: they are read again every few minutes
-    await config_entry.runtime_data.coordinator.async_refresh_extras()
+    # the bridge pushes the change
     await wait_until(
         hass,
         lambda: hass.states.get("number.thermosmart_comfort_temperature").state == "22.5",  # type: ignore[union-attr]
