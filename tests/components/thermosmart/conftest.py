@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import contextlib
 from pathlib import Path
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
@@ -73,15 +74,13 @@ def config_entry(bridge: Bridge, api_token: str) -> MockConfigEntry:
     )
 
 
-@pytest.fixture
-async def garbage_server() -> AsyncIterator[int]:
-    """A loopback HTTP server that is not a bridge: it answers HTML to everything."""
-
-    async def html(_: web.Request) -> web.Response:
-        return web.Response(text="<html>router login</html>", content_type="text/html")
-
+@contextlib.asynccontextmanager
+async def serve(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[int]:
+    """A loopback HTTP server answering every route with ``handler``; yields its port."""
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", html)
+    app.router.add_route("*", "/{tail:.*}", handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -90,6 +89,17 @@ async def garbage_server() -> AsyncIterator[int]:
         yield int(runner.addresses[0][1])
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def garbage_server() -> AsyncIterator[int]:
+    """A loopback HTTP server that is not a bridge: it answers HTML to everything."""
+
+    async def html(_: web.Request) -> web.Response:
+        return web.Response(text="<html>router login</html>", content_type="text/html")
+
+    async with serve(html) as port:
+        yield port
 
 
 @pytest.fixture
@@ -120,16 +130,8 @@ async def bridge_proxy(bridge: Bridge) -> AsyncIterator[tuple[int, dict[tuple[st
                 body=await upstream.read(), status=upstream.status, content_type="application/json"
             )
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield int(runner.addresses[0][1]), answers
-    finally:
-        await runner.cleanup()
+    async with serve(handle) as port:
+        yield port, answers
 
 
 @pytest.fixture
