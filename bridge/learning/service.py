@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 import logging
@@ -896,6 +897,13 @@ class LearningService:
         job = self._executor.submit(timed)
         self._pending = job
         return await asyncio.wrap_future(job)
+
+    async def wait_idle(self) -> None:
+        """Wait until the worker thread's current job (if any) has finished."""
+        pending = self._pending
+        if pending is not None and not pending.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(pending)
 
     def _idle(self) -> bool:
         return self._pending is None or self._pending.done()

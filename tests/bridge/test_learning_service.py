@@ -393,11 +393,14 @@ async def test_learning_survives_a_bridge_restart(tmp_path: Path) -> None:
     # a house whose boiler has an outside sensor: the learner needs the outside temperature
     world = SimWorld("new_build", seed=2, start=clock.time())
     async with running_bridge(tmp_path, clock, world) as b:
-        # two sample periods and a bit; a sample whose model refresh runs on the worker
-        # thread can let the virtual clock pass a tick on a busy machine, so go on (within
-        # two hours) until ten measurements and a filled sample bin
-        for minute in range(120):
+        # two sample periods and a bit. While a sample's model refresh runs on the worker
+        # thread the thermostat is not parked on the virtual clock, and a tick passes it
+        # by: give the thread real time after each tick, and go on until ten measurements
+        # and a filled sample bin (within ten simulated hours)
+        for minute in range(600):
             await clock.advance(60)
+            await b.thermostat.learning.wait_idle()
+            await asyncio.sleep(0.001)
             current = b.thermostat.learning.learner
             if (
                 minute >= 25

@@ -123,13 +123,12 @@ async def test_first_message_is_the_whole_state_then_changes(
         assert set(state) == set(rest_state)
         assert state["thermostat"]["hardware_id"] == b.thermostat.hardware_id
         seq = first["seq"]
-        started = time.perf_counter()
         status, _ = await call(
             http, b, "PATCH", "/api/v1/thermostat", token, json={"target_temperature": 23}
         )
         assert status == 200
+        # how fast is bench.api's business; here: it comes, within receive()'s timeout
         msg = await receive_until(ws, state, lambda s: s["thermostat"]["target_temperature"] == 23)
-        assert time.perf_counter() - started < 1.0
         assert msg["type"] == "changed"
         assert msg["seq"] > seq
         assert state["thermostat"]["source"] == "manual"
@@ -328,7 +327,8 @@ async def test_a_slow_client_is_coalesced_then_dropped_and_never_blocks(
                     json={"target_temperature": target},
                 )
                 assert status == 200
-                assert time.perf_counter() - started < 1.0  # the stalled client blocks nothing
+                # a blocked send would hold the request for SEND_TIMEOUT (60 s here)
+                assert time.perf_counter() - started < 10.0
                 await asyncio.sleep(0)
             # its queue collapsed into one state message instead of growing
             assert len(client._queue) <= push.MAX_QUEUE
@@ -369,8 +369,10 @@ async def test_a_stalled_send_times_out_and_closes(
 
 
 async def test_bridge_stop_closes_every_socket_quickly(
-    tmp_path: Path, http: aiohttp.ClientSession
+    tmp_path: Path, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # waiting out each client's close handshake would take 30 s or more
+    monkeypatch.setattr(push, "CLOSE_TIMEOUT", 30.0)
     cfg = validate(
         {"data_dir": str(tmp_path / "d"), "host": "127.0.0.1", "port": 0, "zeroconf": False}
     )
@@ -390,7 +392,7 @@ async def test_bridge_stop_closes_every_socket_quickly(
         while not stopping.done():
             await clock.advance(1)
         await stopping
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 10.0
         for ws, reader in zip(sockets, readers, strict=True):
             msg = await reader
             assert msg.type is aiohttp.WSMsgType.CLOSE
