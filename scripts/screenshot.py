@@ -41,7 +41,9 @@ async def _cdp(
             return msg.get("result")
 
 
-async def shoot(tokens: dict[str, Any], path: str, width: int, height: int) -> bytes:
+async def shoot(
+    tokens: dict[str, Any], path: str, width: int, height: int, wait: float = 8.0
+) -> bytes:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise SystemExit("chromium is not installed (apt-get install chromium)")
@@ -96,7 +98,7 @@ async def shoot(tokens: dict[str, Any], path: str, width: int, height: int) -> b
                     expression=f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))})",
                 )
                 await _cdp(ws, ids, "Page.navigate", url=f"{HA}{path}")
-                await asyncio.sleep(8)
+                await asyncio.sleep(wait)
                 shot = await _cdp(ws, ids, "Page.captureScreenshot", format="png")
                 png = base64.b64decode(shot["data"])
     finally:
@@ -113,10 +115,14 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
-    args = parser.parse_args()
-    asyncio.run(
-        shoot(json.loads(args.tokens.read_text()), args.path, args.out, args.width, args.height)
+    parser.add_argument(
+        "--wait", type=float, default=8.0, help="seconds the page gets to render (8)"
     )
+    args = parser.parse_args()
+    png = asyncio.run(
+        shoot(json.loads(args.tokens.read_text()), args.path, args.width, args.height, args.wait)
+    )
+    args.out.write_bytes(png)
     print(args.out)
 
 
