@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-import contextlib
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bridge.clock import VirtualClock
-from bridge.config import validate
 from bridge.daemon import Bridge
-from bridge.storage import TokenKind
 
-from .conftest import base_url
+from .conftest import base_url, make_token, virtual_bridge
 
-
-@contextlib.asynccontextmanager
-async def virtual_bridge(
-    tmp_path: Path, **config: Any
-) -> AsyncIterator[tuple[Bridge, VirtualClock]]:
-    """A bridge on the simulator whose time moves only when the test advances it."""
-    cfg = validate(
-        {
-            "data_dir": str(tmp_path / "vdata"),
-            "host": "127.0.0.1",
-            "port": 0,
-            "zeroconf": False,
-            **config,
-        }
-    )
-    clock = VirtualClock()
-    bridge = Bridge(cfg, clock=clock)
-    await bridge.start()
-    try:
-        yield bridge, clock
-    finally:
-        # handing the boiler back takes a few conversations of clock time
-        stopping = asyncio.create_task(bridge.stop())
-        while not stopping.done():
-            await clock.advance(1)
-        await stopping
-
-
-async def make_token(bridge: Bridge, kind: TokenKind = TokenKind.API) -> str:
-    """A new token of ``kind``."""
-    return (await bridge.db.auth.create_token("test", kind)).token
+__all__ = ["base_url", "bearer", "call", "fields_of", "make_token", "virtual_bridge"]
 
 
 def bearer(token: str) -> dict[str, str]:

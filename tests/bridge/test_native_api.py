@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +14,7 @@ from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkCounters
 from bridge.storage import EventKind, Sample, TokenKind
 
-from .native_helpers import call, fields_of, make_token, virtual_bridge
+from .native_helpers import call, fields_of, make_token
 
 NATIVE_ROUTES = [
     ("GET", "/api/v1/thermostat"),
@@ -32,17 +30,6 @@ NATIVE_ROUTES = [
     ("GET", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/1"),
 ]
-
-
-@pytest.fixture
-async def vb(tmp_path: Path) -> AsyncIterator[tuple[Bridge, VirtualClock]]:
-    async with virtual_bridge(tmp_path) as pair:
-        yield pair
-
-
-@pytest.fixture
-async def token(vb: tuple[Bridge, VirtualClock]) -> str:
-    return await make_token(vb[0])
 
 
 # -- access ------------------------------------------------------------------------------

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 import re
 from typing import Any
 
 import aiohttp
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_openapi
-import pytest
 
 from bridge.api.openapi import build_document, served_routes, undocumented
 from bridge.clock import VirtualClock
 from bridge.daemon import Bridge
 
-from .native_helpers import call, make_token, virtual_bridge
+from .native_helpers import call, make_token
 
 PATH_VALUES = {"hw": "TSL0000000000", "id": "1", "purpose": "cloud_sync"}
-
-
-@pytest.fixture
-async def vb(tmp_path: Path) -> AsyncIterator[tuple[Bridge, VirtualClock]]:
-    async with virtual_bridge(tmp_path) as pair:
-        yield pair
 
 
 async def _document(b: Bridge, http: aiohttp.ClientSession) -> dict[str, Any]:

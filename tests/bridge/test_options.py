@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,6 @@ DEFAULTS = {
     "dhw_enable": True,
     "dhw_setpoint": None,
 }
-
-
-@pytest.fixture
-async def vb(tmp_path: Path) -> AsyncIterator[tuple[Bridge, VirtualClock]]:
-    async with virtual_bridge(tmp_path) as pair:
-        yield pair
 
 
 def sim_boiler(b: Bridge) -> Boiler:

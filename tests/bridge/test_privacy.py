@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,7 +14,7 @@ from bridge.core import thermostat as core
 from bridge.daemon import Bridge
 from bridge.storage import DEFAULT_PROGRAMS, EventKind, Purpose, Sample, TokenKind
 
-from .native_helpers import bearer, call, fields_of, make_token, virtual_bridge
+from .native_helpers import bearer, call, fields_of, make_token
 
 PRIVACY_ROUTES = [
     ("GET", "/api/v1/export"),
@@ -26,17 +24,6 @@ PRIVACY_ROUTES = [
     ("GET", "/api/v1/privacy/egress"),
 ]
 DAY = 86400.0
-
-
-@pytest.fixture
-async def vb(tmp_path: Path) -> AsyncIterator[tuple[Bridge, VirtualClock]]:
-    async with virtual_bridge(tmp_path) as pair:
-        yield pair
-
-
-@pytest.fixture
-async def token(vb: tuple[Bridge, VirtualClock]) -> str:
-    return await make_token(vb[0])
 
 
 @pytest.mark.parametrize(("method", "path"), PRIVACY_ROUTES)

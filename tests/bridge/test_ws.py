@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import copy
 import json
 from pathlib import Path
@@ -20,18 +19,7 @@ from bridge.clock import VirtualClock
 from bridge.config import validate
 from bridge.daemon import Bridge
 
-from .native_helpers import bearer, call, make_token, virtual_bridge
-
-
-@pytest.fixture
-async def vb(tmp_path: Path) -> AsyncIterator[tuple[Bridge, VirtualClock]]:
-    async with virtual_bridge(tmp_path) as pair:
-        yield pair
-
-
-@pytest.fixture
-async def token(vb: tuple[Bridge, VirtualClock]) -> str:
-    return await make_token(vb[0])
+from .native_helpers import bearer, call, make_token
 
 
 def ws_url(b: Bridge) -> str:
