@@ -332,33 +332,44 @@ class ThermostatService:
         """The thermostat as ``GET /thermostat/{hw}`` shows it."""
         res = self.resolution()
         outside, _ = self.outside()
+        plan = self._plan_view()
         return {
-            "name": self.name,
+            "name": plan["name"],
             "room_temperature": _number(self.room_temperature()),
             "target_temperature": res.target,
             "outside_temperature": _number(outside),
             "outside_temperature_icon": None,
+            "programs": plan["programs"],
+            "schedule": plan["schedule"],
+            "exceptions": plan["exceptions"],
+            "source": str(res.source),
+            "fw": __version__,
+            "location": self.location or "",
+            "geofence_enabled": plan["geofence_enabled"],
+            "geofence_devices": list(self.geofence_devices),
+            "ot": {"enabled": self.link.opentherm, "raw": self.ot_raw()},
+        }
+
+    def _plan_view(self) -> dict[str, Any]:
+        """Name, programs, week schedule, exceptions and geofence switch, as both views show them."""
+        return {
+            "name": self.name,
             "programs": self.state.programs.to_dict(),
             "schedule": [
                 {"start": [e.day, e.hour, e.minute], "temperature": e.program}
                 for e in self.state.schedule.entries
             ],
             "exceptions": [e.to_dict() for e in self.state.exceptions],
-            "source": str(res.source),
-            "fw": __version__,
-            "location": self.location or "",
             "geofence_enabled": self.geofence_enabled,
-            "geofence_devices": list(self.geofence_devices),
-            "ot": {"enabled": self.link.opentherm, "raw": self.ot_raw()},
         }
 
     def native_view(self) -> dict[str, Any]:
-        """The native thermostat: the live state plus programs, schedule and exceptions."""
-        cloud = self.cloud_object()
-        view = self.thermostat_state()
-        for key in ("name", "programs", "schedule", "exceptions", "geofence_enabled"):
-            view[key] = cloud[key]
-        return view
+        """The native thermostat: the live state plus programs, schedule and exceptions.
+
+        On the push path (every boiler change): it builds only these parts, not the
+        whole cloud object with its second resolution and the raw OpenTherm map.
+        """
+        return {**self.thermostat_state(), **self._plan_view()}
 
     def thermostat_state(self) -> dict[str, Any]:
         """The native view of the thermostat (more than the cloud object)."""

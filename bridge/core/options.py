@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 import math
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from bridge.core.control import DEFAULT_DHW_RANGE, BoilerControlConfig
 from bridge.core.validation import FieldError, ValidationError
@@ -61,7 +61,7 @@ def current(stored: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -133,7 +133,7 @@ def control_config(options: Mapping[str, Any]) -> BoilerControlConfig:
     else:
         config = BoilerControlConfig.radiators()
     max_ch = options.get("max_ch_setpoint")
-    if isinstance(max_ch, int | float) and _number(max_ch):
+    if _number(max_ch):
         value = float(max_ch)
         config = replace(config, max_ch_setpoint=value, min_flow=min(config.min_flow, value))
     return config
