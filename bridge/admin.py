@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from bridge.storage import Database
 
 if TYPE_CHECKING:

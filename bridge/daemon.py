@@ -19,18 +19,19 @@ from aiohttp import web
 
 from bridge import __version__
 from bridge.admin import DB_FILE
-from bridge.api.app import API_VERSION, create_app
+from bridge.api.app import create_app
+from bridge.api.context import API_VERSION
 from bridge.api.native import state_extras
-from bridge.clock import Clock, SystemClock
-from bridge.discovery import Announcer, lan_addresses
+from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
+from bridge.services.discovery import Announcer, lan_addresses
+from bridge.services.thermostat import ThermostatService
+from bridge.services.webhook_delivery import WebhookDispatcher
 from bridge.storage import BRIDGE_ID, Database, Retention
 from bridge.storage.settings import NAME
-from bridge.thermostat import ThermostatService
-from bridge.webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
     from bridge.config import BridgeConfig
@@ -69,7 +70,7 @@ class Bridge:
         self._runner: web.AppRunner | None = None
         self._announcer: Announcer | None = None
         self.bridge_id = ""
-        self.name = ""
+        self._name = ""
         self.port = config.port
 
     @property
@@ -78,6 +79,11 @@ class Bridge:
         if self._db is None:
             raise RuntimeError("the bridge is not started")
         return self._db
+
+    @property
+    def name(self) -> str:
+        """The bridge's name: the thermostat's, as it is now."""
+        return self._thermostat.name if self._thermostat is not None else self._name
 
     @property
     def thermostat(self) -> ThermostatService:
@@ -113,7 +119,7 @@ class Bridge:
         self._db = await Database.open(cfg.data_dir / DB_FILE, self.clock, retention=retention)
         bridge_id: str | None = await self.db.settings.get_or_create(BRIDGE_ID, _new_bridge_id)
         self.bridge_id = bridge_id or ""
-        self.name = await self.db.settings.get(NAME)
+        self._name = await self.db.settings.get(NAME)
 
         if self._link is None:
             self._link = make_link(cfg.boiler, self.clock, modbus_profiles=cfg.modbus_profiles)

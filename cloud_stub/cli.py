@@ -22,7 +22,7 @@ from pathlib import Path
 import signal
 import sys
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from cloud_stub import __version__
 from cloud_stub.server import DEFAULT_HOST, DEFAULT_PORT, CloudServer
 from cloud_stub.store import CloudStore

@@ -6,7 +6,7 @@ once, as a preview of what the bridge will report. The bridge's next upload
 replaces the preview; changes it has not pulled yet are applied on top.
 
 Command types: ``update`` (a ``PUT /thermostat/{hw}`` body that
-:func:`bridge.thermostat.parse_update` accepts) and ``pause``
+:func:`bridge.core.validation.parse_update` accepts) and ``pause``
 (``{"pause": true|false}``).
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bridge.core.thermostat import Source
+from bridge.core.state import Source
 
 UPDATE = "update"
 PAUSE = "pause"

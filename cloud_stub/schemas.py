@@ -4,7 +4,7 @@ The thermostat object is checked against the shape of ``GET /thermostat/{hw}``
 in THERMOSMART_API.md: every field present, no other field, each of its type.
 Programs, schedule and exceptions go through the bridge's own schemas
 (:mod:`bridge.core.validation`), and cloud-API updates through
-:func:`bridge.thermostat.parse_update`: one set of rules for both.
+:func:`bridge.core.validation.parse_update`: one set of rules for both.
 
 Statistics (privacy promise P4) are aggregates under a random pseudonym and
 nothing else: an identifying field (hardware id, e-mail, city, …), a raw
@@ -22,7 +22,7 @@ from typing import Any
 import voluptuous as vol
 
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
-from bridge.core.thermostat import Source
+from bridge.core.state import Source
 from bridge.core.validation import (
     EXCEPTIONS_SCHEMA,
     PROGRAMS_SCHEMA,

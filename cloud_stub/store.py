@@ -22,10 +22,10 @@ import secrets
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from bridge.clock import utc_from_ts
+from bridge.core.clock import utc_from_ts
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
 
 DB_NAME = "cloud.sqlite3"
 

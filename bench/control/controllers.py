@@ -10,7 +10,7 @@ sensor: lagged, noisy, rounded to 0.1 °C.
 * :class:`Ours` is the bridge's own control path: the same
   :class:`~bridge.learning.service.ThermostatControl`,
   :class:`~bridge.learning.service.LearningService` and optimal start the
-  daemon's :class:`~bridge.thermostat.ThermostatService` runs, fed the same
+  daemon's :class:`~bridge.services.thermostat.ThermostatService` runs, fed the same
   :class:`~bridge.learning.Measurement` every 60 s.
 * :class:`OnOff`: the classic thermostat: burner on below target - 0.15 K,
   off above target + 0.15 K (a 0.3 K hysteresis), a fixed 70 °C flow.
@@ -31,7 +31,7 @@ import math
 from typing import TYPE_CHECKING, Protocol
 
 from bridge.core.control import BoilerBounds, BoilerControlConfig, HeatingCurve
-from bridge.core.thermostat import resolve
+from bridge.core.state import resolve
 from bridge.learning import HeatSource, Measurement
 from bridge.learning.service import LearningService, PlanContext, ThermostatControl
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
@@ -39,7 +39,7 @@ from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.sim.house import WATER_J_PER_KG_K
 
 if TYPE_CHECKING:
-    from bridge.core.thermostat import Resolution, ThermostatState
+    from bridge.core.state import Resolution, ThermostatState
     from bridge.opentherm.sim import HouseProfile, SimWorld
 
 #: Seconds between measurements fed to the learner (the daemon's RECORD_INTERVAL).

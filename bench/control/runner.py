@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import math
 from typing import TYPE_CHECKING
 
-from bridge.clock import VirtualClock
-from bridge.core import thermostat as core
+from bridge.core import state as core
+from bridge.core.clock import VirtualClock
 from bridge.core.programs import Programs, ScheduleEntry, WeekSchedule
 from bridge.opentherm.sim import DEFAULT_START, PHYSICS_STEP_S, House, SimWorld, get_profile
 from bridge.opentherm.sim.weather import SyntheticWeather

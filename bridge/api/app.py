@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 import voluptuous as vol
 
 from bridge import __version__
 from bridge.api import cloud, native, oauth, openapi, privacy, webhooks, ws
-from bridge.api.app_keys import BRIDGE_KEY, LIMITER_KEY
+from bridge.api.context import API_VERSION, BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
 from bridge.api.util import read_json, validation_errors
@@ -18,15 +18,9 @@ from bridge.api.util import read_json, validation_errors
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from bridge.daemon import Bridge
-    from bridge.storage import TokenInfo
 
-API_VERSION = 1
 MAX_BODY = 64 * 1024
 
-# aiohttp >= 3.14 wants typed request keys; Home Assistant's pinned aiohttp has none yet.
-_REQUEST_KEY = getattr(web, "RequestKey", None)
-TOKEN_KEY: Any = _REQUEST_KEY("thermosmart_token", object) if _REQUEST_KEY else "thermosmart_token"
 
 # Routes that need no token: health, pairing (it checks its own code), OpenAPI,
 # and the login and OAuth2 pages (they check their own secrets).
@@ -61,12 +55,6 @@ def _bearer(request: web.Request) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return request.query.get("access_token") or None
-
-
-def token_of(request: web.Request) -> TokenInfo:
-    """The authenticated token of a request (set by the middleware)."""
-    info: TokenInfo = request[TOKEN_KEY]
-    return info
 
 
 @web.middleware
@@ -151,7 +139,7 @@ async def error_middleware(
         return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
 
 
-def create_app(bridge: Bridge) -> web.Application:
+def create_app(bridge: BridgeServices) -> web.Application:
     """The bridge's web application."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, auth_middleware])
     app[BRIDGE_KEY] = bridge

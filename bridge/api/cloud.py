@@ -12,13 +12,13 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 import voluptuous as vol
 
-from bridge.api.app_keys import BRIDGE_KEY
+from bridge.api.context import BRIDGE_KEY
 from bridge.api.errors import json_error
 from bridge.api.util import read_json, validation_errors
 from bridge.core.validation import ValidationError
 
 if TYPE_CHECKING:
-    from bridge.thermostat import ThermostatService
+    from bridge.services.thermostat import ThermostatService
 
 PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): bool}, extra=vol.PREVENT_EXTRA)
 

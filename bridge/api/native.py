@@ -29,17 +29,17 @@ from aiohttp import web
 import voluptuous as vol
 
 from bridge import __version__
-from bridge.api.app_keys import BRIDGE_KEY
+from bridge.api.context import API_VERSION, BRIDGE_KEY, BridgeServices, token_of
 from bridge.api.errors import json_error
 from bridge.api.util import read_json
+from bridge.api.ws import PUSH_KEY
 from bridge.core.validation import ValidationError, validate
 from bridge.opentherm.ids import get_spec
+from bridge.services.thermostat import RECORDED_IDS
 from bridge.storage import EMAIL, LOCATION, NAME, EventKind, TokenInfo, TokenKind
-from bridge.thermostat import RECORDED_IDS
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError
-    from bridge.daemon import Bridge
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
 
@@ -123,20 +123,13 @@ def owner_only(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        if request_token(request).kind not in OWNER_KINDS:
+        if token_of(request).kind not in OWNER_KINDS:
             return json_error(
                 403, "forbidden", "this route needs an owner token (paired or made by the CLI)"
             )
         return await handler(request)
 
     return wrapper
-
-
-def request_token(request: web.Request) -> TokenInfo:
-    """The token the request was authenticated with."""
-    from bridge.api.app import token_of  # the app module registers this one
-
-    return token_of(request)
 
 
 def query_params(request: web.Request, allowed: Collection[str]) -> dict[str, str]:
@@ -317,7 +310,7 @@ def state_extras(master: OpenThermMaster | None, link: BoilerLink) -> dict[str, 
 PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): bool}, extra=vol.PREVENT_EXTRA)
 
 
-def _bridge(request: web.Request) -> Bridge:
+def _bridge(request: web.Request) -> BridgeServices:
     return request.app[BRIDGE_KEY]
 
 
@@ -500,9 +493,6 @@ def _opentherm_diagnostics(master: OpenThermMaster, now: float) -> dict[str, Any
 @validated
 async def diagnostics(request: web.Request) -> web.Response:
     """``GET /api/v1/diagnostics``: counters, versions and uptime, with no personal data."""
-    from bridge.api.app import API_VERSION
-    from bridge.api.ws import PUSH_KEY
-
     query_params(request, ())
     bridge = _bridge(request)
     clock = bridge.clock
@@ -619,7 +609,7 @@ SETTINGS_SCHEMA = vol.Schema(
 )
 
 
-async def _settings_view(bridge: Bridge) -> dict[str, Any]:
+async def _settings_view(bridge: BridgeServices) -> dict[str, Any]:
     settings = bridge.db.settings
     return {
         "name": await settings.get(NAME),
@@ -648,7 +638,6 @@ async def put_settings(request: web.Request) -> web.Response:
     data = validate(SETTINGS_SCHEMA, body)
     await bridge.db.settings.set_many(data)
     await bridge.thermostat.reload()
-    bridge.name = bridge.thermostat.name
     return web.json_response(await _settings_view(bridge))
 
 
@@ -678,7 +667,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     query_params(request, ())
     bridge = _bridge(request)
     now = bridge.clock.time()
-    own = request_token(request).id
+    own = token_of(request).id
     tokens = await bridge.db.auth.list_tokens()
     return web.json_response({"tokens": [token_view(t, now, own) for t in tokens]})
 
@@ -687,8 +676,6 @@ async def list_tokens(request: web.Request) -> web.Response:
 @validated
 async def revoke_token(request: web.Request) -> web.Response:
     """``DELETE /api/v1/tokens/{id}``: revoke a token (idempotent); its push sockets close."""
-    from bridge.api.ws import PUSH_KEY
-
     query_params(request, ())
     raw_id = request.match_info["id"]
     if not raw_id.isdigit() or len(raw_id) > 18:
@@ -704,7 +691,7 @@ async def revoke_token(request: web.Request) -> web.Response:
     if hub is not None:
         hub.close_token(token_id)
     now = bridge.clock.time()
-    return web.json_response({"token": token_view(info, now, request_token(request).id)})
+    return web.json_response({"token": token_view(info, now, token_of(request).id)})
 
 
 async def _on_startup(app: web.Application) -> None:

@@ -31,13 +31,12 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
-from bridge.api.app_keys import BRIDGE_KEY, LIMITER_KEY
+from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, BridgeServices
 from bridge.storage import EMAIL, TokenKind, hash_secret, normalize_pairing_code
 from bridge.storage.auth import ACCESS_TOKEN_TTL
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
-    from bridge.daemon import Bridge
+    from bridge.core.clock import Clock
     from bridge.storage import OAuthClient, OAuthGrant
 
 _LOGGER = logging.getLogger(__name__)
@@ -267,7 +266,7 @@ def _looks_like_pairing_code(value: str) -> bool:
     return len(code) == 8 and code.isalnum()
 
 
-async def owner_login(bridge: Bridge, username: str, password: str) -> bool:
+async def owner_login(bridge: BridgeServices, username: str, password: str) -> bool:
     """Whether ``username``/``password`` identify the bridge's owner.
 
     The username is the thermostat's hardware id or the owner's e-mail (any

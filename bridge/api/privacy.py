@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 import voluptuous as vol
 
-from bridge.api.app_keys import BRIDGE_KEY
+from bridge.api.context import BRIDGE_KEY
 from bridge.api.native import (
     owner_only,
     parse_limit,
@@ -22,6 +22,7 @@ from bridge.api.native import (
     read_object,
     validated,
 )
+from bridge.api.ws import PUSH_KEY
 from bridge.core.validation import ValidationError, validate
 from bridge.storage import Purpose
 
@@ -88,14 +89,11 @@ async def erase(request: web.Request) -> web.Response:
     goes on heating. With ``"revoke_tokens": true`` every token is revoked
     too, the caller's included, and every push socket is closed.
     """
-    from bridge.api.ws import PUSH_KEY
-
     query_params(request, ())
     data = validate(ERASE_SCHEMA, await read_object(request))
     bridge = request.app[BRIDGE_KEY]
     counts = await bridge.db.erase(revoke_tokens=data["revoke_tokens"])
     await bridge.thermostat.reload()
-    bridge.name = bridge.thermostat.name
     hub = request.app.get(PUSH_KEY)
     if hub is not None and data["revoke_tokens"]:
         hub.close_all(4401, "token revoked")

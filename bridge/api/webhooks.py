@@ -4,7 +4,7 @@
 ``POST /webhook`` with ``{"webhook": "<url>"}``. Both need a token, and the
 webhook belongs to that token (for an OAuth client: to the client's grant,
 one webhook per client); registering again replaces it and an empty URL (or
-null) removes it. Delivery, retries and expiry: :mod:`bridge.webhooks`.
+null) removes it. Delivery, retries and expiry: :mod:`bridge.services.webhook_delivery`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from bridge.api.app_keys import BRIDGE_KEY
+from bridge.api.context import BRIDGE_KEY, token_of
 from bridge.api.errors import json_error
 from bridge.api.util import read_json
-from bridge.webhooks import check_destination, check_url
+from bridge.services.webhook_delivery import check_destination, check_url
 
 
 def _invalid(field: str, rule: str) -> web.Response:
@@ -26,8 +26,6 @@ def _invalid(field: str, rule: str) -> web.Response:
 
 
 async def _register(request: web.Request, field: str) -> web.Response:
-    from bridge.api.app import token_of
-
     body = await read_json(request)
     if not isinstance(body, Mapping):
         return _invalid("(body)", "must be an object")

@@ -37,13 +37,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bridge.api.app_keys import BRIDGE_KEY
-from bridge.api.native import request_token
+from bridge.api.context import BRIDGE_KEY, BridgeServices, token_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bridge.daemon import Bridge
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -167,7 +165,7 @@ async def close_socket(ws: web.WebSocketResponse, code: int, reason: str) -> Non
 class PushHub:
     """The bridge's push clients and the state they were last sent."""
 
-    def __init__(self, bridge: Bridge) -> None:
+    def __init__(self, bridge: BridgeServices) -> None:
         self.stopped = False
         self._bridge = bridge
         self._clients: set[_Client] = set()
@@ -360,7 +358,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         # the upgrade raced the bridge's stop: nobody would ever close this socket
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"bridge stopping")
         return ws
-    client = _Client(ws, request_token(request).id, hub)
+    client = _Client(ws, token_of(request).id, hub)
     hub.attach(client)
     reader = asyncio.create_task(_read(hub, client), name="push-reader")
     writer = asyncio.create_task(client.write(), name="push-writer")

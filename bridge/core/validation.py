@@ -26,7 +26,7 @@ of these rules):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 import math
 from typing import Any, TypedDict, TypeVar
@@ -403,3 +403,41 @@ def parse_room_temperature(data: Any, field: str = "room_temperature") -> float:
 def parse_outside_temperature(data: Any, field: str = "outside_temperature") -> float | None:
     """A pushed outside temperature (-50-60 °C) or ``None`` for ``"auto"``."""
     return validate(outside_temperature, data, field)
+
+
+PUT_SCHEMA = vol.Schema(
+    {
+        vol.Optional("target_temperature"): temperature_in(5.0, 30.0),
+        vol.Optional("programs"): PROGRAM_CHANGES_SCHEMA,
+        vol.Optional("schedule"): SCHEDULE_SCHEMA,
+        vol.Optional("exceptions"): EXCEPTIONS_SCHEMA,
+        vol.Optional("outside_temperature"): outside_temperature,
+        vol.Optional("room_temperature"): room_temperature,
+        vol.Optional("geofence_enabled"): bool,
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+def parse_update(body: Any) -> dict[str, Any]:
+    """Validate a ``PUT /thermostat/{hw}`` body; raises :class:`ValidationError`.
+
+    An object under ``schedule`` whose keys are program names is taken as
+    ``programs`` (older clients send it that way).
+    """
+    if not isinstance(body, Mapping):
+        raise ValidationError([{"field": "(body)", "rule": "must be an object"}])
+    data = dict(body)
+    if isinstance(data.get("schedule"), Mapping):
+        if "programs" in data:
+            raise ValidationError(
+                [{"field": "schedule", "rule": "programs given twice (programs and schedule)"}]
+            )
+        data["programs"] = data.pop("schedule")
+    if not data:
+        raise ValidationError([{"field": "(body)", "rule": "nothing to update"}])
+    try:
+        parsed: dict[str, Any] = PUT_SCHEMA(data)
+    except vol.Invalid as err:
+        raise ValidationError(errors_from_invalid(err)) from err
+    return parsed

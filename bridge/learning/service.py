@@ -37,7 +37,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bridge.core import thermostat as core
+from bridge.core import state as core
 from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,

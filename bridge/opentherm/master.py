@@ -13,7 +13,7 @@ answer times), at most ``max_conversations_per_cycle`` in all. Every
 conversation starts at least ``min_gap`` (100 ms) after the end of the
 previous one, so a slow boiler or adapter stretches the cycle (three
 conversations of 300 ms make a 1.2 s cycle) but never the time between
-conversations. All waiting is done on the injected :class:`~bridge.clock.Clock`.
+conversations. All waiting is done on the injected :class:`~bridge.core.clock.Clock`.
 
 The other conversations, in this order of precedence:
 
@@ -71,7 +71,7 @@ import math
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from bridge.clock import Clock
+from bridge.core.clock import Clock
 from bridge.opentherm.boiler_state import BoilerState, ChangeListener
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
 from bridge.opentherm.frame import Frame, FrameError, MsgType, check_answer

@@ -61,7 +61,7 @@ from bridge.storage.webhooks import WebhookRepo, read_webhooks
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
 
 _LOGGER = logging.getLogger(__name__)
 

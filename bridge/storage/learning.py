@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from bridge.storage.core import Json, dumps_json, loads_json
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.storage.core import Worker
 
 

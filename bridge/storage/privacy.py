@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bridge.storage.core import dumps_json, loads_json
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.storage.core import Worker
 
 

@@ -20,7 +20,7 @@ from bridge.core.programs import Programs, default_schedule
 from bridge.storage.core import Json, dumps_json, loads_json
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.storage.core import Worker
 
 T = TypeVar("T")

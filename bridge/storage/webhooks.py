@@ -12,7 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.storage.core import Worker
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.clock import VirtualClock
 from bridge.config import validate
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.storage import TokenKind
 

@@ -14,7 +14,7 @@ import asyncio
 import json
 import sys
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from bridge.storage import Database, EventKind, Sample
 
 BASE_TS = 1_767_225_600.0

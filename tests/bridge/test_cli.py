@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.modbus import ModbusLink
 from bridge.opentherm.links.otgw import OtgwLink

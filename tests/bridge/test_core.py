@@ -28,7 +28,7 @@ from bridge.core.schedule import (
     resolve_schedule,
     wall_to_utc,
 )
-from bridge.core.thermostat import (
+from bridge.core.state import (
     Override,
     SensorValue,
     Source,

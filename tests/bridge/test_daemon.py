@@ -11,7 +11,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from bridge.config import validate
 from bridge.daemon import Bridge
-from bridge.discovery import SERVICE_TYPE
+from bridge.services.discovery import SERVICE_TYPE
 
 from .conftest import base_url
 

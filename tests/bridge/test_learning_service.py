@@ -25,9 +25,9 @@ import aiohttp
 import pytest
 
 from bridge.admin import DB_FILE
-from bridge.clock import VirtualClock
 from bridge.config import validate
-from bridge.core import thermostat as core
+from bridge.core import state as core
+from bridge.core.clock import VirtualClock
 from bridge.core.control import BoilerBounds, BoilerCommand, HeatingCurve
 from bridge.daemon import Bridge
 from bridge.learning import HeatSource, Learner, Measurement

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.base import BoilerLink, LinkError, LinkState, LinkTimeout

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bridge.api.native import HISTORY_KEYS, state_extras
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkCounters
 from bridge.storage import EventKind, Sample, TokenKind

@@ -21,8 +21,8 @@ import pytest
 from yarl import URL
 
 from bridge.api.oauth import MAX_SESSIONS, SessionStore
-from bridge.clock import VirtualClock
 from bridge.config import validate
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.storage import EMAIL, TokenKind
 

@@ -10,7 +10,7 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_openapi
 
 from bridge.api.openapi import build_document, served_routes, undocumented
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 
 from .native_helpers import call, make_token

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.clock import VirtualClock
 from bridge.core import options as opts
+from bridge.core.clock import VirtualClock
 from bridge.core.validation import ValidationError
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink

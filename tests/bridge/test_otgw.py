@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import DayTime, decode_f8_8, encode_day_time, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType

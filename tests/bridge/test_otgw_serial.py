@@ -16,7 +16,7 @@ import tty
 
 import pytest
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.base import LinkState
 from bridge.opentherm.links.otgw import OtgwLink

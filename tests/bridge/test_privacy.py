@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.clock import VirtualClock
-from bridge.core import thermostat as core
+from bridge.core import state as core
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.storage import DEFAULT_PROGRAMS, EventKind, Purpose, Sample, TokenKind
 

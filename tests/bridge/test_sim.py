@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.opentherm.formats import decode_f8_8, decode_s8, decode_s16
 from bridge.opentherm.frame import Direction, Frame, FrameError, MsgType, check_answer
 from bridge.opentherm.links.base import LinkError, LinkState, LinkTimeout

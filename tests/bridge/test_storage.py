@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.storage import (
     DB_FILENAME,
     DEFAULT_NAME,

@@ -18,10 +18,9 @@ import aiohttp
 from aiohttp import web
 import pytest
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
-from bridge.storage import Database, TokenKind
-from bridge.webhooks import (
+from bridge.services.webhook_delivery import (
     EXPIRED_MESSAGE,
     DeliveryPolicy,
     WebhookDispatcher,
@@ -34,6 +33,7 @@ from bridge.webhooks import (
     leaves_lan,
     resolve,
 )
+from bridge.storage import Database, TokenKind
 
 from .conftest import base_url
 

@@ -15,8 +15,8 @@ import pytest
 
 from bridge.api import ws as push
 from bridge.api.ws import PUSH_KEY, merge_diff
-from bridge.clock import VirtualClock
 from bridge.config import validate
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 
 from .native_helpers import bearer, call, make_token

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from cloud_stub.server import CloudServer
 from cloud_stub.store import DB_NAME, CloudStore
 

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from cloud_stub import cli
 from cloud_stub.store import CloudStore
 from tests.cloud_stub.conftest import BRIDGE_ID, HW, thermostat_object

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bridge.opentherm.frame import Frame
 
@@ -84,3 +84,11 @@ class BoilerLink(Protocol):
 
     async def set_heat_demand(self, on: bool) -> None:
         """Relay links: switch heat demand. OpenTherm links: raise LinkError."""
+
+
+@runtime_checkable
+class RoomSensor(Protocol):
+    """A link that also has a room thermometer (the simulated house has one)."""
+
+    def room_temperature(self) -> float | None:
+        """A room reading in °C, or ``None`` when there is none."""

@@ -13,7 +13,7 @@ from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.modbus_maps import build_profiles
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.opentherm.links.base import BoilerLink
 
 

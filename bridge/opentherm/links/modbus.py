@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from bridge.clock import Clock, SystemClock
+from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.base import (
     LinkCounters,

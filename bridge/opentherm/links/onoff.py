@@ -35,7 +35,7 @@ from bridge.opentherm.links.modbus import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.opentherm.frame import Frame
 
 _LOGGER = logging.getLogger(__name__)

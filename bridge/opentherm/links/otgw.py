@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import decode_day_time, decode_f8_8, encode_day_time, encode_f8_8
 from bridge.opentherm.frame import Frame, FrameError, MsgType, check_answer
@@ -46,7 +46,7 @@ from bridge.opentherm.links.base import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from bridge.opentherm.sim.world import SimWorld
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
 
 
 class SimUrlError(ValueError):
@@ -135,6 +135,10 @@ class SimLink:
                 self._listeners.remove(listener)
 
         return remove
+
+    def room_temperature(self) -> float | None:
+        """The simulated room thermometer (:class:`~bridge.opentherm.links.base.RoomSensor`)."""
+        return self.world.room_sensor_c()
 
     async def start(self) -> None:
         """Connect to the simulated boiler (immediate)."""

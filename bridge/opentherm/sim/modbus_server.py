@@ -29,7 +29,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusBaseDeviceContext, ModbusServerContext
 from pymodbus.server import ModbusTcpServer
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from bridge.opentherm.frame import Frame, FrameError, MsgType, check_answer
 from bridge.opentherm.modbus_maps import (
     MASTER_FLAGS,
@@ -46,7 +46,7 @@ from bridge.opentherm.sim.world import SimWorld, WorldSlave
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.opentherm.slave import OpenThermSlave
 
 _LOGGER = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Final
 
-from bridge.clock import SystemClock
+from bridge.core.clock import SystemClock
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import encode_f8_8
 from bridge.opentherm.frame import Direction, Frame, FrameError, MsgType
@@ -30,7 +30,7 @@ from bridge.opentherm.sim.world import SimWorld, WorldSlave
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.opentherm.slave import OpenThermSlave
 
 _LOGGER = logging.getLogger(__name__)

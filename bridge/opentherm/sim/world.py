@@ -20,10 +20,10 @@ from bridge.opentherm.sim.taps import TapSchedule
 from bridge.opentherm.sim.weather import SyntheticWeather, WeatherSource
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.opentherm.frame import Frame
 
-#: 2026-01-01 00:00 UTC, the same default as :class:`bridge.clock.VirtualClock`.
+#: 2026-01-01 00:00 UTC, the same default as :class:`bridge.core.clock.VirtualClock`.
 DEFAULT_START = 1_767_225_600.0
 PHYSICS_STEP_S = 10.0
 WEATHER_STEP_S = 60.0

@@ -16,8 +16,8 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from bridge.clock import VirtualClock
 from bridge.config import validate
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
 from custom_components.thermosmart.const import CONF_BRIDGE_ID, CONF_TOKEN_ID, DOMAIN
@@ -172,7 +172,7 @@ async def start_virtual_bridge(data_dir: Path, port: int = 0) -> Bridge:
     bridge = Bridge(bridge_config(data_dir, port), clock=clock)
     with (
         patch("bridge.daemon._new_bridge_id", return_value=BRIDGE_ID),
-        patch("bridge.thermostat._new_hardware_id", return_value=HARDWARE_ID),
+        patch("bridge.services.thermostat._new_hardware_id", return_value=HARDWARE_ID),
     ):
         await bridge.start()
     assert isinstance(bridge.link, SimLink)

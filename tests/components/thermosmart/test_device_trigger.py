@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
     async_get_device_automations,
 )
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim.boiler import OemCode

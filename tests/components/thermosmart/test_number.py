@@ -18,7 +18,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from bridge.clock import VirtualClock
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from custom_components.thermosmart.client import BridgeState
 from custom_components.thermosmart.number import MAX_CH_SETPOINT, has_flow_limit, max_ch_bounds

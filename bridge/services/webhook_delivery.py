@@ -68,7 +68,7 @@ from bridge import __version__
 from bridge.storage import TokenKind
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.storage import Database, TokenInfo, Webhook
 
 _LOGGER = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The thermostat service: the bridge's brain between storage, control and the API.
 
-It holds the :class:`~bridge.core.thermostat.ThermostatState` in memory,
+It holds the :class:`~bridge.core.state.ThermostatState` in memory,
 loads it from and writes it through to the database (an update applies
 whole or not at all), runs the control loop on the injected clock, records
 measurements and boiler faults, and tells listeners which fields of the
@@ -18,10 +18,8 @@ import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
-import voluptuous as vol
-
 from bridge import __version__
-from bridge.core import options as opts, thermostat as core
+from bridge.core import options as opts, state as core
 from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,
@@ -33,13 +31,8 @@ from bridge.core.programs import (
     WeekSchedule,
 )
 from bridge.core.validation import (
-    EXCEPTIONS_SCHEMA,
-    PROGRAM_CHANGES_SCHEMA,
-    SCHEDULE_SCHEMA,
     ValidationError,
-    errors_from_invalid,
-    outside_temperature,
-    temperature_in,
+    parse_update,
 )
 from bridge.learning import Measurement
 from bridge.learning.service import (
@@ -49,7 +42,7 @@ from bridge.learning.service import (
     ThermostatControl,
     heat_source_for,
 )
-from bridge.opentherm.links.sim import SimLink
+from bridge.opentherm.links.base import RoomSensor
 from bridge.storage import Sample
 from bridge.storage.history import EventKind
 from bridge.storage.settings import (
@@ -66,7 +59,7 @@ from bridge.storage.settings import (
 )
 
 if TYPE_CHECKING:
-    from bridge.clock import Clock
+    from bridge.core.clock import Clock
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
     from bridge.storage import Database
@@ -91,48 +84,6 @@ RECORDED_IDS = {
     "water_pressure": 18,
     "boiler_outside_temperature": 27,
 }
-
-
-def _room_temperature(value: Any) -> float:
-    return temperature_in(-20.0, 50.0)(value)
-
-
-PUT_SCHEMA = vol.Schema(
-    {
-        vol.Optional("target_temperature"): temperature_in(5.0, 30.0),
-        vol.Optional("programs"): PROGRAM_CHANGES_SCHEMA,
-        vol.Optional("schedule"): SCHEDULE_SCHEMA,
-        vol.Optional("exceptions"): EXCEPTIONS_SCHEMA,
-        vol.Optional("outside_temperature"): outside_temperature,
-        vol.Optional("room_temperature"): _room_temperature,
-        vol.Optional("geofence_enabled"): bool,
-    },
-    extra=vol.PREVENT_EXTRA,
-)
-
-
-def parse_update(body: Any) -> dict[str, Any]:
-    """Validate a ``PUT /thermostat/{hw}`` body; raises :class:`ValidationError`.
-
-    An object under ``schedule`` whose keys are program names is taken as
-    ``programs`` (older clients send it that way).
-    """
-    if not isinstance(body, Mapping):
-        raise ValidationError([{"field": "(body)", "rule": "must be an object"}])
-    data = dict(body)
-    if isinstance(data.get("schedule"), Mapping):
-        if "programs" in data:
-            raise ValidationError(
-                [{"field": "schedule", "rule": "programs given twice (programs and schedule)"}]
-            )
-        data["programs"] = data.pop("schedule")
-    if not data:
-        raise ValidationError([{"field": "(body)", "rule": "nothing to update"}])
-    try:
-        parsed: dict[str, Any] = PUT_SCHEMA(data)
-    except vol.Invalid as err:
-        raise ValidationError(errors_from_invalid(err)) from err
-    return parsed
 
 
 def _to_blocks(schedule: WeekSchedule) -> list[ScheduleBlock]:
@@ -302,9 +253,9 @@ class ThermostatService:
         await self.learning.set_emitter_exponent(config.curve.exponent)
 
     def local_room_temperature(self) -> float | None:
-        """The bridge's own room reading (the simulated room sensor), if it has one."""
-        if isinstance(self.link, SimLink):
-            return self.link.world.room_sensor_c()
+        """The bridge's own room reading (a link with a room sensor), if it has one."""
+        if isinstance(self.link, RoomSensor):
+            return self.link.room_temperature()
         return None
 
     def room_temperature(self) -> float | None:
@@ -752,4 +703,4 @@ def _runtime_from_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["ThermostatService", "ValidationError", "parse_update"]
+__all__ = ["ThermostatService", "ValidationError"]
