@@ -25,9 +25,7 @@ from bridge.core.control import (
     BoilerCommand,
 )
 from bridge.core.programs import (
-    ExceptionPeriod,
     Programs,
-    ScheduleEntry,
     WeekSchedule,
 )
 from bridge.core.validation import (
@@ -54,8 +52,6 @@ from bridge.storage.settings import (
     NAME,
     OPTIONS,
     PROGRAMS,
-    ScheduleBlock,
-    ScheduleException,
 )
 
 if TYPE_CHECKING:
@@ -84,22 +80,6 @@ RECORDED_IDS = {
     "water_pressure": 18,
     "boiler_outside_temperature": 27,
 }
-
-
-def _to_blocks(schedule: WeekSchedule) -> list[ScheduleBlock]:
-    return [ScheduleBlock(e.day, e.hour, e.minute, e.program) for e in schedule.entries]
-
-
-def _from_blocks(blocks: list[ScheduleBlock]) -> WeekSchedule:
-    return WeekSchedule.of(ScheduleEntry(b.day, b.hour, b.minute, b.program) for b in blocks)
-
-
-def _to_stored_exceptions(items: tuple[ExceptionPeriod, ...]) -> list[ScheduleException]:
-    return [ScheduleException(e.start, e.end, e.program, e.description) for e in items]
-
-
-def _from_stored_exceptions(items: list[ScheduleException]) -> tuple[ExceptionPeriod, ...]:
-    return tuple(ExceptionPeriod(e.start, e.end, e.program, e.description) for e in items)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -169,8 +149,8 @@ class ThermostatService:
         self.geofence_devices = await db.settings.get(GEOFENCE_DEVICES)
         stored_programs: dict[str, float] = await db.settings.get(PROGRAMS)
         programs = Programs.from_dict(stored_programs)
-        schedule = _from_blocks(await db.schedule.get())
-        exceptions = _from_stored_exceptions(await db.schedule.get_exceptions())
+        schedule = WeekSchedule.of(await db.schedule.get())
+        exceptions = tuple(await db.schedule.get_exceptions())
         runtime = await db.settings.get(CONTROL_STATE)
         stored_options: dict[str, Any] = await db.settings.get(OPTIONS)
         await self._apply_options(opts.current(stored_options))
@@ -430,10 +410,10 @@ class ThermostatService:
                 settings[PROGRAMS.key] = state.programs.to_dict()
             if "schedule" in data:
                 state = core.set_schedule(state, data["schedule"])
-                schedule_blocks = _to_blocks(state.schedule)
+                schedule_blocks = list(state.schedule.entries)
             if "exceptions" in data:
                 state = core.set_exceptions(state, data["exceptions"])
-                stored_exceptions = _to_stored_exceptions(state.exceptions)
+                stored_exceptions = list(state.exceptions)
             if "target_temperature" in data:
                 state = core.set_target(state, data["target_temperature"], now, remote=remote)
             if "room_temperature" in data:

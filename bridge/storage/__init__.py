@@ -53,8 +53,6 @@ from bridge.storage.settings import (
     PROGRAMS,
     SETTINGS,
     Defaults,
-    ScheduleBlock,
-    ScheduleException,
     Setting,
 )
 from bridge.storage.webhooks import Webhook
@@ -99,8 +97,6 @@ __all__ = [
     "Purpose",
     "Retention",
     "Sample",
-    "ScheduleBlock",
-    "ScheduleException",
     "SchemaError",
     "SchemaTooNewError",
     "Setting",

@@ -26,6 +26,7 @@ from pathlib import Path
 import sqlite3
 from typing import TYPE_CHECKING, Any, Self
 
+from bridge.core.programs import ExceptionPeriod, ScheduleEntry
 from bridge.storage import migrations
 from bridge.storage.auth import AuthRepo, read_clients, read_tokens
 from bridge.storage.core import Json, StorageError, Worker
@@ -42,8 +43,6 @@ from bridge.storage.privacy import ConsentRepo, EgressRepo, read_consents, read_
 from bridge.storage.settings import (
     PERSONAL_SETTINGS,
     Defaults,
-    ScheduleBlock,
-    ScheduleException,
     ScheduleRepo,
     SettingsRepo,
     encode_settings,
@@ -181,8 +180,8 @@ class Database:
         self,
         *,
         settings: Mapping[str, Json] | None = None,
-        schedule: Sequence[ScheduleBlock] | None = None,
-        exceptions: Sequence[ScheduleException] | None = None,
+        schedule: Sequence[ScheduleEntry] | None = None,
+        exceptions: Sequence[ExceptionPeriod] | None = None,
     ) -> None:
         """Apply settings, a new week schedule and new exceptions in one transaction.
 

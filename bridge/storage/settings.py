@@ -16,7 +16,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from bridge.core.programs import Programs, default_schedule
+from bridge.core.programs import ExceptionPeriod, Programs, ScheduleEntry, default_schedule
 from bridge.storage.core import Json, dumps_json, loads_json
 
 if TYPE_CHECKING:
@@ -33,29 +33,7 @@ DEFAULT_PROGRAMS: Mapping[str, float] = Programs().to_dict()
 DEFAULT_NAME = "ThermoSmart"
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduleBlock:
-    """From ``day`` ``hour``:``minute`` (day 0 = Monday) the house follows ``program``."""
-
-    day: int
-    hour: int
-    minute: int
-    program: str
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleException:
-    """A dated override, in the house's local wall-clock time (naive datetimes)."""
-
-    start: datetime
-    end: datetime
-    program: str
-    description: str = ""
-
-
-DEFAULT_SCHEDULE: tuple[ScheduleBlock, ...] = tuple(
-    ScheduleBlock(e.day, e.hour, e.minute, e.program) for e in default_schedule().entries
-)
+DEFAULT_SCHEDULE: tuple[ScheduleEntry, ...] = default_schedule().entries
 
 
 def _default_programs() -> dict[str, float]:
@@ -68,7 +46,7 @@ class Defaults:
 
     name: str = DEFAULT_NAME
     programs: Mapping[str, float] = field(default_factory=_default_programs)
-    schedule: tuple[ScheduleBlock, ...] = DEFAULT_SCHEDULE
+    schedule: tuple[ScheduleEntry, ...] = DEFAULT_SCHEDULE
 
     def validate(self) -> None:
         """Raise ValueError if these defaults could not be stored themselves."""
@@ -345,7 +323,7 @@ def _check_int(name: str, value: Any, low: int, high: int) -> None:
         raise ValueError(f"{name} must be a whole number from {low} to {high}")
 
 
-def validate_schedule(blocks: Sequence[ScheduleBlock]) -> list[tuple[int, int, int, str]]:
+def validate_schedule(blocks: Sequence[ScheduleEntry]) -> list[tuple[int, int, int, str]]:
     """Check a week schedule and return its rows; ValueError names the bad block.
 
     The schedule must have at least one block. Two blocks starting at the
@@ -363,12 +341,9 @@ def validate_schedule(blocks: Sequence[ScheduleBlock]) -> list[tuple[int, int, i
 
 
 def _block_row(block: Any) -> tuple[int, int, int, str]:
-    if not isinstance(block, ScheduleBlock):
-        raise ValueError("must be a ScheduleBlock")  # noqa: TRY004
-    _check_int("day", block.day, 0, 6)
-    _check_int("hour", block.hour, 0, 23)
-    _check_int("minute", block.minute, 0, 59)
-    _check_program(block.program)
+    # a ScheduleEntry checks its own start and program when it is made
+    if not isinstance(block, ScheduleEntry):
+        raise ValueError("must be a ScheduleEntry")  # noqa: TRY004
     return (block.day, block.hour, block.minute, block.program)
 
 
@@ -378,10 +353,10 @@ def write_schedule(conn: sqlite3.Connection, rows: Sequence[tuple[int, int, int,
     conn.executemany("INSERT INTO schedule (day, hour, minute, program) VALUES (?, ?, ?, ?)", rows)
 
 
-def read_schedule(conn: sqlite3.Connection, defaults: Defaults) -> list[ScheduleBlock]:
+def read_schedule(conn: sqlite3.Connection, defaults: Defaults) -> list[ScheduleEntry]:
     """The stored week schedule in time order, or the default one."""
     blocks = [
-        ScheduleBlock(day, hour, minute, program)
+        ScheduleEntry(day, hour, minute, program)
         for day, hour, minute, program in conn.execute(
             "SELECT day, hour, minute, program FROM schedule ORDER BY day, hour, minute"
         )
@@ -391,16 +366,12 @@ def read_schedule(conn: sqlite3.Connection, defaults: Defaults) -> list[Schedule
     return sorted(defaults.schedule, key=lambda b: (b.day, b.hour, b.minute))
 
 
-def _stamp(value: Any, name: str) -> str:
-    if not isinstance(value, datetime):
-        raise ValueError(f"{name} must be a datetime")  # noqa: TRY004
-    if value.tzinfo is not None:
-        raise ValueError(f"{name} must be a local wall-clock time without a timezone")
+def _stamp(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
 def validate_exceptions(
-    items: Sequence[ScheduleException],
+    items: Sequence[ExceptionPeriod],
 ) -> list[tuple[str, str, str, str]]:
     """Check dated exceptions and return their rows; ValueError names the bad one."""
     rows: list[tuple[str, str, str, str]] = []
@@ -413,15 +384,10 @@ def validate_exceptions(
 
 
 def _exception_row(item: Any) -> tuple[str, str, str, str]:
-    if not isinstance(item, ScheduleException):
-        raise ValueError("must be a ScheduleException")  # noqa: TRY004
-    start = _stamp(item.start, "start")
-    end = _stamp(item.end, "end")
-    if item.end <= item.start:
-        raise ValueError("end must be after start")
-    _check_program(item.program)
-    _check_text(item.description, 30)
-    return (start, end, item.program, item.description)
+    # an ExceptionPeriod checks its times, program and description when it is made
+    if not isinstance(item, ExceptionPeriod):
+        raise ValueError("must be an ExceptionPeriod")  # noqa: TRY004
+    return (_stamp(item.start), _stamp(item.end), item.program, item.description)
 
 
 def write_exceptions(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, str, str]]) -> None:
@@ -434,10 +400,10 @@ def write_exceptions(conn: sqlite3.Connection, rows: Sequence[tuple[str, str, st
     )
 
 
-def read_exceptions(conn: sqlite3.Connection) -> list[ScheduleException]:
+def read_exceptions(conn: sqlite3.Connection) -> list[ExceptionPeriod]:
     """The dated exceptions, by start time."""
     return [
-        ScheduleException(
+        ExceptionPeriod(
             datetime.fromisoformat(start), datetime.fromisoformat(end), program, description
         )
         for start, end, program, description in conn.execute(
@@ -454,11 +420,11 @@ class ScheduleRepo:
         self._worker = worker
         self._defaults = defaults
 
-    async def get(self) -> list[ScheduleBlock]:
+    async def get(self) -> list[ScheduleEntry]:
         """The week schedule in time order (the default one until replaced)."""
         return await self._worker.read(lambda conn: read_schedule(conn, self._defaults))
 
-    async def replace(self, blocks: Sequence[ScheduleBlock]) -> None:
+    async def replace(self, blocks: Sequence[ScheduleEntry]) -> None:
         """Replace the whole week schedule in one transaction."""
         rows = validate_schedule(blocks)
         await self._worker.write(lambda conn: write_schedule(conn, rows))
@@ -467,11 +433,11 @@ class ScheduleRepo:
         """Go back to the default week schedule."""
         await self._worker.call(lambda conn: conn.execute("DELETE FROM schedule"))
 
-    async def get_exceptions(self) -> list[ScheduleException]:
+    async def get_exceptions(self) -> list[ExceptionPeriod]:
         """The dated exceptions by start time."""
         return await self._worker.read(read_exceptions)
 
-    async def replace_exceptions(self, items: Sequence[ScheduleException]) -> None:
+    async def replace_exceptions(self, items: Sequence[ExceptionPeriod]) -> None:
         """Replace all dated exceptions in one transaction (empty clears them)."""
         rows = validate_exceptions(items)
         await self._worker.write(lambda conn: write_exceptions(conn, rows))

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bridge.core.clock import VirtualClock
+from bridge.core.programs import ExceptionPeriod, ScheduleEntry
 from bridge.storage import (
     DB_FILENAME,
     DEFAULT_NAME,
@@ -42,8 +43,6 @@ from bridge.storage import (
     Purpose,
     Retention,
     Sample,
-    ScheduleBlock,
-    ScheduleException,
     SchemaError,
     SchemaTooNewError,
     TokenKind,
@@ -243,20 +242,20 @@ async def test_schedule_replace_whole(db: Database) -> None:
     assert await db.schedule.get() == sorted(
         DEFAULT_SCHEDULE, key=lambda b: (b.day, b.hour, b.minute)
     )
-    week = [ScheduleBlock(d, 7, 0, "comfort") for d in range(7)]
-    week += [ScheduleBlock(d, 23, 0, "not_home") for d in range(7)]
+    week = [ScheduleEntry(d, 7, 0, "comfort") for d in range(7)]
+    week += [ScheduleEntry(d, 23, 0, "not_home") for d in range(7)]
     await db.schedule.replace(list(reversed(week)))
     assert await db.schedule.get() == sorted(week, key=lambda b: (b.day, b.hour, b.minute))
 
-    with pytest.raises(ValueError, match=r"schedule\[1\]: program"):
-        await db.schedule.replace([ScheduleBlock(0, 6, 0, "home"), ScheduleBlock(0, 8, 0, "sauna")])
-    with pytest.raises(ValueError, match=r"schedule\[0\]: hour"):
-        await db.schedule.replace([ScheduleBlock(0, 24, 0, "home")])
+    with pytest.raises(ValueError, match="unknown program 'sauna'"):
+        await db.schedule.replace([ScheduleEntry(0, 6, 0, "home"), ScheduleEntry(0, 8, 0, "sauna")])
+    with pytest.raises(ValueError, match="bad schedule start 0/24:0"):
+        await db.schedule.replace([ScheduleEntry(0, 24, 0, "home")])
     with pytest.raises(ValueError, match="at least one block"):
         await db.schedule.replace([])
     with pytest.raises(ConstraintError, match="UNIQUE"):
         await db.schedule.replace(
-            [ScheduleBlock(0, 6, 0, "home"), ScheduleBlock(0, 6, 0, "comfort")]
+            [ScheduleEntry(0, 6, 0, "home"), ScheduleEntry(0, 6, 0, "comfort")]
         )
     assert len(await db.schedule.get()) == 14
 
@@ -265,13 +264,13 @@ async def test_schedule_replace_whole(db: Database) -> None:
 
 
 async def test_exceptions_replace_whole(db: Database) -> None:
-    holiday = ScheduleException(
+    holiday = ExceptionPeriod(
         datetime.fromisoformat("2026-07-01T08:00"),
         datetime.fromisoformat("2026-07-14T18:00"),
         "anti_freeze",
         "summer holiday",
     )
-    party = ScheduleException(
+    party = ExceptionPeriod(
         datetime.fromisoformat("2026-02-14T18:00"),
         datetime.fromisoformat("2026-02-15T01:00"),
         "comfort",
@@ -279,12 +278,15 @@ async def test_exceptions_replace_whole(db: Database) -> None:
     await db.schedule.replace_exceptions([holiday, party])
     assert await db.schedule.get_exceptions() == [party, holiday]
 
-    bad = ScheduleException(party.end, party.start, "comfort")
-    with pytest.raises(ValueError, match=r"exceptions\[1\]: end must be after start"):
-        await db.schedule.replace_exceptions([holiday, bad])
-    long = ScheduleException(party.start, party.end, "comfort", "x" * 31)
-    with pytest.raises(ValueError, match="at most 30"):
-        await db.schedule.replace_exceptions([long])
+    # one exception type for core and storage: a bad one cannot even be made
+    with pytest.raises(ValueError, match="ends after it starts"):
+        await db.schedule.replace_exceptions(
+            [holiday, ExceptionPeriod(party.end, party.start, "comfort")]
+        )
+    with pytest.raises(ValueError, match="longer than 30"):
+        await db.schedule.replace_exceptions(
+            [ExceptionPeriod(party.start, party.end, "comfort", "x" * 31)]
+        )
     assert await db.schedule.get_exceptions() == [party, holiday]
 
     await db.schedule.replace_exceptions([])
@@ -295,7 +297,7 @@ async def test_failing_multi_part_update_changes_nothing(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before_schedule = await db.schedule.get()
-    exception = ScheduleException(
+    exception = ExceptionPeriod(
         datetime.fromisoformat("2026-03-01T10:00"),
         datetime.fromisoformat("2026-03-01T12:00"),
         "home",
@@ -305,7 +307,7 @@ async def test_failing_multi_part_update_changes_nothing(
     with pytest.raises(ConstraintError):
         await db.apply_update(
             settings={"name": "New name", "programs": {**DEFAULT_PROGRAMS, "home": 20.5}},
-            schedule=[ScheduleBlock(1, 6, 0, "home"), ScheduleBlock(1, 6, 0, "comfort")],
+            schedule=[ScheduleEntry(1, 6, 0, "home"), ScheduleEntry(1, 6, 0, "comfort")],
             exceptions=[exception],
         )
     assert await db.settings.get(NAME) == DEFAULT_NAME
@@ -322,7 +324,7 @@ async def test_failing_multi_part_update_changes_nothing(
     with pytest.raises(RuntimeError, match="disk trouble"):
         await db.apply_update(
             settings={"name": "New name"},
-            schedule=[ScheduleBlock(1, 6, 0, "home")],
+            schedule=[ScheduleEntry(1, 6, 0, "home")],
             exceptions=[exception],
         )
     assert await db.settings.get(NAME) == DEFAULT_NAME
@@ -331,11 +333,11 @@ async def test_failing_multi_part_update_changes_nothing(
     monkeypatch.setattr("bridge.storage.db.write_exceptions", settings_mod.write_exceptions)
     await db.apply_update(
         settings={"name": "New name"},
-        schedule=[ScheduleBlock(1, 6, 0, "home")],
+        schedule=[ScheduleEntry(1, 6, 0, "home")],
         exceptions=[exception],
     )
     assert await db.settings.get(NAME) == "New name"
-    assert await db.schedule.get() == [ScheduleBlock(1, 6, 0, "home")]
+    assert await db.schedule.get() == [ScheduleEntry(1, 6, 0, "home")]
     assert await db.schedule.get_exceptions() == [exception]
 
 
@@ -737,10 +739,10 @@ PERSONAL = {
 async def fill(db: Database) -> dict[str, Any]:
     await db.settings.set_many({**PERSONAL, "hardware_id": "TS-0042", "geofence_enabled": True})
     await db.settings.set(PROGRAMS, {**DEFAULT_PROGRAMS, "comfort": 21.5})
-    await db.schedule.replace([ScheduleBlock(0, 5, 45, "comfort")])
+    await db.schedule.replace([ScheduleEntry(0, 5, 45, "comfort")])
     await db.schedule.replace_exceptions(
         [
-            ScheduleException(
+            ExceptionPeriod(
                 datetime.fromisoformat("2026-04-01T09:00"),
                 datetime.fromisoformat("2026-04-01T17:00"),
                 "not_home",
@@ -841,19 +843,19 @@ async def test_erase_uses_the_given_defaults(db_path: Path, clock: VirtualClock)
     defaults = Defaults(
         name="Thermostat",
         programs={**DEFAULT_PROGRAMS, "home": 18.0},
-        schedule=(ScheduleBlock(0, 0, 0, "home"),),
+        schedule=(ScheduleEntry(0, 0, 0, "home"),),
     )
     with pytest.raises(ValueError, match="programs"):
         await Database.open(db_path, clock, defaults=Defaults(programs={"home": 1.0}))
     async with await Database.open(db_path, clock, defaults=defaults) as db:
         await db.apply_update(
             settings={"name": "Mine", "programs": dict(DEFAULT_PROGRAMS)},
-            schedule=[ScheduleBlock(2, 7, 0, "comfort")],
+            schedule=[ScheduleEntry(2, 7, 0, "comfort")],
         )
         await db.erase()
         assert await db.settings.get(NAME) == "Thermostat"
         assert (await db.settings.get(PROGRAMS))["home"] == 18.0
-        assert await db.schedule.get() == [ScheduleBlock(0, 0, 0, "home")]
+        assert await db.schedule.get() == [ScheduleEntry(0, 0, 0, "home")]
 
 
 # -- schema allow-list (PRIVACY.md P6) ------------------------------------------------------
