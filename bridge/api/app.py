@@ -13,7 +13,8 @@ from bridge.api import cloud, native, oauth, openapi, privacy, webhooks, ws
 from bridge.api.context import API_VERSION, BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
-from bridge.api.util import read_json, validation_errors
+from bridge.api.util import read_json
+from bridge.core.validation import errors_from_invalid
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -106,7 +107,7 @@ async def pair(request: web.Request) -> web.Response:
         data = PAIR_SCHEMA(body)
     except vol.Invalid as err:
         return json_error(
-            400, "invalid", "the pairing request is not valid", errors=validation_errors(err)
+            400, "invalid", "the pairing request is not valid", errors=errors_from_invalid(err)
         )
     issued = await bridge.db.auth.exchange_pairing_code(data["code"], data["client_name"])
     if issued is None:

@@ -14,8 +14,8 @@ import voluptuous as vol
 
 from bridge.api.context import BRIDGE_KEY
 from bridge.api.errors import json_error
-from bridge.api.util import read_json, validation_errors
-from bridge.core.validation import ValidationError
+from bridge.api.util import read_json
+from bridge.core.validation import ValidationError, errors_from_invalid
 
 if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService
@@ -86,7 +86,7 @@ async def post_pause(request: web.Request) -> web.Response:
         data = PAUSE_SCHEMA(body)
     except vol.Invalid as err:
         return json_error(
-            400, "invalid", "the pause request is not valid", errors=validation_errors(err)
+            400, "invalid", "the pause request is not valid", errors=errors_from_invalid(err)
         )
     return web.json_response(await service.set_paused(data["pause"]))
 

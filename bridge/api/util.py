@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from aiohttp import web
-import voluptuous as vol
 
 
 async def read_json(request: web.Request) -> Any:
@@ -25,14 +24,3 @@ async def read_json(request: web.Request) -> Any:
             text=json.dumps({"error": "bad_json", "message": f"the body is not JSON: {err}"}),
             content_type="application/json",
         ) from err
-
-
-def validation_errors(err: vol.Invalid) -> list[dict[str, str]]:
-    """``[{"field": "a.b", "rule": "…"}]`` for a voluptuous error."""
-    items = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
-    out = []
-    for item in items:
-        field = ".".join(str(p) for p in item.path) or "(body)"
-        rule = "unknown field" if item.error_message == "extra keys not allowed" else item.msg
-        out.append({"field": field, "rule": rule})
-    return out

@@ -271,6 +271,9 @@ async def test_pause_holds_frost_protection_and_unpause_resumes(
         f"{base_url(bridge)}/thermostat/{hw}/pause", json={"pause": "yes"}, headers=auth
     ) as r:
         assert r.status == 400
+    async with http.post(f"{base_url(bridge)}/thermostat/{hw}/pause", json={}, headers=auth) as r:
+        assert r.status == 400
+        assert (await r.json())["errors"] == [{"field": "pause", "rule": "required"}]
     async with http.post(f"{base_url(bridge)}/thermostat/{hw}/unpause", headers=auth) as r:
         assert r.status == 200
         assert (await r.json())["source"] in {"schedule", "exception"}
