@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import timedelta
 import logging
 import secrets
@@ -21,13 +22,18 @@ from bridge import __version__
 from bridge.admin import DB_FILE
 from bridge.api.app import create_app
 from bridge.api.context import API_VERSION
-from bridge.api.native import state_extras
 from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
+from bridge.services.access import AccessService
+from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses
+from bridge.services.history import HistoryService
+from bridge.services.privacy import PrivacyService
+from bridge.services.settings import SettingsService
+from bridge.services.state import NativeStateService
 from bridge.services.thermostat import ThermostatService
 from bridge.services.webhook_delivery import WebhookDispatcher
 from bridge.storage import BRIDGE_ID, Database, Retention
@@ -43,6 +49,39 @@ _LOGGER = logging.getLogger(__name__)
 def _new_bridge_id() -> str | None:
     # random, never derived from hardware: it is announced on the LAN
     return secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class _Services:
+    """The services the API uses besides the thermostat and the webhooks."""
+
+    settings: SettingsService
+    access: AccessService
+    privacy: PrivacyService
+    history: HistoryService
+    diagnostics: DiagnosticsService
+    state: NativeStateService
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        clock: Clock,
+        link: BoilerLink,
+        thermostat: ThermostatService,
+        *,
+        bridge_id: str,
+    ) -> _Services:
+        return cls(
+            settings=SettingsService(db, thermostat),
+            access=AccessService(db, clock, thermostat),
+            privacy=PrivacyService(db, thermostat),
+            history=HistoryService(db),
+            diagnostics=DiagnosticsService(db, clock, link, thermostat, api_version=API_VERSION),
+            state=NativeStateService(
+                bridge_id=bridge_id, api_version=API_VERSION, link=link, thermostat=thermostat
+            ),
+        )
 
 
 class Bridge:
@@ -66,6 +105,7 @@ class Bridge:
         self._master: OpenThermMaster | None = None
         self._thermostat: ThermostatService | None = None
         self._webhooks: WebhookDispatcher | None = None
+        self._services: _Services | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self._announcer: Announcer | None = None
@@ -106,6 +146,36 @@ class Bridge:
             raise RuntimeError("the bridge is not started")
         return self._link
 
+    def _started(self) -> _Services:
+        if self._services is None:
+            raise RuntimeError("the bridge is not started")
+        return self._services
+
+    @property
+    def settings(self) -> SettingsService:
+        """The owner's settings (name, city, e-mail)."""
+        return self._started().settings
+
+    @property
+    def access(self) -> AccessService:
+        """Tokens, pairing, the owner's login and OAuth2 grants."""
+        return self._started().access
+
+    @property
+    def privacy(self) -> PrivacyService:
+        """Consents, the egress log, export and erase."""
+        return self._started().privacy
+
+    @property
+    def history(self) -> HistoryService:
+        """Recorded series and the event log."""
+        return self._started().history
+
+    @property
+    def diagnostics(self) -> DiagnosticsService:
+        """Counters, versions and recent faults."""
+        return self._started().diagnostics
+
     async def start(self) -> None:
         """Open storage, connect the boiler, serve the API and announce it."""
         cfg = self.config
@@ -139,6 +209,9 @@ class Bridge:
         self._spawn(self.db.maintain(), "storage-maintenance")
         self._webhooks = WebhookDispatcher(self.db, self.clock, self._thermostat)
         await self._webhooks.start()
+        self._services = _Services.build(
+            self.db, self.clock, self.link, self._thermostat, bridge_id=self.bridge_id
+        )
 
         self._runner = web.AppRunner(create_app(self), access_log=None)
         await self._runner.setup()
@@ -215,26 +288,7 @@ class Bridge:
 
     def native_state(self) -> dict[str, Any]:
         """Everything the native API shows about the bridge and the boiler."""
-        link = self.link
-        state: dict[str, Any] = {
-            "bridge": {
-                "bridge_id": self.bridge_id,
-                "name": self.name,
-                "version": __version__,
-                "api_version": API_VERSION,
-            },
-            "link": {
-                "kind": link.kind,
-                "opentherm": link.opentherm,
-                "state": str(link.state),
-            },
-            "thermostat": self.thermostat.native_view(),
-            "boiler": self._master.snapshot() if self._master is not None else None,
-        }
-        state.update(state_extras(self._master, link))
-        state["predictions"] = self.thermostat.predictions()
-        state["options"] = self.thermostat.options()
-        return state
+        return self._started().state.native_state()
 
 
 async def _serve(config: BridgeConfig) -> int:

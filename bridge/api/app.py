@@ -68,7 +68,7 @@ async def auth_middleware(
     token = _bearer(request)
     if token is None:
         return unauthorized()
-    info = await request.app[BRIDGE_KEY].db.auth.authenticate(token)
+    info = await request.app[BRIDGE_KEY].access.authenticate(token)
     if info is None:
         return unauthorized("the token is unknown, expired or revoked")
     request[TOKEN_KEY] = info
@@ -109,7 +109,7 @@ async def pair(request: web.Request) -> web.Response:
         return json_error(
             400, "invalid", "the pairing request is not valid", errors=errors_from_invalid(err)
         )
-    issued = await bridge.db.auth.exchange_pairing_code(data["code"], data["client_name"])
+    issued = await bridge.access.pair(data["code"], data["client_name"])
     if issued is None:
         limiter.failed(address)
         return json_error(401, "invalid_code", "the pairing code is wrong, used or expired")

@@ -1,7 +1,8 @@
 """What the API needs from the rest of the bridge, and the keys it keeps on the app.
 
 The handlers depend on :class:`BridgeServices`, a small Protocol the daemon's
-bridge object satisfies; no module of :mod:`bridge.api` imports the daemon.
+bridge object satisfies: services and plain values only. No module of
+:mod:`bridge.api` imports the daemon or storage.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from aiohttp import web
 from bridge.api.ratelimit import FailureLimiter
 from bridge.core.clock import Clock
 from bridge.opentherm.links.base import BoilerLink
+from bridge.services.access import AccessService, TokenInfo
+from bridge.services.diagnostics import DiagnosticsService
+from bridge.services.history import HistoryService
+from bridge.services.privacy import PrivacyService
+from bridge.services.settings import SettingsService
 from bridge.services.thermostat import ThermostatService
 from bridge.services.webhook_delivery import WebhookDispatcher
-from bridge.storage import Database, TokenInfo
 
 #: The native API's version, in ``/api/v1/health``, diagnostics and zeroconf.
 API_VERSION = 1
@@ -37,12 +42,28 @@ class BridgeServices(Protocol):
         """The bridge's name (the thermostat's)."""
 
     @property
-    def db(self) -> Database:
-        """The open database."""
-
-    @property
     def thermostat(self) -> ThermostatService:
         """The thermostat service."""
+
+    @property
+    def settings(self) -> SettingsService:
+        """The owner's settings (name, city, e-mail)."""
+
+    @property
+    def access(self) -> AccessService:
+        """Tokens, pairing, the owner's login and OAuth2 grants."""
+
+    @property
+    def privacy(self) -> PrivacyService:
+        """Consents, the egress log, export and erase."""
+
+    @property
+    def history(self) -> HistoryService:
+        """Recorded series and the event log."""
+
+    @property
+    def diagnostics(self) -> DiagnosticsService:
+        """Counters, versions and recent faults."""
 
     @property
     def webhooks(self) -> WebhookDispatcher:

@@ -14,42 +14,33 @@ token of a third-party client gets 403 there.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 import functools
 import math
-import platform
 import re
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 import voluptuous as vol
 
-from bridge import __version__
-from bridge.api.context import API_VERSION, BRIDGE_KEY, BridgeServices, token_of
+from bridge.api.context import BRIDGE_KEY, BridgeServices, token_of
 from bridge.api.errors import json_error
 from bridge.api.util import read_json
 from bridge.api.ws import PUSH_KEY
 from bridge.core.validation import ValidationError, validate
-from bridge.opentherm.ids import get_spec
+from bridge.services.access import OWNER_KINDS, TokenInfo
+from bridge.services.history import EventKind
+from bridge.services.settings import EMAIL, LOCATION, NAME
 from bridge.services.thermostat import RECORDED_IDS
-from bridge.storage import EMAIL, LOCATION, NAME, EventKind, TokenInfo, TokenKind
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError
-    from bridge.opentherm.links.base import BoilerLink
-    from bridge.opentherm.master import OpenThermMaster
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STARTED_KEY: web.AppKey[float] = web.AppKey("started", float)
 """The clock's monotonic time when the API started (for uptime)."""
-
-OWNER_KINDS = frozenset({TokenKind.API, TokenKind.PAIRED})
-"""Token kinds that act for the owner (settings, tokens, privacy)."""
 
 HISTORY_KEYS: frozenset[str] = frozenset(
     {
@@ -73,29 +64,6 @@ MAX_EVENTS = 1000
 DEFAULT_EVENTS = 100
 # Unix times accepted: 1970 up to the year 2100.
 _TIME_MAX = 4_102_444_800.0
-
-# OpenTherm counters (IDs 116-123) by their name in the native state.
-BOILER_COUNTER_IDS: Mapping[str, int] = {
-    "burner_starts": 116,
-    "ch_pump_starts": 117,
-    "dhw_pump_starts": 118,
-    "dhw_burner_starts": 119,
-    "burner_hours": 120,
-    "ch_pump_hours": 121,
-    "dhw_pump_hours": 122,
-    "dhw_burner_hours": 123,
-}
-
-FAULT_FLAGS = (
-    "service_request",
-    "remote_reset_enabled",
-    "low_water_pressure",
-    "gas_flame_fault",
-    "air_pressure_fault",
-    "water_over_temperature",
-)
-"""ID 5's application-specific fault flags (high byte, bits 0-5)."""
-
 
 # -- request helpers (shared with the privacy routes) ----------------------------
 
@@ -206,105 +174,6 @@ def parse_limit(value: str | None, field: str, default: int, maximum: int) -> in
     return int(value)
 
 
-# -- the native state: capabilities, faults, counters ----------------------------
-
-
-def _bounds(pair: tuple[int, int] | None) -> dict[str, int] | None:
-    return None if pair is None else {"min": pair[0], "max": pair[1]}
-
-
-def _writable(transfer: bool | None, rw: bool | None) -> bool | None:
-    if transfer is None or rw is None:
-        return None
-    return transfer and rw
-
-
-def capabilities_view(master: OpenThermMaster) -> dict[str, Any]:
-    """What the boiler said about itself (IDs 3, 6, 15, 48, 49, 125, 127), decoded."""
-    state = master.state
-    caps = state.capabilities
-    known = any(state.values.get(i) is not None for i in (3, 6, 15, 48, 49, 125, 127))
-    return {
-        "known": known,
-        "dhw": {
-            "present": caps.dhw_present,
-            "storage_tank": caps.dhw_storage_tank,
-            "setpoint_bounds": _bounds(caps.dhw_setpoint_bounds),
-            "setpoint_writable": _writable(caps.dhw_setpoint_transfer, caps.dhw_setpoint_rw),
-        },
-        "ch": {
-            "max_setpoint_bounds": _bounds(caps.max_ch_setpoint_bounds),
-            "max_setpoint_writable": _writable(
-                caps.max_ch_setpoint_transfer, caps.max_ch_setpoint_rw
-            ),
-            "ch2_present": caps.ch2_present,
-            "low_off_pump_control_not_allowed": caps.low_off_pump_control_not_allowed,
-        },
-        "cooling_supported": caps.cooling_supported,
-        "on_off_control": caps.on_off_control,
-        "max_capacity_kw": caps.max_capacity_kw,
-        "min_modulation_pct": caps.min_modulation_pct,
-        "opentherm_version": caps.slave_ot_version,
-        "product": {
-            "member_id": caps.slave_member_id,
-            "type": caps.slave_product_type,
-            "version": caps.slave_product_version,
-        },
-        "unsupported_ids": sorted(state.unknown_ids),
-    }
-
-
-def faults_view(master: OpenThermMaster) -> dict[str, Any]:
-    """ID 0's fault bit, ID 5's flags and OEM fault code, ID 115's OEM diagnostic code."""
-    state = master.state
-    faults = state.faults
-    flags = {name: getattr(faults, name) for name in FAULT_FLAGS}
-    status = state.slave_status
-    active = ["fault"] if faults.fault else []
-    active += [name for name, on in flags.items() if on]
-    return {
-        "fault": faults.fault,
-        "diagnostic_event": None if status is None else status.diagnostic_event,
-        "flags": flags,
-        "oem_fault_code": faults.oem_fault_code,
-        "oem_diagnostic_code": faults.oem_diagnostic_code,
-        "active": active,
-    }
-
-
-def _boiler_counters(master: OpenThermMaster) -> dict[str, int | None]:
-    out: dict[str, int | None] = {}
-    for name, data_id in BOILER_COUNTER_IDS.items():
-        value = master.state.number(data_id)
-        out[name] = None if value is None else int(value)
-    return out
-
-
-def state_extras(master: OpenThermMaster | None, link: BoilerLink) -> dict[str, Any]:
-    """The ``capabilities``, ``faults`` and ``counters`` parts of the native state.
-
-    ``capabilities`` and ``faults`` are null, and ``counters.boiler`` and
-    ``counters.opentherm`` are null, for a boiler without OpenTherm.
-    """
-    link_counters = asdict(link.counters)
-    if master is None:
-        return {
-            "capabilities": None,
-            "faults": None,
-            "counters": {"boiler": None, "opentherm": None, "link": link_counters},
-        }
-    totals = asdict(master.state.totals())
-    return {
-        "capabilities": capabilities_view(master),
-        "faults": faults_view(master),
-        "counters": {
-            "boiler": _boiler_counters(master),
-            "opentherm": totals,
-            "link": link_counters,
-        },
-    }
-
-
 # -- thermostat -------------------------------------------------------------------
 
 PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): bool}, extra=vol.PREVENT_EXTRA)
@@ -367,7 +236,7 @@ async def history(request: web.Request) -> web.Response:
     key = params.get("key")
     if key is None:
         errors.append({"field": "key", "rule": "required"})
-    elif key not in HISTORY_KEYS and key not in await bridge.db.measurements.keys():
+    elif key not in HISTORY_KEYS and key not in await bridge.history.series_keys():
         errors.append(
             {
                 "field": "key",
@@ -405,14 +274,9 @@ async def history(request: web.Request) -> web.Response:
         )
     points: list[Any]
     if resolution == "raw":
-        samples = await bridge.db.measurements.samples(key, start, end)
-        points = [[s.ts, s.value] for s in samples]
+        points = await bridge.history.raw_points(key, start, end)
     else:
-        hours = await bridge.db.measurements.hourly(key, start, end)
-        points = [
-            {"hour": h.hour, "min": h.min, "max": h.max, "mean": h.mean, "count": h.count}
-            for h in hours
-        ]
+        points = await bridge.history.hourly_points(key, start, end)
     return web.json_response(
         {"key": key, "resolution": resolution, "start": start, "end": end, "points": points}
     )
@@ -441,53 +305,13 @@ async def events(request: web.Request) -> web.Response:
     limit = parse_limit(params.get("limit"), "limit", DEFAULT_EVENTS, MAX_EVENTS)
     if since is not None and until is not None and until <= since:
         raise ValidationError([{"field": "until", "rule": "must be after since"}])
-    found = await _bridge(request).db.events.query(
+    found = await _bridge(request).history.events(
         since=since, until=until, kinds=kinds, limit=limit
     )
-    return web.json_response({"events": [e.as_dict() for e in found]})
+    return web.json_response({"events": found})
 
 
 # -- diagnostics and predictions ---------------------------------------------------------
-
-
-def _per_id(master: OpenThermMaster, now: float) -> list[dict[str, Any]]:
-    state = master.state
-    rows = []
-    for data_id in sorted(set(state.counters) | set(state.values)):
-        spec = get_spec(data_id)
-        entry = state.values.get(data_id)
-        rows.append(
-            {
-                "id": data_id,
-                "key": spec.key if spec is not None else f"id{data_id}",
-                "name": spec.name if spec is not None else None,
-                **asdict(state.counter(data_id)),
-                "raw": None if entry is None else f"0x{entry.raw:04X}",
-                "stale": None if entry is None else entry.stale,
-                "age_s": None if entry is None else round(entry.age(now), 3),
-            }
-        )
-    return rows
-
-
-def _opentherm_diagnostics(master: OpenThermMaster, now: float) -> dict[str, Any]:
-    state = master.state
-    return {
-        "connected": state.connected,
-        "cycles": master.cycles,
-        "sessions": master.sessions,
-        "conversations_per_second": state.conversations_per_second(now),
-        "totals": asdict(state.totals()),
-        "per_id": _per_id(master, now),
-        "unknown_ids": [
-            {
-                "id": data_id,
-                "name": spec.name if (spec := get_spec(data_id)) is not None else None,
-                "since": since,
-            }
-            for data_id, since in sorted(state.unknown_ids.items())
-        ],
-    }
 
 
 @validated
@@ -495,45 +319,12 @@ async def diagnostics(request: web.Request) -> web.Response:
     """``GET /api/v1/diagnostics``: counters, versions and uptime, with no personal data."""
     query_params(request, ())
     bridge = _bridge(request)
-    clock = bridge.clock
-    now = clock.time()
-    link = bridge.link
-    master = bridge.thermostat.master
-    db = bridge.db
-    recent = await db.events.query(
-        kinds=(EventKind.BOILER_FAULT, EventKind.SOFTWARE_ERROR, EventKind.LINK), limit=20
-    )
+    report = await bridge.diagnostics.report()
     hub = request.app.get(PUSH_KEY)
-    retention = db.retention
     body = {
-        "versions": {
-            "bridge": __version__,
-            "api": API_VERSION,
-            "python": platform.python_version(),
-            "aiohttp": aiohttp.__version__,
-            "sqlite": sqlite3.sqlite_version,
-            "schema": db.schema_version,
-        },
-        "uptime_s": round(clock.monotonic() - request.app[STARTED_KEY], 3),
-        "link": {
-            "kind": link.kind,
-            "opentherm": link.opentherm,
-            "state": str(link.state),
-            "counters": asdict(link.counters),
-        },
-        "opentherm": None if master is None else _opentherm_diagnostics(master, now),
-        "faults": None if master is None else faults_view(master),
-        "capabilities": None if master is None else capabilities_view(master),
-        "recent_faults": [e.as_dict() for e in recent],
-        "storage": {
-            "schema_version": db.schema_version,
-            "retention_days": {
-                "raw_samples": retention.raw_samples.days,
-                "hourly_aggregates": retention.hourly_aggregates.days,
-                "events": retention.events.days,
-                "egress_log": retention.egress_log.days,
-            },
-        },
+        "versions": report.pop("versions"),
+        "uptime_s": round(bridge.clock.monotonic() - request.app[STARTED_KEY], 3),
+        **report,
         "push": None if hub is None else hub.stats(),
     }
     return web.json_response(body)
@@ -609,21 +400,12 @@ SETTINGS_SCHEMA = vol.Schema(
 )
 
 
-async def _settings_view(bridge: BridgeServices) -> dict[str, Any]:
-    settings = bridge.db.settings
-    return {
-        "name": await settings.get(NAME),
-        "location": await settings.get(LOCATION),
-        "email": await settings.get(EMAIL),
-    }
-
-
 @owner_only
 @validated
 async def get_settings(request: web.Request) -> web.Response:
     """``GET /api/v1/settings``: the owner's name for the thermostat, city and e-mail."""
     query_params(request, ())
-    return web.json_response(await _settings_view(_bridge(request)))
+    return web.json_response(await _bridge(request).settings.view())
 
 
 @owner_only
@@ -636,9 +418,7 @@ async def put_settings(request: web.Request) -> web.Response:
     if not body:
         raise ValidationError([{"field": "(body)", "rule": "nothing to update"}])
     data = validate(SETTINGS_SCHEMA, body)
-    await bridge.db.settings.set_many(data)
-    await bridge.thermostat.reload()
-    return web.json_response(await _settings_view(bridge))
+    return web.json_response(await bridge.settings.update(data))
 
 
 # -- tokens --------------------------------------------------------------------------------
@@ -668,7 +448,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     bridge = _bridge(request)
     now = bridge.clock.time()
     own = token_of(request).id
-    tokens = await bridge.db.auth.list_tokens()
+    tokens = await bridge.access.list_tokens()
     return web.json_response({"tokens": [token_view(t, now, own) for t in tokens]})
 
 
@@ -682,11 +462,9 @@ async def revoke_token(request: web.Request) -> web.Response:
         raise ValidationError([{"field": "id", "rule": "must be a token id (a whole number)"}])
     bridge = _bridge(request)
     token_id = int(raw_id)
-    if await bridge.db.auth.get_token(token_id) is None:
+    info = await bridge.access.revoke_token(token_id)
+    if info is None:
         return json_error(404, "not_found", "no token with that id")
-    await bridge.db.auth.revoke_token(token_id)
-    info = await bridge.db.auth.get_token(token_id)
-    assert info is not None
     hub = request.app.get(PUSH_KEY)
     if hub is not None:
         hub.close_token(token_id)

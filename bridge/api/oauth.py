@@ -19,7 +19,6 @@ import base64
 import binascii
 from collections import OrderedDict
 from dataclasses import dataclass, field
-import hmac
 import html
 import logging
 import math
@@ -31,13 +30,12 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from yarl import URL
 
-from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, BridgeServices
-from bridge.storage import EMAIL, TokenKind, hash_secret, normalize_pairing_code
-from bridge.storage.auth import ACCESS_TOKEN_TTL
+from bridge.api.context import BRIDGE_KEY, LIMITER_KEY
+from bridge.services.access import ACCESS_TOKEN_TTL, hash_secret
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
-    from bridge.storage import OAuthClient, OAuthGrant
+    from bridge.services.access import OAuthClient, OAuthGrant
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -248,10 +246,6 @@ def _safe_next(value: str) -> str:
 # -- helpers -------------------------------------------------------------------------
 
 
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
-
-
 def _one(form: MultiDictProxy[Any], name: str) -> str | None:
     """A form field given once as text (None if absent, repeated, or too long)."""
     values = form.getall(name, [])
@@ -259,39 +253,6 @@ def _one(form: MultiDictProxy[Any], name: str) -> str | None:
         return None
     value: str = values[0]
     return value
-
-
-def _looks_like_pairing_code(value: str) -> bool:
-    code = normalize_pairing_code(value)
-    return len(code) == 8 and code.isalnum()
-
-
-async def owner_login(bridge: BridgeServices, username: str, password: str) -> bool:
-    """Whether ``username``/``password`` identify the bridge's owner.
-
-    The username is the thermostat's hardware id or the owner's e-mail (any
-    case). The password is an active API token (kind ``api`` or ``paired``)
-    or a valid one-time pairing code, which this uses up (the token that
-    exchanging it yields is revoked at once, so the token list shows the
-    login). A wrong username never consumes a code.
-    """
-    name = username.strip()
-    email = await bridge.db.settings.get(EMAIL)
-    known = _same(name, bridge.thermostat.hardware_id)
-    if email:
-        known |= _same(name.casefold(), email.casefold())
-    if not known or not password:
-        return False
-    info = await bridge.db.auth.authenticate(password)
-    if info is not None:
-        return info.kind in (TokenKind.API, TokenKind.PAIRED)
-    if not _looks_like_pairing_code(password):
-        return False
-    issued = await bridge.db.auth.exchange_pairing_code(password, "owner login")
-    if issued is None:
-        return False
-    await bridge.db.auth.revoke_token(issued.info.id)
-    return True
 
 
 # -- login ---------------------------------------------------------------------------
@@ -329,7 +290,7 @@ async def post_login(request: web.Request) -> web.Response:
     username = _one(form, "username") or ""
     password = _one(form, "password") or ""
     next_path = _safe_next(_one(form, "next") or "")
-    if not await owner_login(bridge, username, password):
+    if not await bridge.access.owner_login(username, password):
         limiter.failed(address)
         return _login_page(next_path, error="Wrong username or password.", status=401)
     store = request.app[SESSIONS_KEY]
@@ -368,7 +329,7 @@ async def authorize(request: web.Request) -> web.Response:
     client_ids = query.getall("client_id", [])
     client = None
     if len(client_ids) == 1 and 0 < len(client_ids[0]) <= 100:
-        client = await bridge.db.auth.get_oauth_client(client_ids[0])
+        client = await bridge.access.oauth_client(client_ids[0])
     if client is None:
         return _error_page(400, "Unknown client: the application is not registered on this bridge.")
     uris = query.getall("redirect_uri", [])
@@ -445,7 +406,7 @@ async def decision(request: web.Request) -> web.Response:
             )
         )
     try:
-        code = await request.app[BRIDGE_KEY].db.auth.create_auth_code(
+        code = await request.app[BRIDGE_KEY].access.create_auth_code(
             transaction.client_id, transaction.redirect_uri
         )
     except ValueError:
@@ -503,7 +464,7 @@ async def _client(request: web.Request, form: MultiDictProxy[Any]) -> OAuthClien
         client_id, secret = _one(form, "client_id") or "", _one(form, "client_secret") or ""
     client = None
     if client_id and secret and len(client_id) <= 100:
-        client = await request.app[BRIDGE_KEY].db.auth.verify_oauth_client(client_id, secret)
+        client = await request.app[BRIDGE_KEY].access.verify_oauth_client(client_id, secret)
     if client is None:
         return _token_error(
             "invalid_client", "client authentication failed", status=401, basic=True
@@ -549,7 +510,7 @@ async def token(request: web.Request) -> web.Response:
     if isinstance(client, web.Response):
         return client
     bridge = request.app[BRIDGE_KEY]
-    auth = bridge.db.auth
+    access = bridge.access
     if grant_type == "authorization_code":
         code = _one(form, "code")
         if not code:
@@ -559,7 +520,7 @@ async def token(request: web.Request) -> web.Response:
             redirect_uri = client.redirect_uris[0]
         if redirect_uri is None:
             return _token_error("invalid_request", "redirect_uri is missing")
-        grant = await auth.exchange_auth_code(code, client.client_id, redirect_uri)
+        grant = await access.exchange_auth_code(code, client.client_id, redirect_uri)
         if grant is None:
             return _token_error(
                 "invalid_grant", "the code is unknown, used, expired, or for another redirect_uri"
@@ -571,7 +532,7 @@ async def token(request: web.Request) -> web.Response:
         scope = _one(form, "scope")
         if scope is not None and set(scope.split()) != {SCOPE}:
             return _token_error("invalid_scope", f"the only scope is {SCOPE}")
-        grant = await auth.rotate_refresh_token(refresh, client_id=client.client_id)
+        grant = await access.rotate_refresh_token(refresh, client_id=client.client_id)
         if grant is None:
             return _token_error("invalid_grant", "the refresh token is unknown, used or revoked")
         try:  # the client's webhook follows its grant; the rotation has happened anyway

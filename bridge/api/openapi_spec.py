@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from bridge.api.native import BOILER_COUNTER_IDS, FAULT_FLAGS
 from bridge.opentherm.boiler_state import IdCounters
 from bridge.opentherm.links.base import LinkCounters
-from bridge.storage.history import EventKind
-from bridge.storage.privacy import Purpose
+from bridge.services.history import EventKind
+from bridge.services.privacy import Purpose
+from bridge.services.state import BOILER_COUNTER_IDS, FAULT_FLAGS
 
 Json = dict[str, Any]
 

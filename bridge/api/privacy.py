@@ -24,7 +24,7 @@ from bridge.api.native import (
 )
 from bridge.api.ws import PUSH_KEY
 from bridge.core.validation import ValidationError, validate
-from bridge.storage import Purpose
+from bridge.services.privacy import Purpose
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError
@@ -69,7 +69,7 @@ async def export(request: web.Request) -> web.Response:
     """``GET /api/v1/export``: everything stored about the household, as a JSON download."""
     query_params(request, ())
     bridge = request.app[BRIDGE_KEY]
-    data = await bridge.db.export()
+    data = await bridge.privacy.export()
     stamp = datetime.fromtimestamp(bridge.clock.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     return web.json_response(
         data,
@@ -92,8 +92,7 @@ async def erase(request: web.Request) -> web.Response:
     query_params(request, ())
     data = validate(ERASE_SCHEMA, await read_object(request))
     bridge = request.app[BRIDGE_KEY]
-    counts = await bridge.db.erase(revoke_tokens=data["revoke_tokens"])
-    await bridge.thermostat.reload()
+    counts = await bridge.privacy.erase(revoke_tokens=data["revoke_tokens"])
     hub = request.app.get(PUSH_KEY)
     if hub is not None and data["revoke_tokens"]:
         hub.close_all(4401, "token revoked")
@@ -108,18 +107,7 @@ async def erase(request: web.Request) -> web.Response:
 async def get_consents(request: web.Request) -> web.Response:
     """``GET /api/v1/privacy/consents``: the decision in force per purpose, and the history."""
     query_params(request, ())
-    consents = request.app[BRIDGE_KEY].db.consents
-    history = await consents.history()
-    latest = {c.purpose: c for c in history}
-    current = {}
-    for purpose in Purpose:
-        found = latest.get(purpose)
-        current[purpose.value] = {
-            "granted": found is not None and found.granted,
-            "terms_version": None if found is None else found.terms_version,
-            "ts": None if found is None else found.ts,
-        }
-    return web.json_response({"consents": current, "history": [c.as_dict() for c in history]})
+    return web.json_response(await request.app[BRIDGE_KEY].privacy.consents())
 
 
 @owner_only
@@ -138,10 +126,10 @@ async def put_consent(request: web.Request) -> web.Response:
         errors.extend(err.errors)
     if errors:
         raise ValidationError(errors)
-    consent = await request.app[BRIDGE_KEY].db.consents.record(
+    consent = await request.app[BRIDGE_KEY].privacy.record_consent(
         Purpose(purpose), granted=data["granted"], terms_version=data["terms_version"]
     )
-    return web.json_response(consent.as_dict())
+    return web.json_response(consent)
 
 
 @owner_only
@@ -159,10 +147,10 @@ async def egress(request: web.Request) -> web.Response:
     limit = parse_limit(params.get("limit"), "limit", DEFAULT_EGRESS, MAX_EGRESS)
     if since is not None and until is not None and until <= since:
         raise ValidationError([{"field": "until", "rule": "must be after since"}])
-    records = await request.app[BRIDGE_KEY].db.egress.query(
+    records = await request.app[BRIDGE_KEY].privacy.egress(
         since=since, until=until, purpose=purpose, limit=limit
     )
-    return web.json_response({"records": [r.as_dict() for r in records]})
+    return web.json_response({"records": records})
 
 
 def add_routes(app: web.Application) -> None:

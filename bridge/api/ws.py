@@ -307,8 +307,7 @@ class PushHub:
             await clock.sleep(TOKEN_CHECK_INTERVAL)
             try:
                 for client in list(self._clients):
-                    info = await self._bridge.db.auth.get_token(client.token_id)
-                    if info is None or not info.is_active(clock.time()):
+                    if not await self._bridge.access.token_active(client.token_id):
                         client.close(CLOSE_TOKEN, "token revoked or expired")
             except Exception:
                 _LOGGER.exception("Could not check the push clients' tokens")

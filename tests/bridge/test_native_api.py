@@ -8,10 +8,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.api.native import HISTORY_KEYS, state_extras
+from bridge.api.native import HISTORY_KEYS
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkCounters
+from bridge.services.state import state_extras
 from bridge.storage import EventKind, Sample, TokenKind
 
 from .native_helpers import call, fields_of, make_token

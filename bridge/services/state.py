@@ -1,0 +1,179 @@
+"""The native state: everything the native API shows about the bridge and the boiler.
+
+``GET /api/v1/state`` and the push channel serve :meth:`NativeStateService.native_state`;
+the decoded capabilities, faults and counters are built here too (the
+diagnostics reuse them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from bridge import __version__
+
+if TYPE_CHECKING:
+    from bridge.opentherm.links.base import BoilerLink
+    from bridge.opentherm.master import OpenThermMaster
+    from bridge.services.thermostat import ThermostatService
+
+# OpenTherm counters (IDs 116-123) by their name in the native state.
+BOILER_COUNTER_IDS: Mapping[str, int] = {
+    "burner_starts": 116,
+    "ch_pump_starts": 117,
+    "dhw_pump_starts": 118,
+    "dhw_burner_starts": 119,
+    "burner_hours": 120,
+    "ch_pump_hours": 121,
+    "dhw_pump_hours": 122,
+    "dhw_burner_hours": 123,
+}
+
+FAULT_FLAGS = (
+    "service_request",
+    "remote_reset_enabled",
+    "low_water_pressure",
+    "gas_flame_fault",
+    "air_pressure_fault",
+    "water_over_temperature",
+)
+"""ID 5's application-specific fault flags (high byte, bits 0-5)."""
+
+
+def _bounds(pair: tuple[int, int] | None) -> dict[str, int] | None:
+    return None if pair is None else {"min": pair[0], "max": pair[1]}
+
+
+def _writable(transfer: bool | None, rw: bool | None) -> bool | None:
+    if transfer is None or rw is None:
+        return None
+    return transfer and rw
+
+
+def capabilities_view(master: OpenThermMaster) -> dict[str, Any]:
+    """What the boiler said about itself (IDs 3, 6, 15, 48, 49, 125, 127), decoded."""
+    state = master.state
+    caps = state.capabilities
+    known = any(state.values.get(i) is not None for i in (3, 6, 15, 48, 49, 125, 127))
+    return {
+        "known": known,
+        "dhw": {
+            "present": caps.dhw_present,
+            "storage_tank": caps.dhw_storage_tank,
+            "setpoint_bounds": _bounds(caps.dhw_setpoint_bounds),
+            "setpoint_writable": _writable(caps.dhw_setpoint_transfer, caps.dhw_setpoint_rw),
+        },
+        "ch": {
+            "max_setpoint_bounds": _bounds(caps.max_ch_setpoint_bounds),
+            "max_setpoint_writable": _writable(
+                caps.max_ch_setpoint_transfer, caps.max_ch_setpoint_rw
+            ),
+            "ch2_present": caps.ch2_present,
+            "low_off_pump_control_not_allowed": caps.low_off_pump_control_not_allowed,
+        },
+        "cooling_supported": caps.cooling_supported,
+        "on_off_control": caps.on_off_control,
+        "max_capacity_kw": caps.max_capacity_kw,
+        "min_modulation_pct": caps.min_modulation_pct,
+        "opentherm_version": caps.slave_ot_version,
+        "product": {
+            "member_id": caps.slave_member_id,
+            "type": caps.slave_product_type,
+            "version": caps.slave_product_version,
+        },
+        "unsupported_ids": sorted(state.unknown_ids),
+    }
+
+
+def faults_view(master: OpenThermMaster) -> dict[str, Any]:
+    """ID 0's fault bit, ID 5's flags and OEM fault code, ID 115's OEM diagnostic code."""
+    state = master.state
+    faults = state.faults
+    flags = {name: getattr(faults, name) for name in FAULT_FLAGS}
+    status = state.slave_status
+    active = ["fault"] if faults.fault else []
+    active += [name for name, on in flags.items() if on]
+    return {
+        "fault": faults.fault,
+        "diagnostic_event": None if status is None else status.diagnostic_event,
+        "flags": flags,
+        "oem_fault_code": faults.oem_fault_code,
+        "oem_diagnostic_code": faults.oem_diagnostic_code,
+        "active": active,
+    }
+
+
+def _boiler_counters(master: OpenThermMaster) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for name, data_id in BOILER_COUNTER_IDS.items():
+        value = master.state.number(data_id)
+        out[name] = None if value is None else int(value)
+    return out
+
+
+def state_extras(master: OpenThermMaster | None, link: BoilerLink) -> dict[str, Any]:
+    """The ``capabilities``, ``faults`` and ``counters`` parts of the native state.
+
+    ``capabilities`` and ``faults`` are null, and ``counters.boiler`` and
+    ``counters.opentherm`` are null, for a boiler without OpenTherm.
+    """
+    link_counters = asdict(link.counters)
+    if master is None:
+        return {
+            "capabilities": None,
+            "faults": None,
+            "counters": {"boiler": None, "opentherm": None, "link": link_counters},
+        }
+    totals = asdict(master.state.totals())
+    return {
+        "capabilities": capabilities_view(master),
+        "faults": faults_view(master),
+        "counters": {
+            "boiler": _boiler_counters(master),
+            "opentherm": totals,
+            "link": link_counters,
+        },
+    }
+
+
+class NativeStateService:
+    """Builds the native state from the thermostat, its boiler and the link."""
+
+    def __init__(
+        self,
+        *,
+        bridge_id: str,
+        api_version: int,
+        link: BoilerLink,
+        thermostat: ThermostatService,
+    ) -> None:
+        self._bridge_id = bridge_id
+        self._api_version = api_version
+        self._link = link
+        self._thermostat = thermostat
+
+    def native_state(self) -> dict[str, Any]:
+        """Everything the native API shows about the bridge and the boiler."""
+        link = self._link
+        thermostat = self._thermostat
+        master = thermostat.master
+        state: dict[str, Any] = {
+            "bridge": {
+                "bridge_id": self._bridge_id,
+                "name": thermostat.name,
+                "version": __version__,
+                "api_version": self._api_version,
+            },
+            "link": {
+                "kind": link.kind,
+                "opentherm": link.opentherm,
+                "state": str(link.state),
+            },
+            "thermostat": thermostat.native_view(),
+            "boiler": master.snapshot() if master is not None else None,
+        }
+        state.update(state_extras(master, link))
+        state["predictions"] = thermostat.predictions()
+        state["options"] = thermostat.options()
+        return state
