@@ -41,13 +41,12 @@ from bridge.core.validation import (
     outside_temperature,
     temperature_in,
 )
-from bridge.learning import Measurement
+from bridge.learning import Measurement, heat_source_for
 from bridge.learning.service import (
     SAVE_INTERVAL_S,
     LearningService,
     PlanContext,
     ThermostatControl,
-    heat_source_for,
 )
 from bridge.opentherm.links.sim import SimLink
 from bridge.storage import Sample

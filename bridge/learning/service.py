@@ -47,14 +47,10 @@ from bridge.core.control import (
     RelayCommand,
     RelayController,
 )
-from bridge.learning.identify import (
-    LEARNER_VERSION,
-    HeatSource,
-    Learner,
-    LearnerConfig,
-    Measurement,
-)
+from bridge.learning.config import LEARNER_VERSION, LearnerConfig
+from bridge.learning.learner import Learner
 from bridge.learning.predict import Forecast, Predictor, StartPlan
+from bridge.learning.screening import HeatSource, Measurement
 
 if TYPE_CHECKING:
     from bridge.storage.learning import LearningRepo
@@ -1233,13 +1229,6 @@ class ThermostatControl:
         return self.relay.step(mono, target=target, room=room)
 
 
-def heat_source_for(max_kw: float | None, min_modulation_pct: float | None) -> HeatSource | None:
-    """The :class:`HeatSource` for OpenTherm ID 15 values, or None while they are unknown."""
-    if max_kw is None or min_modulation_pct is None or max_kw <= 0:
-        return None
-    return HeatSource.from_opentherm(float(max_kw), float(min_modulation_pct))
-
-
 __all__ = [
     "FORECAST_HOURS",
     "FORECAST_STEP_S",
@@ -1257,5 +1246,4 @@ __all__ = [
     "ThermostatControl",
     "Tuning",
     "follow_schedule",
-    "heat_source_for",
 ]
