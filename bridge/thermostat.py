@@ -26,6 +26,7 @@ from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,
 )
+from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.programs import (
     ExceptionPeriod,
     Programs,
@@ -42,12 +43,7 @@ from bridge.core.validation import (
     temperature_in,
 )
 from bridge.learning import Measurement, heat_source_for
-from bridge.learning.service import (
-    SAVE_INTERVAL_S,
-    LearningService,
-    PlanContext,
-    ThermostatControl,
-)
+from bridge.learning.service import SAVE_INTERVAL_S, LearningService
 from bridge.opentherm.links.sim import SimLink
 from bridge.storage import Sample
 from bridge.storage.history import EventKind
