@@ -8,7 +8,7 @@ the max CH setpoint (ID 57). The room temperature is the simulated room
 sensor: lagged, noisy, rounded to 0.1 °C.
 
 * :class:`Ours` is the bridge's own control path: the same
-  :class:`~bridge.learning.service.ThermostatControl`,
+  :class:`~bridge.core.heating.ThermostatControl`,
   :class:`~bridge.learning.service.LearningService` and optimal start the
   daemon's :class:`~bridge.services.thermostat.ThermostatService` runs, fed the same
   :class:`~bridge.learning.Measurement` every 60 s.
@@ -31,9 +31,10 @@ import math
 from typing import TYPE_CHECKING, Protocol
 
 from bridge.core.control import BoilerBounds, BoilerControlConfig, HeatingCurve
+from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.state import resolve
 from bridge.learning import HeatSource, Measurement
-from bridge.learning.service import LearningService, PlanContext, ThermostatControl
+from bridge.learning.service import LearningService
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.sim.house import WATER_J_PER_KG_K

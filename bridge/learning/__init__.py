@@ -8,20 +8,16 @@ the optimal start come from :meth:`Learner.predictor`.
 
 from __future__ import annotations
 
-from bridge.learning.identify import (
+from bridge.learning.config import LEARNER_VERSION, LearnerConfig
+from bridge.learning.fitting import FitResult
+from bridge.learning.learner import (
     FALLBACK_FROZEN,
     FALLBACK_NO_HEAT,
     FALLBACK_NO_OUTSIDE,
     FALLBACK_NO_ROOM,
-    LEARNER_VERSION,
     STATUS_LEARNING,
     STATUS_READY,
-    FitResult,
-    HeatSource,
     Learner,
-    LearnerConfig,
-    Measurement,
-    clear_sky_w_m2,
 )
 from bridge.learning.model import MODEL_VERSION, ModelState, ThermalModel
 from bridge.learning.predict import (
@@ -34,6 +30,7 @@ from bridge.learning.predict import (
     safety_margin_s,
     time_to_target,
 )
+from bridge.learning.screening import HeatSource, Measurement, clear_sky_w_m2, heat_source_for
 
 __all__ = [
     "FALLBACK_FROZEN",
@@ -57,6 +54,7 @@ __all__ = [
     "ThermalModel",
     "clear_sky_w_m2",
     "forecast",
+    "heat_source_for",
     "optimal_start",
     "safety_margin_s",
     "time_to_target",

@@ -24,6 +24,7 @@ from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,
 )
+from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.programs import (
     Programs,
     WeekSchedule,
@@ -32,14 +33,8 @@ from bridge.core.validation import (
     ValidationError,
     parse_update,
 )
-from bridge.learning import Measurement
-from bridge.learning.service import (
-    SAVE_INTERVAL_S,
-    LearningService,
-    PlanContext,
-    ThermostatControl,
-    heat_source_for,
-)
+from bridge.learning import Measurement, heat_source_for
+from bridge.learning.service import SAVE_INTERVAL_S, LearningService
 from bridge.opentherm.links.base import RoomSensor
 from bridge.storage import Sample
 from bridge.storage.history import EventKind

@@ -29,16 +29,11 @@ from bridge.config import validate
 from bridge.core import state as core
 from bridge.core.clock import VirtualClock
 from bridge.core.control import BoilerBounds, BoilerCommand, HeatingCurve
+from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.daemon import Bridge
 from bridge.learning import HeatSource, Learner, Measurement
-from bridge.learning.service import (
-    STATE_NAME,
-    STATE_VERSION,
-    EmitterEstimator,
-    LearningService,
-    PlanContext,
-    ThermostatControl,
-)
+from bridge.learning.emitters import EmitterEstimator
+from bridge.learning.service import STATE_NAME, STATE_VERSION, LearningService
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim import SimWorld, get_profile
 from bridge.storage import OPTIONS, Database, TokenKind
