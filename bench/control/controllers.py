@@ -9,7 +9,7 @@ sensor: lagged, noisy, rounded to 0.1 °C.
 
 * :class:`Ours` is the bridge's own control path: the same
   :class:`~bridge.core.heating.ThermostatControl`,
-  :class:`~bridge.learning.service.LearningService` and optimal start the
+  :class:`~bridge.services.learning.LearningService` and optimal start the
   daemon's :class:`~bridge.services.thermostat.ThermostatService` runs, fed the same
   :class:`~bridge.learning.Measurement` every 60 s.
 * :class:`OnOff`: the classic thermostat: burner on below target - 0.15 K,
@@ -34,10 +34,10 @@ from bridge.core.control import BoilerBounds, BoilerControlConfig, HeatingCurve
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.state import resolve
 from bridge.learning import HeatSource, Measurement
-from bridge.learning.service import LearningService
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.sim.house import WATER_J_PER_KG_K
+from bridge.services.learning import LearningService
 
 if TYPE_CHECKING:
     from bridge.core.state import Resolution, ThermostatState

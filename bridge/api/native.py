@@ -337,7 +337,7 @@ async def predictions(request: web.Request) -> web.Response:
     ``available`` is false until the first room reading; then ``predictions``
     holds the room forecast, time to target, the next warm-up start, the
     learned figures and the learning progress (see
-    :meth:`bridge.learning.service.LearningService.predictions`); ``status``
+    :meth:`bridge.services.learning.LearningService.predictions`); ``status``
     says ``learning``, ``ready`` or ``fallback: <why>``. Fields are only added.
     """
     query_params(request, ())

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bridge.core import thermostat as core
+from bridge.core import state as core
 from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,

@@ -34,8 +34,8 @@ from bridge.core.validation import (
     parse_update,
 )
 from bridge.learning import Measurement, heat_source_for
-from bridge.learning.service import SAVE_INTERVAL_S, LearningService
 from bridge.opentherm.links.base import RoomSensor
+from bridge.services.learning import SAVE_INTERVAL_S, LearningService
 from bridge.storage import Sample
 from bridge.storage.history import EventKind
 from bridge.storage.settings import (

@@ -33,9 +33,9 @@ from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.daemon import Bridge
 from bridge.learning import HeatSource, Learner, Measurement
 from bridge.learning.emitters import EmitterEstimator
-from bridge.learning.service import STATE_NAME, STATE_VERSION, LearningService
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim import SimWorld, get_profile
+from bridge.services.learning import STATE_NAME, STATE_VERSION, LearningService
 from bridge.storage import OPTIONS, Database, TokenKind
 
 from .native_helpers import call, make_token
@@ -354,7 +354,7 @@ async def test_state_round_trips_through_the_database_and_bad_blobs_start_afresh
         for bad in ({"version": 99}, {"version": STATE_VERSION, "learner": "nonsense"}, [1, 2]):
             await db.learning.put(STATE_NAME, bad)
             caplog.clear()
-            with caplog.at_level(logging.WARNING, logger="bridge.learning.service"):
+            with caplog.at_level(logging.WARNING, logger="bridge.services.learning"):
                 assert not await b.load(db.learning)
             assert len(caplog.records) == 1
             assert b.learner.fitted is None
