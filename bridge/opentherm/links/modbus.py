@@ -32,6 +32,7 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from bridge.core.clock import Clock, SystemClock
+from bridge.core.listeners import Listeners
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.base import (
     LinkCounters,
@@ -291,7 +292,7 @@ class ModbusChannel:
         self._backoff_max = backoff_max
         self._delay = backoff_min
         self._state = LinkState.STOPPED
-        self._listeners: list[StateListener] = []
+        self._listeners: Listeners[[LinkState]] = Listeners(_LOGGER, "Link state listener failed")
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._generation = 0
         self._lost = asyncio.Event()
@@ -312,23 +313,13 @@ class ModbusChannel:
 
     def add_state_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener`` on every state change; returns a function that removes it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     def _set_state(self, state: LinkState) -> None:
         if state is self._state:
             return
         self._state = state
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:
-                _LOGGER.exception("Link state listener failed")
+        self._listeners.notify(state)
 
     async def start(self) -> None:
         """Connect once, then keep the connection up in the background."""

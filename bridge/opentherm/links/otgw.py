@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from bridge.core.clock import SystemClock
+from bridge.core.listeners import Listeners
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import decode_day_time, decode_f8_8, encode_day_time, encode_f8_8
 from bridge.opentherm.frame import Frame, FrameError, MsgType, check_answer
@@ -239,7 +240,7 @@ class OtgwLink:
         self._backoff_max = backoff_max
         self._rng = rng or random.Random()
         self._state = LinkState.STOPPED
-        self._listeners: list[StateListener] = []
+        self._listeners: Listeners[[LinkState]] = Listeners(_LOGGER, "link state listener failed")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._first_attempt = asyncio.Event()
@@ -269,13 +270,7 @@ class OtgwLink:
 
     def add_state_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener`` on every state change; returns a function that removes it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     async def start(self) -> None:
         """Start connecting; returns after the first attempt, connected or not."""
@@ -726,11 +721,7 @@ class OtgwLink:
         if state is self._state:
             return
         self._state = state
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:
-                _LOGGER.exception("link state listener failed")
+        self._listeners.notify(state)
 
 
 __all__ = [
