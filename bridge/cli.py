@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 import contextlib
 import json
 import logging
@@ -91,17 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     decode = ot_sub.add_parser("decode", help="decode frames or OTGW lines to JSON")
     decode.add_argument("lines", nargs="*", metavar="LINE")
 
-    sim_otgw = sub.add_parser("sim-otgw", help="simulated boiler behind an OTGW TCP server")
-    sim_otgw.add_argument("--host", default="127.0.0.1")
-    sim_otgw.add_argument("--port", type=int, default=25238)
-    sim_otgw.add_argument("--seed", type=int, default=1)
-    sim_otgw.add_argument("--speed", type=float, default=1.0)
-
-    sim_modbus = sub.add_parser("sim-modbus", help="simulated boiler behind a Modbus TCP gateway")
-    sim_modbus.add_argument("--host", default="127.0.0.1")
-    sim_modbus.add_argument("--port", type=int, default=5020)
-    sim_modbus.add_argument("--seed", type=int, default=1)
-    sim_modbus.add_argument("--speed", type=float, default=1.0)
+    for name, what, port in (
+        ("sim-otgw", "an OTGW TCP server", 25238),
+        ("sim-modbus", "a Modbus TCP gateway", 5020),
+    ):
+        sim = sub.add_parser(name, help=f"simulated boiler behind {what}")
+        sim.add_argument("--host", default="127.0.0.1")
+        sim.add_argument("--port", type=int, default=port)
+        sim.add_argument("--seed", type=int, default=1)
+        sim.add_argument("--speed", type=float, default=1.0)
     return parser
 
 
@@ -204,24 +202,27 @@ def _cmd_ot(args: argparse.Namespace) -> int:
     return decode_main(list(args.lines), sys.stdin, sys.stdout)
 
 
+def _run_sim(
+    what: str, serve: Callable[..., Coroutine[Any, Any, None]], args: argparse.Namespace
+) -> int:
+    """Serve a simulator until Ctrl-C, saying where on stderr."""
+    _setup_logging("info")
+    print(f"Simulated {what} on {args.host}:{args.port}", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port, seed=args.seed, speed=args.speed))
+    return EXIT_OK
+
+
 def _cmd_sim_otgw(args: argparse.Namespace) -> int:
     from bridge.opentherm.sim.otgw_server import serve_sim_otgw
 
-    _setup_logging("info")
-    print(f"Simulated OpenTherm Gateway on {args.host}:{args.port}", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_sim_otgw(args.host, args.port, seed=args.seed, speed=args.speed))
-    return EXIT_OK
+    return _run_sim("OpenTherm Gateway", serve_sim_otgw, args)
 
 
 def _cmd_sim_modbus(args: argparse.Namespace) -> int:
     from bridge.opentherm.sim.modbus_server import serve_sim_modbus
 
-    _setup_logging("info")
-    print(f"Simulated Modbus OpenTherm gateway on {args.host}:{args.port}", file=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_sim_modbus(args.host, args.port, seed=args.seed, speed=args.speed))
-    return EXIT_OK
+    return _run_sim("Modbus OpenTherm gateway", serve_sim_modbus, args)
 
 
 COMMANDS = {

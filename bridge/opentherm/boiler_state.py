@@ -30,6 +30,7 @@ import logging
 import math
 from typing import Any
 
+from bridge.core.listeners import Listeners
 from bridge.opentherm.ids import DecodedValue, decode_value, get_spec
 
 _LOGGER = logging.getLogger(__name__)
@@ -173,20 +174,16 @@ class BoilerState:
         self.faults = Faults()
         self.capabilities = Capabilities()
         self._starts: deque[float] = deque()
-        self._listeners: list[ChangeListener] = []
+        self._listeners: Listeners[[frozenset[str]]] = Listeners(
+            _LOGGER, "boiler state listener failed"
+        )
         self._changed: set[str] = set()
 
     # ------------------------------------------------------------ listeners
 
     def add_listener(self, listener: ChangeListener) -> Callable[[], None]:
         """Call ``listener(changed_keys)`` on every change; returns a remover."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     def mark_changed(self, keys: Iterable[str]) -> None:
         """Add keys to the change set announced by the next :meth:`flush`."""
@@ -198,11 +195,7 @@ class BoilerState:
             return frozenset()
         changed = frozenset(self._changed)
         self._changed.clear()
-        for listener in list(self._listeners):
-            try:
-                listener(changed)
-            except Exception:
-                _LOGGER.exception("boiler state listener failed")
+        self._listeners.notify(changed)
         return changed
 
     # ------------------------------------------------------------ reading

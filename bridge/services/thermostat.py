@@ -25,6 +25,7 @@ from bridge.core.control import (
     BoilerCommand,
 )
 from bridge.core.heating import PlanContext, ThermostatControl
+from bridge.core.listeners import Listeners
 from bridge.core.programs import (
     Programs,
     WeekSchedule,
@@ -122,8 +123,10 @@ class ThermostatService:
         self._relay_ctl = self.control.relay
         self.last_command: BoilerCommand | None = None
         self.relay_on: bool | None = None
-        self._listeners: list[ChangeListener] = []
-        self._state_listeners: list[StateListener] = []
+        self._listeners: Listeners[[dict[str, Any]]] = Listeners(
+            _LOGGER, "A change listener failed"
+        )
+        self._state_listeners: Listeners[[]] = Listeners(_LOGGER, "A state listener failed")
         self._learning_loaded = False
         self._next_save: float | None = None
         self._last_object: dict[str, Any] | None = None
@@ -341,31 +344,15 @@ class ThermostatService:
 
     def add_listener(self, listener: ChangeListener) -> Callable[[], None]:
         """Call ``listener`` with the changed fields of the thermostat object."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     def add_state_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener()`` when the native view changes outside the thermostat object
         (new predictions); returns a remover."""
-        self._state_listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._state_listeners:
-                self._state_listeners.remove(listener)
-
-        return remove
+        return self._state_listeners.add(listener)
 
     def _notify_state(self) -> None:
-        for listener in list(self._state_listeners):
-            try:
-                listener()
-            except Exception:
-                _LOGGER.exception("A state listener failed")
+        self._state_listeners.notify()
 
     def notify_changes(self) -> None:
         """Compare the thermostat object with the last one and tell listeners what changed."""
@@ -379,11 +366,7 @@ class ThermostatService:
             changed["ot"] = {"raw": raw_changes}
         if not changed:
             return
-        for listener in list(self._listeners):
-            try:
-                listener(changed)
-            except Exception:
-                _LOGGER.exception("A change listener failed")
+        self._listeners.notify(changed)
 
     # -- commands -------------------------------------------------------------------
 

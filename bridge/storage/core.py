@@ -12,10 +12,11 @@ need a consistent snapshot run inside a deferred ``BEGIN``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import json
+import math
 import os
 from pathlib import Path
 import sqlite3
@@ -58,6 +59,33 @@ def dumps_json(value: Json) -> str:
 def loads_json(text: str | None) -> Json:
     """Decode JSON stored by :func:`dumps_json` (None stays None)."""
     return None if text is None else json.loads(text)
+
+
+def read_window(
+    conn: sqlite3.Connection,
+    select: str,
+    *,
+    since: float | None,
+    until: float | None,
+    limit: int | None,
+    where: str = "1",
+    params: Sequence[Any] = (),
+) -> list[Any]:
+    """The rows of ``select`` (``SELECT ... FROM table``) with ``since <= ts < until``.
+
+    Newest first (by ``ts``, then ``id``); ``None`` leaves a bound or the
+    limit open. ``where`` (a fixed SQL condition) narrows the rows further,
+    with ``params`` bound to its placeholders.
+    """
+    return conn.execute(
+        f"{select} WHERE ts >= ? AND ts < ? AND ({where}) ORDER BY ts DESC, id DESC LIMIT ?",
+        (
+            -math.inf if since is None else since,
+            math.inf if until is None else until,
+            *params,
+            -1 if limit is None else limit,
+        ),
+    ).fetchall()
 
 
 def _use_wal(conn: sqlite3.Connection, path: Path) -> None:

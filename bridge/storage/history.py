@@ -15,7 +15,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bridge.storage.core import Json, dumps_json, loads_json
+from bridge.storage.core import Json, dumps_json, loads_json, read_window
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
@@ -241,17 +241,14 @@ def read_events(
     wanted = None if kinds is None else ",".join(EventKind(k).value for k in kinds)
     return [
         Event(row[0], row[1], EventKind(row[2]), row[3], row[4], loads_json(row[5]))
-        for row in conn.execute(
-            "SELECT id, ts, kind, code, message, data FROM events"
-            " WHERE ts >= ? AND ts < ? AND (? IS NULL OR instr(',' || ? || ',', ',' || kind || ','))"
-            " ORDER BY ts DESC, id DESC LIMIT ?",
-            (
-                -math.inf if since is None else since,
-                math.inf if until is None else until,
-                wanted,
-                wanted,
-                -1 if limit is None else limit,
-            ),
+        for row in read_window(
+            conn,
+            "SELECT id, ts, kind, code, message, data FROM events",
+            since=since,
+            until=until,
+            limit=limit,
+            where="? IS NULL OR instr(',' || ? || ',', ',' || kind || ',')",
+            params=(wanted, wanted),
         )
     ]
 

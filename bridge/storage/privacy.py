@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from bridge.storage.core import dumps_json, loads_json
+from bridge.storage.core import dumps_json, loads_json, read_window
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
@@ -100,17 +99,14 @@ def read_egress(
     """Egress records with ``since <= ts < until``, newest first."""
     return [
         EgressRecord(row[0], row[1], row[2], row[3], row[4], tuple(loads_json(row[5])), row[6])
-        for row in conn.execute(
-            "SELECT id, ts, host, path, purpose, fields, bytes FROM egress_log"
-            " WHERE ts >= ? AND ts < ? AND (? IS NULL OR purpose = ?)"
-            " ORDER BY ts DESC, id DESC LIMIT ?",
-            (
-                -math.inf if since is None else since,
-                math.inf if until is None else until,
-                purpose,
-                purpose,
-                -1 if limit is None else limit,
-            ),
+        for row in read_window(
+            conn,
+            "SELECT id, ts, host, path, purpose, fields, bytes FROM egress_log",
+            since=since,
+            until=until,
+            limit=limit,
+            where="? IS NULL OR purpose = ?",
+            params=(purpose, purpose),
         )
     ]
 

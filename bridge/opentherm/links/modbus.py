@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 import logging
 import math
+import random
 from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -32,7 +33,9 @@ from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from bridge.core.clock import Clock, SystemClock
+from bridge.core.listeners import Listeners
 from bridge.opentherm.frame import Frame, MsgType
+from bridge.opentherm.links.backoff import Backoff
 from bridge.opentherm.links.base import (
     LinkCounters,
     LinkError,
@@ -281,17 +284,17 @@ class ModbusChannel:
         backoff_min: float = 1.0,
         backoff_max: float = 60.0,
         max_unanswered: int = 3,
+        rng: random.Random | None = None,
     ) -> None:
         if not 0 < backoff_min <= backoff_max:
             raise ValueError("backoff needs 0 < backoff_min <= backoff_max")
         self.target = target
         self.counters = counters
         self._clock: Clock = clock or SystemClock()
-        self._backoff_min = backoff_min
-        self._backoff_max = backoff_max
+        self._backoff = Backoff(backoff_min, backoff_max, rng)
         self._delay = backoff_min
         self._state = LinkState.STOPPED
-        self._listeners: list[StateListener] = []
+        self._listeners: Listeners[[LinkState]] = Listeners(_LOGGER, "Link state listener failed")
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
         self._generation = 0
         self._lost = asyncio.Event()
@@ -312,30 +315,20 @@ class ModbusChannel:
 
     def add_state_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener`` on every state change; returns a function that removes it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     def _set_state(self, state: LinkState) -> None:
         if state is self._state:
             return
         self._state = state
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:
-                _LOGGER.exception("Link state listener failed")
+        self._listeners.notify(state)
 
     async def start(self) -> None:
         """Connect once, then keep the connection up in the background."""
         if self._task is not None:
             return
         self._set_state(LinkState.CONNECTING)
-        self._delay = self._backoff_min
+        self._restart_backoff()
         if await self._connect_once():
             _LOGGER.info("Modbus %s: connected", self.target.describe())
             self._set_state(LinkState.CONNECTED)
@@ -424,7 +417,7 @@ class ModbusChannel:
             if self._state is LinkState.CONNECTED:
                 await self._lost.wait()
                 self._lost.clear()
-                self._delay = self._backoff_min
+                self._restart_backoff()
                 continue
             self._lost.clear()
             await self._clock.sleep(self._delay)
@@ -434,15 +427,18 @@ class ModbusChannel:
                 _LOGGER.info(
                     "Modbus %s: connection restored after %.1f s", self.target.describe(), down
                 )
-                self._delay = self._backoff_min
                 self._set_state(LinkState.CONNECTED)
             else:
+                self._delay = self._backoff.next_delay()
                 _LOGGER.debug(
                     "Modbus %s: still unreachable, next attempt in %.1f s",
                     self.target.describe(),
-                    min(self._delay * 2, self._backoff_max),
+                    self._delay,
                 )
-                self._delay = min(self._delay * 2, self._backoff_max)
+
+    def _restart_backoff(self) -> None:
+        self._backoff.reset()
+        self._delay = self._backoff.next_delay()
 
     def note_unanswered(self) -> None:
         """Count a request that got no answer; drop the connection after several in a row.
@@ -565,6 +561,7 @@ class ModbusLink:
         clock: Clock | None = None,
         backoff_min: float = 1.0,
         backoff_max: float = 60.0,
+        rng: random.Random | None = None,
     ) -> None:
         self.target = target
         self.profile = profile
@@ -575,6 +572,7 @@ class ModbusLink:
             clock=clock,
             backoff_min=backoff_min,
             backoff_max=backoff_max,
+            rng=rng,
         )
         self._lock = asyncio.Lock()
 

@@ -34,6 +34,7 @@ from bridge.opentherm.links.modbus import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    import random
 
     from bridge.core.clock import Clock
     from bridge.opentherm.frame import Frame
@@ -73,6 +74,7 @@ class OnOffLink:
         backoff_min: float = 1.0,
         backoff_max: float = 60.0,
         stop_timeout: float = 2.0,
+        rng: random.Random | None = None,
     ) -> None:
         if not 0 <= coil <= 0xFFFF:
             raise ValueError(f"coil {coil} is not a Modbus address")
@@ -89,6 +91,7 @@ class OnOffLink:
             clock=clock,
             backoff_min=backoff_min,
             backoff_max=backoff_max,
+            rng=rng,
         )
         self._lock = asyncio.Lock()
         self._heat_demand: bool | None = None

@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from bridge.core.clock import SystemClock
+from bridge.core.listeners import Listeners
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import decode_day_time, decode_f8_8, encode_day_time, encode_f8_8
 from bridge.opentherm.frame import Frame, FrameError, MsgType, check_answer
+from bridge.opentherm.links.backoff import Backoff, backoff_delay
 from bridge.opentherm.links.base import (
     LinkCounters,
     LinkError,
@@ -134,16 +136,6 @@ class OtgwUnsupportedError(LinkError):
 # ------------------------------------------------------------------ helpers
 
 
-def backoff_delay(failures: int, *, initial: float, cap: float, rng: random.Random) -> float:
-    """Seconds to wait after ``failures`` failed attempts in a row (0 = the first).
-
-    Exponential (``initial * 2**failures``, at most ``cap``) with "equal
-    jitter": a uniformly random delay between half and all of that.
-    """
-    base = min(cap, initial * 2.0 ** min(failures, 32))
-    return base / 2 + rng.uniform(0, base / 2)
-
-
 def _write_command(request: Frame) -> proto.Command:
     """The override command that carries a WRITE-DATA (ValueError on a bad value)."""
     data_id = request.data_id
@@ -235,11 +227,9 @@ class OtgwLink:
         self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
         self._min_timeout = min_timeout
-        self._backoff_min = backoff_min
-        self._backoff_max = backoff_max
-        self._rng = rng or random.Random()
+        self._backoff = Backoff(backoff_min, backoff_max, rng)
         self._state = LinkState.STOPPED
-        self._listeners: list[StateListener] = []
+        self._listeners: Listeners[[LinkState]] = Listeners(_LOGGER, "link state listener failed")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._first_attempt = asyncio.Event()
@@ -269,13 +259,7 @@ class OtgwLink:
 
     def add_state_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener`` on every state change; returns a function that removes it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     async def start(self) -> None:
         """Start connecting; returns after the first attempt, connected or not."""
@@ -682,7 +666,7 @@ class OtgwLink:
                 summary.set_exception(error)
 
     async def _supervise(self) -> None:
-        failures = 0
+        self._backoff.reset()
         extra = self.counters.extra
         while not self._stopping:
             self._set_state(LinkState.CONNECTING)
@@ -692,7 +676,7 @@ class OtgwLink:
                 return
             self._set_state(LinkState.DISCONNECTED)
             if was_up:
-                failures = 0
+                self._backoff.reset()
             if not self._down_logged:
                 self._down_logged = True
                 if was_up:
@@ -712,10 +696,7 @@ class OtgwLink:
                     "OpenTherm Gateway at %s: attempt failed (%s)", self.target.describe(), reason
                 )
             self._first_attempt.set()
-            delay = backoff_delay(
-                failures, initial=self._backoff_min, cap=self._backoff_max, rng=self._rng
-            )
-            failures += 1
+            delay = self._backoff.next_delay()
             self.next_retry_delay = delay
             await self._clock.sleep(delay)
 
@@ -726,11 +707,7 @@ class OtgwLink:
         if state is self._state:
             return
         self._state = state
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:
-                _LOGGER.exception("link state listener failed")
+        self._listeners.notify(state)
 
 
 __all__ = [

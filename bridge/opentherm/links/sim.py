@@ -15,10 +15,12 @@ URL::
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from bridge.core.listeners import Listeners
 from bridge.opentherm.frame import Direction, Frame, FrameError, check_answer
 from bridge.opentherm.links.base import (
     LinkCounters,
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.core.clock import Clock
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class SimUrlError(ValueError):
@@ -92,7 +96,7 @@ class SimLink:
         self._latency = latency_s
         self._rng = random.Random(f"thermosmart-sim-latency:{world.seed}")
         self._state = LinkState.STOPPED
-        self._listeners: list[StateListener] = []
+        self._listeners: Listeners[[LinkState]] = Listeners(_LOGGER, "link state listener failed")
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -123,18 +127,11 @@ class SimLink:
         if state is self._state:
             return
         self._state = state
-        for listener in list(self._listeners):
-            listener(state)
+        self._listeners.notify(state)
 
     def add_state_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener`` on every state change; returns a function that removes it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     def room_temperature(self) -> float | None:
         """The simulated room thermometer (:class:`~bridge.opentherm.links.base.RoomSensor`)."""

@@ -29,7 +29,6 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusBaseDeviceContext, ModbusServerContext
 from pymodbus.server import ModbusTcpServer
 
-from bridge.core.clock import SystemClock
 from bridge.opentherm.frame import Frame, FrameError, MsgType, check_answer
 from bridge.opentherm.modbus_maps import (
     MASTER_FLAGS,
@@ -40,8 +39,7 @@ from bridge.opentherm.modbus_maps import (
     encode_register,
     number_to_ot,
 )
-from bridge.opentherm.sim.scaled_clock import ScaledClock
-from bridge.opentherm.sim.world import SimWorld, WorldSlave
+from bridge.opentherm.sim.serve import serve_world
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -371,20 +369,9 @@ async def serve_sim_modbus(host: str, port: int, *, seed: int = 1, speed: float 
     :data:`DEFAULT_RELAY_COIL`; it polls the boiler every simulated second,
     but at most twenty times per real second.
     """
-    if speed <= 0:
-        raise ValueError("speed must be positive")
-    clock = ScaledClock(SystemClock(), speed)
-    world = SimWorld(seed=seed, start=clock.time())
-    world.attach(clock)
-    server = SimModbusServer(
-        WorldSlave(world), clock, host, port, poll_interval=max(1.0, speed / 20)
+    await serve_world(
+        lambda slave, clock, cycle: SimModbusServer(slave, clock, host, port, poll_interval=cycle),
+        seed=seed,
+        speed=speed,
+        name="sim-modbus-world",
     )
-    await server.start()
-    physics = asyncio.create_task(world.run(clock), name="sim-modbus-world")
-    try:
-        await asyncio.Event().wait()
-    finally:
-        physics.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await physics
-        await server.stop()

@@ -20,12 +20,10 @@ import logging
 import re
 from typing import TYPE_CHECKING, Final
 
-from bridge.core.clock import SystemClock
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import encode_f8_8
 from bridge.opentherm.frame import Direction, Frame, FrameError, MsgType
-from bridge.opentherm.sim.scaled_clock import ScaledClock
-from bridge.opentherm.sim.world import SimWorld, WorldSlave
+from bridge.opentherm.sim.serve import serve_world
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -521,18 +519,9 @@ async def serve_sim_otgw(host: str, port: int, *, seed: int = 1, speed: float = 
     gateway's master cycle is one simulated second, but at most twenty per
     real second.
     """
-    if speed <= 0:
-        raise ValueError("speed must be positive")
-    clock = ScaledClock(SystemClock(), speed)
-    world = SimWorld(seed=seed, start=clock.time())
-    world.attach(clock)
-    server = SimOtgwServer(WorldSlave(world), clock, host, port, cycle=max(1.0, speed / 20))
-    await server.start()
-    physics = asyncio.create_task(world.run(clock), name="sim-otgw-world")
-    try:
-        await asyncio.Event().wait()
-    finally:
-        physics.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await physics
-        await server.stop()
+    await serve_world(
+        lambda slave, clock, cycle: SimOtgwServer(slave, clock, host, port, cycle=cycle),
+        seed=seed,
+        speed=speed,
+        name="sim-otgw-world",
+    )
