@@ -19,6 +19,7 @@ from typing import Any
 
 from bridge import __version__
 from bridge.config import DEFAULT_PORT, BridgeConfig, ConfigError, build
+from bridge.opentherm.sim.world import DEFAULT_SEED
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -94,13 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     sim_otgw = sub.add_parser("sim-otgw", help="simulated boiler behind an OTGW TCP server")
     sim_otgw.add_argument("--host", default="127.0.0.1")
     sim_otgw.add_argument("--port", type=int, default=25238)
-    sim_otgw.add_argument("--seed", type=int, default=1)
+    sim_otgw.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sim_otgw.add_argument("--speed", type=float, default=1.0)
 
     sim_modbus = sub.add_parser("sim-modbus", help="simulated boiler behind a Modbus TCP gateway")
     sim_modbus.add_argument("--host", default="127.0.0.1")
     sim_modbus.add_argument("--port", type=int, default=5020)
-    sim_modbus.add_argument("--seed", type=int, default=1)
+    sim_modbus.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sim_modbus.add_argument("--speed", type=float, default=1.0)
     return parser
 
