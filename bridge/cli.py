@@ -19,6 +19,7 @@ from typing import Any
 
 from bridge import __version__
 from bridge.config import DEFAULT_PORT, BridgeConfig, ConfigError, build
+from bridge.opentherm.sim.world import DEFAULT_SEED
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         sim = sub.add_parser(name, help=f"simulated boiler behind {what}")
         sim.add_argument("--host", default="127.0.0.1")
         sim.add_argument("--port", type=int, default=port)
-        sim.add_argument("--seed", type=int, default=1)
+        sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
         sim.add_argument("--speed", type=float, default=1.0)
     return parser
 

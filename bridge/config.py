@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
+from bridge.opentherm.links.sim import SimUrlError, sim_options
+from bridge.opentherm.sim.house import PROFILE_NAMES
+
 DEFAULT_PORT = 8722
 DEFAULT_HOST = "0.0.0.0"  # noqa: S104 - the bridge serves the LAN by design
 DEFAULT_BOILER = "sim://"
@@ -32,6 +35,7 @@ BOILER_SCHEMES = (
     "modbus+tcp",
     "modbus+rtu",
     "onoff+modbus+tcp",
+    "onoff+modbus+rtu",
 )
 
 
@@ -101,10 +105,19 @@ RETENTION_SCHEMA = vol.Schema(
     extra=vol.PREVENT_EXTRA,
 )
 
+
+def _house(value: Any) -> str:
+    if value not in PROFILE_NAMES:
+        raise vol.Invalid(f"unknown house {value!r}; use one of {', '.join(PROFILE_NAMES)}")
+    return str(value)
+
+
+# no defaults here: the table holds what the owner wrote, so that a key the
+# boiler URL also sets can be checked against it (bridge.opentherm.links.sim)
 SIM_SCHEMA = vol.Schema(
     {
-        vol.Optional("house", default="terraced_1970s"): str,
-        vol.Optional("seed", default=1): vol.All(int, vol.Range(min=0)),
+        vol.Optional("house"): _house,
+        vol.Optional("seed"): vol.All(int, vol.Range(min=0)),
     },
     extra=vol.PREVENT_EXTRA,
 )
@@ -172,6 +185,17 @@ def validate(raw: dict[str, Any]) -> BridgeConfig:
         raise ConfigError(_path_of(err), err.error_message) from err
     if ("tls_cert" in data) != ("tls_key" in data):
         raise ConfigError("tls_cert", "tls_cert and tls_key must be given together")
+    if urlsplit(data["boiler"]).scheme == "sim":
+        try:
+            sim_options(data["boiler"], data["sim"])
+        except SimUrlError as err:
+            text = str(err)
+            if text.startswith("[sim] "):
+                key, _, rule = text.removeprefix("[sim] ").partition(": ")
+                if not rule:  # "[sim] house = 'x' disagrees with …"
+                    key, rule = key.split(" ", 1)[0], text.removeprefix("[sim] ")
+                raise ConfigError(f"sim.{key}", rule) from err
+            raise ConfigError("boiler", text) from err
     data_dir = Path(data.pop("data_dir")) if "data_dir" in data else default_data_dir()
     return BridgeConfig(data_dir=data_dir, **data)
 

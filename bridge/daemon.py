@@ -192,7 +192,9 @@ class Bridge:
         self._name = await self.db.settings.get(NAME)
 
         if self._link is None:
-            self._link = make_link(cfg.boiler, self.clock, modbus_profiles=cfg.modbus_profiles)
+            self._link = make_link(
+                cfg.boiler, self.clock, modbus_profiles=cfg.modbus_profiles, sim=cfg.sim
+            )
         await self.link.start()
         if isinstance(self.link, SimLink):
             self._spawn(self.link.world.run(self.clock), "sim-world")

@@ -284,7 +284,7 @@ SCHEMAS: Json = {
             "exceptions": array(ref("ExceptionEntry"), maxItems=100),
             "outside_temperature": {
                 "type": ["number", "string"],
-                "description": '-50-60 °C pushed by a client, or "auto" for the weather source',
+                "description": '-50-60 °C pushed by a client, or "auto" to drop the pushed value (then only a boiler sensor counts)',
             },
             "room_temperature": {
                 "type": ["number", "string"],

@@ -166,7 +166,7 @@ _outside_number = temperature_in(*OUTSIDE_TEMPERATURE_RANGE)
 
 
 def outside_temperature(value: Any) -> float | None:
-    """A pushed outside temperature, or ``None`` for ``"auto"`` (back to the weather source)."""
+    """A pushed outside temperature, or ``None`` for ``"auto"`` (drop the pushed value)."""
     if value == "auto":
         return None
     return _outside_number(value)

@@ -22,13 +22,20 @@ class BoilerUrlError(ValueError):
 
 
 def make_link(
-    url: str, clock: Clock, *, modbus_profiles: Mapping[str, Any] | None = None
+    url: str,
+    clock: Clock,
+    *,
+    modbus_profiles: Mapping[str, Any] | None = None,
+    sim: Mapping[str, Any] | None = None,
 ) -> BoilerLink:
-    """The link for a boiler URL (``sim://``, ``otgw+tcp://``, ``modbus+tcp://`` …)."""
+    """The link for a boiler URL (``sim://``, ``otgw+tcp://``, ``modbus+tcp://`` …).
+
+    ``sim`` is the config's ``[sim]`` table, used only by ``sim://``.
+    """
     scheme = urlsplit(url).scheme
     try:
         if scheme == "sim":
-            return SimLink.from_url(url, clock=clock)
+            return SimLink.from_url(url, clock=clock, table=sim)
         if scheme in ("otgw+tcp", "socket", "otgw+serial"):
             return OtgwLink.from_url(url, clock=clock)
         if scheme in ("modbus+tcp", "modbus+rtu"):

@@ -10,14 +10,20 @@ frame and raises :class:`LinkError`.
 URL::
 
     sim://[?profile=terraced_1970s][&seed=0][&dhw_taps=1][&weather=/path/weather.csv]
+
+The config file's ``[sim]`` table (``house``, ``seed``) sets the same world;
+:func:`sim_options` is the one place that turns either into the world's
+parameters.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
 import logging
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from bridge.core.listeners import Listeners
@@ -31,7 +37,7 @@ from bridge.opentherm.links.base import (
 )
 from bridge.opentherm.sim.house import get_profile
 from bridge.opentherm.sim.weather import CsvWeather, WeatherSource
-from bridge.opentherm.sim.world import SimWorld
+from bridge.opentherm.sim.world import DEFAULT_SEED, SimWorld
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,6 +75,57 @@ def parse_sim_url(url: str) -> dict[str, str]:
     return options
 
 
+DEFAULT_PROFILE = "terraced_1970s"
+
+#: ``[sim]`` table key -> ``sim://`` URL option of the same meaning
+TABLE_KEYS = {"house": "profile", "seed": "seed"}
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """The simulated world's parameters, from a ``sim://`` URL and the ``[sim]`` table."""
+
+    profile: str = DEFAULT_PROFILE
+    seed: int = DEFAULT_SEED
+    dhw_taps: bool = True
+    weather: str | None = None
+
+
+def sim_options(url: str, table: Mapping[str, Any] | None = None) -> SimOptions:
+    """The world's parameters from a ``sim://`` URL and the config's ``[sim]`` table.
+
+    The table's ``house`` is the URL's ``profile`` and its ``seed`` the URL's
+    ``seed``. Either place may set a parameter; both may only if they agree,
+    so a URL option never silently overrides the file (or the other way
+    round). Raises :class:`SimUrlError` naming the disagreement.
+    """
+    options: dict[str, str] = dict(parse_sim_url(url))
+    for key, value in (table or {}).items():
+        if key not in TABLE_KEYS:
+            raise SimUrlError(f"[sim] {key}: unknown key; use {', '.join(TABLE_KEYS)}")
+        option = TABLE_KEYS[key]
+        text = str(value)
+        if option == "profile":
+            try:
+                get_profile(text)
+            except ValueError as err:
+                raise SimUrlError(f"[sim] house: {err}") from None
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SimUrlError(f"[sim] seed: must be a non-negative integer, not {value!r}")
+        if option in options and options[option] != text:
+            raise SimUrlError(
+                f"[sim] {key} = {value!r} disagrees with the boiler URL's "
+                f"{option}={options[option]}; set it in one place"
+            )
+        options[option] = text
+    return SimOptions(
+        profile=options.get("profile", DEFAULT_PROFILE),
+        seed=int(options.get("seed", str(DEFAULT_SEED))),
+        dhw_taps=options.get("dhw_taps", "1") == "1",
+        weather=options.get("weather"),
+    )
+
+
 class SimLink:
     """A :class:`~bridge.opentherm.links.base.BoilerLink` to a simulated boiler.
 
@@ -100,21 +157,24 @@ class SimLink:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Clock) -> SimLink:
-        """A link to a new world built from a ``sim://`` URL, starting at the clock's time."""
-        options = parse_sim_url(url)
+    def from_url(cls, url: str, *, clock: Clock, table: Mapping[str, Any] | None = None) -> SimLink:
+        """A link to a new world built from a ``sim://`` URL and the config's ``[sim]`` table.
+
+        The world starts at the clock's time; see :func:`sim_options`.
+        """
+        options = sim_options(url, table)
         weather: WeatherSource | None = None
-        if "weather" in options:
+        if options.weather is not None:
             try:
-                weather = CsvWeather.from_path(options["weather"])
+                weather = CsvWeather.from_path(options.weather)
             except (OSError, ValueError) as err:
                 raise SimUrlError(f"{url!r}: cannot load the weather CSV: {err}") from err
         world = SimWorld(
-            options.get("profile", "terraced_1970s"),
-            seed=int(options.get("seed", "0")),
+            options.profile,
+            seed=options.seed,
             start=clock.time(),
             weather=weather,
-            dhw_taps=options.get("dhw_taps", "1") == "1",
+            dhw_taps=options.dhw_taps,
         )
         return cls(world, clock)
 

@@ -35,10 +35,17 @@ from bridge.opentherm.sim.weather import (
     SyntheticWeather,
     WeatherSource,
 )
-from bridge.opentherm.sim.world import DEFAULT_START, PHYSICS_STEP_S, SimTruth, SimWorld
+from bridge.opentherm.sim.world import (
+    DEFAULT_SEED,
+    DEFAULT_START,
+    PHYSICS_STEP_S,
+    SimTruth,
+    SimWorld,
+)
 
 __all__ = [
     "BEST_EFFICIENCY",
+    "DEFAULT_SEED",
     "DEFAULT_START",
     "PHYSICS_STEP_S",
     "PROFILES",

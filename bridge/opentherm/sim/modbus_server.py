@@ -40,6 +40,7 @@ from bridge.opentherm.modbus_maps import (
     number_to_ot,
 )
 from bridge.opentherm.sim.serve import serve_world
+from bridge.opentherm.sim.world import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -361,7 +362,9 @@ class SimModbusServer:
         return ExcCodes.ILLEGAL_FUNCTION
 
 
-async def serve_sim_modbus(host: str, port: int, *, seed: int = 1, speed: float = 1.0) -> None:
+async def serve_sim_modbus(
+    host: str, port: int, *, seed: int = DEFAULT_SEED, speed: float = 1.0
+) -> None:
     """Run a simulated house and boiler behind a Modbus TCP gateway until cancelled.
 
     The world runs ``speed`` times faster than real time, starting now. The

@@ -24,6 +24,7 @@ from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import encode_f8_8
 from bridge.opentherm.frame import Direction, Frame, FrameError, MsgType
 from bridge.opentherm.sim.serve import serve_world
+from bridge.opentherm.sim.world import DEFAULT_SEED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -512,7 +513,9 @@ class SimOtgwServer:
         return [f"PM: {data_id}"]
 
 
-async def serve_sim_otgw(host: str, port: int, *, seed: int = 1, speed: float = 1.0) -> None:
+async def serve_sim_otgw(
+    host: str, port: int, *, seed: int = DEFAULT_SEED, speed: float = 1.0
+) -> None:
     """Run a simulated house and boiler behind an OpenTherm Gateway TCP server until cancelled.
 
     The world runs ``speed`` times faster than real time, starting now. The

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: 2026-01-01 00:00 UTC, the same default as :class:`bridge.core.clock.VirtualClock`.
 DEFAULT_START = 1_767_225_600.0
+#: The seed of a simulated world nobody chose one for (``sim://``, ``[sim]``, ``sim-otgw``).
+DEFAULT_SEED = 0
 PHYSICS_STEP_S = 10.0
 WEATHER_STEP_S = 60.0
 J_PER_KWH = 3.6e6
@@ -87,7 +89,7 @@ class SimWorld:
         self,
         profile: str | HouseProfile = "terraced_1970s",
         *,
-        seed: int = 0,
+        seed: int = DEFAULT_SEED,
         start: float = DEFAULT_START,
         weather: WeatherSource | None = None,
         boiler_spec: BoilerSpec | None = None,

@@ -277,7 +277,8 @@ class ThermoSmartClient:
         """Push an outside temperature, °C; the bridge uses it for a while.
 
         A boiler with its own outside sensor wins over it; without fresh
-        pushes the bridge falls back to its weather source.
+        pushes the outside temperature goes missing (the bridge has no
+        weather source of its own).
         """
         return await self.update_thermostat({"outside_temperature": celsius})
 
