@@ -64,6 +64,17 @@ CLOSE_TOKEN = 4401
 CLOSE_TOO_SLOW = int(WSCloseCode.TRY_AGAIN_LATER)
 
 
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equal as JSON: ``true`` is not ``1`` (Python says they are), at any depth."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_json_equal(v, b[k]) for k, v in a.items())
+    return bool(a == b)
+
+
 def merge_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
     """What changed from ``old`` to ``new`` as a deep-merge patch (``{}``: nothing).
 
@@ -82,7 +93,7 @@ def merge_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | Non
                 return None
             if inner:
                 out[key] = inner
-        elif type(value) is not type(before) or value != before:
+        elif not _json_equal(value, before):
             out[key] = value
     if any(key not in new for key in old):
         return None

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import aiohttp
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 import pytest
 
 from bridge.api import ws as push
@@ -411,6 +411,7 @@ _objects = st.dictionaries(st.sampled_from("abcdef"), _json, max_size=5)
 
 
 @given(_objects, _objects)
+@example({"a": [True, None, True]}, {"a": [True, None, 1]})  # true is not 1 in JSON
 def test_merge_diff_brings_old_to_new(old: dict[str, Any], new: dict[str, Any]) -> None:
     patch = merge_diff(old, new)
     if patch is None:
