@@ -30,7 +30,8 @@ from datetime import UTC, datetime
 import math
 from typing import TYPE_CHECKING, Protocol
 
-from bridge.core.control import BoilerBounds, BoilerControlConfig, HeatingCurve
+from bridge.core.boiler_config import BoilerBounds, BoilerControlConfig
+from bridge.core.curve import HeatingCurve
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.state import resolve
 from bridge.learning import HeatSource, Measurement

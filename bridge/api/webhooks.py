@@ -4,7 +4,8 @@
 ``POST /webhook`` with ``{"webhook": "<url>"}``. Both need a token, and the
 webhook belongs to that token (for an OAuth client: to the client's grant,
 one webhook per client); registering again replaces it and an empty URL (or
-null) removes it. Delivery, retries and expiry: :mod:`bridge.services.webhook_delivery`.
+null) removes it. URL checks: :mod:`bridge.services.webhook_destinations`;
+delivery, retries and expiry: :mod:`bridge.services.webhook_delivery`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiohttp import web
 from bridge.api.context import BRIDGE_KEY, token_of
 from bridge.api.errors import json_error
 from bridge.api.util import read_json
-from bridge.services.webhook_delivery import check_destination, check_url
+from bridge.services.webhook_destinations import check_destination, check_url
 
 
 def _invalid(field: str, rule: str) -> web.Response:

@@ -11,7 +11,7 @@ start), the boiler control tuned by what was learned (heating curve from the
 learned heat-loss coefficient, gains and emitters; the low-load threshold
 from the boiler's minimum output over the learned design load), then the
 :class:`~bridge.core.control.BoilerController` (OpenTherm) or
-:class:`~bridge.core.control.RelayController` (on/off) on the resulting
+:class:`~bridge.core.relay.RelayController` (on/off) on the resulting
 target. The learning is reached only through the :class:`Learned` protocol.
 
 Pure code: no I/O, no wall clock.
@@ -25,14 +25,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bridge.core import state as core
-from bridge.core.control import (
-    BoilerBounds,
-    BoilerCommand,
-    BoilerControlConfig,
-    BoilerController,
-    RelayCommand,
-    RelayController,
-)
+from bridge.core.boiler_config import BoilerBounds, BoilerCommand, BoilerControlConfig
+from bridge.core.control import BoilerController
+from bridge.core.relay import RelayCommand, RelayController
 
 #: Programs whose periods the thermostat heats up for in advance.
 PREHEAT_PROGRAMS = frozenset({"home", "comfort"})

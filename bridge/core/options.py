@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import math
 from typing import Any, Final, TypeGuard
 
-from bridge.core.control import DEFAULT_DHW_RANGE, BoilerControlConfig
+from bridge.core.boiler_config import DEFAULT_DHW_RANGE, BoilerControlConfig
 from bridge.core.validation import FieldError, ValidationError
 
 HEATING_SYSTEMS: Final = ("radiators", "underfloor")

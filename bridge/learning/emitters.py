@@ -16,7 +16,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bridge.core.control import HeatingCurve
+    from bridge.core.curve import HeatingCurve
 
 
 class _Regression:

@@ -2,7 +2,10 @@
 
 :class:`OpenThermMaster` talks to the boiler over any OpenTherm
 :class:`~bridge.opentherm.links.base.BoilerLink` and keeps a
-:class:`~bridge.opentherm.boiler_state.BoilerState`.
+:class:`~bridge.opentherm.boiler_state.BoilerState`. What it says, and
+when, is the :class:`~bridge.opentherm.master_schedule.ConversationSchedule`'s
+choice (see :mod:`bridge.opentherm.master_schedule`); this module runs the
+cycle, carries each conversation and handles the link's state.
 
 Cycle (every ``cycle_interval``, 1 s by default; OpenTherm allows at most
 1.15 s between conversations): ID 0 (READ-DATA, the master status flags CH
@@ -15,21 +18,6 @@ previous one, so a slow boiler or adapter stretches the cycle (three
 conversations of 300 ms make a 1.2 s cycle) but never the time between
 conversations. All waiting is done on the injected :class:`~bridge.core.clock.Clock`.
 
-The other conversations, in this order of precedence:
-
-1. a conversation that got no answer or a bad one (timeout, bad frame) is
-   retried at the next slot, up to ``max_retries`` times (a link error while
-   the link is up, such as a write an OTGW has no command for, is not);
-2. after a (re)connect, the capability reads (IDs 3, 49, 48, 6, 15, 125,
-   127) and the master's introductions (WRITE-DATA 2 master configuration,
-   124 master OpenTherm version, 126 master product version);
-3. writes of targets that changed (57 max CH setpoint, 14 max modulation,
-   56 DHW setpoint), each also re-sent every ``rewrite_interval``;
-4. periodic reads (``read_periods``), the most overdue first relative to
-   its period, so that all periods stretch alike when the line is busy;
-   when nothing is due, the cycle's one extra reads the id nearest to due.
-   A fault bit that turns on in ID 0 makes IDs 5 and 115 due at once.
-
 Errors (OpenTherm v2.2 section 4.5): UNKNOWN-DATAID teaches the master that
 the boiler lacks the id; it is skipped until ``unknown_retry`` has passed or
 the link reconnects (IDs 0 and 1 are never skipped). DATA-INVALID is
@@ -39,14 +27,8 @@ waits for it (woken by the link's state listener, or every ``link_poll``
 seconds) and redoes the start-up reads once it is back. The master does
 not start or stop the link itself.
 
-Values written are clamped to what the boiler reported: the control
-setpoint to at most the max CH setpoint bounds' upper limit (ID 49) and the
-max CH setpoint in effect (ID 57); ID 57 into ID 49's bounds; the DHW
-setpoint (56) into ID 48's bounds; max modulation (14) to 0-100 %. A
-WRITE-ACK that carries another value is stored as the value the boiler
-uses. IDs 56 and 57 are written only when the bridge has a target for them
-and the boiler's remote-parameter flags (ID 6, when known) allow it;
-otherwise they are read.
+A WRITE-ACK that carries another value than the one written is stored as
+the value the boiler uses.
 
 Hand-back (:meth:`OpenThermMaster.stop` with ``hand_back=True``): on an
 OpenTherm Gateway (``link.kind == "otgw"``) the master writes ID 1 = 0, which
@@ -62,147 +44,29 @@ is in control; CH enable off is sent as the CH-enable flag.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Callable
 import logging
 import math
-from types import MappingProxyType
 from typing import Any, Protocol
 
 from bridge.core.clock import Clock
 from bridge.opentherm.boiler_state import BoilerState, ChangeListener
-from bridge.opentherm.formats import decode_f8_8, encode_f8_8
+from bridge.opentherm.formats import decode_f8_8
 from bridge.opentherm.frame import Frame, FrameError, MsgType, check_answer
 from bridge.opentherm.links.base import BoilerLink, LinkError, LinkState, LinkTimeout
-
-__all__ = [
-    "CAPABILITY_IDS",
-    "DEFAULT_READ_PERIODS",
-    "OPENTHERM_MAX_INTERVAL",
-    "OPENTHERM_MIN_GAP",
-    "BoilerCommandLike",
-    "MasterConfig",
-    "OpenThermMaster",
-    "Outcome",
-    "Targets",
-]
-
-_LOGGER = logging.getLogger(__name__)
-
-#: The longest time OpenTherm allows between conversations (1 s + 15 %).
-OPENTHERM_MAX_INTERVAL = 1.15
-#: The shortest time OpenTherm allows from the end of a conversation to the next.
-OPENTHERM_MIN_GAP = 0.1
-
-#: The capability reads done after every (re)connect, in this order.
-CAPABILITY_IDS: tuple[int, ...] = (3, 49, 48, 6, 15, 125, 127)
-
-#: Seconds between periodic reads per data-id; the order breaks ties.
-DEFAULT_READ_PERIODS: Mapping[int, float] = MappingProxyType(
-    {
-        17: 2.0,  # relative modulation
-        25: 2.0,  # flow temperature
-        28: 2.0,  # return temperature
-        5: 5.0,  # fault flags / OEM fault code
-        18: 10.0,  # CH water pressure
-        27: 10.0,  # outside temperature
-        26: 10.0,  # DHW temperature
-        57: 60.0,  # max CH setpoint (read while the bridge does not write it)
-        56: 60.0,  # DHW setpoint (read while the bridge does not write it)
-        115: 120.0,  # OEM diagnostic code
-        **dict.fromkeys(range(116, 124), 600.0),  # starts and hours counters
-        **dict.fromkeys((3, 6, 15, 48, 49), 1800.0),  # capabilities, re-read
-    }
+from bridge.opentherm.master_schedule import (
+    FAILED,
+    RETRIED,
+    ConversationSchedule,
+    MasterConfig,
+    Outcome,
+    Request,
+    Targets,
 )
 
-#: The target writes, in order of precedence (57 first: it bounds ID 1).
-_TARGET_WRITES = (57, 14, 56)
+__all__ = ["BoilerCommandLike", "OpenThermMaster"]
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MasterConfig:
-    """Timing and identity of the master."""
-
-    cycle_interval: float = 1.0
-    """Seconds from one ID 0 to the next (at most 1.15 s)."""
-    min_gap: float = OPENTHERM_MIN_GAP
-    """Seconds from the end of a conversation to the start of the next (at least 0.1 s)."""
-    answer_timeout: float = 0.8
-    """Seconds to wait for the boiler's answer (OpenTherm: 20-800 ms)."""
-    max_conversations_per_cycle: int = 5
-    """Upper limit of conversations per cycle, IDs 0 and 1 included."""
-    read_periods: Mapping[int, float] = field(default_factory=lambda: dict(DEFAULT_READ_PERIODS))
-    """Seconds between periodic reads per data-id; the order breaks ties."""
-    rewrite_interval: float = 60.0
-    """Seconds after which an unchanged target (14, 56, 57) is written again."""
-    unknown_retry: float = 3600.0
-    """Seconds after which an id answered UNKNOWN-DATAID is tried again."""
-    max_retries: int = 2
-    """Retries of a conversation that got no usable answer."""
-    link_poll: float = 5.0
-    """Seconds between looks at a down link when it reports no state change."""
-    member_id: int = 0
-    """The master's MemberID code, sent in ID 2 (0: none)."""
-    master_ot_version: float = 2.2
-    """The OpenTherm version the master speaks, sent in ID 124."""
-    product_type: int = 0
-    """The master's product type, sent in ID 126."""
-    product_version: int = 1
-    """The master's product version, sent in ID 126."""
-    otgw_setpoint_floor: float = 10.0
-    """Lowest control setpoint written to an OTGW while in control (0 means release)."""
-
-    def __post_init__(self) -> None:
-        if not OPENTHERM_MIN_GAP <= self.min_gap < self.cycle_interval:
-            raise ValueError(
-                f"min_gap must be at least {OPENTHERM_MIN_GAP} s and below cycle_interval"
-            )
-        if not 0 < self.cycle_interval <= OPENTHERM_MAX_INTERVAL:
-            raise ValueError(
-                f"cycle_interval must be above 0 and at most {OPENTHERM_MAX_INTERVAL} s"
-            )
-        if not 0 < self.answer_timeout <= 5:
-            raise ValueError("answer_timeout must be above 0 and at most 5 s")
-        if self.max_conversations_per_cycle < 3:
-            raise ValueError(
-                "max_conversations_per_cycle must be at least 3 (IDs 0, 1 and one more)"
-            )
-        for data_id, period in self.read_periods.items():
-            if not 0 <= data_id <= 255 or data_id in {0, 1}:
-                raise ValueError(f"read_periods: data-id {data_id} cannot be read periodically")
-            if not period > 0:
-                raise ValueError(f"read_periods: the period of id {data_id} must be above 0")
-        for name in ("rewrite_interval", "unknown_retry", "link_poll"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be above 0")
-        if self.max_retries < 0:
-            raise ValueError("max_retries must be 0 or more")
-        for name in ("member_id", "product_type", "product_version"):
-            if not 0 <= getattr(self, name) <= 255:
-                raise ValueError(f"{name} must be 0-255")
-        if not 0 <= self.master_ot_version < 128:
-            raise ValueError("master_ot_version must be 0-127")
-        if not 1 <= self.otgw_setpoint_floor <= 30:
-            raise ValueError("otgw_setpoint_floor must be 1-30 °C")
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """What the bridge asks of the boiler; None means "not managed by the bridge".
-
-    A ``max_modulation`` of None writes no limit (100 % once, if the bridge
-    had set one); a ``dhw_setpoint`` or ``max_ch_setpoint`` of None leaves
-    the boiler's own value, which is then read.
-    """
-
-    ch_enable: bool = False
-    control_setpoint: float = 10.0
-    max_modulation: float | None = None
-    dhw_enable: bool = True
-    dhw_setpoint: float | None = None
-    max_ch_setpoint: float | None = None
+_LOGGER = logging.getLogger(__name__)
 
 
 class BoilerCommandLike(Protocol):
@@ -218,30 +82,6 @@ class BoilerCommandLike(Protocol):
     def dhw_enable(self) -> bool | None: ...
     @property
     def dhw_setpoint(self) -> float | None: ...
-
-
-class Outcome(Enum):
-    """How one conversation ended."""
-
-    ACK = "ack"
-    INVALID = "data_invalid"
-    UNKNOWN = "unknown_dataid"
-    TIMEOUT = "timeout"
-    BAD_FRAME = "bad_frame"
-    LINK_ERROR = "link_error"
-    DOWN = "link_down"
-
-
-_FAILED = frozenset({Outcome.TIMEOUT, Outcome.BAD_FRAME, Outcome.LINK_ERROR})
-# a link error while connected means the link cannot carry the request (an
-# OTGW has no command for some writes): retrying would not help
-_RETRIED = frozenset({Outcome.TIMEOUT, Outcome.BAD_FRAME})
-
-
-@dataclass(slots=True)
-class _Request:
-    frame: Frame
-    attempts: int = 0
 
 
 def _number(name: str, value: object, low: float, high: float, unit: str) -> float:
@@ -265,10 +105,6 @@ def _flag(name: str, value: object) -> bool:
     return value
 
 
-def _clamp(value: float, low: float, high: float) -> float:
-    return min(max(value, low), high)
-
-
 class OpenThermMaster:
     """Runs the OpenTherm conversations with the boiler over one link."""
 
@@ -287,23 +123,17 @@ class OpenThermMaster:
         self._log = logger or _LOGGER
         self._config = config or MasterConfig()
         self._state = BoilerState()
-        self._targets = Targets()
+        self._schedule = ConversationSchedule(self._config, self._state, link.kind)
         self._running = False
         self._stopping = False
         self._hand_back_on_stop = True
         self._handed_back = False
         self._took_control = False
-        self._modulation_limited = False
         self._done = asyncio.Event()
         self._done.set()
         self._wake: asyncio.Future[None] | None = None
         self._needs_setup = True
         self._sessions = 0
-        self._setup: deque[_Request] = deque()
-        self._retry: _Request | None = None
-        self._last_attempt: dict[int, float] = {}
-        self._sent: dict[int, tuple[int, float]] = {}
-        self._unknown: dict[int, float] = {}
         self._fail_streak: dict[int, int] = {}
         self._last_end = -math.inf
         self._estimate = 0.2
@@ -329,7 +159,7 @@ class OpenThermMaster:
     @property
     def targets(self) -> Targets:
         """The targets as last requested (before clamping)."""
-        return self._targets
+        return self._schedule.targets
 
     @property
     def running(self) -> bool:
@@ -375,14 +205,14 @@ class OpenThermMaster:
             ch_enable=_flag("ch_enable", ch_enable),
             control_setpoint=_number("control_setpoint", control_setpoint, 0, 100, "°C"),
             max_modulation=_optional_number("max_modulation", max_modulation, 0, 100, "%"),
-            dhw_enable=self._targets.dhw_enable
+            dhw_enable=self._schedule.targets.dhw_enable
             if dhw_enable is None
             else _flag("dhw_enable", dhw_enable),
             dhw_setpoint=_optional_number("dhw_setpoint", dhw_setpoint, 0, 100, "°C"),
             max_ch_setpoint=_optional_number("max_ch_setpoint", max_ch_setpoint, 0, 100, "°C"),
         )
-        if targets != self._targets:
-            self._targets = targets
+        if targets != self._schedule.targets:
+            self._schedule.targets = targets
             self._state.mark_changed({"targets"})
             self._state.flush()
         return targets
@@ -408,14 +238,14 @@ class OpenThermMaster:
         """
 
         def value(data_id: int) -> float | None:
-            word = self._desired_write(data_id)
+            word = self._schedule.desired_write(data_id)
             return None if word is None else decode_f8_8(word)
 
         return Targets(
-            ch_enable=self._targets.ch_enable,
-            control_setpoint=self._control_setpoint(),
+            ch_enable=self._schedule.targets.ch_enable,
+            control_setpoint=self._schedule.control_setpoint(),
             max_modulation=value(14),
-            dhw_enable=self._targets.dhw_enable,
+            dhw_enable=self._schedule.targets.dhw_enable,
             dhw_setpoint=value(56),
             max_ch_setpoint=value(57),
         )
@@ -424,7 +254,7 @@ class OpenThermMaster:
         """A JSON-ready view of the state, the targets and the link kind."""
         data = self._state.as_dict(self._clock.time())
         data["link"] = {"kind": self._link.kind, "state": str(self._link.state)}
-        data["targets"] = _targets_dict(self._targets)
+        data["targets"] = _targets_dict(self._schedule.targets)
         data["effective_targets"] = _targets_dict(self.effective_targets())
         return data
 
@@ -494,7 +324,7 @@ class OpenThermMaster:
 
     def _link_down(self) -> None:
         self._needs_setup = True
-        self._retry = None
+        self._schedule.drop_retry()
         if self._state.connected:
             self._log.warning("OpenTherm master: the %s link is down; waiting", self._link.kind)
         self._state.set_connected(False)
@@ -521,19 +351,8 @@ class OpenThermMaster:
     def _begin_session(self) -> None:
         self._needs_setup = False
         self._sessions += 1
-        self._retry = None
-        self._last_attempt.clear()
-        self._sent.clear()
-        self._unknown.clear()
         self._fail_streak.clear()
-        cfg = self._config
-        setup = [Frame(MsgType.READ_DATA, data_id) for data_id in CAPABILITY_IDS]
-        setup[5:5] = [
-            Frame(MsgType.WRITE_DATA, 2, cfg.member_id),
-            Frame(MsgType.WRITE_DATA, 124, encode_f8_8(cfg.master_ot_version)),
-        ]
-        setup.append(Frame(MsgType.WRITE_DATA, 126, cfg.product_type << 8 | cfg.product_version))
-        self._setup = deque(_Request(frame) for frame in setup)
+        self._schedule.begin_session()
         if self._sessions > 1:
             self._log.info("OpenTherm master: the %s link is back", self._link.kind)
         self._state.set_connected(True)
@@ -545,10 +364,10 @@ class OpenThermMaster:
         cfg = self._config
         start = self._clock.monotonic()
         self._cycles += 1
-        outcome = await self._converse(self._status_frame())
+        outcome = await self._converse(self._schedule.status_frame())
         if outcome is None or outcome is Outcome.DOWN:
             return
-        outcome = await self._converse(self._setpoint_frame())
+        outcome = await self._converse(self._schedule.setpoint_frame())
         if outcome is None or outcome is Outcome.DOWN:
             return
         self._took_control = True
@@ -557,7 +376,7 @@ class OpenThermMaster:
             now = self._clock.monotonic()
             if done > 2 and now - start + cfg.min_gap + self._estimate > cfg.cycle_interval:
                 break
-            request = self._next_extra(now, fill=done == 2)
+            request = self._schedule.next_extra(now, fill=done == 2)
             if request is None:
                 break
             outcome = await self._run_extra(request)
@@ -569,118 +388,11 @@ class OpenThermMaster:
         if wait > 0 and not self._stopping:
             await self._clock.sleep(wait)
 
-    def _status_frame(self) -> Frame:
-        flags = (0x01 if self._targets.ch_enable else 0) | (0x02 if self._targets.dhw_enable else 0)
-        return Frame(MsgType.READ_DATA, 0, flags << 8)
-
-    def _setpoint_frame(self) -> Frame:
-        return Frame(MsgType.WRITE_DATA, 1, encode_f8_8(self._control_setpoint()))
-
-    def _control_setpoint(self) -> float:
-        """The control setpoint to write: the target, clamped by IDs 49 and 57."""
-        upper = 100.0
-        bounds = self._state.capabilities.max_ch_setpoint_bounds
-        if bounds is not None:
-            upper = min(upper, bounds[1])
-        max_ch = self._state.number(57)
-        if max_ch is not None and max_ch > 0:
-            upper = min(upper, max_ch)
-        wanted = self._desired_write(57)
-        if wanted is not None:
-            upper = min(upper, decode_f8_8(wanted))
-        value = _clamp(self._targets.control_setpoint, 0.0, upper)
-        if self._link.kind == "otgw":
-            value = max(value, self._config.otgw_setpoint_floor)
-        return value
-
-    def _desired_write(self, data_id: int) -> int | None:
-        """The word the master wants written to a target id now, or None."""
-        targets, caps = self._targets, self._state.capabilities
-        if data_id == 14:
-            if targets.max_modulation is None:
-                return encode_f8_8(100.0) if self._modulation_limited else None
-            return encode_f8_8(_clamp(targets.max_modulation, 0.0, 100.0))
-        if data_id == 57:
-            if targets.max_ch_setpoint is None or not _remote_writable(
-                caps.max_ch_setpoint_transfer, caps.max_ch_setpoint_rw
-            ):
-                return None
-            low, high = caps.max_ch_setpoint_bounds or (0, 100)
-            return encode_f8_8(_clamp(targets.max_ch_setpoint, low, high))
-        if data_id == 56:
-            if (
-                targets.dhw_setpoint is None
-                or caps.dhw_present is False
-                or not _remote_writable(caps.dhw_setpoint_transfer, caps.dhw_setpoint_rw)
-            ):
-                return None
-            low, high = caps.dhw_setpoint_bounds or (0, 100)
-            return encode_f8_8(_clamp(targets.dhw_setpoint, low, high))
-        return None
-
-    def _skipped(self, data_id: int, now: float) -> bool:
-        learned = self._unknown.get(data_id)
-        return learned is not None and now - learned < self._config.unknown_retry
-
-    def _readable(self, data_id: int) -> bool:
-        if data_id in {56, 57}:
-            if self._desired_write(data_id) is not None:
-                return False
-            if data_id == 56 and self._state.capabilities.dhw_present is False:
-                return False
-        return True
-
-    def _next_extra(self, now: float, *, fill: bool = False) -> _Request | None:
-        """The next conversation after IDs 0 and 1, or None if nothing is due.
-
-        With ``fill`` a read that is not due yet is taken (the one nearest to
-        due) rather than nothing, so every cycle carries at least one more id.
-        """
-        if self._retry is not None:
-            return self._retry
-        while self._setup:
-            request = self._setup.popleft()
-            if not self._skipped(request.frame.data_id, now):
-                return request
-        for data_id in _TARGET_WRITES:
-            if self._skipped(data_id, now):
-                continue
-            word = self._desired_write(data_id)
-            if word is None:
-                continue
-            sent = self._sent.get(data_id)
-            if sent is None or sent[0] != word or now - sent[1] >= self._config.rewrite_interval:
-                return _Request(Frame(MsgType.WRITE_DATA, data_id, word))
-        best: tuple[float, int] | None = None
-        for data_id, period in self._config.read_periods.items():
-            if self._skipped(data_id, now) or not self._readable(data_id):
-                continue
-            last = self._last_attempt.get(data_id)
-            score = math.inf if last is None else (now - last) / period
-            if (score >= 1 or fill) and (best is None or score > best[0]):
-                best = (score, data_id)
-        if best is None:
-            return None
-        return _Request(Frame(MsgType.READ_DATA, best[1]))
-
-    async def _run_extra(self, request: _Request) -> Outcome | None:
-        frame = request.frame
-        outcome = await self._converse(frame)
+    async def _run_extra(self, request: Request) -> Outcome | None:
+        outcome = await self._converse(request.frame)
         if outcome is None or outcome is Outcome.DOWN:
             return outcome
-        now = self._clock.monotonic()
-        if frame.msg_type is MsgType.READ_DATA:
-            self._last_attempt[frame.data_id] = now
-        if outcome in _RETRIED:
-            request.attempts += 1
-            if request.attempts <= self._config.max_retries:
-                self._retry = request
-                return outcome
-        self._retry = None
-        if frame.msg_type is MsgType.WRITE_DATA and frame.data_id in _TARGET_WRITES:
-            self._sent[frame.data_id] = (frame.value, now)
-            if frame.data_id == 14:
-                self._modulation_limited = frame.value < encode_f8_8(100.0)
+        self._schedule.record(request, outcome, self._clock.monotonic())
         return outcome
 
     # ------------------------------------------------------------ one conversation
@@ -732,7 +444,7 @@ class OpenThermMaster:
         if outcome is Outcome.DOWN:
             if not handing_back:
                 self._link_down()
-        elif outcome in _FAILED:
+        elif outcome in FAILED:
             streak = self._fail_streak.get(data_id, 0) + 1
             self._fail_streak[data_id] = streak
             if streak > self._config.max_retries:
@@ -747,22 +459,20 @@ class OpenThermMaster:
         if answer.msg_type in {MsgType.READ_ACK, MsgType.WRITE_ACK}:
             had_fault = self._state.faults.fault
             self._state.set_value(data_id, answer.value, self._clock.time())
-            self._unknown.pop(data_id, None)
+            self._schedule.known(data_id)
             if data_id == 0 and self._state.faults.fault and not had_fault:
                 # a new fault: read its details at the next slots
-                for fault_id in (5, 115):
-                    self._last_attempt.pop(fault_id, None)
+                self._schedule.read_faults_now()
             return Outcome.ACK
         if answer.msg_type is MsgType.DATA_INVALID:
             self._state.note_invalid(data_id)
-            self._unknown.pop(data_id, None)
+            self._schedule.known(data_id)
             return Outcome.INVALID
         self._state.learn_unknown(data_id, self._clock.time())
-        if data_id not in self._unknown:
+        if self._schedule.learn_unknown(data_id, self._clock.monotonic()):
             self._log.info(
                 "OpenTherm master: the boiler does not know data-id %d; skipping it", data_id
             )
-        self._unknown[data_id] = self._clock.monotonic()
         return Outcome.UNKNOWN
 
     # ------------------------------------------------------------ hand-back
@@ -776,31 +486,17 @@ class OpenThermMaster:
                 self._link.kind,
             )
             return
-        frames: list[Frame] = []
-        if self._link.kind != "otgw":
-            dhw = 0x02 if self._targets.dhw_enable else 0x00
-            frames.append(Frame(MsgType.READ_DATA, 0, dhw << 8))
-        frames.append(Frame(MsgType.WRITE_DATA, 1, 0))
-        if self._modulation_limited:
-            frames.append(Frame(MsgType.WRITE_DATA, 14, encode_f8_8(100.0)))
-        for frame in frames:
+        for frame in self._schedule.hand_back_frames():
             outcome = await self._converse(frame, handing_back=True)
             if outcome is Outcome.DOWN:
                 self._log.warning("OpenTherm master: the link went down during the hand-back")
                 return
-            if outcome in _RETRIED:
+            if outcome in RETRIED:
                 # one retry at the next slot, as for any conversation
                 await self._converse(frame, handing_back=True)
         self._handed_back = True
-        self._modulation_limited = False
+        self._schedule.modulation_limited = False
         self._log.info("OpenTherm master: boiler handed back (%s link)", self._link.kind)
-
-
-def _remote_writable(transfer: bool | None, rw: bool | None) -> bool:
-    """Whether ID 6 allows writing a remote parameter (unknown flags allow it)."""
-    if transfer is None or rw is None:
-        return True
-    return transfer and rw
 
 
 def _targets_dict(targets: Targets) -> dict[str, Any]:

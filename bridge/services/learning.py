@@ -34,7 +34,7 @@ import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bridge.core import state as core
-from bridge.core.control import BoilerControlConfig
+from bridge.core.boiler_config import BoilerControlConfig
 from bridge.core.heating import BOOST_BAND_K, PREHEAT_SOURCES, PlanContext, Preheat
 from bridge.learning.config import LEARNER_VERSION, LearnerConfig
 from bridge.learning.emitters import EmitterEstimator

@@ -20,10 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
 from bridge.core import options as opts, state as core
-from bridge.core.control import (
-    BoilerBounds,
-    BoilerCommand,
-)
+from bridge.core.boiler_config import BoilerBounds, BoilerCommand
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.listeners import Listeners
 from bridge.core.programs import (

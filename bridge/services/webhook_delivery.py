@@ -7,7 +7,10 @@ merged into the pending one (later values win; ``ot.raw`` ids are merged), so
 a slow or dead receiver never makes memory grow and never blocks the
 thermostat.
 
-Delivery policy (:class:`DeliveryPolicy`, defaults in brackets):
+Delivery policy (:class:`~bridge.services.webhook_policy.DeliveryPolicy`,
+defaults in brackets; messages and the judging of answers are in
+:mod:`bridge.services.webhook_policy`, URL and destination checks in
+:mod:`bridge.services.webhook_destinations`):
 
 - a message is ``{"thermostat": "<hw>", <changed fields>}`` as JSON, POSTed
   with a timeout [10 s]; redirects are not followed;
@@ -41,81 +44,47 @@ registering replaces the one an earlier token of that client registered.
 
 Egress (PRIVACY.md): before every request the host name is resolved and the
 request goes to exactly the addresses that were checked. When any of them is
-outside the LAN (see :func:`is_lan_address`), the request is recorded in the
-egress log (host, path, purpose ``webhook``, field names, size) and must use
-HTTPS; plain HTTP to an address outside the LAN is never sent (a permanent
-refusal). Requests to LAN addresses are not egress.
+outside the LAN (see
+:func:`~bridge.services.webhook_destinations.is_lan_address`), the request is
+recorded in the egress log (host, path, purpose ``webhook``, field names,
+size) and must use HTTPS; plain HTTP to an address outside the LAN is never
+sent (a permanent refusal). Requests to LAN addresses are not egress.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 import contextlib
-from dataclasses import dataclass
 import enum
-import ipaddress
 import json
 import logging
 import math
-import socket
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from yarl import URL
 
 from bridge import __version__
+from bridge.services.webhook_destinations import is_lan_address, resolve
+from bridge.services.webhook_policy import (
+    EXPIRED_MESSAGE,
+    PURPOSE,
+    Attempt,
+    DeliveryPolicy,
+    coalesce,
+    field_names,
+    is_failed,
+)
 from bridge.storage import TokenKind
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
     from bridge.storage import Database, TokenInfo, Webhook
 
+__all__ = ["ChangeSource", "Deliverer", "WebhookDispatcher"]
+
 _LOGGER = logging.getLogger(__name__)
-
-PURPOSE = "webhook"
-"""The egress log's purpose for webhook deliveries."""
-EXPIRED_MESSAGE: dict[str, Any] = {"code": 510}
-"""Tells a client that its webhook expired."""
-MAX_URL_LENGTH = 2000
-
-_LAN_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "127.0.0.0/8",  # loopback
-        "10.0.0.0/8",  # RFC 1918
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "169.254.0.0/16",  # link-local
-        "::1/128",  # loopback
-        "fe80::/10",  # link-local
-        "fc00::/7",  # unique local (ULA)
-    )
-)
-_TRANSIENT_4XX = frozenset({408, 425, 429})
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    """Timeouts, retries and expiry of webhook deliveries (seconds of the clock)."""
-
-    timeout: float = 10.0
-    """Per attempt, real time: resolving, connecting, sending and the answer's status."""
-    retry_base: float = 5.0
-    retry_max: float = 900.0
-    max_failures: int = 10
-    probe_interval: float = 900.0
-    """First wait before telling a failed webhook that it expired."""
-    probe_max: float = 6 * 3600.0
-    max_probes: int = 24
-    record_interval: float = 60.0
-    """A success is written to storage at most this often (failures always are)."""
-    https_outside_lan: bool = True
-    """Refuse plain HTTP to addresses outside the LAN (PRIVACY.md P1)."""
-
-    def backoff(self, failures: int) -> float:
-        """The wait before the next attempt after ``failures`` consecutive failures."""
-        return float(min(self.retry_max, self.retry_base * 2 ** max(0, failures - 1)))
 
 
 class ChangeSource(Protocol):
@@ -130,167 +99,6 @@ class ChangeSource(Protocol):
 
 
 # -- addresses and URLs ---------------------------------------------------------
-
-
-def is_lan_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for loopback, RFC 1918, link-local and unique-local addresses.
-
-    IPv4-mapped IPv6 addresses are judged by their IPv4 address; a scope
-    (``fe80::1%eth0``) is ignored. Anything else, and anything that is not
-    an IP address, is outside the LAN.
-    """
-    if isinstance(address, str):
-        try:
-            ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
-                address.split("%", 1)[0]
-            )
-        except ValueError:
-            return False
-    else:
-        ip = address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == net.version and ip in net for net in _LAN_NETWORKS)
-
-
-def leaves_lan(addresses: Iterable[str]) -> bool:
-    """True if any address is outside the LAN (or there is none)."""
-    found = list(addresses)
-    return not found or not all(is_lan_address(a) for a in found)
-
-
-async def resolve(host: str, port: int) -> list[str]:
-    """The IP addresses of ``host`` in resolver order (an IP literal is itself).
-
-    Raises OSError if the name does not resolve.
-    """
-    bare = host.strip("[]")
-    try:
-        ipaddress.ip_address(bare.split("%", 1)[0])
-    except ValueError:
-        pass
-    else:
-        return [bare]
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        bare, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )
-    out: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in out:
-            out.append(address)
-    if not out:
-        raise OSError(f"{host} has no address")
-    return out
-
-
-def check_url(url: Any) -> str | None:
-    """The rule a webhook URL breaks, or None if it is acceptable."""
-    if not isinstance(url, str):
-        return "must be a string"
-    if len(url) > MAX_URL_LENGTH:
-        return f"must be at most {MAX_URL_LENGTH} characters"
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        return "must not contain spaces or control characters"
-    try:
-        parsed = URL(url)
-        port = parsed.port
-    except ValueError:
-        return "must be a valid URL"
-    if parsed.scheme not in ("http", "https"):
-        return "must be an http or https URL"
-    if not parsed.raw_host:
-        return "must name a host"
-    if parsed.user is not None or parsed.password is not None:
-        return "must not contain a user name or password"
-    if not port:
-        return "must have a port between 1 and 65535"
-    return None
-
-
-async def check_destination(url: str, policy: DeliveryPolicy | None = None) -> str | None:
-    """The rule a (valid) URL's destination breaks: plain HTTP outside the LAN.
-
-    A host that does not resolve now is accepted (deliveries check again).
-    """
-    policy = policy or DeliveryPolicy()
-    parsed = URL(url)
-    if parsed.scheme == "https" or not policy.https_outside_lan:
-        return None
-    assert parsed.raw_host is not None
-    assert parsed.port is not None
-    try:
-        async with asyncio.timeout(policy.timeout):
-            addresses = await resolve(parsed.raw_host, parsed.port)
-    except (OSError, TimeoutError):
-        return None
-    if leaves_lan(addresses):
-        return "must use https for an address outside the LAN"
-    return None
-
-
-# -- messages -------------------------------------------------------------------
-
-
-def coalesce(older: Mapping[str, Any] | None, newer: Mapping[str, Any]) -> dict[str, Any]:
-    """One message with the changes of both; ``newer`` wins, ``ot.raw`` ids merge."""
-    out = dict(older or {})
-    for key, value in newer.items():
-        previous = out.get(key)
-        if key == "ot" and isinstance(value, Mapping) and isinstance(previous, Mapping):
-            merged = {**previous, **value}
-            old_raw, new_raw = previous.get("raw"), value.get("raw")
-            if isinstance(old_raw, Mapping) and isinstance(new_raw, Mapping):
-                merged["raw"] = {**old_raw, **new_raw}
-            out[key] = merged
-        else:
-            out[key] = value
-    return out
-
-
-def field_names(message: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """The message's field names, nested ones joined with dots (``ot.raw.ot25``)."""
-    names: list[str] = []
-    for key, value in message.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            names.extend(field_names(value, name + "."))
-        else:
-            names.append(name)
-    return names
-
-
-def is_permanent(status: int | None) -> bool:
-    """A 4xx answer that retrying will not change."""
-    return status is not None and 400 <= status < 500 and status not in _TRANSIENT_4XX
-
-
-def is_failed(webhook: Webhook, policy: DeliveryPolicy) -> bool:
-    """Whether stored delivery results mark ``webhook`` as failed."""
-    return webhook.failures >= policy.max_failures or (
-        webhook.failures > 0 and is_permanent(webhook.last_status)
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """How one request went."""
-
-    status: int | None
-    """The HTTP status, or None if no answer came."""
-    error: str | None = None
-    refused: bool = False
-    """Not sent at all because policy forbids it (plain HTTP outside the LAN)."""
-
-    @property
-    def ok(self) -> bool:
-        """A 2xx answer."""
-        return self.status is not None and 200 <= self.status < 300
-
-    @property
-    def permanent(self) -> bool:
-        """Retrying will not help."""
-        return self.refused or is_permanent(self.status)
 
 
 class _Owner(enum.Enum):

@@ -9,7 +9,7 @@ import math
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from bridge.core.control import (
+from bridge.core.boiler_config import (
     DEFAULT_DHW_RANGE,
     MODE_HEAT,
     MODE_LOW_LOAD,
@@ -17,12 +17,10 @@ from bridge.core.control import (
     BoilerBounds,
     BoilerCommand,
     BoilerControlConfig,
-    BoilerController,
-    HeatingCurve,
-    RelayCommand,
-    RelayControlConfig,
-    RelayController,
 )
+from bridge.core.control import BoilerController
+from bridge.core.curve import HeatingCurve
+from bridge.core.relay import RelayCommand, RelayControlConfig, RelayController
 
 # -- helpers ---------------------------------------------------------------------
 

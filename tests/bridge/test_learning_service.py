@@ -27,8 +27,9 @@ import pytest
 from bridge.admin import DB_FILE
 from bridge.config import validate
 from bridge.core import state as core
+from bridge.core.boiler_config import BoilerBounds, BoilerCommand
 from bridge.core.clock import VirtualClock
-from bridge.core.control import BoilerBounds, BoilerCommand, HeatingCurve
+from bridge.core.curve import HeatingCurve
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.daemon import Bridge
 from bridge.learning import HeatSource, Learner, Measurement

@@ -22,10 +22,10 @@ from bridge.opentherm.links.base import (
     LinkTimeout,
     StateListener,
 )
-from bridge.opentherm.master import (
+from bridge.opentherm.master import OpenThermMaster
+from bridge.opentherm.master_schedule import (
     CAPABILITY_IDS,
     MasterConfig,
-    OpenThermMaster,
     Targets,
 )
 from bridge.opentherm.slave import OpenThermSlave

@@ -15,11 +15,8 @@ from bridge.core.clock import VirtualClock
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.base import BoilerLink, LinkError, LinkState, LinkTimeout
-from bridge.opentherm.links.modbus import (
-    ModbusLink,
-    ModbusUrlError,
-    parse_modbus_url,
-)
+from bridge.opentherm.links.modbus import ModbusLink, parse_modbus_url
+from bridge.opentherm.links.modbus_target import ModbusUrlError
 from bridge.opentherm.links.onoff import OnOffLink, parse_onoff_url
 from bridge.opentherm.modbus_maps import (
     SETECNA,

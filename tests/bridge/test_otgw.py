@@ -17,13 +17,12 @@ from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.base import BoilerLink, LinkError, LinkState, LinkTimeout
 from bridge.opentherm.links.otgw import (
     DEFAULT_PORT,
-    OtgwCommandError,
     OtgwLink,
     OtgwTarget,
-    OtgwUnsupportedError,
     backoff_delay,
     parse_otgw_url,
 )
+from bridge.opentherm.links.otgw_stream import OtgwCommandError, OtgwUnsupportedError
 from bridge.opentherm.sim import LinkFault, SimWorld
 from bridge.opentherm.sim.otgw_server import SimOtgwServer, serve_sim_otgw
 from bridge.opentherm.sim.world import WorldSlave

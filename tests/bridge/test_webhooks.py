@@ -20,18 +20,20 @@ import pytest
 
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
-from bridge.services.webhook_delivery import (
-    EXPIRED_MESSAGE,
-    DeliveryPolicy,
-    WebhookDispatcher,
+from bridge.services.webhook_delivery import WebhookDispatcher
+from bridge.services.webhook_destinations import (
     check_destination,
     check_url,
-    coalesce,
-    field_names,
     is_lan_address,
-    is_permanent,
     leaves_lan,
     resolve,
+)
+from bridge.services.webhook_policy import (
+    EXPIRED_MESSAGE,
+    DeliveryPolicy,
+    coalesce,
+    field_names,
+    is_permanent,
 )
 from bridge.storage import Database, TokenKind
 

@@ -24,8 +24,8 @@ from bridge.opentherm.links.base import (
     LinkState,
     StateListener,
 )
-from bridge.opentherm.links.modbus import (
-    ModbusChannel,
+from bridge.opentherm.links.modbus_channel import ModbusChannel
+from bridge.opentherm.links.modbus_target import (
     ModbusTarget,
     ModbusUrlError,
     int_param,

@@ -2,17 +2,17 @@
 
 One physical model for the demo mode, the tests and the benchmarks: a
 grey-box house with its emitters (:mod:`.house`), a modulating condensing
-boiler that answers OpenTherm (:mod:`.boiler`), seeded or measured weather
+boiler that answers OpenTherm (:mod:`.boiler`; its physics in :mod:`.boiler_physics`,
+its spec in :mod:`.boiler_spec`), seeded or measured weather
 (:mod:`.weather`), household hot-water taps (:mod:`.taps`), all advanced
 together on simulated time by :class:`SimWorld` (:mod:`.world`).
 """
 
 from __future__ import annotations
 
-from bridge.opentherm.sim.boiler import (
+from bridge.opentherm.sim.boiler import SUPPORTED_IDS, Boiler
+from bridge.opentherm.sim.boiler_spec import (
     BEST_EFFICIENCY,
-    SUPPORTED_IDS,
-    Boiler,
     BoilerSpec,
     LinkFault,
     OemCode,

@@ -6,7 +6,7 @@ Three heat capacities (nodes):
 * **mass**: the building fabric (floors, inner walls, inner leaf), ``t_mass``;
 * **emitter**: radiator water and steel, or underfloor water and screed,
   ``t_emitter``. The boiler's water loop passes through it (see
-  :mod:`bridge.opentherm.sim.boiler`).
+  :mod:`bridge.opentherm.sim.boiler_physics`).
 
 Heat flows (W), with conductances in W/K::
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 import math
 from typing import TYPE_CHECKING
 
-from bridge.opentherm.sim.boiler import Boiler, BoilerSpec
+from bridge.opentherm.sim.boiler import Boiler
+from bridge.opentherm.sim.boiler_spec import BoilerSpec
 from bridge.opentherm.sim.house import House, HouseProfile, RoomSensor, get_profile
 from bridge.opentherm.sim.taps import TapSchedule
 from bridge.opentherm.sim.weather import SyntheticWeather, WeatherSource

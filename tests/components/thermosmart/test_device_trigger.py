@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
-from bridge.opentherm.sim.boiler import OemCode
+from bridge.opentherm.sim.boiler_spec import OemCode
 from custom_components.thermosmart.client import Faults
 from custom_components.thermosmart.const import DOMAIN
 from custom_components.thermosmart.device_trigger import async_get_triggers

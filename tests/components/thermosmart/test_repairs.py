@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
-from bridge.opentherm.sim.boiler import OemCode
+from bridge.opentherm.sim.boiler_spec import OemCode
 from custom_components.thermosmart.client import BridgeState
 from custom_components.thermosmart.const import CONF_BRIDGE_ID, DOMAIN
 from custom_components.thermosmart.repairs import async_create_fix_flow
