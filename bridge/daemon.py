@@ -234,6 +234,7 @@ class Bridge:
         state.update(state_extras(self._master, link))
         state["predictions"] = self.thermostat.predictions()
         state["options"] = self.thermostat.options()
+        state["energy"] = self.thermostat.energy_view()
         return state
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 from bridge.storage import migrations
 from bridge.storage.auth import AuthRepo, read_clients, read_tokens
 from bridge.storage.core import Json, StorageError, Worker
+from bridge.storage.energy import EnergyRepo
 from bridge.storage.history import (
     EventRepo,
     MeasurementRepo,
@@ -93,7 +94,7 @@ class Database:
 
     The repositories are attributes: :attr:`settings`, :attr:`schedule`,
     :attr:`auth`, :attr:`measurements`, :attr:`events`, :attr:`learning`,
-    :attr:`consents`, :attr:`egress`, :attr:`webhooks`. Errors are
+    :attr:`consents`, :attr:`egress`, :attr:`webhooks`, :attr:`energy`. Errors are
     :class:`StorageError` (and ValueError for input that breaks a rule).
     """
 
@@ -121,6 +122,7 @@ class Database:
         self.consents = ConsentRepo(worker, clock)
         self.egress = EgressRepo(worker, clock)
         self.webhooks = WebhookRepo(worker, clock)
+        self.energy = EnergyRepo(worker, clock)
 
     @classmethod
     async def open(
