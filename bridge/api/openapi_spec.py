@@ -721,6 +721,11 @@ SCHEMAS: Json = {
             ),
             "events": array(ref("Event")),
             "learning": {"type": "object"},
+            "energy_kwh": {
+                "type": "object",
+                "description": "the energy counters' totals by name",
+                "additionalProperties": NUM,
+            },
             "consents": array(ref("Consent")),
             "egress_log": array(ref("EgressRecord")),
             "webhooks": array({"type": "object"}),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 from bridge.storage import migrations
 from bridge.storage.auth import AuthRepo, read_clients, read_tokens
 from bridge.storage.core import Json, StorageError, Worker
-from bridge.storage.energy import EnergyRepo
+from bridge.storage.energy import EnergyRepo, read_energy
 from bridge.storage.history import (
     EventRepo,
     MeasurementRepo,
@@ -311,6 +311,7 @@ class Database:
                     name: {"value": entry.value, "updated": entry.updated}
                     for name, entry in read_learning(conn).items()
                 },
+                "energy_kwh": read_energy(conn),
                 "consents": [c.as_dict() for c in read_consents(conn)],
                 "egress_log": [e.as_dict() for e in reversed(read_egress(conn))],
                 "webhooks": [w.as_dict() for w in read_webhooks(conn)],
@@ -325,8 +326,8 @@ class Database:
 
         Resets the personal settings (name, programs, city, e-mail, geofence)
         and the week schedule to the defaults, and deletes the exceptions,
-        measurements, aggregates, event log, learning state, egress log and
-        webhooks. Consents (the record of what the owner agreed to), the
+        measurements, aggregates, energy counters, event log, learning state,
+        egress log and webhooks. Consents (the record of what the owner agreed to), the
         hardware id, bridge id and technical settings stay, so the
         thermostat keeps heating on its defaults. Tokens are kept so the
         owner's clients keep working, unless ``revoke_tokens`` is True (then
@@ -350,6 +351,7 @@ class Database:
                 "hourly": conn.execute("DELETE FROM hourly").rowcount,
                 "events": conn.execute("DELETE FROM events").rowcount,
                 "learning": conn.execute("DELETE FROM learning").rowcount,
+                "energy_counters": conn.execute("DELETE FROM energy_counters").rowcount,
                 "egress_log": conn.execute("DELETE FROM egress_log").rowcount,
                 "webhooks": conn.execute("DELETE FROM webhooks").rowcount,
             }
