@@ -224,6 +224,45 @@ async def pause(request: web.Request) -> web.Response:
     return web.json_response(service.native_view())
 
 
+# -- schedule blocks ----------------------------------------------------------------------
+
+BLOCKS_MAX_RANGE = 31 * DAY
+"""The longest range ``GET /api/v1/schedule/blocks`` resolves."""
+BLOCKS_DEFAULT_RANGE = DAY
+
+
+@validated
+async def schedule_blocks(request: web.Request) -> web.Response:
+    """``GET /api/v1/schedule/blocks?start=…&end=…``: the resolved schedule for a range."""
+    bridge = _bridge(request)
+    params = query_params(request, ("start", "end"))
+    errors: list[FieldError] = []
+    times: dict[str, float] = {}
+    for field in ("start", "end"):
+        if field in params:
+            try:
+                times[field] = parse_time(params[field], field)
+            except ValidationError as err:
+                errors.extend(err.errors)
+    if errors:
+        raise ValidationError(errors)
+    start = times.get("start", bridge.clock.time())
+    end = times.get("end", start + BLOCKS_DEFAULT_RANGE)
+    if end <= start:
+        raise ValidationError([{"field": "end", "rule": "must be after start"}])
+    if end - start > BLOCKS_MAX_RANGE:
+        raise ValidationError([{"field": "end", "rule": "the range may span at most 31 days"}])
+    service = bridge.thermostat
+    return web.json_response(
+        {
+            "start": start,
+            "end": end,
+            "timezone": service.state.timezone,
+            "blocks": service.schedule_blocks(start, end),
+        }
+    )
+
+
 # -- history and events ----------------------------------------------------------------
 
 
@@ -484,6 +523,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/thermostat/override/clear", clear_override)
     app.router.add_post("/api/v1/thermostat/pause", pause)
     app.router.add_get("/api/v1/history", history)
+    app.router.add_get("/api/v1/schedule/blocks", schedule_blocks)
     app.router.add_get("/api/v1/events", events)
     app.router.add_get("/api/v1/diagnostics", diagnostics)
     app.router.add_get("/api/v1/predictions", predictions)

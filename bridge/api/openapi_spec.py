@@ -171,6 +171,8 @@ _THERMOSTAT_STATE: Json = {
         "the target is then that period's",
     },
     "preheat_start": {**N_ISO, "description": "when the warm-up in progress began"},
+    "current_block": ref("ScheduleBlock"),
+    "next_block": ref("ScheduleBlock"),
 }
 
 SCHEMAS: Json = {
@@ -395,6 +397,42 @@ SCHEMAS: Json = {
             "link": _LINK_COUNTERS,
         }
     ),
+    "ScheduleBlock": obj(
+        {
+            "start": {"type": "string", "format": "date-time", "description": "UTC"},
+            "end": {"type": "string", "format": "date-time", "description": "UTC (exclusive)"},
+            "program": ref("ProgramName"),
+            "target": {"type": "number", "description": "the program's temperature now, °C"},
+            "source": {"type": "string", "enum": ["schedule", "exception"]},
+            "description": {**N_STR, "description": "the exception's description"},
+        },
+        description="A stretch of time with one program from the week schedule or one "
+        "exception, as the bridge resolves it (daylight-saving changes included; a schedule "
+        "block starts at every schedule entry, also when the program stays the same).",
+    ),
+    "ScheduleBlocks": obj(
+        {
+            "start": TS,
+            "end": TS,
+            "timezone": STR,
+            "blocks": array(
+                ref("ScheduleBlock"),
+                description="the blocks overlapping start <= t < end, in order, unclipped",
+            ),
+        }
+    ),
+    "Energy": obj(
+        {
+            "ch_heat_kwh": NUM,
+            "ch_gas_kwh": NUM,
+            "dhw_heat_kwh": NUM,
+            "dhw_gas_kwh": NUM,
+        },
+        description="Monotonic totals the bridge keeps in its database, integrated from the "
+        "burner's output on every measurement sample (60 s): heat delivered and gas used "
+        "(net calorific value), for central heating and for hot water, kWh. Null for a "
+        "boiler whose output cannot be told (a relay, or no capacity reported in ID 15).",
+    ),
     "NativeState": obj(
         {
             "bridge": obj({"bridge_id": STR, "name": STR, "version": STR, "api_version": INT}),
@@ -406,6 +444,7 @@ SCHEMAS: Json = {
             "counters": ref("Counters"),
             "predictions": ref("Predictions"),
             "options": ref("Options"),
+            "energy": nullable(ref("Energy")),
         },
         description="Everything the native API shows. `boiler`, `capabilities` and `faults` "
         "are null for an on/off (relay) boiler.",
@@ -682,6 +721,11 @@ SCHEMAS: Json = {
             ),
             "events": array(ref("Event")),
             "learning": {"type": "object"},
+            "energy_kwh": {
+                "type": "object",
+                "description": "the energy counters' totals by name",
+                "additionalProperties": NUM,
+            },
             "consents": array(ref("Consent")),
             "egress_log": array(ref("EgressRecord")),
             "webhooks": array({"type": "object"}),
@@ -1220,6 +1264,18 @@ OPERATIONS: dict[tuple[str, str], Json] = {
             query("start", "from", TIME),
             query("end", "until (exclusive)", TIME),
             query("resolution", "raw samples or hourly aggregates", {"enum": ["raw", "hourly"]}),
+        ],
+    ),
+    ("GET", "/api/v1/schedule/blocks"): op(
+        "getScheduleBlocks",
+        "The resolved schedule: its blocks for a time range",
+        "native",
+        {"200": json_ok(ref("ScheduleBlocks")), **QUERY_ERRORS},
+        description="The blocks of the week schedule and its exceptions that overlap "
+        "start <= t < end, at most 31 days; start defaults to now and end to a day after start.",
+        parameters=[
+            query("start", "from", TIME),
+            query("end", "until (exclusive)", TIME),
         ],
     ),
     ("GET", "/api/v1/events"): op(

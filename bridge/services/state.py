@@ -176,4 +176,5 @@ class NativeStateService:
         state.update(state_extras(master, link))
         state["predictions"] = thermostat.predictions()
         state["options"] = thermostat.options()
+        state["energy"] = thermostat.energy_view()
         return state
