@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from bridge.opentherm.boiler_state import IdCounters
+from bridge.opentherm.boiler_state import FAULT_FLAGS, IdCounters
 from bridge.opentherm.links.base import LinkCounters
 from bridge.services.history import EventKind
 from bridge.services.privacy import Purpose
-from bridge.services.state import BOILER_COUNTER_IDS, FAULT_FLAGS
+from bridge.services.state import BOILER_COUNTER_IDS
 
 Json = dict[str, Any]
 

@@ -47,6 +47,17 @@ def id_key(data_id: int) -> str:
     return spec.key if spec is not None else f"id{data_id}"
 
 
+#: ID 5's application-specific fault flags (high byte, bits 0-5), by bit.
+FAULT_FLAGS = (
+    "service_request",
+    "remote_reset_enabled",
+    "low_water_pressure",
+    "gas_flame_fault",
+    "air_pressure_fault",
+    "water_over_temperature",
+)
+
+
 @dataclass(slots=True)
 class IdValue:
     """The last good answer for one data-id.
@@ -322,15 +333,7 @@ class BoilerState:
         asf = self._raw(5)
         flags: dict[str, Any] = {}
         if asf is not None:
-            names = (
-                "service_request",
-                "remote_reset_enabled",
-                "low_water_pressure",
-                "gas_flame_fault",
-                "air_pressure_fault",
-                "water_over_temperature",
-            )
-            flags = {name: bool(asf >> (8 + bit) & 1) for bit, name in enumerate(names)}
+            flags = {name: bool(asf >> (8 + bit) & 1) for bit, name in enumerate(FAULT_FLAGS)}
             flags["oem_fault_code"] = asf & 0xFF
         return Faults(
             fault=None if status is None else bool(status & 0x01),

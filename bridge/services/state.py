@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
+from bridge.opentherm.boiler_state import FAULT_FLAGS
 
 if TYPE_CHECKING:
     from bridge.opentherm.links.base import BoilerLink
@@ -29,16 +30,6 @@ BOILER_COUNTER_IDS: Mapping[str, int] = {
     "dhw_pump_hours": 122,
     "dhw_burner_hours": 123,
 }
-
-FAULT_FLAGS = (
-    "service_request",
-    "remote_reset_enabled",
-    "low_water_pressure",
-    "gas_flame_fault",
-    "air_pressure_fault",
-    "water_over_temperature",
-)
-"""ID 5's application-specific fault flags (high byte, bits 0-5)."""
 
 
 def _bounds(pair: tuple[int, int] | None) -> dict[str, int] | None:
