@@ -62,7 +62,11 @@ def bridge(virtual_bridge: Bridge) -> Bridge:
 @contextlib.contextmanager
 def every_description_present() -> Iterator[None]:
     """Create every sensor and binary sensor, also those the simulator has no value for."""
-    descriptions: list[Any] = [*sensor.SENSORS, sensor.GAS_USE, *binary_sensor.BINARY_SENSORS]
+    descriptions: list[Any] = [
+        *sensor.SENSORS,
+        *sensor.ENERGY_SENSORS,
+        *binary_sensor.BINARY_SENSORS,
+    ]
     saved = [d.exists_fn for d in descriptions]
     for d in descriptions:
         object.__setattr__(d, "exists_fn", lambda _state: True)
