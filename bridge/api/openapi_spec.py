@@ -9,18 +9,51 @@ from the document (and fails the OpenAPI test).
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
-from bridge.opentherm.boiler_state import IdCounters
-from bridge.opentherm.links.base import LinkCounters
-from bridge.services.history import EventKind
-from bridge.services.privacy import Purpose
-from bridge.services.state import BOILER_COUNTER_IDS, FAULT_FLAGS
+from bridge.core.contract import components
+from bridge.core.payloads.access import (
+    DecisionForm,
+    Health,
+    LoginForm,
+    OAuthError,
+    OAuthToken,
+    PairRequest,
+    PairResponse,
+    RevokedToken,
+    TokenForm,
+    Tokens,
+)
+from bridge.core.payloads.common import Error
+from bridge.core.payloads.history import EventKind, Events, History
+from bridge.core.payloads.native import Diagnostics, NativeState
+from bridge.core.payloads.options import OptionsChange, Settings, SettingsUpdate
+from bridge.core.payloads.privacy import (
+    Consents,
+    ConsentUpdate,
+    Egress,
+    EraseRequest,
+    EraseResult,
+    Export,
+    Purpose,
+)
+from bridge.core.payloads.thermostat import (
+    CloudThermostat,
+    Own,
+    PauseRequest,
+    ThermostatState,
+    ThermostatUpdate,
+)
+from bridge.core.payloads.ws import (
+    LegacyWebhookRegistration,
+    WebhookMessage,
+    WebhookRegistration,
+    WsClientMessage,
+    WsServerMessage,
+)
 
 Json = dict[str, Any]
 
-PROGRAM_NAMES = ["anti_freeze", "not_home", "home", "comfort", "pause"]
 PURPOSES = [p.value for p in Purpose]
 EVENT_KINDS = [k.value for k in EventKind]
 
@@ -72,763 +105,46 @@ N_NUM: Json = {"type": ["number", "null"]}
 N_INT: Json = {"type": ["integer", "null"]}
 N_BOOL: Json = {"type": ["boolean", "null"]}
 
-OPTION_PROPERTIES: Json = {
-    "preheat": {"type": "boolean", "description": "heat up early (optimal start); default true"},
-    "heating_system": {
-        "type": "string",
-        "enum": ["radiators", "underfloor"],
-        "description": "picks the heating curve and control defaults; default radiators",
-    },
-    "max_ch_setpoint": {
-        "type": ["number", "null"],
-        "minimum": 20,
-        "maximum": 90,
-        "description": "highest flow temperature, °C (ID 57); null: the heating system's "
-        "default (75 radiators, 45 underfloor)",
-    },
-    "dhw_enable": {"type": "boolean", "description": "hot water on (ID 0 bit 1); default true"},
-    "dhw_setpoint": {
-        "type": ["number", "null"],
-        "description": "hot-water temperature, °C (ID 56); null: leave the boiler's own",
-    },
-}
 TS: Json = {"type": "number", "description": "Unix time in seconds (UTC)"}
-N_TS: Json = {"type": ["number", "null"], "description": "Unix time in seconds (UTC)"}
-N_ISO: Json = {"type": ["string", "null"], "format": "date-time"}
-TEMPERATURE: Json = {"type": "number", "minimum": 5, "maximum": 30, "description": "°C"}
 
-
-# -- schemas ---------------------------------------------------------------------------
-
-_ID_COUNTERS = obj(
-    dict.fromkeys((f.name for f in fields(IdCounters)), INT),
-    description="OpenTherm conversation counts (per data-id, or summed).",
+#: The component schemas, generated from the payload models (every model
+#: reachable from these roots is a component named after its class).
+SCHEMAS: Json = components(
+    Error,
+    Health,
+    PairRequest,
+    PairResponse,
+    Own,
+    CloudThermostat,
+    ThermostatUpdate,
+    PauseRequest,
+    ThermostatState,
+    NativeState,
+    History,
+    Events,
+    Diagnostics,
+    OptionsChange,
+    Settings,
+    SettingsUpdate,
+    Tokens,
+    RevokedToken,
+    Export,
+    EraseRequest,
+    EraseResult,
+    Consents,
+    ConsentUpdate,
+    Egress,
+    WsServerMessage,
+    WsClientMessage,
+    LoginForm,
+    DecisionForm,
+    TokenForm,
+    OAuthToken,
+    OAuthError,
+    WebhookRegistration,
+    LegacyWebhookRegistration,
+    WebhookMessage,
 )
-
-_LINK_COUNTERS = obj(
-    {
-        **dict.fromkeys((f.name for f in fields(LinkCounters) if f.name != "extra"), INT),
-        "extra": {"type": "object", "additionalProperties": INT},
-    },
-    description="What the boiler link counts.",
-)
-
-_TARGETS = obj(
-    {
-        "ch_enable": BOOL,
-        "control_setpoint": NUM,
-        "max_modulation": N_NUM,
-        "dhw_enable": N_BOOL,
-        "dhw_setpoint": N_NUM,
-        "max_ch_setpoint": N_NUM,
-    },
-    closed=False,
-)
-
-_BOILER_VALUE = obj(
-    {
-        "id": INT,
-        "value": {"description": "decoded per the id's format (number, flags object, pair, null)"},
-        "raw": {"type": "string", "pattern": "^0x[0-9A-F]{4}$"},
-        "updated": TS,
-        "stale": BOOL,
-    },
-    closed=False,
-)
-
-_THERMOSTAT_STATE: Json = {
-    "hardware_id": STR,
-    "room_temperature": N_NUM,
-    "target_temperature": NUM,
-    "program": nullable(ref("ProgramName")),
-    "source": {
-        "type": "string",
-        "enum": ["schedule", "exception", "manual", "remote", "pause"],
-    },
-    "until": N_ISO,
-    "paused": BOOL,
-    "next": obj({"start": N_ISO, "program": STR, "target": NUM}),
-    "frost_limited": BOOL,
-    "outside_temperature": N_NUM,
-    "outside_temperature_source": N_STR,
-    "timezone": STR,
-    "control": nullable(
-        obj(
-            {
-                "mode": STR,
-                "ch_enable": BOOL,
-                "control_setpoint": NUM,
-                "max_modulation": N_NUM,
-                "demand": N_NUM,
-                "notes": array(STR),
-            }
-        )
-    ),
-    "relay_on": N_BOOL,
-    "preheating": {
-        "type": "boolean",
-        "description": "heating up early for the next home or comfort period (optimal start); "
-        "the target is then that period's",
-    },
-    "preheat_start": {**N_ISO, "description": "when the warm-up in progress began"},
-}
-
-SCHEMAS: Json = {
-    "Error": obj(
-        {
-            "error": {"type": "string", "description": "a short code: invalid, unauthorized, …"},
-            "message": STR,
-            "errors": array(ref("FieldError")),
-        },
-        required=["error", "message"],
-        description="Every error answer. `errors` names each field and the rule it broke.",
-    ),
-    "FieldError": obj(
-        {
-            "field": {
-                "type": "string",
-                "description": "the field's path, e.g. schedule[3].start[2]",
-            },
-            "rule": STR,
-        }
-    ),
-    "Health": obj(
-        {
-            "status": {"const": "ok"},
-            "bridge_id": STR,
-            "api_version": INT,
-            "version": STR,
-            "name": STR,
-        }
-    ),
-    "PairRequest": obj(
-        {
-            "code": {"type": "string", "minLength": 4, "maxLength": 32},
-            "client_name": {"type": "string", "minLength": 1, "maxLength": 64, "default": "client"},
-        },
-        required=["code"],
-    ),
-    "PairResponse": obj({"access_token": STR, "token_id": STR, "bridge_id": STR}),
-    "ProgramName": {"type": "string", "enum": PROGRAM_NAMES},
-    "Programs": obj(dict.fromkeys(PROGRAM_NAMES, TEMPERATURE)),
-    "ProgramChanges": obj(dict.fromkeys(PROGRAM_NAMES, TEMPERATURE), required=[]),
-    "ScheduleEntry": obj(
-        {
-            "start": array(
-                INT,
-                minItems=3,
-                maxItems=3,
-                description="[day, hour, minute]: day 0 = Monday, minute 0/15/30/45",
-            ),
-            "temperature": ref("ProgramName"),
-        }
-    ),
-    "ExceptionEntry": obj(
-        {
-            "start": array(
-                INT, minItems=5, maxItems=5, description="[Y, M, D, h, m], M 0-11 (January = 0)"
-            ),
-            "end": array(INT, minItems=5, maxItems=5),
-            "temperature": ref("ProgramName"),
-            "description": {"type": "string", "maxLength": 30},
-        },
-        required=["start", "end", "temperature"],
-    ),
-    "Own": obj({"hw": STR}),
-    "CloudThermostat": obj(
-        {
-            "name": STR,
-            "room_temperature": N_NUM,
-            "target_temperature": NUM,
-            "outside_temperature": N_NUM,
-            "outside_temperature_icon": N_STR,
-            "programs": ref("Programs"),
-            "schedule": array(ref("ScheduleEntry")),
-            "exceptions": array(ref("ExceptionEntry")),
-            "source": {
-                "type": "string",
-                "enum": ["schedule", "exception", "manual", "remote", "pause"],
-            },
-            "fw": STR,
-            "location": STR,
-            "geofence_enabled": BOOL,
-            "geofence_devices": array({}),
-            "ot": obj(
-                {
-                    "enabled": BOOL,
-                    "raw": {
-                        "type": "object",
-                        "propertyNames": {"pattern": "^ot[0-9]+$"},
-                        "additionalProperties": {"type": "string", "pattern": "^0x[0-9A-F]{4}$"},
-                    },
-                }
-            ),
-        },
-        description="The thermostat object of the ThermoSmart cloud API.",
-    ),
-    "ThermostatUpdate": obj(
-        {
-            "target_temperature": {
-                "type": ["number", "string"],
-                "description": "5-30 °C; a manual override until the next schedule block",
-            },
-            "programs": ref("ProgramChanges"),
-            "schedule": {
-                "description": "the week schedule (replaced whole); an object of programs "
-                "here is taken as `programs`",
-                "anyOf": [
-                    array(ref("ScheduleEntry"), minItems=1, maxItems=672),
-                    ref("ProgramChanges"),
-                ],
-            },
-            "exceptions": array(ref("ExceptionEntry"), maxItems=100),
-            "outside_temperature": {
-                "type": ["number", "string"],
-                "description": '-50-60 °C pushed by a client, or "auto" to drop the pushed value (then only a boiler sensor counts)',
-            },
-            "room_temperature": {
-                "type": ["number", "string"],
-                "description": "-20-50 °C from an external sensor",
-            },
-            "geofence_enabled": BOOL,
-        },
-        required=[],
-        description="Any of these fields; applied whole or not at all.",
-    ),
-    "PauseRequest": obj({"pause": BOOL}),
-    "ThermostatState": obj(
-        _THERMOSTAT_STATE,
-        description="The thermostat as the native API sees it (more than the cloud object).",
-    ),
-    "NativeThermostat": obj(
-        {
-            **_THERMOSTAT_STATE,
-            "name": STR,
-            "programs": ref("Programs"),
-            "schedule": array(ref("ScheduleEntry")),
-            "exceptions": array(ref("ExceptionEntry")),
-            "geofence_enabled": BOOL,
-        },
-        description="The live thermostat state plus its programs, schedule and exceptions.",
-    ),
-    "BoilerSnapshot": obj(
-        {
-            "connected": BOOL,
-            "values": {
-                "type": "object",
-                "description": "last good value per data-id, by its key (flow_temperature, …)",
-                "additionalProperties": _BOILER_VALUE,
-            },
-            "raw": {"type": "object", "additionalProperties": STR},
-            "slave_status": nullable({"type": "object", "additionalProperties": BOOL}),
-            "faults": {"type": "object"},
-            "capabilities": {"type": "object"},
-            "unknown_ids": array(INT),
-            "counters": obj(
-                {
-                    "total": _ID_COUNTERS,
-                    "per_id": {"type": "object", "additionalProperties": _ID_COUNTERS},
-                    "conversations_per_second": NUM,
-                },
-                closed=False,
-            ),
-            "link": obj({"kind": STR, "state": STR}, closed=False),
-            "targets": _TARGETS,
-            "effective_targets": _TARGETS,
-        },
-        closed=False,
-        description="The OpenTherm master's whole model of the boiler.",
-    ),
-    "Bounds": obj({"min": INT, "max": INT}),
-    "Capabilities": obj(
-        {
-            "known": {"type": "boolean", "description": "the boiler answered any capability id"},
-            "dhw": obj(
-                {
-                    "present": N_BOOL,
-                    "storage_tank": N_BOOL,
-                    "setpoint_bounds": nullable(ref("Bounds")),
-                    "setpoint_writable": N_BOOL,
-                }
-            ),
-            "ch": obj(
-                {
-                    "max_setpoint_bounds": nullable(ref("Bounds")),
-                    "max_setpoint_writable": N_BOOL,
-                    "ch2_present": N_BOOL,
-                    "low_off_pump_control_not_allowed": N_BOOL,
-                }
-            ),
-            "cooling_supported": N_BOOL,
-            "on_off_control": N_BOOL,
-            "max_capacity_kw": N_INT,
-            "min_modulation_pct": N_INT,
-            "opentherm_version": N_NUM,
-            "product": obj({"member_id": N_INT, "type": N_INT, "version": N_INT}),
-            "unsupported_ids": array(INT, description="ids answered UNKNOWN-DATAID"),
-        },
-        description="Boiler capabilities from IDs 3, 6, 15, 48, 49, 125 and 127; "
-        "null where the boiler did not say.",
-    ),
-    "Faults": obj(
-        {
-            "fault": {"type": ["boolean", "null"], "description": "ID 0 fault bit"},
-            "diagnostic_event": {"type": ["boolean", "null"], "description": "ID 0 bit 6"},
-            "flags": obj(
-                dict.fromkeys(FAULT_FLAGS, N_BOOL),
-                description="ID 5 application-specific fault flags",
-            ),
-            "oem_fault_code": {"type": ["integer", "null"], "description": "ID 5 low byte"},
-            "oem_diagnostic_code": {"type": ["integer", "null"], "description": "ID 115"},
-            "active": array(STR, description="names of the faults and flags that are on"),
-        }
-    ),
-    "Counters": obj(
-        {
-            "boiler": nullable(
-                obj(
-                    dict.fromkeys(BOILER_COUNTER_IDS, N_INT),
-                    description="IDs 116-123; null where the boiler does not have them",
-                )
-            ),
-            "opentherm": nullable(_ID_COUNTERS),
-            "link": _LINK_COUNTERS,
-        }
-    ),
-    "NativeState": obj(
-        {
-            "bridge": obj({"bridge_id": STR, "name": STR, "version": STR, "api_version": INT}),
-            "link": obj({"kind": STR, "opentherm": BOOL, "state": STR}),
-            "thermostat": ref("NativeThermostat"),
-            "boiler": nullable(ref("BoilerSnapshot")),
-            "capabilities": nullable(ref("Capabilities")),
-            "faults": nullable(ref("Faults")),
-            "counters": ref("Counters"),
-            "predictions": ref("Predictions"),
-            "options": ref("Options"),
-        },
-        description="Everything the native API shows. `boiler`, `capabilities` and `faults` "
-        "are null for an on/off (relay) boiler.",
-    ),
-    "History": obj(
-        {
-            "key": STR,
-            "resolution": {"type": "string", "enum": ["raw", "hourly"]},
-            "start": TS,
-            "end": TS,
-            "points": {
-                "description": "raw: [[ts, value], …]; hourly: [{hour, min, max, mean, count}, …]",
-                "anyOf": [
-                    array(array(NUM, minItems=2, maxItems=2)),
-                    array(obj({"hour": INT, "min": NUM, "max": NUM, "mean": NUM, "count": INT})),
-                ],
-            },
-        }
-    ),
-    "Event": obj(
-        {
-            "id": INT,
-            "ts": TS,
-            "kind": {"type": "string", "enum": EVENT_KINDS},
-            "code": N_STR,
-            "message": STR,
-            "data": {"description": "any JSON value"},
-        }
-    ),
-    "Events": obj({"events": array(ref("Event"))}),
-    "Diagnostics": obj(
-        {
-            "versions": obj(
-                {
-                    "bridge": STR,
-                    "api": INT,
-                    "python": STR,
-                    "aiohttp": STR,
-                    "sqlite": STR,
-                    "schema": INT,
-                }
-            ),
-            "uptime_s": NUM,
-            "link": obj({"kind": STR, "opentherm": BOOL, "state": STR, "counters": _LINK_COUNTERS}),
-            "opentherm": nullable(
-                obj(
-                    {
-                        "connected": BOOL,
-                        "cycles": INT,
-                        "sessions": INT,
-                        "conversations_per_second": NUM,
-                        "totals": _ID_COUNTERS,
-                        "per_id": array(
-                            {
-                                "type": "object",
-                                "required": ["id", "key", "name", "raw", "stale", "age_s"],
-                                "properties": {
-                                    "id": INT,
-                                    "key": STR,
-                                    "name": N_STR,
-                                    "raw": N_STR,
-                                    "stale": N_BOOL,
-                                    "age_s": N_NUM,
-                                },
-                            }
-                        ),
-                        "unknown_ids": array(obj({"id": INT, "name": N_STR, "since": TS})),
-                    }
-                )
-            ),
-            "faults": nullable(ref("Faults")),
-            "capabilities": nullable(ref("Capabilities")),
-            "recent_faults": array(ref("Event")),
-            "storage": obj(
-                {
-                    "schema_version": INT,
-                    "retention_days": obj(
-                        {
-                            "raw_samples": INT,
-                            "hourly_aggregates": INT,
-                            "events": INT,
-                            "egress_log": INT,
-                        }
-                    ),
-                }
-            ),
-            "push": nullable(
-                obj(
-                    {
-                        "clients": INT,
-                        "messages_sent": INT,
-                        "resyncs": INT,
-                        "dropped_clients": INT,
-                    }
-                )
-            ),
-        },
-        description="Counters, versions and uptime; no personal data, tokens or hardware id.",
-    ),
-    "Predictions": obj(
-        {
-            "available": {
-                "type": "boolean",
-                "description": "false until the first room reading; `predictions` is then {}",
-            },
-            "status": {
-                "type": "string",
-                "description": "learning, ready, or fallback: <why> (a frozen or missing "
-                "sensor, no outside temperature); learning not started before any reading",
-            },
-            "updated": {**N_TS, "description": "the time the values refer to (Unix s)"},
-            "predictions": {
-                "anyOf": [
-                    obj(
-                        {
-                            "learned": {
-                                "type": "boolean",
-                                "description": "the learned model is in use (else a default)",
-                            },
-                            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                            "progress": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "maximum": 100,
-                                "description": "learning progress, %",
-                            },
-                            "heat_loss_w_per_k": {**NUM, "description": "heat-loss coefficient"},
-                            "time_constant_h": {**NUM, "description": "lumped time constant"},
-                            "rmse_1h": {**N_NUM, "description": "own 1-hour forecast error, K"},
-                            "rmse_3h": {**N_NUM, "description": "own 3-hour forecast error, K"},
-                            "notes": array(STR, description="assumptions the figures rest on"),
-                            "room_forecast": nullable(
-                                obj(
-                                    {
-                                        "start_ts": TS,
-                                        "step_s": NUM,
-                                        "room_c": array(NUM),
-                                        "target_c": array(NUM),
-                                    },
-                                    description="room temperature at start_ts + (i+1) * step_s "
-                                    "(6 h at 15 min) if the thermostat follows its schedule, "
-                                    "and the target then",
-                                )
-                            ),
-                            "target_temperature": {
-                                **N_NUM,
-                                "description": "the target time_to_target_s refers to",
-                            },
-                            "time_to_target_s": {
-                                **N_NUM,
-                                "description": "seconds of heating to reach it; 0 there "
-                                "already, null not reachable",
-                            },
-                            "optimal_start": nullable(
-                                obj(
-                                    {
-                                        "start_ts": TS,
-                                        "start": {"type": "string", "format": "date-time"},
-                                        "period_start": {"type": "string", "format": "date-time"},
-                                        "program": STR,
-                                        "target": NUM,
-                                        "arrival_ts": N_TS,
-                                        "margin_s": NUM,
-                                        "on_time": BOOL,
-                                    },
-                                    description="the warm-up for the next home or comfort "
-                                    "period; null without one, or while the model is not "
-                                    "confident or preheat is off",
-                                )
-                            ),
-                            "preheat_start": {
-                                **N_ISO,
-                                "description": "optimal_start.start as a date-time",
-                            },
-                            "preheating": BOOL,
-                            "preheat_enabled": {
-                                "type": "boolean",
-                                "description": "the owner's option (PUT /api/v1/options)",
-                            },
-                            "balance_offset_k": {
-                                **NUM,
-                                "description": "free heat over the heat-loss coefficient; the "
-                                "heating curve counts its load from outside + this",
-                            },
-                            "emitters": nullable(
-                                obj(
-                                    {
-                                        "coefficient_w": NUM,
-                                        "exponent": NUM,
-                                        "loop_w_per_k": NUM,
-                                    },
-                                    description="learned emitters: heat = coefficient * "
-                                    "(mean water - room) ** exponent",
-                                )
-                            ),
-                        },
-                        closed=False,
-                    ),
-                    obj({}, description="no values yet"),
-                ]
-            },
-        },
-        closed=False,
-        description="The learning module's outputs, also pushed as the native state's "
-        "`predictions`. Fields are only ever added.",
-    ),
-    "Options": obj(
-        OPTION_PROPERTIES,
-        description="Per-bridge options with their defaults filled in.",
-    ),
-    "OptionsChange": {
-        **obj(
-            OPTION_PROPERTIES,
-            required=[],
-            description="Any of the options; checked whole, and nothing changes on an error. "
-            "Temperatures are checked against the boiler's bounds where it told them; boiler "
-            "options on a relay and hot-water options on a boiler without hot water are refused.",
-        ),
-        "minProperties": 1,
-    },
-    "Settings": obj(
-        {
-            "name": {"type": "string", "minLength": 1, "maxLength": 64},
-            "location": {
-                "type": ["string", "null"],
-                "maxLength": 100,
-                "description": "the city, used only for weather",
-            },
-            "email": {"type": ["string", "null"], "maxLength": 254},
-        }
-    ),
-    "SettingsUpdate": obj(
-        {
-            "name": {"type": "string", "minLength": 1, "maxLength": 64},
-            "location": {"type": ["string", "null"], "minLength": 1, "maxLength": 100},
-            "email": {"type": ["string", "null"], "minLength": 3, "maxLength": 254},
-        },
-        required=[],
-        description="Any of these (at least one); null clears location or e-mail.",
-    ),
-    "Token": obj(
-        {
-            "id": STR,
-            "name": STR,
-            "kind": {"type": "string", "enum": ["api", "oauth_access", "oauth_refresh", "paired"]},
-            "created": TS,
-            "last_used": N_TS,
-            "expires": N_TS,
-            "revoked": N_TS,
-            "client_id": N_STR,
-            "active": BOOL,
-            "current": {"type": "boolean", "description": "the token of this request"},
-        }
-    ),
-    "Tokens": obj({"tokens": array(ref("Token"))}),
-    "RevokedToken": obj({"token": ref("Token")}),
-    "Export": obj(
-        {
-            "format": {"const": "thermosmart-local-export"},
-            "schema_version": INT,
-            "exported_at": TS,
-            "settings": {"type": "object"},
-            "schedule": array(
-                obj({"day": INT, "hour": INT, "minute": INT, "program": ref("ProgramName")})
-            ),
-            "exceptions": array(
-                obj({"start": STR, "end": STR, "program": ref("ProgramName"), "description": STR})
-            ),
-            "measurements": obj(
-                {
-                    "samples": {"type": "object", "additionalProperties": array(array(NUM))},
-                    "hourly": {"type": "object", "additionalProperties": array({"type": "object"})},
-                }
-            ),
-            "events": array(ref("Event")),
-            "learning": {"type": "object"},
-            "consents": array(ref("Consent")),
-            "egress_log": array(ref("EgressRecord")),
-            "webhooks": array({"type": "object"}),
-            "tokens": array({"type": "object"}),
-            "oauth_clients": array({"type": "object"}),
-        },
-        closed=False,
-        description="Everything stored about the household (no secrets, no hashes).",
-    ),
-    "EraseRequest": obj(
-        {
-            "confirm": {"const": True},
-            "revoke_tokens": {
-                "type": "boolean",
-                "default": False,
-                "description": "also revoke every token (the caller's too)",
-            },
-        },
-        required=["confirm"],
-    ),
-    "EraseResult": obj(
-        {
-            "erased": {
-                "type": "object",
-                "description": "rows deleted (or tokens revoked) per class",
-                "additionalProperties": INT,
-            },
-            "tokens_revoked": BOOL,
-        }
-    ),
-    "Consent": obj(
-        {
-            "id": INT,
-            "purpose": {"type": "string", "enum": PURPOSES},
-            "granted": BOOL,
-            "ts": TS,
-            "terms_version": STR,
-        }
-    ),
-    "Consents": obj(
-        {
-            "consents": obj(
-                {p: obj({"granted": BOOL, "terms_version": N_STR, "ts": N_TS}) for p in PURPOSES},
-                description="the decision in force per purpose (not granted until granted)",
-            ),
-            "history": array(ref("Consent")),
-        }
-    ),
-    "ConsentUpdate": obj(
-        {
-            "granted": BOOL,
-            "terms_version": {"type": "string", "minLength": 1, "maxLength": 32},
-        }
-    ),
-    "EgressRecord": obj(
-        {
-            "id": INT,
-            "ts": TS,
-            "host": STR,
-            "path": STR,
-            "purpose": STR,
-            "fields": array(STR, description="field names sent (never their values)"),
-            "bytes": INT,
-        }
-    ),
-    "Egress": obj({"records": array(ref("EgressRecord"))}),
-    "WsState": obj(
-        {"type": {"const": "state"}, "seq": INT, "data": ref("NativeState")},
-        description="The whole native state: first on connect, after a resync.",
-    ),
-    "WsChanged": obj(
-        {
-            "type": {"const": "changed"},
-            "seq": INT,
-            "data": {
-                "type": "object",
-                "description": "a deep-merge patch of the native state: objects merge key by "
-                "key, other values replace; keys are never removed",
-            },
-        }
-    ),
-    "WsPong": obj({"type": {"const": "pong"}}),
-    "WsError": obj(
-        {
-            "type": {"const": "error"},
-            "error": STR,
-            "message": STR,
-            "errors": array(ref("FieldError")),
-        }
-    ),
-    "WsServerMessage": {
-        "oneOf": [ref("WsState"), ref("WsChanged"), ref("WsPong"), ref("WsError")],
-    },
-    "WsClientMessage": obj({"type": {"type": "string", "enum": ["ping", "resync"]}}),
-    "LoginForm": obj(
-        {
-            "username": {"type": "string", "description": "the hardware id or the owner's e-mail"},
-            "password": STR,
-        },
-        required=["username", "password"],
-        closed=False,
-    ),
-    "DecisionForm": obj({"transaction_id": STR}, closed=False),
-    "TokenForm": obj(
-        {
-            "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
-            "code": STR,
-            "redirect_uri": STR,
-            "refresh_token": STR,
-            "client_id": STR,
-            "client_secret": STR,
-        },
-        required=["grant_type"],
-        closed=False,
-    ),
-    "OAuthToken": obj(
-        {
-            "access_token": STR,
-            "token_type": {"const": "Bearer"},
-            "expires_in": INT,
-            "refresh_token": STR,
-            "scope": {"const": "ot"},
-            "thermostat": STR,
-        },
-        closed=False,
-    ),
-    "OAuthError": obj(
-        {"error": STR, "error_description": STR},
-        required=["error"],
-        closed=False,
-        description="RFC 6749 error answer",
-    ),
-    "WebhookRegistration": obj(
-        {"webhook_url": {"type": ["string", "null"], "description": "empty or null removes it"}}
-    ),
-    "LegacyWebhookRegistration": obj(
-        {"webhook": {"type": ["string", "null"], "description": "empty or null removes it"}}
-    ),
-    "WebhookMessage": {
-        "type": "object",
-        "required": ["thermostat"],
-        "properties": {"thermostat": STR, "code": INT},
-        "description": "What the bridge POSTs to a webhook: the hardware id and only the "
-        'changed fields of the thermostat object (`{"ot": {"raw": {…}}}` for OpenTherm); '
-        '`{"code": 510}` says the webhook expired.',
-    },
-}
 
 
 # -- responses and parameters ---------------------------------------------------------

@@ -23,6 +23,7 @@ from bridge.core import options as opts, state as core
 from bridge.core.boiler_config import BoilerBounds, BoilerCommand
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.listeners import Listeners
+from bridge.core.payloads.history import EventKind
 from bridge.core.programs import (
     Programs,
     WeekSchedule,
@@ -35,7 +36,6 @@ from bridge.learning import Measurement, heat_source_for
 from bridge.opentherm.links.base import RoomSensor
 from bridge.services.learning import SAVE_INTERVAL_S, LearningService
 from bridge.storage import Sample
-from bridge.storage.history import EventKind
 from bridge.storage.settings import (
     CONTROL_STATE,
     GEOFENCE_DEVICES,
