@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, get_origin
+from typing import Any
 
 import aiohttp
 from openapi_schema_validator import OAS31Validator
@@ -11,7 +11,8 @@ from openapi_spec_validator import validate as validate_openapi
 
 from bridge.api.openapi import build_document, served_routes, undocumented
 from bridge.core.clock import VirtualClock
-from bridge.core.contract import Named, components, is_model
+from bridge.core.contract import components
+from bridge.core.payloads import catalog
 from bridge.daemon import Bridge
 
 from .native_helpers import call, make_token
@@ -209,30 +210,9 @@ async def test_error_answers_match_the_error_schema(
         error_schema.validate(body)
 
 
-def _payload_models() -> dict[str, Any]:
-    """Every payload model and named alias in bridge.core.payloads, by component name."""
-    import importlib
-    import pkgutil
-
-    import bridge.core.payloads as payloads
-
-    out: dict[str, Any] = {}
-    for info in pkgutil.iter_modules(payloads.__path__):
-        module = importlib.import_module(f"{payloads.__name__}.{info.name}")
-        for value in vars(module).values():
-            found = components(value) if is_model(value) or _is_named(value) else {}
-            for name in found:
-                out.setdefault(name, value)
-    return out
-
-
-def _is_named(value: Any) -> bool:
-    return get_origin(value) is Annotated and any(isinstance(m, Named) for m in value.__metadata__)
-
-
 def test_every_schema_component_comes_from_a_model() -> None:
     doc = build_document()
-    models = _payload_models()
+    models = catalog()  # every model and named alias of bridge.core.payloads
     schemas = doc["components"]["schemas"]
     assert set(schemas) <= set(models), "a component without a payload model"
     assert schemas == components(*(models[name] for name in schemas))
