@@ -83,7 +83,7 @@ UNSET: Final = _Unset()
 Unset = _Unset
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # hashed by identity: the keywords may hold lists
 class Keywords:
     """JSON Schema keywords added to a type: ``Annotated[float, Keywords(minimum=5)]``."""
 
