@@ -46,7 +46,12 @@ from bridge.core.payloads.access import RevokedToken, Tokens
 from bridge.core.payloads.history import EventKind, Events, History
 from bridge.core.payloads.native import Diagnostics, Predictions
 from bridge.core.payloads.options import Options, OptionsChange, Settings, SettingsUpdate
-from bridge.core.payloads.thermostat import NativeThermostat, PauseRequest, ThermostatUpdate
+from bridge.core.payloads.thermostat import (
+    NativeThermostat,
+    PauseRequest,
+    ScheduleBlocks,
+    ThermostatUpdate,
+)
 from bridge.core.validation import ValidationError, validate
 from bridge.services.access import OWNER_KINDS, TokenInfo
 from bridge.services.settings import EMAIL, LOCATION, NAME
@@ -240,6 +245,45 @@ async def pause(request: web.Request) -> web.Response:
     service = _bridge(request).thermostat
     await service.set_paused(data["pause"])
     return web.json_response(service.native_view())
+
+
+# -- schedule blocks ----------------------------------------------------------------------
+
+BLOCKS_MAX_RANGE = 31 * DAY
+"""The longest range ``GET /api/v1/schedule/blocks`` resolves."""
+BLOCKS_DEFAULT_RANGE = DAY
+
+
+@validated
+async def schedule_blocks(request: web.Request) -> web.Response:
+    """``GET /api/v1/schedule/blocks?start=…&end=…``: the resolved schedule for a range."""
+    bridge = _bridge(request)
+    params = query_params(request, ("start", "end"))
+    errors: list[FieldError] = []
+    times: dict[str, float] = {}
+    for field in ("start", "end"):
+        if field in params:
+            try:
+                times[field] = parse_time(params[field], field)
+            except ValidationError as err:
+                errors.extend(err.errors)
+    if errors:
+        raise ValidationError(errors)
+    start = times.get("start", bridge.clock.time())
+    end = times.get("end", start + BLOCKS_DEFAULT_RANGE)
+    if end <= start:
+        raise ValidationError([{"field": "end", "rule": "must be after start"}])
+    if end - start > BLOCKS_MAX_RANGE:
+        raise ValidationError([{"field": "end", "rule": "the range may span at most 31 days"}])
+    service = bridge.thermostat
+    return web.json_response(
+        {
+            "start": start,
+            "end": end,
+            "timezone": service.state.timezone,
+            "blocks": service.schedule_blocks(start, end),
+        }
+    )
 
 
 # -- history and events ----------------------------------------------------------------
@@ -543,6 +587,21 @@ ROUTES: tuple[Route, ...] = (
             "native",
             {"200": json_ok(NativeThermostat), **BODY_ERRORS},
             body=json_body(PauseRequest),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/schedule/blocks",
+        schedule_blocks,
+        operation(
+            "getScheduleBlocks",
+            "The resolved schedule: its blocks for a time range",
+            "native",
+            {"200": json_ok(ScheduleBlocks), **QUERY_ERRORS},
+            description="The blocks of the week schedule and its exceptions that overlap "
+            "start <= t < end, at most 31 days; start defaults to now and end to a day after "
+            "start.",
+            parameters=[query("start", "from", TIME), query("end", "until (exclusive)", TIME)],
         ),
     ),
     Route(

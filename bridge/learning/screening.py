@@ -108,6 +108,14 @@ class HeatSource:
         known = m.heat_w
         if known is not None and math.isfinite(known):
             return max(0.0, known)
+        return self.burner_w(m)
+
+    def burner_w(self, m: Measurement) -> float | None:
+        """The burner's output for ``m``, W, for heating or hot water alike.
+
+        The one place the output is told from the flame, the modulation and
+        the boiler's size; None if it cannot be told.
+        """
         if m.flame_on is not None:
             if not m.flame_on:
                 return 0.0

@@ -31,6 +31,7 @@ import math
 from typing import Any
 
 from bridge.core.listeners import Listeners
+from bridge.core.payloads.boiler_names import FAULT_FLAGS
 from bridge.opentherm.ids import DecodedValue, decode_value, get_spec
 
 _LOGGER = logging.getLogger(__name__)
@@ -322,15 +323,7 @@ class BoilerState:
         asf = self._raw(5)
         flags: dict[str, Any] = {}
         if asf is not None:
-            names = (
-                "service_request",
-                "remote_reset_enabled",
-                "low_water_pressure",
-                "gas_flame_fault",
-                "air_pressure_fault",
-                "water_over_temperature",
-            )
-            flags = {name: bool(asf >> (8 + bit) & 1) for bit, name in enumerate(names)}
+            flags = {name: bool(asf >> (8 + bit) & 1) for bit, name in enumerate(FAULT_FLAGS)}
             flags["oem_fault_code"] = asf & 0xFF
         return Faults(
             fault=None if status is None else bool(status & 0x01),

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
-from bridge.core.payloads.boiler import BOILER_COUNTER_IDS, FAULT_FLAGS
+from bridge.core.payloads.boiler_names import BOILER_COUNTER_IDS, FAULT_FLAGS
 
 if TYPE_CHECKING:
     from bridge.opentherm.links.base import BoilerLink
@@ -154,4 +154,5 @@ class NativeStateService:
         state.update(state_extras(master, link))
         state["predictions"] = thermostat.predictions()
         state["options"] = thermostat.options()
+        state["energy"] = thermostat.energy_view()
         return state

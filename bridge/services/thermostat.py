@@ -28,12 +28,14 @@ from bridge.core.programs import (
     Programs,
     WeekSchedule,
 )
+from bridge.core.schedule import Block, iter_blocks, resolve_schedule
 from bridge.core.validation import (
     ValidationError,
     parse_update,
 )
 from bridge.learning import Measurement, heat_source_for
 from bridge.opentherm.links.base import RoomSensor
+from bridge.services.energy import EnergyMeter
 from bridge.services.learning import SAVE_INTERVAL_S, LearningService
 from bridge.storage import Sample
 from bridge.storage.settings import (
@@ -130,6 +132,8 @@ class ThermostatService:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._last_faults: dict[str, Any] = {}
+        self.energy = EnergyMeter()
+        """Heat delivered and gas used, kWh, kept in the database."""
 
     # -- loading and saving ---------------------------------------------------
 
@@ -147,6 +151,7 @@ class ThermostatService:
         schedule = WeekSchedule.of(await db.schedule.get())
         exceptions = tuple(await db.schedule.get_exceptions())
         runtime = await db.settings.get(CONTROL_STATE)
+        await self.energy.load(db.energy)
         stored_options: dict[str, Any] = await db.settings.get(OPTIONS)
         await self._apply_options(opts.current(stored_options))
         self.state = replace(
@@ -297,6 +302,35 @@ class ThermostatService:
         """
         return {**self.thermostat_state(), **self._plan_view()}
 
+    def block_view(self, block: Block) -> dict[str, Any]:
+        """A schedule block as the native API shows it (times in UTC, ISO 8601)."""
+        return {
+            "start": _iso(block.start),
+            "end": _iso(block.end),
+            "program": block.program,
+            "target": self.state.programs.temperature(block.program),
+            "source": block.source,
+            "description": block.description or None,
+        }
+
+    def schedule_blocks(self, start: float, end: float) -> list[dict[str, Any]]:
+        """The schedule's blocks overlapping ``[start, end)`` (Unix times), unclipped."""
+        state = self.state
+        return [
+            self.block_view(block)
+            for block in iter_blocks(
+                state.schedule,
+                state.exceptions,
+                datetime.fromtimestamp(start, tz=UTC),
+                datetime.fromtimestamp(end, tz=UTC),
+                state.tz,
+            )
+        ]
+
+    def energy_view(self) -> dict[str, float] | None:
+        """The energy counters, kWh (None when the boiler cannot be metered)."""
+        return self.energy.view()
+
     def thermostat_state(self) -> dict[str, Any]:
         """The native view of the thermostat (more than the cloud object)."""
         base = self.schedule_resolution()
@@ -305,6 +339,9 @@ class ThermostatService:
         preheat = self.learning.active_preheat(base, now)
         outside, outside_source = self.outside()
         cmd = self.last_command
+        blocks = resolve_schedule(
+            self.state.schedule, self.state.exceptions, self.now(), self.state.tz
+        )
         return {
             "hardware_id": self.hardware_id,
             "room_temperature": _number(self.room_temperature()),
@@ -335,6 +372,8 @@ class ThermostatService:
             "relay_on": self.relay_on,
             "preheating": preheat is not None,
             "preheat_start": None if preheat is None else _iso_ts(preheat.start_ts),
+            "current_block": self.block_view(blocks.current),
+            "next_block": self.block_view(blocks.next),
         }
 
     # -- change notification ------------------------------------------------------
@@ -566,6 +605,16 @@ class ThermostatService:
         )
         return m, None if status is None else status.ch_active
 
+    async def _meter_energy(self) -> None:
+        """Book the burner's output since the last sample; push the new totals."""
+        source = None
+        if self.master is not None:
+            caps = self.master.state.capabilities
+            source = heat_source_for(caps.max_capacity_kw, caps.min_modulation_pct)
+        m, _pump = self.measurement()
+        if await self.energy.observe(self.db.energy, m, source):
+            self._notify_state()
+
     async def _learn(self) -> None:
         """Feed the learner; push new predictions; save the learning state now and then."""
         if self.master is not None:
@@ -605,6 +654,7 @@ class ThermostatService:
                     samples = self.samples()
                     if samples:
                         await self.db.measurements.add_samples(samples)
+                    await self._meter_energy()
                     next_record = self.clock.time() + RECORD_INTERVAL
                     await self._learn()
             except asyncio.CancelledError:

@@ -3,7 +3,7 @@
 Open it with ``db = await Database.open(path, clock)`` and use its
 repositories (``db.settings``, ``db.schedule``, ``db.auth``,
 ``db.measurements``, ``db.events``, ``db.learning``, ``db.consents``,
-``db.egress``, ``db.webhooks``); close it with ``await db.close()``.
+``db.egress``, ``db.webhooks``, ``db.energy``); close it with ``await db.close()``.
 Standard-library ``sqlite3`` only, on one worker thread per open database.
 """
 
@@ -31,6 +31,7 @@ from bridge.storage.core import (
     StorageError,
 )
 from bridge.storage.db import DB_FILENAME, EXPORT_FORMAT, Database, Retention
+from bridge.storage.energy import ENERGY_COUNTERS
 from bridge.storage.history import Event, HourlyAggregate, Sample, hour_of
 from bridge.storage.learning import LearningEntry
 from bridge.storage.migrations import latest_version
@@ -68,6 +69,7 @@ __all__ = [
     "DEFAULT_PROGRAMS",
     "DEFAULT_SCHEDULE",
     "EMAIL",
+    "ENERGY_COUNTERS",
     "EXPORT_FORMAT",
     "FIRMWARE_VERSION",
     "GEOFENCE_DEVICES",

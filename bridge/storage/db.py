@@ -30,6 +30,7 @@ from bridge.core.programs import ExceptionPeriod, ScheduleEntry
 from bridge.storage import migrations
 from bridge.storage.auth import AuthRepo, read_clients, read_tokens
 from bridge.storage.core import Json, StorageError, Worker
+from bridge.storage.energy import EnergyRepo, read_energy
 from bridge.storage.history import (
     EventRepo,
     MeasurementRepo,
@@ -92,7 +93,7 @@ class Database:
 
     The repositories are attributes: :attr:`settings`, :attr:`schedule`,
     :attr:`auth`, :attr:`measurements`, :attr:`events`, :attr:`learning`,
-    :attr:`consents`, :attr:`egress`, :attr:`webhooks`. Errors are
+    :attr:`consents`, :attr:`egress`, :attr:`webhooks`, :attr:`energy`. Errors are
     :class:`StorageError` (and ValueError for input that breaks a rule).
     """
 
@@ -120,6 +121,7 @@ class Database:
         self.consents = ConsentRepo(worker, clock)
         self.egress = EgressRepo(worker, clock)
         self.webhooks = WebhookRepo(worker, clock)
+        self.energy = EnergyRepo(worker, clock)
 
     @classmethod
     async def open(
@@ -308,6 +310,7 @@ class Database:
                     name: {"value": entry.value, "updated": entry.updated}
                     for name, entry in read_learning(conn).items()
                 },
+                "energy_kwh": read_energy(conn),
                 "consents": [c.as_dict() for c in read_consents(conn)],
                 "egress_log": [e.as_dict() for e in reversed(read_egress(conn))],
                 "webhooks": [w.as_dict() for w in read_webhooks(conn)],
@@ -322,8 +325,8 @@ class Database:
 
         Resets the personal settings (name, programs, city, e-mail, geofence)
         and the week schedule to the defaults, and deletes the exceptions,
-        measurements, aggregates, event log, learning state, egress log and
-        webhooks. Consents (the record of what the owner agreed to), the
+        measurements, aggregates, energy counters, event log, learning state,
+        egress log and webhooks. Consents (the record of what the owner agreed to), the
         hardware id, bridge id and technical settings stay, so the
         thermostat keeps heating on its defaults. Tokens are kept so the
         owner's clients keep working, unless ``revoke_tokens`` is True (then
@@ -347,6 +350,7 @@ class Database:
                 "hourly": conn.execute("DELETE FROM hourly").rowcount,
                 "events": conn.execute("DELETE FROM events").rowcount,
                 "learning": conn.execute("DELETE FROM learning").rowcount,
+                "energy_counters": conn.execute("DELETE FROM energy_counters").rowcount,
                 "egress_log": conn.execute("DELETE FROM egress_log").rowcount,
                 "webhooks": conn.execute("DELETE FROM webhooks").rowcount,
             }

@@ -154,6 +154,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "energy counters",
+        (
+            # monotonic kWh totals the bridge integrates from its samples (see energy.py)
+            """CREATE TABLE energy_counters (
+                name TEXT PRIMARY KEY
+                    CHECK (name IN ('ch_heat', 'ch_gas', 'dhw_heat', 'dhw_gas')),
+                kwh REAL NOT NULL CHECK (kwh >= 0),
+                updated REAL NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 

@@ -2,8 +2,10 @@
 
 Each block of the schedule is an event named after its program; an
 exception is an event of its own with its description, and cuts the
-schedule blocks it covers. Times are resolved in the bridge's timezone, the
-way the bridge resolves them.
+schedule blocks it covers. The bridge resolves the blocks (its
+``/api/v1/schedule/blocks`` route, at most 31 days a request) and pushes the
+block in force and the next one with its state; events are shown in the
+bridge's timezone.
 """
 
 from __future__ import annotations
@@ -12,19 +14,20 @@ from datetime import datetime, timedelta, tzinfo
 
 from homeassistant.components.calendar import CalendarEntity, CalendarEvent
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from . import ThermoSmartConfigEntry
-from .client import Block, blocks_between
+from .client import ScheduleBlock, ThermoSmartError
 from .const import DOMAIN
 from .entity import ThermoSmartEntity
 
 PARALLEL_UPDATES = 0
 
-LOOKAHEAD = timedelta(days=15)
-"""How far ahead the current or next event is looked for."""
+MAX_SPAN = timedelta(days=31)
+"""The longest range the bridge resolves in one request."""
 
 
 async def async_setup_entry(
@@ -75,32 +78,45 @@ class ThermoSmartScheduleCalendar(ThermoSmartEntity, CalendarEntity):
         await self._async_load_timezone()
         self.async_write_ha_state()
 
-    def _event(self, block: Block, tz: tzinfo) -> CalendarEvent:
+    def _event(self, block: ScheduleBlock, tz: tzinfo) -> CalendarEvent:
         labels = self._labels or {}
-        summary = labels.get(block.program, block.program)
-        exception = block.exception
         return CalendarEvent(
             start=block.start.astimezone(tz),
             end=block.end.astimezone(tz),
-            summary=summary,
-            description=None if exception is None else exception.description or None,
+            summary=labels.get(block.program, block.program),
+            description=block.description,
         )
-
-    def _events(self, start: datetime, end: datetime) -> list[CalendarEvent]:
-        tz = self._timezone or dt_util.get_default_time_zone()
-        thermostat = self.state_data.thermostat
-        blocks = blocks_between(thermostat.schedule, thermostat.exceptions, tz, start, end)
-        return [self._event(block, tz) for block in blocks]
 
     @property
     def event(self) -> CalendarEvent | None:
-        """The block in force now (or the next one)."""
+        """The block in force now, as the bridge pushed it (or the next one once it ended)."""
+        thermostat = self.state_data.thermostat
+        tz = self._timezone or dt_util.get_default_time_zone()
         now = dt_util.utcnow()
-        events = self._events(now, now + LOOKAHEAD)
-        return events[0] if events else None
+        for block in (thermostat.current_block, thermostat.next_block):
+            if block is not None and now < block.end:
+                return self._event(block, tz)
+        return None
 
     async def async_get_events(
         self, hass: HomeAssistant, start_date: datetime, end_date: datetime
     ) -> list[CalendarEvent]:
-        """The blocks between two times."""
-        return self._events(start_date, end_date)
+        """The blocks between two times, as the bridge resolves them."""
+        tz = self._timezone or dt_util.get_default_time_zone()
+        client = self.coordinator.client
+        blocks: list[ScheduleBlock] = []
+        cursor = start_date
+        try:
+            while cursor < end_date:
+                until = min(end_date, cursor + MAX_SPAN)
+                for block in await client.schedule_blocks(cursor, until):
+                    if not blocks or block.start >= blocks[-1].end:
+                        blocks.append(block)
+                cursor = until
+        except ThermoSmartError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="schedule_unavailable",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        return [self._event(block, tz) for block in blocks]

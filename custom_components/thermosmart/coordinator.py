@@ -4,15 +4,14 @@ After the first refresh a background task keeps the bridge's WebSocket open
 and feeds every pushed state into ``async_set_updated_data``. When the
 channel is lost the entities become unavailable, one warning is logged and
 the task reconnects with a growing delay; the first state after that makes
-them available again and logs one line. Older bridges push neither the
-programs, the schedule and its exceptions nor the predictions: for them
-those are read again on every reconnect and every few minutes.
+them available again and logs one line. Everything the entities show
+(the schedule blocks in force, the predictions, the energy counters)
+arrives with the pushed state; nothing is polled.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
 RECONNECT_MIN = 1.0
 RECONNECT_MAX = 300.0
 """Seconds between reconnection attempts: doubling from the first to the last."""
-EXTRAS_INTERVAL = timedelta(minutes=5)
-"""How often an older bridge's programs, schedule, exceptions and predictions are read again."""
 
 
 class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
@@ -56,7 +53,7 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
         )
         self.client = client
         self.connection = 0
-        """Counts the push connections; entities that integrate over time restart on a change."""
+        """Counts the push connections (shown in the diagnostics)."""
         self._lost = False
         self._received = False
 
@@ -82,9 +79,6 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
         entry.async_create_background_task(
             self.hass, self._async_listen(), f"{DOMAIN} push {entry.entry_id}"
         )
-        entry.async_create_background_task(
-            self.hass, self._async_poll_extras(), f"{DOMAIN} extras {entry.entry_id}"
-        )
         entry.async_on_unload(
             self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
         )
@@ -103,9 +97,6 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
             try:
                 await self.client.connect()
                 self.connection += 1
-                if self._lost:
-                    # what is not pushed may have changed while we were away
-                    await self._async_read_extras()
                 await self.client.listen(self._async_on_state)
             except ThermoSmartAuthenticationError:
                 await self.client.disconnect()
@@ -145,29 +136,6 @@ class ThermoSmartCoordinator(DataUpdateCoordinator[BridgeState]):
         )
         self.last_update_success = False
         self.async_update_listeners()
-
-    async def _async_read_extras(self) -> None:
-        if not self.client.pushes_schedule:
-            await self.client.thermostat()
-        if not self.client.pushes_predictions:
-            await self.client.predictions()
-
-    async def _async_poll_extras(self) -> None:
-        while True:
-            await asyncio.sleep(EXTRAS_INTERVAL.total_seconds())
-            await self.async_refresh_extras()
-
-    async def async_refresh_extras(self) -> None:
-        """Read again what the bridge does not push (older bridges)."""
-        if self._lost or not self.last_update_success:
-            return
-        try:
-            await self._async_read_extras()
-        except ThermoSmartError as err:
-            LOGGER.debug("Could not read the thermostat or predictions: %s", err)
-            return
-        if (state := self.client.current_state) is not None:
-            self.async_set_updated_data(state)
 
     @callback
     def async_apply_client_state(self) -> None:

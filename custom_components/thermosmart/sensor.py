@@ -1,5 +1,6 @@
 """Sensors: the boiler's temperatures, pressure, modulation and counters, the outside
-temperature, the learning module's outputs, and an estimate of the gas used.
+temperature, the learning module's outputs, and the bridge's energy counters (heat
+delivered and gas used, for the Energy dashboard).
 """
 
 from __future__ import annotations
@@ -7,10 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from homeassistant.components.sensor import (
-    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -215,51 +214,31 @@ SENSORS: tuple[ThermoSmartSensorEntityDescription, ...] = (
 )
 
 
-def burner_power_kw(state: BridgeState) -> float | None:
-    """The boiler's heat output now, kW, estimated from the flame and the modulation.
-
-    OpenTherm's relative modulation is the place between the minimum output
-    (0 %) and the maximum (100 %); the maximum is the boiler's capacity
-    (ID 15 high byte) and the minimum its minimum modulation (ID 15 low
-    byte) of that. None when the boiler does not tell enough.
-    """
-    boiler, caps = state.boiler, state.capabilities
-    if boiler is None or caps is None or caps.max_capacity_kw is None:
-        return None
-    status = boiler.slave_status
-    modulation = boiler.number("relative_modulation_level")
-    if status is None or modulation is None:
-        return None
-    if not status.flame_on:
-        return 0.0
-    max_kw = caps.max_capacity_kw
-    min_kw = max_kw * (caps.min_modulation_pct or 0.0) / 100.0
-    return min_kw + (max_kw - min_kw) * min(100.0, max(0.0, modulation)) / 100.0
+def _energy(
+    key: str, value_fn: Callable[[BridgeState], float | None]
+) -> ThermoSmartSensorEntityDescription:
+    return ThermoSmartSensorEntityDescription(
+        key=key,
+        translation_key=key,
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        value_fn=value_fn,
+        exists_fn=lambda state: state.energy is not None,
+    )
 
 
-def bridge_time(state: BridgeState) -> float | None:
-    """The bridge clock's time of the newest boiler value in the state."""
-    if state.boiler is None:
-        return None
-    times = [value.updated for value in state.boiler.values.values() if value.updated is not None]
-    return max(times, default=None)
-
-
-GAS_USE = ThermoSmartSensorEntityDescription(
-    key="gas_use_estimate",
-    translation_key="gas_use_estimate",
-    device_class=SensorDeviceClass.ENERGY,
-    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-    state_class=SensorStateClass.TOTAL_INCREASING,
-    suggested_display_precision=2,
-    value_fn=lambda state: None,
-    exists_fn=lambda state: (
-        state.capabilities is not None
-        and state.capabilities.max_capacity_kw is not None
-        and state.boiler is not None
-        and state.boiler.has("relative_modulation_level")
-    ),
+ENERGY_SENSORS: tuple[ThermoSmartSensorEntityDescription, ...] = (
+    # the key of the sensor that once integrated the burner's output in Home Assistant:
+    # it now shows the bridge's gas counter (heating and hot water), and keeps its history
+    _energy("gas_use_estimate", lambda s: None if s.energy is None else s.energy.gas_kwh),
+    _energy("ch_gas", lambda s: None if s.energy is None else s.energy.ch_gas_kwh),
+    _energy("dhw_gas", lambda s: None if s.energy is None else s.energy.dhw_gas_kwh),
+    _energy("ch_heat", lambda s: None if s.energy is None else s.energy.ch_heat_kwh),
+    _energy("dhw_heat", lambda s: None if s.energy is None else s.energy.dhw_heat_kwh),
 )
+"""Monotonic totals the bridge keeps, pushed with its state."""
 
 
 async def async_setup_entry(
@@ -272,13 +251,11 @@ async def async_setup_entry(
     def factory(
         coordinator: ThermoSmartCoordinator, description: ThermoSmartSensorEntityDescription
     ) -> SensorEntity:
-        if description is GAS_USE:
-            return ThermoSmartGasUseSensor(coordinator, description)
         return ThermoSmartSensor(coordinator, description)
 
     async_add_present_entities(
         entry,
-        (*SENSORS, GAS_USE),
+        (*SENSORS, *ENERGY_SENSORS),
         lambda description, state: description.exists_fn(state),
         factory,
         async_add_entities,
@@ -294,48 +271,3 @@ class ThermoSmartSensor(ThermoSmartDescribedEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The value now."""
         return self.entity_description.value_fn(self.state_data)
-
-
-class ThermoSmartGasUseSensor(ThermoSmartDescribedEntity, RestoreSensor):
-    """The energy the burner delivered, integrated over the bridge's clock.
-
-    Between two states the output of the first holds. Time while Home
-    Assistant was not connected to the bridge is not counted, so this
-    undercounts then; it also counts heat delivered, which is a few percent
-    less than the gas burnt (the boiler's efficiency).
-    """
-
-    entity_description: ThermoSmartSensorEntityDescription
-
-    _energy_kwh = 0.0
-    _last: tuple[int, float, float] | None = None
-
-    async def async_added_to_hass(self) -> None:
-        """Continue from the last total."""
-        await super().async_added_to_hass()
-        last = await self.async_get_last_sensor_data()
-        if last is not None and isinstance(last.native_value, int | float | Decimal):
-            self._energy_kwh = float(last.native_value)
-        self._integrate()
-
-    def _handle_coordinator_update(self) -> None:
-        self._integrate()
-        super()._handle_coordinator_update()
-
-    def _integrate(self) -> None:
-        state = self.state_data
-        power, now = burner_power_kw(state), bridge_time(state)
-        if power is None or now is None or not self.coordinator.last_update_success:
-            self._last = None
-            return
-        connection = self.coordinator.connection
-        last = self._last
-        if last is not None and last[0] == connection and now > last[1]:
-            self._energy_kwh += last[2] * (now - last[1]) / 3600.0
-        if last is None or last[0] != connection or now >= last[1]:
-            self._last = (connection, now, power)
-
-    @property
-    def native_value(self) -> float:
-        """The total so far, kWh."""
-        return round(self._energy_kwh, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,7 @@ from bridge.opentherm.links.base import LinkCounters
 from bridge.services.state import state_extras
 from bridge.storage import EventKind, Sample, TokenKind
 
+from .conftest import virtual_bridge
 from .native_helpers import call, fields_of, make_token
 
 NATIVE_ROUTES = [
@@ -93,6 +95,7 @@ async def test_owner_routes_refuse_oauth_access_tokens(
         "/api/v1/settings",
         "/api/v1/tokens",
         "/api/v1/history?key=room_temperature",
+        "/api/v1/schedule/blocks",
     ],
 )
 async def test_unknown_and_repeated_query_parameters_are_refused(
@@ -129,6 +132,7 @@ async def test_state_has_decoded_capabilities_faults_and_counters(
         "counters",
         "predictions",
         "options",
+        "energy",
     }
     assert state["options"]["heating_system"] == "radiators"
     caps = state["capabilities"]
@@ -681,3 +685,163 @@ async def test_list_and_revoke_tokens(
     assert status == 200
     status, _ = await call(http, b, "GET", "/api/v1/tokens", token)
     assert status == 401
+
+
+# -- schedule blocks ----------------------------------------------------------------------------
+
+# the spring change in Europe/Amsterdam: Sunday 2026-03-29, 02:00 +01:00 jumps to 03:00 +02:00
+DST_WEEK = [
+    {"start": [5, 7, 0], "temperature": "home"},
+    {"start": [5, 23, 0], "temperature": "not_home"},
+    {"start": [6, 2, 30], "temperature": "comfort"},  # in the skipped hour: starts at the jump
+    {"start": [6, 12, 0], "temperature": "not_home"},
+]
+
+
+async def test_schedule_blocks_across_a_daylight_saving_change(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, _ = vb
+    body = {
+        "schedule": DST_WEEK,
+        "exceptions": [
+            {
+                "start": [2026, 2, 29, 14, 0],
+                "end": [2026, 2, 29, 16, 0],
+                "temperature": "comfort",
+                "description": "Visit",
+            }
+        ],
+        "programs": {"comfort": 21.5},
+    }
+    status, _ = await call(http, b, "PATCH", "/api/v1/thermostat", token, json=body)
+    assert status == 200
+    status, answer = await call(
+        http,
+        b,
+        "GET",
+        "/api/v1/schedule/blocks?start=2026-03-28T12:00:00Z&end=2026-03-29T18:00:00%2B02:00",
+        token,
+    )
+    assert status == 200, answer
+    assert answer["timezone"] == "Europe/Amsterdam"
+    assert answer["start"] == datetime(2026, 3, 28, 12, tzinfo=UTC).timestamp()
+    spans = [
+        (blk["start"], blk["end"], blk["program"], blk["source"], blk["description"])
+        for blk in answer["blocks"]
+    ]
+    assert spans == [
+        ("2026-03-28T06:00:00+00:00", "2026-03-28T22:00:00+00:00", "home", "schedule", None),
+        # 23:00 +01:00 to the jump: three hours, not four
+        ("2026-03-28T22:00:00+00:00", "2026-03-29T01:00:00+00:00", "not_home", "schedule", None),
+        ("2026-03-29T01:00:00+00:00", "2026-03-29T10:00:00+00:00", "comfort", "schedule", None),
+        ("2026-03-29T10:00:00+00:00", "2026-03-29T12:00:00+00:00", "not_home", "schedule", None),
+        ("2026-03-29T12:00:00+00:00", "2026-03-29T14:00:00+00:00", "comfort", "exception", "Visit"),
+        # the schedule resumes after the exception, until Saturday 07:00 +02:00
+        ("2026-03-29T14:00:00+00:00", "2026-04-04T05:00:00+00:00", "not_home", "schedule", None),
+    ]
+    assert {blk["program"]: blk["target"] for blk in answer["blocks"]}["comfort"] == 21.5
+
+
+async def test_thermostat_state_carries_the_current_and_next_block(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, _ = vb  # the virtual clock starts at 2026-01-01 00:00 UTC (01:00 in Amsterdam)
+    exception = {
+        "start": [2025, 11, 31, 23, 0],
+        "end": [2026, 0, 1, 3, 0],
+        "temperature": "comfort",
+        "description": "New year",
+    }
+    status, view = await call(
+        http, b, "PATCH", "/api/v1/thermostat", token, json={"exceptions": [exception]}
+    )
+    assert status == 200
+    current, upcoming = view["current_block"], view["next_block"]
+    assert current["source"] == "exception"
+    assert current["description"] == "New year"
+    assert (current["start"], current["end"]) == (
+        "2025-12-31T22:00:00+00:00",
+        "2026-01-01T02:00:00+00:00",
+    )
+    assert current["target"] == view["target_temperature"]
+    assert upcoming["start"] == current["end"]
+    assert upcoming["source"] == "schedule"
+    status, state = await call(http, b, "GET", "/api/v1/state", token)
+    assert state["thermostat"]["current_block"] == current
+    assert state["thermostat"]["next_block"] == upcoming
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", "end"),
+        ("start=2026-01-01T00:00:00Z&end=2026-02-01T00:00:01Z", "end"),
+        ("start=yesterday", "start"),
+        ("start=2026-01-01T00:00:00", "start"),
+        ("end=-5", "end"),
+        ("days=3", "days"),
+    ],
+)
+async def test_schedule_blocks_range_is_checked(
+    vb: tuple[Bridge, VirtualClock],
+    http: aiohttp.ClientSession,
+    token: str,
+    query: str,
+    field: str,
+) -> None:
+    b, _ = vb
+    _, before = await call(http, b, "GET", "/api/v1/thermostat", token)
+    status, body = await call(http, b, "GET", f"/api/v1/schedule/blocks?{query}", token)
+    assert status == 400
+    assert body["error"] == "invalid"
+    assert field in {e["field"] for e in body["errors"]}
+    _, after = await call(http, b, "GET", "/api/v1/thermostat", token)
+    for key in ("schedule", "exceptions", "programs", "current_block", "next_block"):
+        assert after[key] == before[key]
+    # 31 days is the most; no token, no blocks
+    status, body = await call(
+        http,
+        b,
+        "GET",
+        "/api/v1/schedule/blocks?start=2026-01-01T00:00:00Z&end=2026-02-01T00:00:00Z",
+        token,
+    )
+    assert status == 200
+    assert len(body["blocks"]) > 31
+    status, _ = await call(http, b, "GET", "/api/v1/schedule/blocks")
+    assert status == 401
+
+
+# -- energy counters ---------------------------------------------------------------------------
+
+
+async def test_energy_counters_grow_without_clients_and_survive_a_restart(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with virtual_bridge(tmp_path) as (b, clock):
+        token = await make_token(b)
+        status, _ = await call(
+            http, b, "PATCH", "/api/v1/thermostat", token, json={"target_temperature": 25}
+        )
+        assert status == 200
+        await clock.advance(1800)  # half an hour heating, no client connected
+        status, state = await call(http, b, "GET", "/api/v1/state", token)
+        first = state["energy"]
+        assert first["ch_heat_kwh"] > 0.5
+        # gas burnt is more than the heat delivered (efficiency below 100 %)
+        assert first["ch_heat_kwh"] < first["ch_gas_kwh"] < first["ch_heat_kwh"] / 0.85
+    async with virtual_bridge(tmp_path) as (b, clock):
+        token = await make_token(b)
+        status, state = await call(http, b, "GET", "/api/v1/state", token)
+        restarted = state["energy"]
+        # continues from the stored totals (which kept growing while the bridge stopped)
+        stored = await b.db.energy.totals()
+        assert restarted == {f"{name}_kwh": round(kwh, 3) for name, kwh in stored.items()}
+        assert all(restarted[key] >= first[key] for key in first)
+        await call(http, b, "PATCH", "/api/v1/thermostat", token, json={"target_temperature": 25})
+        await clock.advance(1800)
+        status, state = await call(http, b, "GET", "/api/v1/state", token)
+        second = state["energy"]
+        assert all(second[key] >= restarted[key] for key in first)
+        assert second["ch_heat_kwh"] > restarted["ch_heat_kwh"] + 0.5

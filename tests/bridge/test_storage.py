@@ -142,7 +142,7 @@ async def test_newer_schema_is_refused(db_path: Path, clock: VirtualClock) -> No
     await (await Database.open(db_path, clock)).close()
     with raw(db_path) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(SchemaTooNewError, match=r"version 99 is newer .*\(1\)"):
+    with pytest.raises(SchemaTooNewError, match=r"version 99 is newer .*\(2\)"):
         await Database.open(db_path, clock)
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
@@ -154,20 +154,20 @@ async def test_each_migration_step_is_one_transaction(
     await (await Database.open(db_path, clock)).close()
     known = migrations.MIGRATIONS
     broken = migrations.Migration(
-        2, "broken", ("CREATE TABLE extra (x INTEGER)", "INSERT INTO missing VALUES (1)")
+        3, "broken", ("CREATE TABLE extra (x INTEGER)", "INSERT INTO missing VALUES (1)")
     )
     monkeypatch.setattr(migrations, "MIGRATIONS", (*known, broken))
-    with pytest.raises(SchemaError, match=r"migration 2 .*missing"):
+    with pytest.raises(SchemaError, match=r"migration 3 .*missing"):
         await Database.open(db_path, clock)
     with raw(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "extra" not in tables
 
-    good = migrations.Migration(2, "extra", ("CREATE TABLE extra (x INTEGER)",))
+    good = migrations.Migration(3, "extra", ("CREATE TABLE extra (x INTEGER)",))
     monkeypatch.setattr(migrations, "MIGRATIONS", (*known, good))
     db = await Database.open(db_path, clock)
-    assert db.schema_version == 2
+    assert db.schema_version == 3
     await db.close()
 
     monkeypatch.setattr(migrations, "MIGRATIONS", known)
@@ -885,6 +885,7 @@ ALLOWED_COLUMNS = {
     "consents": {"id", "purpose", "granted", "ts", "terms_version"},
     "egress_log": {"id", "ts", "host", "path", "purpose", "fields", "bytes"},
     "webhooks": {"id", "url", "token_id", "created", "last_status", "last_attempt", "failures"},
+    "energy_counters": {"name", "kwh", "updated"},
     "sqlite_sequence": {"name", "seq"},  # SQLite's own AUTOINCREMENT bookkeeping
 }
 FORBIDDEN = (
@@ -978,3 +979,24 @@ async def test_committed_rows_survive_kill_9(db_path: Path, clock: VirtualClock)
             per_row[int(s.value)] = per_row.get(int(s.value), 0) + 1
         assert set(per_row.values()) == {50}
         assert os.path.exists(db_path)
+
+
+# -- energy counters ------------------------------------------------------------------------
+
+
+async def test_energy_counters_add_up_survive_reopening_and_never_go_down(
+    db_path: Path, clock: VirtualClock
+) -> None:
+    db = await Database.open(db_path, clock)
+    assert await db.energy.totals() == {}
+    assert await db.energy.add({"ch_heat": 1.5, "ch_gas": 1.6}) == {"ch_heat": 1.5, "ch_gas": 1.6}
+    await db.energy.add({"ch_heat": 0.5, "dhw_gas": 0.25})
+    for bad in ({"ch_heat": -0.1}, {"ch_gas": float("nan")}, {"boiler": 1.0}):
+        with pytest.raises(ValueError, match="energy counter"):
+            await db.energy.add(bad)
+    await db.close()
+    with raw(db_path) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE energy_counters SET kwh = -1 WHERE name = 'ch_heat'")
+    again = await Database.open(db_path, clock)
+    assert await again.energy.totals() == {"ch_heat": 2.0, "ch_gas": 1.6, "dhw_gas": 0.25}
+    await again.close()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import UTC, datetime
 import json
 from pathlib import Path
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from hypothesis import example, given, strategies as st
@@ -462,3 +464,42 @@ async def test_program_and_schedule_changes_are_pushed(
         )
         assert status == 200
         await receive_until(ws, state, lambda s: s["thermostat"]["schedule"] == schedule)
+
+
+async def test_energy_counters_and_blocks_are_pushed(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, clock = vb
+    status, _ = await call(
+        http, b, "PATCH", "/api/v1/thermostat", token, json={"target_temperature": 25}
+    )
+    assert status == 200
+    async with http.ws_connect(ws_url(b), headers=bearer(token)) as ws:
+        state = (await receive(ws))["data"]
+        assert "current_block" in state["thermostat"]
+        start = (state.get("energy") or {}).get("ch_gas_kwh", 0.0)
+        for _ in range(10):  # five minutes of heating
+            await clock.advance(30)
+        await receive_until(
+            ws, state, lambda s: (s.get("energy") or {}).get("ch_gas_kwh", 0.0) > start + 0.2
+        )
+        total = b.native_state()["energy"]
+        assert total["ch_gas_kwh"] > start + 0.2
+        await receive_until(ws, state, lambda s: s.get("energy") == total)
+        # a new exception now: the pushed current block is the exception
+        now = datetime.fromtimestamp(clock.time(), UTC).astimezone(AMSTERDAM)
+        wall = [now.year, now.month - 1, now.day, now.hour, 0]
+        later = [now.year, now.month - 1, now.day, now.hour + 2, 0]
+        exception = {"start": wall, "end": later, "temperature": "comfort", "description": "X"}
+        status, _ = await call(
+            http, b, "PATCH", "/api/v1/thermostat", token, json={"exceptions": [exception]}
+        )
+        assert status == 200
+        await receive_until(
+            ws, state, lambda s: s["thermostat"]["current_block"]["source"] == "exception"
+        )
+        assert state["thermostat"]["current_block"]["description"] == "X"
+        assert state["thermostat"]["next_block"]["source"] == "schedule"
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")

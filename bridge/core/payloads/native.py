@@ -121,6 +121,19 @@ class LinkInfo:
 
 
 @model
+class Energy:
+    """Monotonic totals the bridge keeps in its database, integrated from the burner's output
+    on every measurement sample (60 s): heat delivered and gas used (net calorific value), for
+    central heating and for hot water, kWh. Null for a boiler whose output cannot be told (a
+    relay, or no capacity reported in ID 15)."""
+
+    ch_heat_kwh: float
+    ch_gas_kwh: float
+    dhw_heat_kwh: float
+    dhw_gas_kwh: float
+
+
+@model
 class NativeState:
     """Everything the native API shows. `boiler`, `capabilities` and `faults` are null for
     an on/off (relay) boiler."""
@@ -134,6 +147,7 @@ class NativeState:
     counters: Counters
     predictions: Predictions
     options: Options
+    energy: Energy | None
 
 
 @model

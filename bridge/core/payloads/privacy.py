@@ -102,6 +102,7 @@ class Export:
     measurements: ExportMeasurements
     events: list[Event]
     learning: dict[str, Any]
+    energy_kwh: dict[str, float] = spec(description="the energy counters' totals by name")
     consents: list[Consent]
     egress_log: list[EgressRecord]
     webhooks: list[dict[str, Any]]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from bridge.core.contract import UNSET, Keywords, Unset, model, spec
-from bridge.core.payloads.common import DateTime, ProgramChanges, ProgramName, Programs
+from bridge.core.payloads.common import (
+    DateTime,
+    ProgramChanges,
+    ProgramName,
+    Programs,
+    Timestamp,
+)
 from bridge.core.programs import MAX_DESCRIPTION, MAX_EXCEPTIONS, MAX_SCHEDULE_ENTRIES
 from bridge.core.state import Source
 
@@ -100,6 +106,30 @@ class PauseRequest:
 
 
 @model
+class ScheduleBlock:
+    """A stretch of time with one program from the week schedule or one exception, as the
+    bridge resolves it (daylight-saving changes included; a schedule block starts at every
+    schedule entry, also when the program stays the same)."""
+
+    start: DateTime = spec(description="UTC")
+    end: DateTime = spec(description="UTC (exclusive)")
+    program: ProgramName
+    target: float = spec(description="the program's temperature now, °C")
+    source: Literal["schedule", "exception"]
+    description: str | None = spec(description="the exception's description")
+
+
+@model
+class ScheduleBlocks:
+    start: Timestamp
+    end: Timestamp
+    timezone: str
+    blocks: list[ScheduleBlock] = spec(
+        description="the blocks overlapping start <= t < end, in order, unclipped"
+    )
+
+
+@model
 class NextBlock:
     start: DateTime | None
     program: str
@@ -139,6 +169,8 @@ class ThermostatState:
         "the target is then that period's"
     )
     preheat_start: DateTime | None = spec(description="when the warm-up in progress began")
+    current_block: ScheduleBlock
+    next_block: ScheduleBlock
 
 
 @model

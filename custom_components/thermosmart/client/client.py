@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 import copy
+from datetime import datetime
 from http import HTTPStatus
 import json
 import logging
@@ -28,6 +29,7 @@ from .models import (
     Options,
     PairingResult,
     Predictions,
+    ScheduleBlock,
     Thermostat,
     merge_patch,
 )
@@ -72,7 +74,6 @@ class ThermoSmartClient:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._closing = False
         self._document: dict[str, Any] | None = None
-        self._pushes_schedule = False
         self._seq: int | None = None
         self._thermostat_view: dict[str, Any] = {}
         self._predictions: Predictions | None = None
@@ -89,6 +90,7 @@ class ThermoSmartClient:
         *,
         json_body: Any = None,
         auth: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> Any:
         session = self._get_session()
         headers = {"Accept": "application/json"}
@@ -97,6 +99,8 @@ class ThermoSmartClient:
                 raise ThermoSmartAuthenticationError("no token: pair with the bridge first")
             headers["Authorization"] = f"Bearer {self.token}"
         url = self.base_url.join(URL(path))
+        if params:
+            url = url.with_query(params)
         try:
             async with asyncio.timeout(self.request_timeout):
                 response = await session.request(method, url, json=json_body, headers=headers)
@@ -182,33 +186,34 @@ class ThermoSmartClient:
             return BridgeState.from_dict(document, Predictions.from_dict(pushed))
         return BridgeState.from_dict(document, self._predictions)
 
-    @property
-    def pushes_schedule(self) -> bool:
-        """Whether the bridge's state carries programs, schedule and exceptions (newer ones do)."""
-        return self._pushes_schedule
-
     def _keep_document(self, document: dict[str, Any]) -> None:
         """Take a whole state as the bridge sent it (before any view is merged into it)."""
         self._document = document
-        thermostat = document.get("thermostat")
-        self._pushes_schedule = isinstance(thermostat, dict) and "schedule" in thermostat
-
-    @property
-    def pushes_predictions(self) -> bool:
-        """Whether the bridge's state carries the predictions (newer bridges push them)."""
-        return self._document is not None and "predictions" in self._document
 
     async def native_state(self) -> BridgeState:
-        """Read the whole state, the thermostat's programs and schedule, and the predictions."""
+        """Read the whole state (the thermostat with its programs and schedule, the predictions)."""
         document = await self.state()
         view = await self._thermostat_request("GET")
         BridgeState.from_dict(document)  # check the shape before keeping it
         self._keep_document(document)
         self._seq = None
         self._thermostat_view = view
-        if not self.pushes_predictions:
-            self._predictions = await self.predictions()
         return self._build()
+
+    async def schedule_blocks(self, start: datetime, end: datetime) -> list[ScheduleBlock]:
+        """``GET /api/v1/schedule/blocks``: the bridge's resolved schedule, at most 31 days.
+
+        The blocks overlapping ``[start, end)`` (aware datetimes), in order, unclipped.
+        """
+        data = await self._request(
+            "GET",
+            "/api/v1/schedule/blocks",
+            params={"start": start.isoformat(), "end": end.isoformat()},
+        )
+        blocks = data.get("blocks") if isinstance(data, dict) else None
+        if not isinstance(blocks, list):
+            raise ThermoSmartResponseError("the schedule blocks answer has no list of blocks")
+        return [ScheduleBlock.from_dict(item) for item in blocks]
 
     async def _thermostat_request(
         self, method: str, path: str = "/api/v1/thermostat", body: Any = None

@@ -263,6 +263,75 @@ class ScheduleException:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ScheduleBlock:
+    """A stretch of time with one program, as the bridge resolved it; times are UTC.
+
+    ``source`` is ``schedule`` or ``exception``; ``description`` is the
+    exception's (None for a schedule block).
+    """
+
+    start: datetime
+    end: datetime
+    program: str
+    target: float | None
+    source: str
+    description: str | None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ScheduleBlock:
+        if not isinstance(data, Mapping):
+            raise ThermoSmartResponseError("a schedule block is not an object")
+        start, end = _opt_time(data, "start"), _opt_time(data, "end")
+        if start is None or end is None or end <= start:
+            raise ThermoSmartResponseError("a schedule block has no valid start and end")
+        return cls(
+            start=start,
+            end=end,
+            program=_req(data, "program", str),
+            target=_opt_float(data, "target"),
+            source=_opt_str(data, "source") or "schedule",
+            description=_opt_str(data, "description") or None,
+        )
+
+
+def _opt_block(data: Mapping[str, Any], key: str) -> ScheduleBlock | None:
+    value = data.get(key)
+    return None if value is None else ScheduleBlock.from_dict(value)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Energy:
+    """The bridge's energy counters, kWh: heat delivered and gas used, for heating and hot water.
+
+    Monotonic totals the bridge keeps in its database (they count while no
+    client is connected).
+    """
+
+    ch_heat_kwh: float | None
+    ch_gas_kwh: float | None
+    dhw_heat_kwh: float | None
+    dhw_gas_kwh: float | None
+
+    @property
+    def gas_kwh(self) -> float | None:
+        """Gas used for heating and hot water together."""
+        if self.ch_gas_kwh is None or self.dhw_gas_kwh is None:
+            return None
+        return round(self.ch_gas_kwh + self.dhw_gas_kwh, 3)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Energy:
+        if not isinstance(data, Mapping):
+            raise ThermoSmartResponseError("energy is not an object")
+        return cls(
+            ch_heat_kwh=_opt_float(data, "ch_heat_kwh"),
+            ch_gas_kwh=_opt_float(data, "ch_gas_kwh"),
+            dhw_heat_kwh=_opt_float(data, "dhw_heat_kwh"),
+            dhw_gas_kwh=_opt_float(data, "dhw_gas_kwh"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ControlCommand:
     """What the control loop last asked of the boiler."""
 
@@ -313,6 +382,8 @@ class Thermostat:
     programs: Programs | None
     schedule: tuple[ScheduleEntry, ...]
     exceptions: tuple[ScheduleException, ...]
+    current_block: ScheduleBlock | None = None
+    next_block: ScheduleBlock | None = None
 
     @property
     def overridden(self) -> bool:
@@ -351,6 +422,8 @@ class Thermostat:
             programs=None if programs is None else Programs.from_dict(programs),
             schedule=tuple(ScheduleEntry.from_dict(item) for item in schedule),
             exceptions=tuple(ScheduleException.from_dict(item) for item in exceptions),
+            current_block=_opt_block(data, "current_block"),
+            next_block=_opt_block(data, "next_block"),
         )
 
 
@@ -680,7 +753,8 @@ class BridgeState:
     ``boiler``, ``capabilities`` and ``faults`` are None for a boiler without
     OpenTherm (an on/off relay); ``counters`` maps the boiler's counter
     names to their values (empty then); ``options`` is None from a bridge
-    that does not show them.
+    that does not show them; ``energy`` is None for a boiler the bridge
+    cannot meter (a relay, or one that does not report its size).
     """
 
     bridge: BridgeInfo
@@ -692,6 +766,7 @@ class BridgeState:
     counters: Mapping[str, int | None]
     predictions: Predictions = NO_PREDICTIONS
     options: Options | None = None
+    energy: Energy | None = None
 
     @classmethod
     def from_dict(cls, data: Any, predictions: Predictions | None = None) -> BridgeState:
@@ -701,6 +776,7 @@ class BridgeState:
         capabilities = _opt_obj(data, "capabilities")
         faults = _opt_obj(data, "faults")
         options = _opt_obj(data, "options")
+        energy = _opt_obj(data, "energy")
         all_counters = _opt_obj(data, "counters") or {}
         boiler_counters = _opt_obj(all_counters, "boiler") or {}
         return cls(
@@ -713,4 +789,5 @@ class BridgeState:
             counters={name: _opt_int(boiler_counters, name) for name in COUNTER_NAMES},
             predictions=predictions or NO_PREDICTIONS,
             options=None if options is None else Options.from_dict(options),
+            energy=None if energy is None else Energy.from_dict(energy),
         )

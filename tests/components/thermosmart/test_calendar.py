@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from homeassistant.components.calendar import DOMAIN as CALENDAR_DOMAIN
-from homeassistant.const import ATTR_ENTITY_ID, STATE_ON
+from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
-from bridge.core.schedule import block_at
+from bridge.core.schedule import iter_blocks
 from bridge.daemon import Bridge
+from custom_components.thermosmart.client import ThermoSmartConnectionError
 
 from .conftest import setup_integration, wait_until
 
@@ -65,19 +67,61 @@ async def test_entry(
     assert entity_registry.async_get(CALENDAR) == snapshot
 
 
-async def test_state_is_the_block_in_force_now(
+async def test_event_is_the_block_the_bridge_pushed(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
 ) -> None:
-    """The calendar's state follows Home Assistant's clock, not the bridge's."""
+    """The block in force comes with the bridge's push; no schedule is resolved here."""
     await setup_integration(hass, config_entry)
-    state = hass.states.get(CALENDAR)
-    assert state is not None
-    assert state.state == STATE_ON
+    pushed = bridge.native_state()["thermostat"]
+    current, upcoming = pushed["current_block"], pushed["next_block"]
+    calendar = hass.data[CALENDAR_DOMAIN].get_entity(CALENDAR)
+    # the bridge's clock is virtual: look at the entity at the bridge's time (no await inside)
+    with patch("homeassistant.util.dt.utcnow", return_value=_utc(bridge.clock.time())):
+        event = calendar.event
+    assert event is not None
+    assert event.summary == LABELS[current["program"]]
+    assert event.start == datetime.fromisoformat(current["start"])
+    assert event.end == datetime.fromisoformat(current["end"])
+    # Home Assistant's clock passed the block's end before the bridge's next push: the next one
+    later = datetime.fromisoformat(current["end"]) + timedelta(minutes=1)
+    with patch("homeassistant.util.dt.utcnow", return_value=later):
+        event = calendar.event
+    assert event is not None
+    assert event.summary == LABELS[upcoming["program"]]
+    assert event.start == datetime.fromisoformat(upcoming["start"])
+    # and the entity's state is built from the pushed block
+    await bridge.thermostat.update({"exceptions": []})  # a change to push
+    await hass.async_block_till_done()
+    assert hass.states.get(CALENDAR) is not None
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+async def test_events_come_from_the_bridges_blocks_route(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    """Six weeks (more than one request may span) are asked of the bridge in pieces."""
+    await setup_integration(hass, config_entry)
+    client = config_entry.runtime_data.client
+    with patch.object(client, "schedule_blocks", wraps=client.schedule_blocks) as route:
+        events = await _events(hass, "2026-03-02T00:00:00+01:00", "2026-04-13T00:00:00+02:00")
+    assert route.call_count == 2
+    start = datetime(2026, 3, 2, tzinfo=AMSTERDAM)
+    end = datetime(2026, 4, 13, tzinfo=AMSTERDAM)
     core = bridge.thermostat.state
-    block = block_at(core.schedule, core.exceptions, dt_util.utcnow(), core.tz)
-    assert state.attributes["message"] == LABELS[block.program]
-    start = dt_util.as_local(block.start).replace(tzinfo=None)
-    assert state.attributes["start_time"] == start.isoformat(sep=" ")
+    expected = list(iter_blocks(core.schedule, core.exceptions, start, end, core.tz))
+    assert [(e["start"], e["end"]) for e in events] == [
+        (b.start.astimezone(AMSTERDAM).isoformat(), b.end.astimezone(AMSTERDAM).isoformat())
+        for b in expected
+    ]
+    # a bridge that does not answer is an error, not an empty calendar
+    with (
+        patch.object(client, "schedule_blocks", side_effect=ThermoSmartConnectionError("gone")),
+        pytest.raises(HomeAssistantError, match="gone"),
+    ):
+        await _events(hass, "2026-03-02T00:00:00+01:00", "2026-03-03T00:00:00+01:00")
 
 
 async def test_week_schedule(

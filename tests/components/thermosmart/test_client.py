@@ -11,10 +11,8 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
-from hypothesis import HealthCheck, example, given, settings, strategies as st
 import pytest
 
-from bridge.core.programs import ExceptionPeriod, ScheduleEntry as CoreEntry, WeekSchedule
 from bridge.core.schedule import iter_blocks
 from bridge.daemon import Bridge
 from custom_components.thermosmart.client import (
@@ -26,7 +24,6 @@ from custom_components.thermosmart.client import (
     Predictions,
     Programs,
     ScheduleEntry,
-    ScheduleException,
     ThermoSmartAuthenticationError,
     ThermoSmartClient,
     ThermoSmartConnectionError,
@@ -34,7 +31,6 @@ from custom_components.thermosmart.client import (
     ThermoSmartResponseError,
     ThermoSmartValidationError,
     Thermostat,
-    blocks_between,
 )
 from custom_components.thermosmart.client.models import (
     BoilerValue,
@@ -147,83 +143,23 @@ def test_merge_patch() -> None:
     assert state == {"a": {"b": 1, "c": [2]}, "d": {"x": {"y": 1}}, "e": {"f": 2}, "g": 3}
 
 
-# -- the schedule timeline, against the bridge's own ---------------------------------------
-
-_START = st.tuples(
-    st.integers(0, 6), st.integers(0, 23), st.sampled_from([0, 15, 30, 45])
-)  # day, hour, minute
-_DST_DAYS = [datetime(2026, 3, 28), datetime(2026, 10, 24)]  # noqa: DTZ001 - wall-clock days
+# -- the schedule blocks, as the bridge resolves them -----------------------------------------
 
 
-@st.composite
-def _exceptions(draw: st.DrawFn) -> list[tuple[datetime, datetime, str, str]]:
-    out = []
-    for _ in range(draw(st.integers(0, 3))):
-        day = draw(st.sampled_from(_DST_DAYS))
-        start = day + timedelta(minutes=15 * draw(st.integers(0, 4 * 72)))
-        end = start + timedelta(minutes=15 * draw(st.integers(1, 4 * 48)))
-        out.append((start, end, draw(st.sampled_from(PROGRAM_NAMES)), draw(st.text(max_size=5))))
-    return out
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@example(  # three Sunday entries in and at the end of the skipped hour, an exception in it
-    starts=[(6, 2, 15), (6, 2, 45), (6, 3, 0), (0, 7, 0)],
-    programs=["home", "comfort", "not_home", "home", *["pause"] * 4],
-    exceptions=[(datetime(2026, 3, 29, 2, 30), datetime(2026, 3, 29, 5, 0), "pause", "gap")],  # noqa: DTZ001
-    day=datetime(2026, 3, 28),  # noqa: DTZ001
-    offset_h=0,
-    span_h=72,
-)
-@example(  # the repeated hour in October
-    starts=[(6, 2, 15), (6, 2, 45), (0, 7, 0)],
-    programs=["home", "comfort", "not_home", *["pause"] * 5],
-    exceptions=[(datetime(2026, 10, 25, 2, 30), datetime(2026, 10, 25, 2, 45), "pause", "")],  # noqa: DTZ001
-    day=datetime(2026, 10, 24),  # noqa: DTZ001
-    offset_h=0,
-    span_h=72,
-)
-@given(
-    starts=st.lists(_START, min_size=1, max_size=8, unique=True),
-    programs=st.lists(st.sampled_from(PROGRAM_NAMES), min_size=8, max_size=8),
-    exceptions=_exceptions(),
-    day=st.sampled_from(_DST_DAYS),
-    offset_h=st.integers(-24, 48),
-    span_h=st.integers(1, 96),
-)
-def test_blocks_match_the_bridge(
-    starts: list[tuple[int, int, int]],
-    programs: list[str],
-    exceptions: list[tuple[datetime, datetime, str, str]],
-    day: datetime,
-    offset_h: int,
-    span_h: int,
-) -> None:
-    """Across both changes of the clocks, with skipped and repeated hours and overlaps."""
-    entries = [(d, h, m, programs[i]) for i, (d, h, m) in enumerate(sorted(starts))]
-    core_schedule = WeekSchedule.of(CoreEntry(d, h, m, p) for d, h, m, p in entries)
-    core_exceptions = [ExceptionPeriod(s, e, p, t) for s, e, p, t in exceptions]
-    ours_schedule = [ScheduleEntry(day=d, hour=h, minute=m, program=p) for d, h, m, p in entries]
-    ours_exceptions = [
-        ScheduleException(start=s, end=e, program=p, description=t) for s, e, p, t in exceptions
+async def test_schedule_blocks_from_the_bridge(bridge: Bridge, client: ThermoSmartClient) -> None:
+    """The spring change: Sunday 2026-03-29, 02:00 +01:00 jumps to 03:00 +02:00."""
+    start = datetime(2026, 3, 28, 12, tzinfo=AMSTERDAM)
+    end = start + timedelta(days=2)
+    blocks = await client.schedule_blocks(start, end)
+    core = bridge.thermostat.state
+    expected = list(iter_blocks(core.schedule, core.exceptions, start, end, core.tz))
+    assert [(b.start, b.end, b.program, b.source) for b in blocks] == [
+        (b.start, b.end, b.program, b.source) for b in expected
     ]
-    start = day.replace(tzinfo=AMSTERDAM) + timedelta(hours=offset_h)
-    end = start + timedelta(hours=span_h)
-    expected = [
-        (b.start, b.end, b.program, b.description)
-        for b in iter_blocks(core_schedule, core_exceptions, start, end, AMSTERDAM)
-    ]
-    got = [
-        (b.start, b.end, b.program, b.exception.description if b.exception else "")
-        for b in blocks_between(ours_schedule, ours_exceptions, AMSTERDAM, start, end)
-    ]
-    assert got == expected
-
-
-def test_no_blocks_for_an_empty_range() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    entry = ScheduleEntry(day=0, hour=6, minute=0, program="home")
-    assert blocks_between([entry], [], AMSTERDAM, now, now) == []
+    assert all(b.start.utcoffset() == timedelta(0) for b in blocks)
+    assert blocks[0].target == core.programs.temperature(blocks[0].program)
+    with pytest.raises(ThermoSmartValidationError):
+        await client.schedule_blocks(start, start + timedelta(days=32))
 
 
 # -- REST ------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 from unittest.mock import patch
 
 import aiohttp
@@ -189,9 +188,7 @@ async def test_schedule_and_program_changes_are_pushed(
     """A current bridge pushes programs and the schedule: nothing is read again."""
     await setup_integration(hass, config_entry)
     client = config_entry.runtime_data.client
-    assert client.pushes_schedule
     with patch.object(client, "_request", side_effect=AssertionError("polled")):
-        await config_entry.runtime_data.coordinator.async_refresh_extras()
         async with (
             aiohttp.ClientSession() as session,
             session.patch(
@@ -212,34 +209,3 @@ async def test_schedule_and_program_changes_are_pushed(
         assert state is not None
         assert [(e.day, e.hour, e.minute) for e in state.thermostat.schedule] == [(0, 7, 0)]
     assert await hass.config_entries.async_unload(config_entry.entry_id)
-
-
-async def test_an_older_bridges_extras_are_read_again(
-    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
-) -> None:
-    """A bridge that pushes no programs: the periodic read brings them in, its errors pass quietly."""
-    native_state = bridge.native_state
-
-    def without_programs() -> dict[str, Any]:
-        state = native_state()
-        for key in ("name", "programs", "schedule", "exceptions", "geofence_enabled"):
-            state["thermostat"].pop(key, None)
-        return state
-
-    with (
-        patch.object(bridge, "native_state", side_effect=without_programs),
-        patch("custom_components.thermosmart.coordinator.EXTRAS_INTERVAL") as interval,
-    ):
-        interval.total_seconds.return_value = 0.05
-        await setup_integration(hass, config_entry)
-        assert not config_entry.runtime_data.client.pushes_schedule
-        await bridge.thermostat.update({"programs": {"home": 20.0}})
-        await wait_until(
-            hass,
-            lambda: hass.states.get("number.thermosmart_home_temperature").state == "20.0",  # type: ignore[union-attr]
-        )
-        client = config_entry.runtime_data.client
-        with patch.object(client, "thermostat", side_effect=ThermoSmartConnectionError("gone")):
-            await config_entry.runtime_data.coordinator.async_refresh_extras()
-        assert hass.states.get(CLIMATE).state == "auto"  # type: ignore[union-attr]
-        assert await hass.config_entries.async_unload(config_entry.entry_id)

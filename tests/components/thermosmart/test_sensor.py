@@ -6,12 +6,11 @@ from typing import Any, cast
 from unittest.mock import patch
 
 from homeassistant.const import STATE_UNAVAILABLE, Platform
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    mock_restore_cache_with_extra_data,
     snapshot_platform,
 )
 from syrupy.assertion import SnapshotAssertion
@@ -68,47 +67,73 @@ def _float(hass: HomeAssistant, entity_id: str) -> float:
     return float(state.state)
 
 
-async def test_gas_use_estimate_follows_the_burner(
+ENERGY = {
+    GAS: "gas_kwh",
+    "sensor.thermosmart_boiler_gas_use_heating": "ch_gas_kwh",
+    "sensor.thermosmart_boiler_gas_use_hot_water": "dhw_gas_kwh",
+    "sensor.thermosmart_boiler_heat_delivered_heating": "ch_heat_kwh",
+    "sensor.thermosmart_boiler_heat_delivered_hot_water": "dhw_heat_kwh",
+}
+
+
+async def _heat_for(hass: HomeAssistant, bridge: Bridge, seconds: int) -> None:
+    clock = cast(VirtualClock, bridge.clock)
+    for _ in range(seconds // 15):  # letting the pushes through as they come
+        await clock.advance(15)
+        await hass.async_block_till_done()
+
+
+async def test_energy_sensors_show_the_bridges_counters(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
 ) -> None:
     await setup_integration(hass, config_entry)
-    assert _float(hass, GAS) == 0.0
+    for entity_id in ENERGY:
+        state = hass.states.get(entity_id)
+        assert state is not None, entity_id
+        assert state.attributes["state_class"] == "total_increasing"
+        assert state.attributes["device_class"] == "energy"
+        assert state.attributes["unit_of_measurement"] == "kWh"
     link = bridge.link
     assert isinstance(link, SimLink)
     boiler = link.world.boiler
-    heat_before = boiler.heat_ch_j + boiler.heat_dhw_j
+    gas_before = boiler.gas_ch_j + boiler.gas_dhw_j
+    shown_before = _float(hass, GAS)
     await config_entry.runtime_data.client.set_target_temperature(24.0)
-    clock = cast(VirtualClock, bridge.clock)
-    for _ in range(20):  # 5 minutes, letting the pushes through as they come
-        await clock.advance(15)
-        await hass.async_block_till_done()
-    heat_kwh = (boiler.heat_ch_j + boiler.heat_dhw_j - heat_before) / 3.6e6
-    assert heat_kwh > 0.5  # the burner really ran
+    await _heat_for(hass, bridge, 900)
+    gas_kwh = (boiler.gas_ch_j + boiler.gas_dhw_j - gas_before) / 3.6e6
+    assert gas_kwh > 0.5  # the burner really ran
 
-    await wait_until(hass, lambda: _float(hass, GAS) > 0.0)
-    estimate = _float(hass, GAS)
-    assert estimate == pytest.approx(heat_kwh, rel=0.1)
-    state = hass.states.get(GAS)
-    assert state is not None
-    assert state.attributes["state_class"] == "total_increasing"
-    assert state.attributes["device_class"] == "energy"
-    assert state.attributes["unit_of_measurement"] == "kWh"
+    def shown_is_the_bridges() -> bool:
+        energy = bridge.native_state()["energy"]
+        return _float(hass, GAS) == round(energy["ch_gas_kwh"] + energy["dhw_gas_kwh"], 3)
 
-
-async def test_gas_use_estimate_continues_after_a_restart(
-    hass: HomeAssistant, config_entry: MockConfigEntry
-) -> None:
-    mock_restore_cache_with_extra_data(
-        hass,
-        [
-            (
-                State(GAS, "12.5"),
-                {"native_value": 12.5, "native_unit_of_measurement": "kWh"},
-            )
-        ],
+    await wait_until(hass, shown_is_the_bridges)
+    energy = bridge.native_state()["energy"]
+    # the bridge's samples (every 60 s; the output of one holds until the next) against
+    # the simulated boiler's own gas meter
+    assert _float(hass, GAS) - shown_before == pytest.approx(gas_kwh, rel=0.2)
+    for entity_id, key in ENERGY.items():
+        if key != "gas_kwh":
+            assert _float(hass, entity_id) == energy[key]
+    assert _float(hass, "sensor.thermosmart_boiler_heat_delivered_heating") < _float(
+        hass, "sensor.thermosmart_boiler_gas_use_heating"
     )
+
+
+async def test_energy_counted_while_home_assistant_was_away(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    """The bridge counts with no client connected; Home Assistant catches up when back."""
     await setup_integration(hass, config_entry)
-    assert _float(hass, GAS) == 12.5
+    await config_entry.runtime_data.client.set_target_temperature(24.0)
+    await _heat_for(hass, bridge, 120)
+    before = _float(hass, GAS)
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await cast(VirtualClock, bridge.clock).advance(600)  # ten minutes of heating, nobody looking
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert _float(hass, GAS) > before + 0.5
 
 
 async def test_outside_temperature_appears_when_the_bridge_has_one(
@@ -161,41 +186,6 @@ PREDICTIONS: dict[str, Any] = {
         "optimal_start": {"start_ts": 1767244200.0, "arrival_ts": 1767245400.0},
     },
 }
-
-
-async def test_predictions_are_read_from_a_bridge_that_does_not_push_them(
-    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
-) -> None:
-    """A bridge from before the learning module served predictions only over REST."""
-    native_state = bridge.native_state
-
-    def without_predictions() -> dict[str, Any]:
-        state = native_state()
-        state.pop("predictions", None)
-        return state
-
-    with (
-        patch.object(bridge, "native_state", side_effect=without_predictions),
-        patch.object(bridge.thermostat, "predictions", return_value=PREDICTIONS),
-    ):
-        await setup_integration(hass, config_entry)
-        assert not config_entry.runtime_data.client.pushes_predictions
-        names = (*LEARNING, "sensor.thermosmart_next_preheat_start")
-        assert [hass.states.get(name).state for name in names] == [  # type: ignore[union-attr]
-            "80.0",
-            "212.5",
-            "31.4",
-            "90.0",  # minutes
-            "2026-01-01T05:10:00+00:00",
-        ]
-        # and again every few minutes
-        PREDICTIONS["predictions"]["progress"] = 85
-        try:
-            await config_entry.runtime_data.coordinator.async_refresh_extras()
-        finally:
-            PREDICTIONS["predictions"]["progress"] = 80
-        assert _float(hass, "sensor.thermosmart_learning_progress") == 85.0
-        assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
 async def test_values_go_unknown_when_the_boiler_stops_answering(
