@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-import voluptuous as vol
 
-from bridge import __version__
-from bridge.api import cloud, native, oauth, openapi, privacy, webhooks, ws
-from bridge.api.context import API_VERSION, BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
+from bridge.api import cloud, meta, native, oauth, openapi, privacy, webhooks, ws
+from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
-from bridge.api.util import read_json
-from bridge.core.validation import errors_from_invalid
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -36,18 +31,6 @@ PUBLIC_PATHS = frozenset(
         "/oauth2/token",
     }
 )
-
-PAIR_SCHEMA = vol.Schema(
-    {
-        vol.Required("code"): vol.All(str, vol.Length(min=4, max=32)),
-        vol.Optional("client_name", default="client"): vol.All(str, vol.Length(min=1, max=64)),
-    },
-    extra=vol.PREVENT_EXTRA,
-)
-
-
-def _client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -75,58 +58,6 @@ async def auth_middleware(
     return await handler(request)
 
 
-async def health(request: web.Request) -> web.Response:
-    """Who this bridge is; needs no token."""
-    bridge = request.app[BRIDGE_KEY]
-    return web.json_response(
-        {
-            "status": "ok",
-            "bridge_id": bridge.bridge_id,
-            "api_version": API_VERSION,
-            "version": __version__,
-            "name": bridge.name,
-        }
-    )
-
-
-async def pair(request: web.Request) -> web.Response:
-    """Exchange a one-time pairing code for a token."""
-    bridge = request.app[BRIDGE_KEY]
-    limiter = request.app[LIMITER_KEY]
-    address = _client_address(request)
-    wait = limiter.blocked(address)
-    if wait > 0:
-        return json_error(
-            429,
-            "rate_limited",
-            "too many wrong pairing codes; wait and try again",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
-    body = await read_json(request)
-    try:
-        data = PAIR_SCHEMA(body)
-    except vol.Invalid as err:
-        return json_error(
-            400, "invalid", "the pairing request is not valid", errors=errors_from_invalid(err)
-        )
-    issued = await bridge.access.pair(data["code"], data["client_name"])
-    if issued is None:
-        limiter.failed(address)
-        return json_error(401, "invalid_code", "the pairing code is wrong, used or expired")
-    return web.json_response(
-        {
-            "access_token": issued.token,
-            "token_id": str(issued.info.id),
-            "bridge_id": bridge.bridge_id,
-        }
-    )
-
-
-async def state(request: web.Request) -> web.Response:
-    """The bridge's whole native state."""
-    return web.json_response(request.app[BRIDGE_KEY].native_state())
-
-
 @web.middleware
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -145,9 +76,7 @@ def create_app(bridge: BridgeServices) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, auth_middleware])
     app[BRIDGE_KEY] = bridge
     app[LIMITER_KEY] = FailureLimiter(bridge.clock)
-    app.router.add_get("/api/v1/health", health)
-    app.router.add_post("/api/v1/pair", pair)
-    app.router.add_get("/api/v1/state", state)
+    meta.add_routes(app)
     cloud.add_routes(app)
     oauth.add_routes(app)
     webhooks.add_routes(app)

@@ -14,7 +14,20 @@ import voluptuous as vol
 
 from bridge.api.context import BRIDGE_KEY
 from bridge.api.errors import json_error
+from bridge.api.routing import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    CLOUD_SECURITY,
+    HW,
+    Route,
+    json_body,
+    json_ok,
+    operation,
+    register,
+    response_ref,
+)
 from bridge.api.util import read_json
+from bridge.core.payloads.thermostat import CloudThermostat, Own, PauseRequest, ThermostatUpdate
 from bridge.core.validation import ValidationError, errors_from_invalid
 
 if TYPE_CHECKING:
@@ -96,10 +109,83 @@ async def post_unpause(request: web.Request) -> web.Response:
     return web.json_response(await _thermostat(request).set_paused(False))
 
 
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/thermostat",
+        get_own,
+        operation(
+            "getOwnThermostat",
+            "The thermostat the token belongs to",
+            "cloud",
+            {"200": json_ok(Own), **AUTH_ERRORS},
+            security=CLOUD_SECURITY,
+        ),
+    ),
+    Route(
+        "GET",
+        "/thermostat/{hw}",
+        get_thermostat,
+        operation(
+            "getThermostat",
+            "The thermostat object",
+            "cloud",
+            {"200": json_ok(CloudThermostat), **AUTH_ERRORS, "404": response_ref("NotFound")},
+            security=CLOUD_SECURITY,
+            parameters=[HW],
+        ),
+    ),
+    Route(
+        "PUT",
+        "/thermostat/{hw}",
+        put_thermostat,
+        operation(
+            "updateThermostat",
+            "Update the thermostat (whole or not at all)",
+            "cloud",
+            {
+                "200": json_ok(CloudThermostat, "The updated thermostat object"),
+                "204": {"description": "Empty update: nothing to do"},
+                **BODY_ERRORS,
+                "404": response_ref("NotFound"),
+            },
+            description="A target_temperature is a remote override (`source` remote) until the next "
+            "schedule block.",
+            security=CLOUD_SECURITY,
+            parameters=[HW],
+            body=json_body(ThermostatUpdate, form=True),
+        ),
+    ),
+    Route(
+        "POST",
+        "/thermostat/{hw}/pause",
+        post_pause,
+        operation(
+            "pauseThermostat",
+            "Pause (hold the pause program) or resume",
+            "cloud",
+            {"200": json_ok(CloudThermostat), **BODY_ERRORS, "404": response_ref("NotFound")},
+            security=CLOUD_SECURITY,
+            parameters=[HW],
+            body=json_body(PauseRequest),
+        ),
+    ),
+    Route(
+        "POST",
+        "/thermostat/{hw}/unpause",
+        post_unpause,
+        operation(
+            "unpauseThermostat",
+            "Resume (the same as pause false)",
+            "cloud",
+            {"200": json_ok(CloudThermostat), **AUTH_ERRORS, "404": response_ref("NotFound")},
+            security=CLOUD_SECURITY,
+            parameters=[HW],
+        ),
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the cloud-compatible routes."""
-    app.router.add_get("/thermostat", get_own)
-    app.router.add_get("/thermostat/{hw}", get_thermostat)
-    app.router.add_put("/thermostat/{hw}", put_thermostat)
-    app.router.add_post("/thermostat/{hw}/pause", post_pause)
-    app.router.add_post("/thermostat/{hw}/unpause", post_unpause)
+    register(app, ROUTES)

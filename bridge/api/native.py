@@ -26,11 +26,34 @@ import voluptuous as vol
 
 from bridge.api.context import BRIDGE_KEY, BridgeServices, token_of
 from bridge.api.errors import json_error
+from bridge.api.routing import (
+    BODY_ERRORS,
+    OWNER_ERRORS,
+    QUERY_ERRORS,
+    TIME,
+    Route,
+    json_body,
+    json_ok,
+    operation,
+    path_param,
+    query,
+    register,
+    response_ref,
+)
 from bridge.api.util import read_json
 from bridge.api.ws import PUSH_KEY
+from bridge.core.payloads.access import RevokedToken, Tokens
+from bridge.core.payloads.history import EventKind, Events, History
+from bridge.core.payloads.native import Diagnostics, Predictions
+from bridge.core.payloads.options import Options, OptionsChange, Settings, SettingsUpdate
+from bridge.core.payloads.thermostat import (
+    NativeThermostat,
+    PauseRequest,
+    ScheduleBlocks,
+    ThermostatUpdate,
+)
 from bridge.core.validation import ValidationError, validate
 from bridge.services.access import OWNER_KINDS, TokenInfo
-from bridge.services.history import EventKind
 from bridge.services.settings import EMAIL, LOCATION, NAME
 from bridge.services.thermostat import RECORDED_IDS
 
@@ -515,21 +538,221 @@ async def _on_startup(app: web.Application) -> None:
     app[STARTED_KEY] = app[BRIDGE_KEY].clock.monotonic()
 
 
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/v1/thermostat",
+        get_thermostat,
+        operation(
+            "getNativeThermostat",
+            "The thermostat: live state, programs, schedule, exceptions",
+            "native",
+            {"200": json_ok(NativeThermostat), **QUERY_ERRORS},
+        ),
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/thermostat",
+        patch_thermostat,
+        operation(
+            "patchNativeThermostat",
+            "Update the thermostat (whole or not at all)",
+            "native",
+            {"200": json_ok(NativeThermostat), **BODY_ERRORS},
+            description="The fields and rules of PUT /thermostat/{hw} (JSON only; an empty object "
+            "is refused). A target_temperature set here is a manual override (`source` manual): "
+            "native clients act on the LAN for the people at home, like the dial.",
+            body=json_body(ThermostatUpdate),
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/thermostat/override/clear",
+        clear_override,
+        operation(
+            "clearOverride",
+            "Drop a manual or remote override: back to the schedule",
+            "native",
+            {"200": json_ok(NativeThermostat), **BODY_ERRORS},
+            description="Takes no body (or `{}`).",
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/thermostat/pause",
+        pause,
+        operation(
+            "pauseNative",
+            "Pause (hold the pause program, frost protection stays) or resume",
+            "native",
+            {"200": json_ok(NativeThermostat), **BODY_ERRORS},
+            body=json_body(PauseRequest),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/schedule/blocks",
+        schedule_blocks,
+        operation(
+            "getScheduleBlocks",
+            "The resolved schedule: its blocks for a time range",
+            "native",
+            {"200": json_ok(ScheduleBlocks), **QUERY_ERRORS},
+            description="The blocks of the week schedule and its exceptions that overlap "
+            "start <= t < end, at most 31 days; start defaults to now and end to a day after "
+            "start.",
+            parameters=[query("start", "from", TIME), query("end", "until (exclusive)", TIME)],
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/history",
+        history,
+        operation(
+            "getHistory",
+            "One measured series, raw or hourly",
+            "native",
+            {"200": json_ok(History), **QUERY_ERRORS},
+            description="The range is start <= t < end, at most 7 days raw or 731 days hourly; "
+            "end defaults to now and start to 24 hours before end.",
+            parameters=[
+                query(
+                    "key",
+                    "room_temperature, target_temperature, outside_temperature, flow_temperature, "
+                    "return_temperature, dhw_temperature, modulation, control_setpoint, "
+                    "water_pressure, boiler_outside_temperature, flame_on, ch_active, dhw_active, "
+                    "relay_on (or another recorded series)",
+                    required=True,
+                ),
+                query("start", "from", TIME),
+                query("end", "until (exclusive)", TIME),
+                query(
+                    "resolution", "raw samples or hourly aggregates", {"enum": ["raw", "hourly"]}
+                ),
+            ],
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/events",
+        events,
+        operation(
+            "getEvents",
+            "The fault and event log, newest first",
+            "native",
+            {"200": json_ok(Events), **QUERY_ERRORS},
+            parameters=[
+                query("since", "from", TIME),
+                query("until", "until (exclusive)", TIME),
+                query("kind", "comma-separated: " + ", ".join(k.value for k in EventKind)),
+                query("limit", "1-1000, default 100", {"type": "string", "pattern": "^[0-9]+$"}),
+            ],
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/diagnostics",
+        diagnostics,
+        operation(
+            "getDiagnostics",
+            "Link and master counters, unknown ids, versions, uptime",
+            "native",
+            {"200": json_ok(Diagnostics), **QUERY_ERRORS},
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/predictions",
+        predictions,
+        operation(
+            "getPredictions",
+            "What the learning module predicts",
+            "native",
+            {"200": json_ok(Predictions), **QUERY_ERRORS},
+            description='`{"available": false, "status": "learning not started"}` until the '
+            "first room reading; later fields are added, never renamed.",
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/options",
+        get_options,
+        operation(
+            "getOptions",
+            "The per-bridge options",
+            "native",
+            {"200": json_ok(Options), **QUERY_ERRORS, **OWNER_ERRORS},
+        ),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/options",
+        put_options,
+        operation(
+            "putOptions",
+            "Change options: warm-up, heating system, maximum flow, hot water",
+            "native",
+            {"200": json_ok(Options), **BODY_ERRORS, **OWNER_ERRORS},
+            body=json_body(OptionsChange),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/settings",
+        get_settings,
+        operation(
+            "getSettings",
+            "The thermostat's name, the city and the owner's e-mail",
+            "native",
+            {"200": json_ok(Settings), **QUERY_ERRORS, **OWNER_ERRORS},
+        ),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/settings",
+        put_settings,
+        operation(
+            "putSettings",
+            "Change any of name, location, e-mail (all or nothing)",
+            "native",
+            {"200": json_ok(Settings), **BODY_ERRORS, **OWNER_ERRORS},
+            body=json_body(SettingsUpdate),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/tokens",
+        list_tokens,
+        operation(
+            "listTokens",
+            "Every token, active or not (never a secret)",
+            "native",
+            {"200": json_ok(Tokens), **QUERY_ERRORS, **OWNER_ERRORS},
+        ),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/tokens/{id}",
+        revoke_token,
+        operation(
+            "revokeToken",
+            "Revoke a token (idempotent); its push sockets close with 4401",
+            "native",
+            {
+                "200": json_ok(RevokedToken),
+                **QUERY_ERRORS,
+                **OWNER_ERRORS,
+                "404": response_ref("NotFound"),
+            },
+            parameters=[
+                path_param("id", "the token's id", {"type": "string", "pattern": "^[0-9]+$"})
+            ],
+        ),
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the native routes (the state, health and pairing are in the app module)."""
     app.on_startup.append(_on_startup)
-    app.router.add_get("/api/v1/thermostat", get_thermostat)
-    app.router.add_patch("/api/v1/thermostat", patch_thermostat)
-    app.router.add_post("/api/v1/thermostat/override/clear", clear_override)
-    app.router.add_post("/api/v1/thermostat/pause", pause)
-    app.router.add_get("/api/v1/history", history)
-    app.router.add_get("/api/v1/schedule/blocks", schedule_blocks)
-    app.router.add_get("/api/v1/events", events)
-    app.router.add_get("/api/v1/diagnostics", diagnostics)
-    app.router.add_get("/api/v1/predictions", predictions)
-    app.router.add_get("/api/v1/options", get_options)
-    app.router.add_put("/api/v1/options", put_options)
-    app.router.add_get("/api/v1/settings", get_settings)
-    app.router.add_put("/api/v1/settings", put_settings)
-    app.router.add_get("/api/v1/tokens", list_tokens)
-    app.router.add_delete("/api/v1/tokens/{id}", revoke_token)
+    register(app, ROUTES)

@@ -31,6 +31,19 @@ from multidict import MultiDictProxy
 from yarl import URL
 
 from bridge.api.context import BRIDGE_KEY, LIMITER_KEY
+from bridge.api.routing import (
+    HTML_PAGE,
+    PUBLIC,
+    STR,
+    Route,
+    form_body,
+    json_ok,
+    operation,
+    query,
+    register,
+    response_ref,
+)
+from bridge.core.payloads.access import DecisionForm, LoginForm, OAuthError, OAuthToken, TokenForm
 from bridge.services.access import ACCESS_TOKEN_TTL, hash_secret
 
 if TYPE_CHECKING:
@@ -544,11 +557,110 @@ async def token(request: web.Request) -> web.Response:
     )
 
 
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/login",
+        get_login,
+        operation(
+            "loginPage",
+            "The owner's login page",
+            "oauth",
+            {"200": {"description": "HTML login form", "content": HTML_PAGE}},
+            security=PUBLIC,
+        ),
+    ),
+    Route(
+        "POST",
+        "/login",
+        post_login,
+        operation(
+            "login",
+            "Log the owner in (sets a session cookie)",
+            "oauth",
+            {
+                "200": {"description": "Logged in", "content": HTML_PAGE},
+                "302": {"description": "Logged in; back to the page that asked for it"},
+                "400": response_ref("BadRequest"),
+                "401": {"description": "Wrong username or password", "content": HTML_PAGE},
+                "429": response_ref("TooManyRequests"),
+            },
+            description="`username` is the hardware id or the owner's e-mail; the password is the "
+            "bridge's pairing secret.",
+            security=PUBLIC,
+            body=form_body(LoginForm),
+        ),
+    ),
+    Route(
+        "GET",
+        "/oauth2/authorize",
+        authorize,
+        operation(
+            "authorize",
+            "Start the authorization-code flow",
+            "oauth",
+            {
+                "200": {
+                    "description": "Consent form (with a hidden transaction_id), or the login form",
+                    "content": HTML_PAGE,
+                },
+                "302": {"description": "To the login page, or back to redirect_uri with an error"},
+                "400": {"description": "Unknown client or redirect_uri", "content": HTML_PAGE},
+            },
+            security=PUBLIC,
+            parameters=[
+                query("client_id", "the registered client", required=True),
+                query("response_type", "always code", {"const": "code"}, required=True),
+                query("redirect_uri", "one of the client's registered URIs", required=True),
+                query("scope", "ot", {"const": "ot"}),
+                query("state", "returned unchanged"),
+            ],
+        ),
+    ),
+    Route(
+        "POST",
+        "/oauth2/authorize/decision",
+        decision,
+        operation(
+            "authorizeDecision",
+            "The owner allows (or denies) the client",
+            "oauth",
+            {
+                "302": {
+                    "description": "To redirect_uri?code=…&state=… (or ?error=access_denied)",
+                    "headers": {"Location": {"schema": STR}},
+                },
+                "400": {"description": "Unknown or used transaction", "content": HTML_PAGE},
+                "401": {"description": "Not logged in", "content": HTML_PAGE},
+            },
+            security=PUBLIC,
+            body=form_body(DecisionForm),
+        ),
+    ),
+    Route(
+        "POST",
+        "/oauth2/token",
+        token,
+        operation(
+            "token",
+            "Exchange a code, or rotate a refresh token",
+            "oauth",
+            {
+                "200": json_ok(OAuthToken),
+                "400": json_ok(OAuthError, "invalid_request, invalid_grant, …"),
+                "401": json_ok(OAuthError, "invalid_client"),
+                "429": response_ref("TooManyRequests"),
+            },
+            description="Client credentials by HTTP Basic or as client_id/client_secret form "
+            "fields. Refresh tokens rotate: the old one stops working.",
+            security=[{"clientBasic": []}, {}],
+            body=form_body(TokenForm),
+        ),
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the login and OAuth2 routes (public: listed in ``app.PUBLIC_PATHS``)."""
     app[SESSIONS_KEY] = SessionStore(app[BRIDGE_KEY].clock)
-    app.router.add_get("/login", get_login)
-    app.router.add_post("/login", post_login)
-    app.router.add_get(AUTHORIZE_PATH, authorize)
-    app.router.add_post(AUTHORIZE_PATH + "/decision", decision)
-    app.router.add_post("/oauth2/token", token)
+    register(app, ROUTES)

@@ -1,14 +1,17 @@
 """``/openapi.json``: an OpenAPI 3.1 document of every route the app serves.
 
-The document is built once, when the app starts, from the app's router and
-the descriptions in :mod:`bridge.api.openapi_spec`, so it lists exactly the
-routes that are served. A served route without a description is left out
-and logged (the OpenAPI test fails on it).
+Each route module declares its routes with their operations
+(:class:`~bridge.api.routing.Route`, next to the handlers); the app
+registers them, and the document is built once, when the app starts, from
+the operations of the routes the app serves. The component schemas are
+generated from the payload models (:mod:`bridge.core.payloads`) the
+operations refer to. A served route without a description is left out and
+logged (the OpenAPI test fails on it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 import copy
 import json
 import logging
@@ -17,18 +20,38 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from bridge import __version__
-from bridge.api.openapi_spec import COMPONENTS, OPERATIONS, TAGS, TOKEN_SECURITY
+from bridge.api import cloud, meta, native, oauth, privacy, webhooks, ws
+from bridge.api.routing import (
+    OPERATIONS_KEY,
+    PUBLIC,
+    RESPONSES,
+    SECURITY_SCHEMES,
+    TAGS,
+    TOKEN_SECURITY,
+    Route,
+    json_ok,
+    operation,
+    register,
+)
+from bridge.core.contract import REF_PREFIX, components
+from bridge.core.payloads import catalog
+from bridge.core.payloads.thermostat import ThermostatState
+from bridge.core.payloads.ws import WebhookMessage, WsClientMessage
 
 _LOGGER = logging.getLogger(__name__)
 
 DOC_KEY: web.AppKey[bytes] = web.AppKey("openapi", bytes)
 
-Route = tuple[str, str]
+RouteKey = tuple[str, str]
+
+#: Models described although no operation names them: what a webhook receives,
+#: what a push client sends, and the thermostat state the native views build on.
+EXTRA_MODELS: tuple[Any, ...] = (WebhookMessage, WsClientMessage, ThermostatState)
 
 
-def served_routes(app: web.Application) -> set[Route]:
+def served_routes(app: web.Application) -> set[RouteKey]:
     """``(METHOD, path)`` of every route in the app's router (HEAD twins of GET left out)."""
-    out: set[Route] = set()
+    out: set[RouteKey] = set()
     for route in app.router.routes():
         if route.method == hdrs.METH_HEAD or route.resource is None:
             continue
@@ -36,17 +59,49 @@ def served_routes(app: web.Application) -> set[Route]:
     return out
 
 
-def undocumented(routes: Iterable[Route]) -> list[Route]:
+def undocumented(routes: Iterable[RouteKey]) -> list[RouteKey]:
     """The routes that have no description."""
     return sorted(r for r in routes if r not in OPERATIONS)
 
 
-def build_document(routes: Iterable[Route] | None = None) -> dict[str, Any]:
-    """The OpenAPI document for ``routes`` (default: every described route)."""
-    wanted = set(OPERATIONS) if routes is None else set(routes)
+def _refs(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        target = value.get("$ref")
+        if isinstance(target, str) and target.startswith(REF_PREFIX):
+            yield target.removeprefix(REF_PREFIX)
+        for item in value.values():
+            yield from _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
+def schemas(operations: Iterable[Any]) -> dict[str, Any]:
+    """The component schemas: every payload model ``operations`` (or the shared
+    responses) refer to, and every model those refer to."""
+    models = catalog()
+    names = sorted({*_refs(list(operations)), *_refs(RESPONSES)})
+    unknown = [n for n in names if n not in models]
+    if unknown:
+        raise KeyError(f"operations refer to schemas without a payload model: {unknown}")
+    found = components(*(models[n] for n in names), *EXTRA_MODELS)
+    return dict(sorted(found.items()))
+
+
+def build_document(
+    routes: Iterable[RouteKey] | None = None,
+    operations: Mapping[RouteKey, Any] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI document for ``routes`` (default: every described route).
+
+    ``operations`` are the described routes (default: every route the
+    modules of :mod:`bridge.api` declare).
+    """
+    described = OPERATIONS if operations is None else operations
+    wanted = set(described) if routes is None else set(routes)
     paths: dict[str, dict[str, Any]] = {}
-    for method, path in sorted(wanted & set(OPERATIONS), key=lambda r: (r[1], r[0])):
-        paths.setdefault(path, {})[method.lower()] = copy.deepcopy(OPERATIONS[(method, path)])
+    for method, path in sorted(wanted & set(described), key=lambda r: (r[1], r[0])):
+        paths.setdefault(path, {})[method.lower()] = copy.deepcopy(described[(method, path)])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -63,7 +118,11 @@ def build_document(routes: Iterable[Route] | None = None) -> dict[str, Any]:
         "tags": copy.deepcopy(TAGS),
         "security": copy.deepcopy(TOKEN_SECURITY),
         "paths": paths,
-        "components": copy.deepcopy(COMPONENTS),
+        "components": {
+            "schemas": schemas(described.values()),
+            "responses": copy.deepcopy(RESPONSES),
+            "securitySchemes": copy.deepcopy(SECURITY_SCHEMES),
+        },
     }
 
 
@@ -74,13 +133,44 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 async def _on_startup(app: web.Application) -> None:
     routes = served_routes(app)
-    missing = undocumented(routes)
+    operations = app[OPERATIONS_KEY]
+    missing = sorted(r for r in routes if r not in operations)
     if missing:
         _LOGGER.warning("Routes without an OpenAPI description: %s", missing)
-    app[DOC_KEY] = json.dumps(build_document(routes)).encode()
+    document = build_document(routes, operations)
+    app[DOC_KEY] = json.dumps(document).encode()
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/openapi.json",
+        get_openapi,
+        operation(
+            "getOpenApi",
+            "This document",
+            "meta",
+            {"200": json_ok({"type": "object"}, "The OpenAPI 3.1 description of every route.")},
+            security=PUBLIC,
+        ),
+    ),
+)
+
+#: Every route the bridge's API modules declare, with its operation.
+ALL_ROUTES: tuple[Route, ...] = (
+    *meta.ROUTES,
+    *oauth.ROUTES,
+    *webhooks.ROUTES,
+    *cloud.ROUTES,
+    *native.ROUTES,
+    *privacy.ROUTES,
+    *ws.ROUTES,
+    *ROUTES,
+)
+OPERATIONS: dict[RouteKey, Any] = {(r.method, r.path): r.operation for r in ALL_ROUTES}
 
 
 def add_routes(app: web.Application) -> None:
     """Register ``/openapi.json``; the document is built when the app starts."""
     app.on_startup.append(_on_startup)
-    app.router.add_get("/openapi.json", get_openapi)
+    register(app, ROUTES)

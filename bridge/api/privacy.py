@@ -22,9 +22,32 @@ from bridge.api.native import (
     read_object,
     validated,
 )
+from bridge.api.routing import (
+    BODY_ERRORS,
+    OWNER_ERRORS,
+    QUERY_ERRORS,
+    STR,
+    TIME,
+    Route,
+    json_body,
+    json_ok,
+    operation,
+    path_param,
+    query,
+    register,
+)
 from bridge.api.ws import PUSH_KEY
+from bridge.core.payloads.privacy import (
+    Consent,
+    Consents,
+    ConsentUpdate,
+    Egress,
+    EraseRequest,
+    EraseResult,
+    Export,
+    Purpose,
+)
 from bridge.core.validation import ValidationError, validate
-from bridge.services.privacy import Purpose
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError
@@ -153,10 +176,94 @@ async def egress(request: web.Request) -> web.Response:
     return web.json_response({"records": records})
 
 
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/v1/export",
+        export,
+        operation(
+            "export",
+            "Everything stored about the household, as a JSON download",
+            "privacy",
+            {
+                "200": {
+                    **json_ok(Export),
+                    "headers": {
+                        "Content-Disposition": {
+                            "schema": STR,
+                            "description": 'attachment; filename="thermosmart-export-….json"',
+                        }
+                    },
+                },
+                **QUERY_ERRORS,
+                **OWNER_ERRORS,
+            },
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/erase",
+        erase,
+        operation(
+            "erase",
+            "Erase personal data and history; the thermostat keeps heating on defaults",
+            "privacy",
+            {"200": json_ok(EraseResult), **BODY_ERRORS, **OWNER_ERRORS},
+            description="Name, city, e-mail, programs, schedule, exceptions, overrides, "
+            "measurements, events, learning state, egress log and webhooks go; consents (the "
+            "record of what the owner agreed to), the hardware id and the tokens stay (unless "
+            "revoke_tokens).",
+            body=json_body(EraseRequest),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/privacy/consents",
+        get_consents,
+        operation(
+            "getConsents",
+            "Consent per purpose, and the history of decisions",
+            "privacy",
+            {"200": json_ok(Consents), **QUERY_ERRORS, **OWNER_ERRORS},
+        ),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/privacy/consents/{purpose}",
+        put_consent,
+        operation(
+            "putConsent",
+            "Grant or revoke one purpose (takes effect at once)",
+            "privacy",
+            {"200": json_ok(Consent), **BODY_ERRORS, **OWNER_ERRORS},
+            parameters=[
+                path_param(
+                    "purpose", "the purpose", {"type": "string", "enum": [p.value for p in Purpose]}
+                )
+            ],
+            body=json_body(ConsentUpdate),
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/privacy/egress",
+        egress,
+        operation(
+            "getEgress",
+            "Every request that left the LAN, newest first",
+            "privacy",
+            {"200": json_ok(Egress), **QUERY_ERRORS, **OWNER_ERRORS},
+            parameters=[
+                query("since", "from", TIME),
+                query("until", "until (exclusive)", TIME),
+                query("purpose", "only this purpose"),
+                query("limit", "1-1000, default 200", {"type": "string", "pattern": "^[0-9]+$"}),
+            ],
+        ),
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the privacy routes."""
-    app.router.add_get("/api/v1/export", export)
-    app.router.add_post("/api/v1/erase", erase)
-    app.router.add_get("/api/v1/privacy/consents", get_consents)
-    app.router.add_put("/api/v1/privacy/consents/{purpose}", put_consent)
-    app.router.add_get("/api/v1/privacy/egress", egress)
+    register(app, ROUTES)

@@ -16,7 +16,17 @@ from aiohttp import web
 
 from bridge.api.context import BRIDGE_KEY, token_of
 from bridge.api.errors import json_error
+from bridge.api.routing import (
+    BODY_ERRORS,
+    CLOUD_SECURITY,
+    Route,
+    json_body,
+    json_ok,
+    operation,
+    register,
+)
 from bridge.api.util import read_json
+from bridge.core.payloads.ws import LegacyWebhookRegistration, WebhookRegistration
 from bridge.services.webhook_destinations import check_destination, check_url
 
 
@@ -58,7 +68,38 @@ async def post_webhook(request: web.Request) -> web.Response:
     return await _register(request, "webhook")
 
 
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/",
+        post_root,
+        operation(
+            "registerWebhook",
+            "Register (or with an empty URL remove) the token's webhook",
+            "cloud",
+            {"200": json_ok(WebhookRegistration), **BODY_ERRORS},
+            description="On every change the bridge POSTs a WebhookMessage to the URL; delivery is "
+            "retried with backoff and never blocks the thermostat.",
+            security=CLOUD_SECURITY,
+            body=json_body(WebhookRegistration),
+        ),
+    ),
+    Route(
+        "POST",
+        "/webhook",
+        post_webhook,
+        operation(
+            "registerWebhookLegacy",
+            "The same as POST /, as older clients send it",
+            "cloud",
+            {"200": json_ok(LegacyWebhookRegistration), **BODY_ERRORS},
+            security=CLOUD_SECURITY,
+            body=json_body(LegacyWebhookRegistration),
+        ),
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the webhook routes."""
-    app.router.add_post("/", post_root)
-    app.router.add_post("/webhook", post_webhook)
+    register(app, ROUTES)

@@ -38,6 +38,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bridge.api.context import BRIDGE_KEY, BridgeServices, token_of
+from bridge.api.routing import (
+    AUTH_ERRORS,
+    Route,
+    error_response,
+    operation,
+    ref,
+    register,
+)
+from bridge.core.payloads.ws import WsServerMessage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -407,9 +416,38 @@ async def _on_shutdown(app: web.Application) -> None:
     await app[PUSH_KEY].stop()
 
 
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET",
+        "/api/v1/ws",
+        websocket,
+        operation(
+            "push",
+            "WebSocket: every change of the native state",
+            "push",
+            {
+                "101": {
+                    "description": "Switching protocols. Server messages are WsServerMessage: first "
+                    "a `state` with the whole native state, then a `changed` deep-merge patch per "
+                    "change (objects merge key by key, other values replace, keys are never "
+                    "removed), or a new `state` when the client fell behind. Client messages are "
+                    "WsClientMessage (`ping`, `resync`). Close codes: 1001 bridge stopping, 1013 "
+                    "client too slow, 4401 token revoked or expired. The server pings every 30 s.",
+                    "content": {"application/json": {"schema": ref(WsServerMessage)}},
+                },
+                **AUTH_ERRORS,
+                "426": error_response("Not a WebSocket upgrade request."),
+            },
+            description="The token comes in the Authorization header or as ?access_token=; a "
+            "missing or bad token is refused with 401 before the upgrade.",
+        ),
+    ),
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Register the push channel and its start and stop hooks."""
     app[PUSH_KEY] = PushHub(app[BRIDGE_KEY])
     app.on_startup.append(_on_startup)
     app.on_shutdown.append(_on_shutdown)
-    app.router.add_get("/api/v1/ws", websocket)
+    register(app, ROUTES)

@@ -31,6 +31,7 @@ import math
 from typing import Any
 
 from bridge.core.listeners import Listeners
+from bridge.core.payloads.boiler_names import FAULT_FLAGS
 from bridge.opentherm.ids import DecodedValue, decode_value, get_spec
 
 _LOGGER = logging.getLogger(__name__)
@@ -45,17 +46,6 @@ def id_key(data_id: int) -> str:
     """The change key of a data-id: its spec key, or ``id<N>``."""
     spec = get_spec(data_id)
     return spec.key if spec is not None else f"id{data_id}"
-
-
-#: ID 5's application-specific fault flags (high byte, bits 0-5), by bit.
-FAULT_FLAGS = (
-    "service_request",
-    "remote_reset_enabled",
-    "low_water_pressure",
-    "gas_flame_fault",
-    "air_pressure_fault",
-    "water_over_temperature",
-)
 
 
 @dataclass(slots=True)

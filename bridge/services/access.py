@@ -11,13 +11,13 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
+from bridge.core.payloads.access import TokenKind
 from bridge.storage.auth import (
     ACCESS_TOKEN_TTL,
     IssuedToken,
     OAuthClient,
     OAuthGrant,
     TokenInfo,
-    TokenKind,
     hash_secret,
     normalize_pairing_code,
 )

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from bridge import __version__
+from bridge.core.payloads.history import EventKind
 from bridge.opentherm.ids import get_spec
 from bridge.services.state import capabilities_view, faults_view
-from bridge.storage.history import EventKind
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock

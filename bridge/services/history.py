@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from bridge.storage.history import EventKind
+from bridge.core.payloads.history import EventKind
 
 if TYPE_CHECKING:
     from bridge.storage import Database

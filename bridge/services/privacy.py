@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bridge.storage.privacy import Purpose
+from bridge.core.payloads.privacy import Purpose
 
 if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService

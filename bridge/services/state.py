@@ -7,29 +7,16 @@ diagnostics reuse them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
-from bridge.opentherm.boiler_state import FAULT_FLAGS
+from bridge.core.payloads.boiler_names import BOILER_COUNTER_IDS, FAULT_FLAGS
 
 if TYPE_CHECKING:
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
     from bridge.services.thermostat import ThermostatService
-
-# OpenTherm counters (IDs 116-123) by their name in the native state.
-BOILER_COUNTER_IDS: Mapping[str, int] = {
-    "burner_starts": 116,
-    "ch_pump_starts": 117,
-    "dhw_pump_starts": 118,
-    "dhw_burner_starts": 119,
-    "burner_hours": 120,
-    "ch_pump_hours": 121,
-    "dhw_pump_hours": 122,
-    "dhw_burner_hours": 123,
-}
 
 
 def _bounds(pair: tuple[int, int] | None) -> dict[str, int] | None:

@@ -23,6 +23,7 @@ from bridge.core import options as opts, state as core
 from bridge.core.boiler_config import BoilerBounds, BoilerCommand
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.listeners import Listeners
+from bridge.core.payloads.history import EventKind
 from bridge.core.programs import (
     Programs,
     WeekSchedule,
@@ -37,7 +38,6 @@ from bridge.opentherm.links.base import RoomSensor
 from bridge.services.energy import EnergyMeter
 from bridge.services.learning import SAVE_INTERVAL_S, LearningService
 from bridge.storage import Sample
-from bridge.storage.history import EventKind
 from bridge.storage.settings import (
     CONTROL_STATE,
     GEOFENCE_DEVICES,

@@ -9,6 +9,9 @@ Standard-library ``sqlite3`` only, on one worker thread per open database.
 
 from __future__ import annotations
 
+from bridge.core.payloads.access import TokenKind
+from bridge.core.payloads.history import EventKind
+from bridge.core.payloads.privacy import Purpose
 from bridge.storage.auth import (
     BEARER_KINDS,
     PAIRING_CODE_TTL,
@@ -16,7 +19,6 @@ from bridge.storage.auth import (
     OAuthClient,
     OAuthGrant,
     TokenInfo,
-    TokenKind,
     hash_secret,
     normalize_pairing_code,
 )
@@ -30,10 +32,10 @@ from bridge.storage.core import (
 )
 from bridge.storage.db import DB_FILENAME, EXPORT_FORMAT, Database, Retention
 from bridge.storage.energy import ENERGY_COUNTERS
-from bridge.storage.history import Event, EventKind, HourlyAggregate, Sample, hour_of
+from bridge.storage.history import Event, HourlyAggregate, Sample, hour_of
 from bridge.storage.learning import LearningEntry
 from bridge.storage.migrations import latest_version
-from bridge.storage.privacy import Consent, EgressRecord, Purpose
+from bridge.storage.privacy import Consent, EgressRecord
 from bridge.storage.settings import (
     BOILER_INTERFACE,
     BRIDGE_ID,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 import hashlib
 import hmac
 import secrets
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from bridge.core.payloads.access import TokenKind
 from bridge.storage.core import dumps_json, loads_json
 
 if TYPE_CHECKING:
@@ -33,17 +33,6 @@ TOUCH_INTERVAL = 60.0
 """``last_used`` is written at most this often per token (seconds)."""
 
 _PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-
-
-class TokenKind(StrEnum):
-    """What a token is for."""
-
-    API = "api"
-    """A long-lived token made with ``thermosmart-bridge token create``."""
-    OAUTH_ACCESS = "oauth_access"
-    OAUTH_REFRESH = "oauth_refresh"
-    PAIRED = "paired"
-    """Issued in exchange for a pairing code."""
 
 
 BEARER_KINDS: frozenset[TokenKind] = frozenset(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 import math
 import sqlite3
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from bridge.core.payloads.history import EventKind
 from bridge.storage.core import Json, dumps_json, loads_json, read_window
 
 if TYPE_CHECKING:
@@ -203,15 +203,6 @@ class MeasurementRepo:
 
 
 # -- events --------------------------------------------------------------------
-
-
-class EventKind(StrEnum):
-    """What an entry of the event and fault log is about."""
-
-    BOILER_FAULT = "boiler_fault"
-    SOFTWARE_ERROR = "software_error"
-    LINK = "link"
-    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)

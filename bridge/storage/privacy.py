@@ -11,24 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from bridge.core.payloads.privacy import Purpose
 from bridge.storage.core import dumps_json, loads_json, read_window
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
     from bridge.storage.core import Worker
-
-
-class Purpose(StrEnum):
-    """What the owner may consent to."""
-
-    CLOUD_SYNC = "cloud_sync"
-    WEATHER_BY_CITY = "weather_by_city"
-    STATISTICS = "statistics"
-    SERVICE_ACCESS = "service_access"
 
 
 @dataclass(frozen=True, slots=True)

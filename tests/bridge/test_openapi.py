@@ -11,6 +11,8 @@ from openapi_spec_validator import validate as validate_openapi
 
 from bridge.api.openapi import build_document, served_routes, undocumented
 from bridge.core.clock import VirtualClock
+from bridge.core.contract import components
+from bridge.core.payloads import catalog
 from bridge.daemon import Bridge
 
 from .native_helpers import call, make_token
@@ -219,3 +221,11 @@ async def test_error_answers_match_the_error_schema(
         status, body = await call(http, b, method, url, tok or None, **kwargs)
         assert status == expected, (method, url, body)
         error_schema.validate(body)
+
+
+def test_every_schema_component_comes_from_a_model() -> None:
+    doc = build_document()
+    models = catalog()  # every model and named alias of bridge.core.payloads
+    schemas = doc["components"]["schemas"]
+    assert set(schemas) <= set(models), "a component without a payload model"
+    assert schemas == components(*(models[name] for name in schemas))

@@ -55,7 +55,7 @@ async def test_too_old_bridge_is_not_loaded_and_can_be_fixed(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
 ) -> None:
     config_entry.add_to_hass(hass)
-    with patch("bridge.api.app.API_VERSION", 0):
+    with patch("bridge.api.meta.API_VERSION", 0):
         assert not await hass.config_entries.async_setup(config_entry.entry_id)
         assert config_entry.state is ConfigEntryState.SETUP_RETRY
         issue = _issue(hass, "bridge_too_old", config_entry)
@@ -93,7 +93,7 @@ async def test_too_old_fix_flow_bridge_gone_or_entry_removed(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry, closed_port: int
 ) -> None:
     config_entry.add_to_hass(hass)
-    with patch("bridge.api.app.API_VERSION", 0):
+    with patch("bridge.api.meta.API_VERSION", 0):
         assert not await hass.config_entries.async_setup(config_entry.entry_id)
     issue_id = f"bridge_too_old_{config_entry.entry_id}"
     result = await _start_fix(hass, issue_id)

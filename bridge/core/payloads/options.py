@@ -1,0 +1,65 @@
+"""Per-bridge options and the thermostat's settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from bridge.core.contract import UNSET, Keywords, Unset, model, spec
+from bridge.core.options import HEATING_SYSTEMS, MAX_CH_RANGE
+
+HeatingSystem = Annotated[str, Keywords(enum=list(HEATING_SYSTEMS))]
+
+_PREHEAT = "heat up early (optimal start); default true"
+_HEATING_SYSTEM = "picks the heating curve and control defaults; default radiators"
+_MAX_CH = (
+    "highest flow temperature, °C (ID 57); null: the heating system's default "
+    "(75 radiators, 45 underfloor)"
+)
+_DHW_ENABLE = "hot water on (ID 0 bit 1); default true"
+_DHW_SETPOINT = "hot-water temperature, °C (ID 56); null: leave the boiler's own"
+
+
+@model
+class Options:
+    """Per-bridge options with their defaults filled in."""
+
+    preheat: bool = spec(description=_PREHEAT)
+    heating_system: HeatingSystem = spec(description=_HEATING_SYSTEM)
+    max_ch_setpoint: float | None = spec(
+        minimum=MAX_CH_RANGE[0], maximum=MAX_CH_RANGE[1], description=_MAX_CH
+    )
+    dhw_enable: bool = spec(description=_DHW_ENABLE)
+    dhw_setpoint: float | None = spec(description=_DHW_SETPOINT)
+
+
+@model
+class OptionsChange:
+    """Any of the options; checked whole, and nothing changes on an error. Temperatures are
+    checked against the boiler's bounds where it told them; boiler options on a relay and
+    hot-water options on a boiler without hot water are refused."""
+
+    SCHEMA_EXTRA: ClassVar = {"minProperties": 1}
+
+    preheat: bool | Unset = spec(default=UNSET, description=_PREHEAT)
+    heating_system: HeatingSystem | Unset = spec(default=UNSET, description=_HEATING_SYSTEM)
+    max_ch_setpoint: float | Unset | None = spec(
+        default=UNSET, minimum=MAX_CH_RANGE[0], maximum=MAX_CH_RANGE[1], description=_MAX_CH
+    )
+    dhw_enable: bool | Unset = spec(default=UNSET, description=_DHW_ENABLE)
+    dhw_setpoint: float | Unset | None = spec(default=UNSET, description=_DHW_SETPOINT)
+
+
+@model
+class Settings:
+    name: str = spec(minLength=1, maxLength=64)
+    location: str | None = spec(maxLength=100, description="the city, used only for weather")
+    email: str | None = spec(maxLength=254)
+
+
+@model
+class SettingsUpdate:
+    """Any of these (at least one); null clears location or e-mail."""
+
+    name: str | Unset = spec(default=UNSET, minLength=1, maxLength=64)
+    location: str | Unset | None = spec(default=UNSET, minLength=1, maxLength=100)
+    email: str | Unset | None = spec(default=UNSET, minLength=3, maxLength=254)

@@ -1,0 +1,124 @@
+"""Export, erase, consents and the egress log."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from bridge.core.contract import UNSET, Unset, model, spec
+from bridge.core.payloads.common import ProgramName, Timestamp
+from bridge.core.payloads.history import Event
+
+
+class Purpose(StrEnum):
+    """What the owner may consent to."""
+
+    CLOUD_SYNC = "cloud_sync"
+    WEATHER_BY_CITY = "weather_by_city"
+    STATISTICS = "statistics"
+    SERVICE_ACCESS = "service_access"
+
+
+@model
+class Consent:
+    id: int
+    purpose: Purpose
+    granted: bool
+    ts: Timestamp
+    terms_version: str
+
+
+@model
+class ConsentState:
+    granted: bool
+    terms_version: str | None
+    ts: Timestamp | None
+
+
+@model
+class Consents:
+    consents: dict[Purpose, ConsentState] = spec(
+        description="the decision in force per purpose (not granted until granted)"
+    )
+    history: list[Consent]
+
+
+@model
+class ConsentUpdate:
+    granted: bool
+    terms_version: str = spec(minLength=1, maxLength=32)
+
+
+@model
+class EgressRecord:
+    id: int
+    ts: Timestamp
+    host: str
+    path: str
+    purpose: str
+    fields: list[str] = spec(description="field names sent (never their values)")
+    bytes: int
+
+
+@model
+class Egress:
+    records: list[EgressRecord]
+
+
+@model
+class ExportScheduleEntry:
+    day: int
+    hour: int
+    minute: int
+    program: ProgramName
+
+
+@model
+class ExportException:
+    start: str
+    end: str
+    program: ProgramName
+    description: str
+
+
+@model
+class ExportMeasurements:
+    samples: dict[str, list[list[float]]]
+    hourly: dict[str, list[dict[str, Any]]]
+
+
+@model
+class Export:
+    """Everything stored about the household (no secrets, no hashes)."""
+
+    OPEN: ClassVar = True
+
+    format: Literal["thermosmart-local-export"]
+    schema_version: int
+    exported_at: Timestamp
+    settings: dict[str, Any]
+    schedule: list[ExportScheduleEntry]
+    exceptions: list[ExportException]
+    measurements: ExportMeasurements
+    events: list[Event]
+    learning: dict[str, Any]
+    energy_kwh: dict[str, float] = spec(description="the energy counters' totals by name")
+    consents: list[Consent]
+    egress_log: list[EgressRecord]
+    webhooks: list[dict[str, Any]]
+    tokens: list[dict[str, Any]]
+    oauth_clients: list[dict[str, Any]]
+
+
+@model
+class EraseRequest:
+    confirm: Literal[True]
+    revoke_tokens: bool | Unset = spec(
+        default=UNSET, json_default=False, description="also revoke every token (the caller's too)"
+    )
+
+
+@model
+class EraseResult:
+    erased: dict[str, int] = spec(description="rows deleted (or tokens revoked) per class")
+    tokens_revoked: bool

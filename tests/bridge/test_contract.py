@@ -1,0 +1,181 @@
+"""bridge.core.contract: payload models as JSON Schema, and rendered as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+import pytest
+
+from bridge.core.contract import (
+    UNSET,
+    Keywords,
+    Named,
+    Unset,
+    components,
+    model,
+    ref,
+    render,
+    schema_of,
+    spec,
+    type_schema,
+)
+from bridge.core.payloads.boiler import IdCounters, LinkCounters
+from bridge.core.payloads.common import Programs
+from bridge.core.programs import PROGRAM_NAMES
+from bridge.opentherm.boiler_state import IdCounters as MasterIdCounters
+from bridge.opentherm.links.base import LinkCounters as MasterLinkCounters
+
+
+class Colour(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@model
+class Inner:
+    """An inner object."""
+
+    n: int
+
+
+@model
+class Outer:
+    name: str = spec(description="what it is called", minLength=1)
+    inner: Inner
+    maybe: Inner | None
+    colour: Colour
+    many: list[Inner]
+    note: str | Unset = spec(default=UNSET, maxLength=3)
+
+
+@model
+class Loose:
+    OPEN: ClassVar = True
+    SCHEMA_EXTRA: ClassVar = {"minProperties": 1}
+
+    x: float | None = spec(minimum=5.0, maximum=30.5)
+
+
+@pytest.mark.parametrize(
+    ("tp", "schema"),
+    [
+        (str, {"type": "string"}),
+        (int, {"type": "integer"}),
+        (float, {"type": "number"}),
+        (bool, {"type": "boolean"}),
+        (Any, {}),
+        (int | None, {"type": ["integer", "null"]}),
+        (float | str, {"type": ["number", "string"]}),
+        (Literal["a", "b"], {"type": "string", "enum": ["a", "b"]}),
+        (Literal["ok"], {"const": "ok"}),
+        (Colour, {"type": "string", "enum": ["red", "blue"]}),
+        (list[int], {"type": "array", "items": {"type": "integer"}}),
+        (tuple[str, ...], {"type": "array", "items": {"type": "string"}}),
+        (
+            tuple[int, int, int],
+            {"type": "array", "items": {"type": "integer"}, "minItems": 3, "maxItems": 3},
+        ),
+        (dict[str, int], {"type": "object", "additionalProperties": {"type": "integer"}}),
+        (dict[str, Any], {"type": "object"}),
+        (
+            dict[Colour, bool],
+            {
+                "type": "object",
+                "properties": {"red": {"type": "boolean"}, "blue": {"type": "boolean"}},
+                "required": ["red", "blue"],
+                "additionalProperties": False,
+            },
+        ),
+        (Inner, ref("Inner")),
+        (Inner | None, {"anyOf": [ref("Inner"), {"type": "null"}]}),
+        (Annotated[int, Keywords(minimum=1.0)], {"type": "integer", "minimum": 1}),
+        (Annotated[int, Named("Count")], ref("Count")),
+        (Inner | Outer, {"anyOf": [ref("Inner"), ref("Outer")]}),
+    ],
+)
+def test_type_mapping(tp: Any, schema: dict[str, Any]) -> None:
+    assert type_schema(tp) == schema
+
+
+def test_object_schema_required_optional_closed_and_described() -> None:
+    schema = schema_of(Outer)
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert "description" not in schema  # no docstring of its own
+    assert schema["required"] == ["name", "inner", "maybe", "colour", "many"]
+    assert schema["properties"]["name"] == {
+        "type": "string",
+        "description": "what it is called",
+        "minLength": 1,
+    }
+    assert schema["properties"]["note"] == {"type": "string", "maxLength": 3}
+    assert schema["properties"]["many"] == {"type": "array", "items": ref("Inner")}
+    assert schema_of(Inner)["description"] == "An inner object."
+    loose = schema_of(Loose)
+    assert "additionalProperties" not in loose
+    assert loose["minProperties"] == 1
+    assert loose["properties"]["x"] == {"type": ["number", "null"], "minimum": 5, "maximum": 30.5}
+
+
+def test_components_collects_every_reachable_model() -> None:
+    found = components(Outer, Loose)
+    assert set(found) == {"Outer", "Inner", "Loose"}
+    assert found["Inner"] == schema_of(Inner)
+    programs = components(Programs)["Programs"]
+    assert list(programs["properties"]) == list(PROGRAM_NAMES)
+    assert programs["required"] == list(PROGRAM_NAMES)
+    assert programs["properties"]["home"] == {
+        "type": "number",
+        "minimum": 5,
+        "maximum": 30,
+        "description": "°C",
+    }
+    assert "ProgramName" in components(Programs)
+
+
+def test_two_models_with_one_name_are_refused() -> None:
+    @model
+    class Inner:  # another class of the same name
+        m: int
+
+    with pytest.raises(TypeError, match="two components named Inner"):
+        components(Outer, Inner)
+
+
+def test_render_round_trip() -> None:
+    value = Outer(
+        name="x",
+        inner=Inner(1),
+        maybe=None,
+        colour=Colour.BLUE,
+        many=[Inner(2), Inner(3)],
+    )
+    out = render(value)
+    assert out == {
+        "name": "x",
+        "inner": {"n": 1},
+        "maybe": None,
+        "colour": "blue",
+        "many": [{"n": 2}, {"n": 3}],
+    }  # the absent note is left out
+    assert type(out["colour"]) is str
+    again = Outer(
+        name=out["name"],
+        inner=Inner(**out["inner"]),
+        maybe=None,
+        colour=Colour(out["colour"]),
+        many=[Inner(**i) for i in out["many"]],
+    )
+    assert again == value
+    assert render(dataclasses.replace(value, note="abc"))["note"] == "abc"
+    assert render({"k": (1, Colour.RED), Colour.BLUE: True}) == {"k": [1, "red"], "blue": True}
+
+
+def test_counters_name_the_fields_the_link_and_master_count() -> None:
+    def names(cls: Any) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    assert names(IdCounters) == names(MasterIdCounters)
+    assert names(LinkCounters) == names(MasterLinkCounters)
