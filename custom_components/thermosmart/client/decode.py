@@ -119,6 +119,7 @@ def plan(cls: type) -> tuple[FieldPlan, ...]:
         if get_origin(hint) is Annotated:
             hint, extras = hint.__origin__, hint.__metadata__
         hint, optional = _strip_none(hint)
+        optional = optional or hint is Any
         path: tuple[str | int, ...] = (item.name,)
         bounds: Range | None = None
         convert: Callable[[Any], Any] | None = None
