@@ -183,8 +183,8 @@ class ThermoSmartClient:
             document = {**document, "thermostat": {**self._thermostat_view, **thermostat}}
         pushed = document.get("predictions")
         if isinstance(pushed, Mapping):
-            return BridgeState.from_dict(document, Predictions.from_dict(pushed))
-        return BridgeState.from_dict(document, self._predictions)
+            return BridgeState.from_dict(document, predictions=Predictions.from_dict(pushed))
+        return BridgeState.from_dict(document, predictions=self._predictions)
 
     def _keep_document(self, document: dict[str, Any]) -> None:
         """Take a whole state as the bridge sent it (before any view is merged into it)."""

@@ -1,116 +1,27 @@
 """Data models of the bridge API, as typed dataclasses.
 
-Each model has a ``from_dict`` that checks the shape it needs and raises
-:class:`ThermoSmartResponseError` for anything else, so garbage from the
-network never reaches the integration as half-filled objects.
+The type hints are the contract: :mod:`.decode` builds the models from the
+bridge's JSON by them, and raises :class:`ThermoSmartResponseError` for
+anything else, so garbage from the network never reaches the integration as
+half-filled objects. ``Annotated`` extras say where a field lives when it is
+not a key of the model's own object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 import math
-from typing import Any
+from typing import Annotated, Any
 
+from .decode import At, Given, JsonModel, Range, Via, decode
 from .exceptions import ThermoSmartResponseError
 
 PROGRAM_NAMES: tuple[str, ...] = ("anti_freeze", "not_home", "home", "comfort", "pause")
 """The five temperature programs, as the bridge names them."""
 HEATING_SYSTEMS: tuple[str, ...] = ("radiators", "underfloor")
 """The heating systems the bridge has control defaults for."""
-
-
-def _req(data: Mapping[str, Any], key: str, typ: type) -> Any:
-    value = data.get(key)
-    if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
-        raise ThermoSmartResponseError(f"field {key!r} missing or not {typ.__name__}")
-    return value
-
-
-def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, Mapping):
-        raise ThermoSmartResponseError(f"field {key!r} missing or not an object")
-    return value
-
-
-def _opt_obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise ThermoSmartResponseError(f"field {key!r} is not an object")
-    return value
-
-
-def _opt_float(data: Mapping[str, Any], key: str) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ThermoSmartResponseError(f"field {key!r} is not a number")
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ThermoSmartResponseError(f"field {key!r} is not a whole number")
-    return value
-
-
-def _opt_bool(data: Mapping[str, Any], key: str) -> bool | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise ThermoSmartResponseError(f"field {key!r} is not true or false")
-    return value
-
-
-def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ThermoSmartResponseError(f"field {key!r} is not a string")
-    return value
-
-
-def _opt_time(data: Mapping[str, Any], key: str) -> datetime | None:
-    """An ISO 8601 time with an offset, or a Unix time, as an aware UTC datetime."""
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            return None
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if when.tzinfo is not None:
-                return when.astimezone(UTC)
-    raise ThermoSmartResponseError(f"field {key!r} is not a time with an offset")
-
-
-def _bounds(data: Mapping[str, Any] | None, key: str) -> tuple[float, float] | None:
-    if data is None:
-        return None
-    value = _opt_obj(data, key)
-    if value is None:
-        return None
-    low, high = _opt_float(value, "min"), _opt_float(value, "max")
-    if low is None or high is None:
-        return None
-    return (low, high)
 
 
 def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
@@ -127,8 +38,19 @@ def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
             target[key] = value
 
 
+def _wall_time(value: tuple[int, ...]) -> datetime:
+    """The API's ``[Y, M, D, h, m]`` (M 0-11) as a naive wall-clock time."""
+    if len(value) != 5:
+        raise ValueError("not [Y, M, D, h, m]")
+    year, month0, day, hour, minute = value
+    return datetime(year, month0 + 1, day, hour, minute)  # noqa: DTZ001 - wall-clock time
+
+
+WallTime = Annotated[datetime, Via(tuple[int, ...], _wall_time)]
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class BridgeInfo:
+class BridgeInfo(JsonModel):
     """Who a bridge is: ``GET /api/v1/health``, or the ``bridge`` part of the state."""
 
     bridge_id: str
@@ -136,42 +58,21 @@ class BridgeInfo:
     version: str
     name: str
 
-    @classmethod
-    def from_dict(cls, data: Any) -> BridgeInfo:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("bridge information is not an object")
-        return cls(
-            bridge_id=_req(data, "bridge_id", str),
-            api_version=_req(data, "api_version", int),
-            version=_req(data, "version", str),
-            name=_req(data, "name", str),
-        )
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class PairingResult:
+class PairingResult(JsonModel):
     """A token the bridge issued for a pairing code."""
 
     access_token: str
     token_id: str
     bridge_id: str
 
-    @classmethod
-    def from_dict(cls, data: Any) -> PairingResult:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("pairing answer is not an object")
-        return cls(
-            access_token=_req(data, "access_token", str),
-            token_id=str(_req(data, "token_id", str)),
-            bridge_id=_req(data, "bridge_id", str),
-        )
-
 
 # -- the thermostat ---------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Programs:
+class Programs(JsonModel):
     """The five program temperatures, °C."""
 
     anti_freeze: float
@@ -187,83 +88,29 @@ class Programs:
         value: float = getattr(self, program)
         return value
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Programs:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("programs is not an object")
-        values: dict[str, float] = {}
-        for name in PROGRAM_NAMES:
-            value = _opt_float(data, name)
-            if value is None:
-                raise ThermoSmartResponseError(f"program {name!r} has no temperature")
-            values[name] = value
-        return cls(**values)
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ScheduleEntry:
+class ScheduleEntry(JsonModel):
     """A switch of the week schedule: from ``day`` (0 = Monday) ``hour``:``minute`` on."""
 
-    day: int
-    hour: int
-    minute: int
-    program: str
-
-    @classmethod
-    def from_dict(cls, data: Any) -> ScheduleEntry:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("a schedule entry is not an object")
-        start = data.get("start")
-        if (
-            not isinstance(start, list)
-            or len(start) != 3
-            or not all(isinstance(x, int) and not isinstance(x, bool) for x in start)
-        ):
-            raise ThermoSmartResponseError("a schedule entry's start is not [day, hour, minute]")
-        day, hour, minute = start
-        if not (0 <= day <= 6 and 0 <= hour <= 23 and 0 <= minute <= 59):
-            raise ThermoSmartResponseError("a schedule entry's start is out of range")
-        return cls(day=day, hour=hour, minute=minute, program=_req(data, "temperature", str))
-
-
-def _wall_time(value: Any, key: str) -> datetime:
-    """The API's ``[Y, M, D, h, m]`` (M 0-11) as a naive wall-clock time."""
-    if (
-        not isinstance(value, list)
-        or len(value) != 5
-        or not all(isinstance(x, int) and not isinstance(x, bool) for x in value)
-    ):
-        raise ThermoSmartResponseError(f"an exception's {key} is not [Y, M, D, h, m]")
-    year, month0, day, hour, minute = value
-    try:
-        return datetime(year, month0 + 1, day, hour, minute)  # noqa: DTZ001 - wall-clock time
-    except ValueError as err:
-        raise ThermoSmartResponseError(f"an exception's {key} is not a date: {err}") from err
+    day: Annotated[int, At("start", 0), Range(0, 6)]
+    hour: Annotated[int, At("start", 1), Range(0, 23)]
+    minute: Annotated[int, At("start", 2), Range(0, 59)]
+    program: Annotated[str, At("temperature")]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ScheduleException:
+class ScheduleException(JsonModel):
     """A dated override of the week schedule; times are naive, in the bridge's timezone."""
 
-    start: datetime
-    end: datetime
-    program: str
-    description: str
-
-    @classmethod
-    def from_dict(cls, data: Any) -> ScheduleException:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("an exception is not an object")
-        return cls(
-            start=_wall_time(data.get("start"), "start"),
-            end=_wall_time(data.get("end"), "end"),
-            program=_req(data, "temperature", str),
-            description=_opt_str(data, "description") or "",
-        )
+    start: WallTime
+    end: WallTime
+    program: Annotated[str, At("temperature")]
+    description: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ScheduleBlock:
+class ScheduleBlock(JsonModel):
     """A stretch of time with one program, as the bridge resolved it; times are UTC.
 
     ``source`` is ``schedule`` or ``exception``; ``description`` is the
@@ -274,33 +121,16 @@ class ScheduleBlock:
     end: datetime
     program: str
     target: float | None
-    source: str
-    description: str | None
+    source: str = "schedule"
+    description: Annotated[str | None, Via(str, lambda text: text or None)]
 
-    @classmethod
-    def from_dict(cls, data: Any) -> ScheduleBlock:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("a schedule block is not an object")
-        start, end = _opt_time(data, "start"), _opt_time(data, "end")
-        if start is None or end is None or end <= start:
-            raise ThermoSmartResponseError("a schedule block has no valid start and end")
-        return cls(
-            start=start,
-            end=end,
-            program=_req(data, "program", str),
-            target=_opt_float(data, "target"),
-            source=_opt_str(data, "source") or "schedule",
-            description=_opt_str(data, "description") or None,
-        )
-
-
-def _opt_block(data: Mapping[str, Any], key: str) -> ScheduleBlock | None:
-    value = data.get(key)
-    return None if value is None else ScheduleBlock.from_dict(value)
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ThermoSmartResponseError("a schedule block ends before it starts")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Energy:
+class Energy(JsonModel):
     """The bridge's energy counters, kWh: heat delivered and gas used, for heating and hot water.
 
     Monotonic totals the bridge keeps in its database (they count while no
@@ -319,20 +149,9 @@ class Energy:
             return None
         return round(self.ch_gas_kwh + self.dhw_gas_kwh, 3)
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Energy:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("energy is not an object")
-        return cls(
-            ch_heat_kwh=_opt_float(data, "ch_heat_kwh"),
-            ch_gas_kwh=_opt_float(data, "ch_gas_kwh"),
-            dhw_heat_kwh=_opt_float(data, "dhw_heat_kwh"),
-            dhw_gas_kwh=_opt_float(data, "dhw_gas_kwh"),
-        )
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ControlCommand:
+class ControlCommand(JsonModel):
     """What the control loop last asked of the boiler."""
 
     mode: str | None
@@ -341,19 +160,9 @@ class ControlCommand:
     max_modulation: float | None
     demand: float | None
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ControlCommand:
-        return cls(
-            mode=_opt_str(data, "mode"),
-            ch_enable=_opt_bool(data, "ch_enable"),
-            control_setpoint=_opt_float(data, "control_setpoint"),
-            max_modulation=_opt_float(data, "max_modulation"),
-            demand=_opt_float(data, "demand"),
-        )
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Thermostat:
+class Thermostat(JsonModel):
     """The thermostat: what it measures, what it aims for and why.
 
     ``source`` is ``schedule``, ``exception``, ``manual``, ``remote`` or
@@ -369,19 +178,19 @@ class Thermostat:
     program: str | None
     source: str | None
     until: datetime | None
-    paused: bool
-    next_start: datetime | None
-    next_program: str | None
-    next_target: float | None
-    frost_limited: bool
+    paused: bool = False
+    next_start: Annotated[datetime | None, At("next", "start")]
+    next_program: Annotated[str | None, At("next", "program")]
+    next_target: Annotated[float | None, At("next", "target")]
+    frost_limited: bool = False
     outside_temperature: float | None
     outside_temperature_source: str | None
     timezone: str | None
     control: ControlCommand | None
     relay_on: bool | None
     programs: Programs | None
-    schedule: tuple[ScheduleEntry, ...]
-    exceptions: tuple[ScheduleException, ...]
+    schedule: tuple[ScheduleEntry, ...] = ()
+    exceptions: tuple[ScheduleException, ...] = ()
     current_block: ScheduleBlock | None = None
     next_block: ScheduleBlock | None = None
 
@@ -390,104 +199,56 @@ class Thermostat:
         """A manual or remote target holds until the next block."""
         return self.source in ("manual", "remote")
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Thermostat:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("thermostat is not an object")
-        upcoming = _opt_obj(data, "next") or {}
-        control = _opt_obj(data, "control")
-        programs = data.get("programs")
-        schedule = data.get("schedule") or []
-        exceptions = data.get("exceptions") or []
-        if not isinstance(schedule, list) or not isinstance(exceptions, list):
-            raise ThermoSmartResponseError("schedule or exceptions is not a list")
-        return cls(
-            hardware_id=_opt_str(data, "hardware_id"),
-            name=_opt_str(data, "name"),
-            room_temperature=_opt_float(data, "room_temperature"),
-            target_temperature=_opt_float(data, "target_temperature"),
-            program=_opt_str(data, "program"),
-            source=_opt_str(data, "source"),
-            until=_opt_time(data, "until"),
-            paused=bool(_opt_bool(data, "paused")),
-            next_start=_opt_time(upcoming, "start"),
-            next_program=_opt_str(upcoming, "program"),
-            next_target=_opt_float(upcoming, "target"),
-            frost_limited=bool(_opt_bool(data, "frost_limited")),
-            outside_temperature=_opt_float(data, "outside_temperature"),
-            outside_temperature_source=_opt_str(data, "outside_temperature_source"),
-            timezone=_opt_str(data, "timezone"),
-            control=None if control is None else ControlCommand.from_dict(control),
-            relay_on=_opt_bool(data, "relay_on"),
-            programs=None if programs is None else Programs.from_dict(programs),
-            schedule=tuple(ScheduleEntry.from_dict(item) for item in schedule),
-            exceptions=tuple(ScheduleException.from_dict(item) for item in exceptions),
-            current_block=_opt_block(data, "current_block"),
-            next_block=_opt_block(data, "next_block"),
-        )
-
 
 # -- the boiler -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class BoilerValue:
+class BoilerValue(JsonModel):
     """The last good answer for one OpenTherm data-id.
 
     ``updated`` is the bridge clock's Unix time of that answer; ``stale``
     means a later read failed or the link went down.
     """
 
-    data_id: int
+    data_id: Annotated[int, At("id")]
     value: Any
     updated: float | None
-    stale: bool
-
-    @classmethod
-    def from_dict(cls, data: Any) -> BoilerValue:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("a boiler value is not an object")
-        return cls(
-            data_id=_req(data, "id", int),
-            value=data.get("value"),
-            updated=_opt_float(data, "updated"),
-            stale=bool(_opt_bool(data, "stale")),
-        )
+    stale: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class SlaveStatus:
+class SlaveStatus(JsonModel):
     """The boiler's status flags (OpenTherm ID 0, low byte)."""
 
-    fault: bool
-    ch_active: bool
-    dhw_active: bool
-    flame_on: bool
-    diagnostic_event: bool
+    fault: bool = False
+    ch_active: bool = False
+    dhw_active: bool = False
+    flame_on: bool = False
+    diagnostic_event: bool = False
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SlaveStatus:
-        return cls(
-            fault=bool(_opt_bool(data, "fault")),
-            ch_active=bool(_opt_bool(data, "ch_active")),
-            dhw_active=bool(_opt_bool(data, "dhw_active")),
-            flame_on=bool(_opt_bool(data, "flame_on")),
-            diagnostic_event=bool(_opt_bool(data, "diagnostic_event")),
-        )
+
+def _dhw_enable_request(status: Any) -> bool | None:
+    """The master's DHW-enable bit from the decoded ID 0 value (``{"hb": {...}}``)."""
+    high = status.get("hb") if isinstance(status, Mapping) else None
+    request = high.get("dhw_enable") if isinstance(high, Mapping) else None
+    return request if isinstance(request, bool) else None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Boiler:
+class Boiler(JsonModel):
     """What the bridge's OpenTherm master knows about the boiler.
 
     ``values`` is keyed by the data-id's key (``flow_temperature``,
     ``ch_water_pressure`` …).
     """
 
-    connected: bool
-    values: Mapping[str, BoilerValue]
+    connected: bool = False
+    values: Mapping[str, BoilerValue] = field(default_factory=dict)
     slave_status: SlaveStatus | None
-    dhw_enable: bool | None
+    dhw_enable: Annotated[
+        bool | None, At("values", "status", "value"), Via(Any, _dhw_enable_request)
+    ]
     """The master's DHW-enable request (ID 0, high byte), as last sent."""
 
     def number(self, key: str) -> float | None:
@@ -505,129 +266,86 @@ class Boiler:
         """Whether the boiler ever answered this data-id."""
         return key in self.values
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Boiler:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("boiler is not an object")
-        raw_values = _opt_obj(data, "values") or {}
-        values = {str(key): BoilerValue.from_dict(item) for key, item in raw_values.items()}
-        status = _opt_obj(data, "slave_status")
-        dhw_enable: bool | None = None
-        status_value = values.get("status")
-        if status_value is not None and isinstance(status_value.value, Mapping):
-            high = status_value.value.get("hb")
-            if isinstance(high, Mapping) and isinstance(high.get("dhw_enable"), bool):
-                dhw_enable = high["dhw_enable"]
-        return cls(
-            connected=bool(_opt_bool(data, "connected")),
-            values=values,
-            slave_status=None if status is None else SlaveStatus.from_dict(status),
-            dhw_enable=dhw_enable,
-        )
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Bounds(JsonModel):
+    min: float | None
+    max: float | None
+
+
+def _pair(bounds: _Bounds) -> tuple[float, float] | None:
+    return None if bounds.min is None or bounds.max is None else (bounds.min, bounds.max)
+
+
+Bounds = Via(_Bounds, _pair)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Capabilities:
+class Capabilities(JsonModel):
     """What the boiler said about itself (None where it did not say)."""
 
-    known: bool
-    dhw_present: bool | None
-    dhw_storage_tank: bool | None
-    dhw_setpoint_bounds: tuple[float, float] | None
-    dhw_setpoint_writable: bool | None
-    max_ch_setpoint_bounds: tuple[float, float] | None
-    max_ch_setpoint_writable: bool | None
-    ch2_present: bool | None
+    known: bool = False
+    dhw_present: Annotated[bool | None, At("dhw", "present")]
+    dhw_storage_tank: Annotated[bool | None, At("dhw", "storage_tank")]
+    dhw_setpoint_bounds: Annotated[tuple[float, float] | None, At("dhw", "setpoint_bounds"), Bounds]
+    dhw_setpoint_writable: Annotated[bool | None, At("dhw", "setpoint_writable")]
+    max_ch_setpoint_bounds: Annotated[
+        tuple[float, float] | None, At("ch", "max_setpoint_bounds"), Bounds
+    ]
+    max_ch_setpoint_writable: Annotated[bool | None, At("ch", "max_setpoint_writable")]
+    ch2_present: Annotated[bool | None, At("ch", "ch2_present")]
     cooling_supported: bool | None
     on_off_control: bool | None
     max_capacity_kw: float | None
     min_modulation_pct: float | None
     opentherm_version: float | None
-    member_id: int | None
-    product_type: int | None
-    product_version: int | None
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Capabilities:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("capabilities is not an object")
-        dhw = _opt_obj(data, "dhw")
-        ch = _opt_obj(data, "ch")
-        product = _opt_obj(data, "product") or {}
-        return cls(
-            known=bool(_opt_bool(data, "known")),
-            dhw_present=None if dhw is None else _opt_bool(dhw, "present"),
-            dhw_storage_tank=None if dhw is None else _opt_bool(dhw, "storage_tank"),
-            dhw_setpoint_bounds=_bounds(dhw, "setpoint_bounds"),
-            dhw_setpoint_writable=None if dhw is None else _opt_bool(dhw, "setpoint_writable"),
-            max_ch_setpoint_bounds=_bounds(ch, "max_setpoint_bounds"),
-            max_ch_setpoint_writable=None if ch is None else _opt_bool(ch, "max_setpoint_writable"),
-            ch2_present=None if ch is None else _opt_bool(ch, "ch2_present"),
-            cooling_supported=_opt_bool(data, "cooling_supported"),
-            on_off_control=_opt_bool(data, "on_off_control"),
-            max_capacity_kw=_opt_float(data, "max_capacity_kw"),
-            min_modulation_pct=_opt_float(data, "min_modulation_pct"),
-            opentherm_version=_opt_float(data, "opentherm_version"),
-            member_id=_opt_int(product, "member_id"),
-            product_type=_opt_int(product, "type"),
-            product_version=_opt_int(product, "version"),
-        )
+    member_id: Annotated[int | None, At("product", "member_id")]
+    product_type: Annotated[int | None, At("product", "type")]
+    product_version: Annotated[int | None, At("product", "version")]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Faults:
+class Faults(JsonModel):
     """The boiler's fault information (OpenTherm IDs 0, 5 and 115); None where unknown."""
 
     fault: bool | None
     diagnostic_event: bool | None
-    service_request: bool | None
-    remote_reset_enabled: bool | None
-    low_water_pressure: bool | None
-    gas_flame_fault: bool | None
-    air_pressure_fault: bool | None
-    water_over_temperature: bool | None
+    service_request: Annotated[bool | None, At("flags", "service_request")]
+    remote_reset_enabled: Annotated[bool | None, At("flags", "remote_reset_enabled")]
+    low_water_pressure: Annotated[bool | None, At("flags", "low_water_pressure")]
+    gas_flame_fault: Annotated[bool | None, At("flags", "gas_flame_fault")]
+    air_pressure_fault: Annotated[bool | None, At("flags", "air_pressure_fault")]
+    water_over_temperature: Annotated[bool | None, At("flags", "water_over_temperature")]
     oem_fault_code: int | None
     oem_diagnostic_code: int | None
-    active: tuple[str, ...]
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Faults:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("faults is not an object")
-        flags = _opt_obj(data, "flags") or {}
-        active = data.get("active") or []
-        if not isinstance(active, list) or not all(isinstance(x, str) for x in active):
-            raise ThermoSmartResponseError("faults.active is not a list of names")
-        return cls(
-            fault=_opt_bool(data, "fault"),
-            diagnostic_event=_opt_bool(data, "diagnostic_event"),
-            service_request=_opt_bool(flags, "service_request"),
-            remote_reset_enabled=_opt_bool(flags, "remote_reset_enabled"),
-            low_water_pressure=_opt_bool(flags, "low_water_pressure"),
-            gas_flame_fault=_opt_bool(flags, "gas_flame_fault"),
-            air_pressure_fault=_opt_bool(flags, "air_pressure_fault"),
-            water_over_temperature=_opt_bool(flags, "water_over_temperature"),
-            oem_fault_code=_opt_int(data, "oem_fault_code"),
-            oem_diagnostic_code=_opt_int(data, "oem_diagnostic_code"),
-            active=tuple(active),
-        )
-
-
-COUNTER_NAMES: tuple[str, ...] = (
-    "burner_starts",
-    "ch_pump_starts",
-    "dhw_pump_starts",
-    "dhw_burner_starts",
-    "burner_hours",
-    "ch_pump_hours",
-    "dhw_pump_hours",
-    "dhw_burner_hours",
-)
-"""The boiler's start and hour counters (OpenTherm IDs 116-123)."""
+    active: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LinkInfo:
+class BoilerCounters(JsonModel):
+    """The boiler's start and hour counters (OpenTherm IDs 116-123); None where it has none."""
+
+    burner_starts: int | None
+    ch_pump_starts: int | None
+    dhw_pump_starts: int | None
+    dhw_burner_starts: int | None
+    burner_hours: int | None
+    ch_pump_hours: int | None
+    dhw_pump_hours: int | None
+    dhw_burner_hours: int | None
+
+
+def _counter_map(counters: BoilerCounters) -> Mapping[str, int | None]:
+    return {name: getattr(counters, name) for name in COUNTER_NAMES}
+
+
+COUNTER_NAMES: tuple[str, ...] = tuple(name for name in BoilerCounters.__dataclass_fields__)
+"""The boiler's start and hour counters (OpenTherm IDs 116-123)."""
+_NO_COUNTERS: Mapping[str, int | None] = dict.fromkeys(COUNTER_NAMES)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LinkInfo(JsonModel):
     """The bridge's link to the boiler's adapter."""
 
     kind: str
@@ -639,22 +357,12 @@ class LinkInfo:
         """Whether the bridge talks to the boiler now."""
         return self.state == "connected"
 
-    @classmethod
-    def from_dict(cls, data: Any) -> LinkInfo:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("link is not an object")
-        return cls(
-            kind=_req(data, "kind", str),
-            opentherm=_req(data, "opentherm", bool),
-            state=_req(data, "state", str),
-        )
-
 
 # -- options ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Options:
+class Options(JsonModel):
     """The owner's per-bridge options (``GET /api/v1/options``); None where not given.
 
     ``max_ch_setpoint`` None keeps the heating system's default; ``dhw_setpoint``
@@ -667,77 +375,58 @@ class Options:
     dhw_enable: bool | None
     dhw_setpoint: float | None
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Options:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("options is not an object")
-        return cls(
-            preheat=_opt_bool(data, "preheat"),
-            heating_system=_opt_str(data, "heating_system"),
-            max_ch_setpoint=_opt_float(data, "max_ch_setpoint"),
-            dhw_enable=_opt_bool(data, "dhw_enable"),
-            dhw_setpoint=_opt_float(data, "dhw_setpoint"),
-        )
-
 
 # -- predictions ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Predictions:
+class Predictions(JsonModel):
     """The learning module's outputs (``GET /api/v1/predictions``).
 
     ``values`` holds the outputs by name; the typed properties read the
     ones the integration shows and are None when the bridge has not got them.
     """
 
-    available: bool
+    available: bool = False
     status: str | None
     updated: datetime | None
-    values: Mapping[str, Any] = field(default_factory=dict)
+    values: Annotated[Mapping[str, Any], At("predictions")] = field(default_factory=dict)
 
-    def _number(self, key: str) -> float | None:
-        return _opt_float(self.values, key) if self.available else None
+    def _read(self, hint: Any, *path: str) -> Any:
+        value: Any = self.values if self.available else None
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return None if value is None else decode(hint, value, ".".join(path))
 
     @property
     def progress(self) -> float | None:
         """Learning progress, 0-100 %."""
-        return self._number("progress")
+        value: float | None = self._read(float, "progress")
+        return value
 
     @property
     def heat_loss_w_per_k(self) -> float | None:
         """The house's heat-loss coefficient, W/K."""
-        return self._number("heat_loss_w_per_k")
+        value: float | None = self._read(float, "heat_loss_w_per_k")
+        return value
 
     @property
     def time_constant_h(self) -> float | None:
         """The house's thermal time constant, hours."""
-        return self._number("time_constant_h")
+        value: float | None = self._read(float, "time_constant_h")
+        return value
 
     @property
     def time_to_target_s(self) -> float | None:
         """Seconds until the room reaches the current target."""
-        return self._number("time_to_target_s")
+        value: float | None = self._read(float, "time_to_target_s")
+        return value
 
     @property
     def preheat_start(self) -> datetime | None:
         """When heating starts to reach the next home or comfort period on time."""
-        if not self.available:
-            return None
-        plan = _opt_obj(self.values, "optimal_start")
-        return None if plan is None else _opt_time(plan, "start_ts")
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Predictions:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("predictions answer is not an object")
-        values = _opt_obj(data, "predictions") or {}
-        return cls(
-            available=bool(_opt_bool(data, "available")),
-            status=_opt_str(data, "status"),
-            updated=_opt_time(data, "updated"),
-            values=dict(values),
-        )
+        value: datetime | None = self._read(datetime, "optimal_start", "start_ts")
+        return value
 
 
 NO_PREDICTIONS = Predictions(available=False, status=None, updated=None)
@@ -747,14 +436,15 @@ NO_PREDICTIONS = Predictions(available=False, status=None, updated=None)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class BridgeState:
+class BridgeState(JsonModel):
     """Everything the bridge shows about itself, the thermostat and the boiler.
 
     ``boiler``, ``capabilities`` and ``faults`` are None for a boiler without
     OpenTherm (an on/off relay); ``counters`` maps the boiler's counter
-    names to their values (empty then); ``options`` is None from a bridge
+    names to their values (all None then); ``options`` is None from a bridge
     that does not show them; ``energy`` is None for a boiler the bridge
     cannot meter (a relay, or one that does not report its size).
+    ``predictions`` is not read from the state: pass it to ``from_dict``.
     """
 
     bridge: BridgeInfo
@@ -763,31 +453,9 @@ class BridgeState:
     boiler: Boiler | None
     capabilities: Capabilities | None
     faults: Faults | None
-    counters: Mapping[str, int | None]
-    predictions: Predictions = NO_PREDICTIONS
+    counters: Annotated[
+        Mapping[str, int | None], At("counters", "boiler"), Via(BoilerCounters, _counter_map)
+    ] = field(default_factory=lambda: dict(_NO_COUNTERS))
+    predictions: Annotated[Predictions, Given()] = NO_PREDICTIONS
     options: Options | None = None
     energy: Energy | None = None
-
-    @classmethod
-    def from_dict(cls, data: Any, predictions: Predictions | None = None) -> BridgeState:
-        if not isinstance(data, Mapping):
-            raise ThermoSmartResponseError("state is not an object")
-        boiler = _opt_obj(data, "boiler")
-        capabilities = _opt_obj(data, "capabilities")
-        faults = _opt_obj(data, "faults")
-        options = _opt_obj(data, "options")
-        energy = _opt_obj(data, "energy")
-        all_counters = _opt_obj(data, "counters") or {}
-        boiler_counters = _opt_obj(all_counters, "boiler") or {}
-        return cls(
-            bridge=BridgeInfo.from_dict(_obj(data, "bridge")),
-            link=LinkInfo.from_dict(_obj(data, "link")),
-            thermostat=Thermostat.from_dict(_obj(data, "thermostat")),
-            boiler=None if boiler is None else Boiler.from_dict(boiler),
-            capabilities=None if capabilities is None else Capabilities.from_dict(capabilities),
-            faults=None if faults is None else Faults.from_dict(faults),
-            counters={name: _opt_int(boiler_counters, name) for name in COUNTER_NAMES},
-            predictions=predictions or NO_PREDICTIONS,
-            options=None if options is None else Options.from_dict(options),
-            energy=None if energy is None else Energy.from_dict(energy),
-        )

@@ -101,6 +101,12 @@ async def client(bridge: Bridge, api_token: str) -> AsyncIterator[ThermoSmartCli
         (Options.from_dict, {"preheat": "yes"}),
         (Options.from_dict, {"heating_system": 1}),
         (Options.from_dict, {"max_ch_setpoint": "hot"}),
+        (Thermostat.from_dict, {"until": 1e20}),  # past the last datetime
+        (Thermostat.from_dict, {"paused": 1}),  # a number is not a bool
+        (Programs.from_dict, {**dict.fromkeys(PROGRAM_NAMES, 12), "home": float("inf")}),
+        (BoilerValue.from_dict, {"id": True}),  # a bool is not a number
+        (Predictions.from_dict, {"predictions": [1]}),
+        (BridgeState.from_dict, {"counters": {"boiler": {"burner_starts": 1.5}}}),
     ],
 )
 def test_garbage_is_refused(parse: Callable[[Any], object], data: Any) -> None:
@@ -135,6 +141,16 @@ def test_models_read_what_they_need() -> None:
     assert off.preheat_start is None
     on = Predictions.from_dict({"available": True, "predictions": {"optimal_start": None}})
     assert on.preheat_start is None
+
+
+def test_models_ignore_what_they_do_not_read() -> None:
+    """A newer bridge's extra keys are ignored; nulls stay None or take the default."""
+    value = BoilerValue.from_dict({"id": 25, "value": None, "stale": None, "new": [1]})
+    assert value == BoilerValue(data_id=25, value=None, updated=None, stale=False)
+    options = Options.from_dict({"preheat": True, "dhw_setpoint": float("nan"), "later": 1})
+    assert options.dhw_setpoint is None
+    assert Faults.from_dict({}).active == ()
+    assert Boiler.from_dict({"values": {"status": {"id": 0, "value": 3}}}).dhw_enable is None
 
 
 def test_merge_patch() -> None:
