@@ -271,9 +271,7 @@ MISMATCHES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         "Options.preheat: the bridge sends {'string'}",
     ),
     "number for a whole number": (
-        lambda s: s["Capabilities"]["properties"]["product"]["properties"]["type"].update(
-            type=["number", "null"]
-        ),
+        lambda s: s["ProductVersion"]["properties"]["type"].update(type=["number", "null"]),
         "Capabilities.product_type: the bridge sends",
     ),
     "nullable where the client requires a value": (
