@@ -42,9 +42,10 @@ from bridge.api.routing import (
 )
 from bridge.api.util import read_json
 from bridge.api.ws import PUSH_KEY
-from bridge.core.payloads.access import RevokedToken, Tokens
+from bridge.core.contract import render
+from bridge.core.payloads.access import RevokedToken, Token, Tokens
 from bridge.core.payloads.history import EventKind, Events, History
-from bridge.core.payloads.native import Diagnostics, Predictions
+from bridge.core.payloads.native import Diagnostics, Predictions, PushStats
 from bridge.core.payloads.options import Options, OptionsChange, Settings, SettingsUpdate
 from bridge.core.payloads.thermostat import (
     NativeThermostat,
@@ -276,14 +277,13 @@ async def schedule_blocks(request: web.Request) -> web.Response:
     if end - start > BLOCKS_MAX_RANGE:
         raise ValidationError([{"field": "end", "rule": "the range may span at most 31 days"}])
     service = bridge.thermostat
-    return web.json_response(
-        {
-            "start": start,
-            "end": end,
-            "timezone": service.state.timezone,
-            "blocks": service.schedule_blocks(start, end),
-        }
+    body = ScheduleBlocks(
+        start=start,
+        end=end,
+        timezone=service.state.timezone,
+        blocks=service.schedule_blocks(start, end),
     )
+    return web.json_response(render(body))
 
 
 # -- history and events ----------------------------------------------------------------
@@ -334,14 +334,13 @@ async def history(request: web.Request) -> web.Response:
         raise ValidationError(
             [{"field": "start", "rule": f"the range may span at most {days} days for {resolution}"}]
         )
-    points: list[Any]
     if resolution == "raw":
-        points = await bridge.history.raw_points(key, start, end)
+        raw = await bridge.history.raw_points(key, start, end)
+        body = History(key=key, resolution="raw", start=start, end=end, points=raw)
     else:
-        points = await bridge.history.hourly_points(key, start, end)
-    return web.json_response(
-        {"key": key, "resolution": resolution, "start": start, "end": end, "points": points}
-    )
+        hourly = await bridge.history.hourly_points(key, start, end)
+        body = History(key=key, resolution="hourly", start=start, end=end, points=hourly)
+    return web.json_response(render(body))
 
 
 def _event_kinds(value: str) -> list[EventKind]:
@@ -370,7 +369,7 @@ async def events(request: web.Request) -> web.Response:
     found = await _bridge(request).history.events(
         since=since, until=until, kinds=kinds, limit=limit
     )
-    return web.json_response({"events": found})
+    return web.json_response(render(Events(events=found)))
 
 
 # -- diagnostics and predictions ---------------------------------------------------------
@@ -381,15 +380,12 @@ async def diagnostics(request: web.Request) -> web.Response:
     """``GET /api/v1/diagnostics``: counters, versions and uptime, with no personal data."""
     query_params(request, ())
     bridge = _bridge(request)
-    report = await bridge.diagnostics.report()
     hub = request.app.get(PUSH_KEY)
-    body = {
-        "versions": report.pop("versions"),
-        "uptime_s": round(bridge.clock.monotonic() - request.app[STARTED_KEY], 3),
-        **report,
-        "push": None if hub is None else hub.stats(),
-    }
-    return web.json_response(body)
+    report = await bridge.diagnostics.report(
+        uptime_s=round(bridge.clock.monotonic() - request.app[STARTED_KEY], 3),
+        push=None if hub is None else PushStats(**hub.stats()),
+    )
+    return web.json_response(render(report))
 
 
 @validated
@@ -486,20 +482,20 @@ async def put_settings(request: web.Request) -> web.Response:
 # -- tokens --------------------------------------------------------------------------------
 
 
-def token_view(info: TokenInfo, now: float, current: int | None = None) -> dict[str, Any]:
+def token_view(info: TokenInfo, now: float, current: int | None = None) -> Token:
     """A token as the API lists it (never its secret)."""
-    return {
-        "id": str(info.id),
-        "name": info.name,
-        "kind": info.kind.value,
-        "created": info.created,
-        "last_used": info.last_used,
-        "expires": info.expires,
-        "revoked": info.revoked,
-        "client_id": info.client_id,
-        "active": info.is_active(now),
-        "current": info.id == current,
-    }
+    return Token(
+        id=str(info.id),
+        name=info.name,
+        kind=info.kind,
+        created=info.created,
+        last_used=info.last_used,
+        expires=info.expires,
+        revoked=info.revoked,
+        client_id=info.client_id,
+        active=info.is_active(now),
+        current=info.id == current,
+    )
 
 
 @owner_only
@@ -511,7 +507,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     now = bridge.clock.time()
     own = token_of(request).id
     tokens = await bridge.access.list_tokens()
-    return web.json_response({"tokens": [token_view(t, now, own) for t in tokens]})
+    return web.json_response(render(Tokens(tokens=[token_view(t, now, own) for t in tokens])))
 
 
 @owner_only
@@ -531,7 +527,9 @@ async def revoke_token(request: web.Request) -> web.Response:
     if hub is not None:
         hub.close_token(token_id)
     now = bridge.clock.time()
-    return web.json_response({"token": token_view(info, now, token_of(request).id)})
+    return web.json_response(
+        render(RevokedToken(token=token_view(info, now, token_of(request).id)))
+    )
 
 
 async def _on_startup(app: web.Application) -> None:
