@@ -303,7 +303,7 @@ def field_schema(f: dataclasses.Field[Any], hint: Any) -> Json:
     rule = meta.get("rule")
     describe = getattr(rule, "json_schema", None)
     if describe is not None and override is None:
-        base = {**base, **describe()}
+        base = {**base, **_tidy(describe())}
     return {**base, **_tidy(meta.get("keywords", {}))}
 
 

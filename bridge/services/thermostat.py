@@ -28,11 +28,9 @@ from bridge.core.payloads import thermostat as p
 from bridge.core.payloads.history import EventKind
 from bridge.core.payloads.native import Predictions
 from bridge.core.programs import Programs, WeekSchedule
+from bridge.core.requests import parse_update
 from bridge.core.schedule import Block, iter_blocks, resolve_schedule
-from bridge.core.validation import (
-    ValidationError,
-    parse_update,
-)
+from bridge.core.validation import ValidationError
 from bridge.learning import Measurement, heat_source_for
 from bridge.opentherm.links.base import RoomSensor
 from bridge.services.energy import EnergyMeter
