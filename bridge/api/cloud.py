@@ -26,6 +26,7 @@ from bridge.api.routing import (
     response_ref,
 )
 from bridge.api.util import read_json
+from bridge.core.contract import render
 from bridge.core.payloads.thermostat import CloudThermostat, Own, PauseRequest, ThermostatUpdate
 from bridge.core.validation import decode
 
@@ -45,7 +46,7 @@ def _thermostat(request: web.Request) -> ThermostatService:
 
 async def get_own(request: web.Request) -> web.Response:
     """``GET /thermostat``: the thermostat the token belongs to."""
-    return web.json_response({"hw": _thermostat(request).hardware_id})
+    return web.json_response(render(Own(hw=_thermostat(request).hardware_id)))
 
 
 async def get_thermostat(request: web.Request) -> web.Response:

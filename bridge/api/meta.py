@@ -21,6 +21,7 @@ from bridge.api.routing import (
     response_ref,
 )
 from bridge.api.util import read_json
+from bridge.core.contract import render
 from bridge.core.payloads.access import Health, PairRequest, PairResponse
 from bridge.core.payloads.native import NativeState
 from bridge.core.validation import decode
@@ -33,15 +34,14 @@ def client_address(request: web.Request) -> str:
 async def health(request: web.Request) -> web.Response:
     """Who this bridge is; needs no token."""
     bridge = request.app[BRIDGE_KEY]
-    return web.json_response(
-        {
-            "status": "ok",
-            "bridge_id": bridge.bridge_id,
-            "api_version": API_VERSION,
-            "version": __version__,
-            "name": bridge.name,
-        }
+    body = Health(
+        status="ok",
+        bridge_id=bridge.bridge_id,
+        api_version=API_VERSION,
+        version=__version__,
+        name=bridge.name,
     )
+    return web.json_response(render(body))
 
 
 async def pair(request: web.Request) -> web.Response:

@@ -409,7 +409,7 @@ async def put_options(request: web.Request) -> web.Response:
 async def get_settings(request: web.Request) -> web.Response:
     """``GET /api/v1/settings``: the owner's name for the thermostat, city and e-mail."""
     query_params(request, ())
-    return web.json_response(await _bridge(request).settings.view())
+    return web.json_response(render(await _bridge(request).settings.view()))
 
 
 @owner_only
@@ -421,7 +421,7 @@ async def put_settings(request: web.Request) -> web.Response:
     if not body:
         raise ValidationError([{"field": "(body)", "rule": "nothing to update"}])
     data = decode_fields(SettingsUpdate, body)
-    return web.json_response(await bridge.settings.update(data))
+    return web.json_response(render(await bridge.settings.update(data)))
 
 
 # -- tokens --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from bridge.api.routing import (
     register,
 )
 from bridge.api.util import read_json
+from bridge.core.contract import render
 from bridge.core.payloads.ws import LegacyWebhookRegistration, WebhookRegistration
 from bridge.core.validation import ValidationError, decode_fields
 from bridge.services.webhook_destinations import check_destination, check_url
@@ -39,12 +40,12 @@ async def _register(request: web.Request, field: str) -> web.Response:
     dispatcher = request.app[BRIDGE_KEY].webhooks
     if url is None or url == "":
         await dispatcher.unregister(token)
-        return web.json_response({field: ""})
+        return web.json_response(render(_BODIES[field]("")))
     rule = check_url(url) or await check_destination(url, dispatcher.policy)
     if rule is not None:
         raise ValidationError([{"field": field, "rule": rule}])
     webhook = await dispatcher.register(url, token)
-    return web.json_response({field: webhook.url})
+    return web.json_response(render(_BODIES[field](webhook.url)))
 
 
 async def post_root(request: web.Request) -> web.Response:
