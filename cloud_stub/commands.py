@@ -6,7 +6,7 @@ once, as a preview of what the bridge will report. The bridge's next upload
 replaces the preview; changes it has not pulled yet are applied on top.
 
 Command types: ``update`` (a ``PUT /thermostat/{hw}`` body that
-:func:`bridge.core.validation.parse_update` accepts) and ``pause``
+:func:`bridge.core.requests.parse_update` accepts) and ``pause``
 (``{"pause": true|false}``).
 """
 

@@ -4,7 +4,7 @@ The thermostat object is checked against the shape of ``GET /thermostat/{hw}``
 in THERMOSMART_API.md: every field present, no other field, each of its type.
 Programs, schedule and exceptions go through the bridge's own schemas
 (:mod:`bridge.core.validation`), and cloud-API updates through
-:func:`bridge.core.validation.parse_update`: one set of rules for both.
+:func:`bridge.core.requests.parse_update`: one set of rules for both.
 
 Statistics (privacy promise P4) are aggregates under a random pseudonym and
 nothing else: an identifying field (hardware id, e-mail, city, …), a raw
@@ -21,15 +21,10 @@ from typing import Any
 
 import voluptuous as vol
 
+from bridge.core.payloads.thermostat import CloudThermostat
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
 from bridge.core.state import Source
-from bridge.core.validation import (
-    EXCEPTIONS_SCHEMA,
-    PROGRAMS_SCHEMA,
-    SCHEDULE_SCHEMA,
-    ValidationError,
-    errors_from_invalid,
-)
+from bridge.core.validation import ValidationError, errors_from_invalid, model_schema
 
 #: Bridge ids and hardware ids: letters, digits, ``.``, ``_``, ``-``; 1-64 characters.
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -144,21 +139,6 @@ def _source(value: Any) -> str:
     return str(value)
 
 
-def _programs(value: Any) -> dict[str, float]:
-    programs: Programs = PROGRAMS_SCHEMA(value)
-    return programs.to_dict()
-
-
-def _schedule(value: Any) -> list[dict[str, Any]]:
-    schedule: WeekSchedule = SCHEDULE_SCHEMA(value)
-    return schedule.to_list()
-
-
-def _exceptions(value: Any) -> list[dict[str, Any]]:
-    items: tuple[ExceptionPeriod, ...] = EXCEPTIONS_SCHEMA(value)
-    return [item.to_dict() for item in items]
-
-
 def _geofence_device(value: Any) -> Any:
     if isinstance(value, str):
         return _text(128)(value)
@@ -207,25 +187,26 @@ _OT_SCHEMA = vol.Schema(
     {vol.Required("enabled"): _boolean, vol.Required("raw"): _ot_raw}, extra=vol.PREVENT_EXTRA
 )
 
-#: The thermostat object of ``GET /thermostat/{hw}``: all fields, nothing else.
-THERMOSTAT_OBJECT_SCHEMA = vol.Schema(
-    {
-        vol.Required("name"): _text(64, empty=True),
-        vol.Required("room_temperature"): _number_or_null,
-        vol.Required("target_temperature"): _number,
-        vol.Required("outside_temperature"): _number_or_null,
-        vol.Required("outside_temperature_icon"): _text_or_null(32),
-        vol.Required("programs"): _programs,
-        vol.Required("schedule"): _schedule,
-        vol.Required("exceptions"): _exceptions,
-        vol.Required("source"): _source,
-        vol.Required("fw"): _text(64),
-        vol.Required("location"): _text(MAX_CITY, empty=True),
-        vol.Required("geofence_enabled"): _boolean,
-        vol.Required("geofence_devices"): _geofence_devices,
-        vol.Required("ot"): _OT_SCHEMA,
+#: The thermostat object of ``GET /thermostat/{hw}``: all fields, nothing else. The
+#: fields and the rules of programs, schedule, exceptions and target_temperature (a
+#: number) are the bridge's model's (:class:`CloudThermostat`); the stand-in is stricter
+#: for the rest: texts have lengths and no control characters, location is a city of at
+#: most 64 characters, booleans say "must be true or false", source is one of the
+#: sources, at most 50 geofence devices, and ot.raw keys are ot0-ot255.
+THERMOSTAT_OBJECT_SCHEMA = model_schema(
+    CloudThermostat,
+    rules={
+        "name": _text(64, empty=True),
+        "room_temperature": _number_or_null,
+        "outside_temperature": _number_or_null,
+        "outside_temperature_icon": _text_or_null(32),
+        "source": _source,
+        "fw": _text(64),
+        "location": _text(MAX_CITY, empty=True),
+        "geofence_enabled": _boolean,
+        "geofence_devices": _geofence_devices,
+        "ot": _OT_SCHEMA,
     },
-    extra=vol.PREVENT_EXTRA,
 )
 
 #: The fields of the thermostat object, in the API's order.
@@ -235,6 +216,12 @@ THERMOSTAT_FIELDS = tuple(str(key) for key in THERMOSTAT_OBJECT_SCHEMA.schema)
 def parse_thermostat_object(data: Any) -> dict[str, Any]:
     """A bridge's upload, checked and normalised; raises :class:`ValidationError`."""
     result: dict[str, Any] = _run(THERMOSTAT_OBJECT_SCHEMA, _object(data))
+    programs: Programs = result["programs"]
+    schedule: WeekSchedule = result["schedule"]
+    exceptions: tuple[ExceptionPeriod, ...] = result["exceptions"]
+    result["programs"] = programs.to_dict()
+    result["schedule"] = schedule.to_list()
+    result["exceptions"] = [item.to_dict() for item in exceptions]
     return result
 
 

@@ -44,7 +44,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bridge.core.clock import Clock, SystemClock, utc_from_ts
-from bridge.core.validation import ValidationError, parse_update
+from bridge.core.requests import parse_update
+from bridge.core.validation import ValidationError
 from cloud_stub import __version__, commands, schemas
 from cloud_stub.store import AlreadyEnrolled, BridgeRecord, CloudStore
 from cloud_stub.weather import synthetic_weather

@@ -10,6 +10,7 @@ from bridge.api import cloud, meta, native, oauth, openapi, privacy, webhooks, w
 from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
+from bridge.core.validation import ValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -62,9 +63,12 @@ async def auth_middleware(
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Turn aiohttp's plain-text errors into JSON ones."""
+    """Turn aiohttp's plain-text errors into JSON ones, and a :class:`ValidationError`
+    raised anywhere in a handler into the one 400 ``Error`` answer."""
     try:
         return await handler(request)
+    except ValidationError as err:
+        return json_error(400, "invalid", "the request is not valid", errors=err.errors)
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-import voluptuous as vol
 
 from bridge.api.context import BRIDGE_KEY
 from bridge.api.errors import json_error
@@ -27,13 +26,12 @@ from bridge.api.routing import (
     response_ref,
 )
 from bridge.api.util import read_json
+from bridge.core.contract import render
 from bridge.core.payloads.thermostat import CloudThermostat, Own, PauseRequest, ThermostatUpdate
-from bridge.core.validation import ValidationError, errors_from_invalid
+from bridge.core.validation import decode
 
 if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService
-
-PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): bool}, extra=vol.PREVENT_EXTRA)
 
 
 def _thermostat(request: web.Request) -> ThermostatService:
@@ -48,7 +46,7 @@ def _thermostat(request: web.Request) -> ThermostatService:
 
 async def get_own(request: web.Request) -> web.Response:
     """``GET /thermostat``: the thermostat the token belongs to."""
-    return web.json_response({"hw": _thermostat(request).hardware_id})
+    return web.json_response(render(Own(hw=_thermostat(request).hardware_id)))
 
 
 async def get_thermostat(request: web.Request) -> web.Response:
@@ -84,24 +82,14 @@ async def put_thermostat(request: web.Request) -> web.Response:
         return json_error(400, "invalid", "the form body is not valid")
     if body == {}:
         return web.Response(status=204)
-    try:
-        updated = await service.update(body, remote=True)
-    except ValidationError as err:
-        return json_error(400, "invalid", "the update is not valid", errors=err.errors)
-    return web.json_response(updated)
+    return web.json_response(await service.update(body, remote=True))
 
 
 async def post_pause(request: web.Request) -> web.Response:
     """``POST /thermostat/{hw}/pause`` with ``{"pause": true|false}``."""
     service = _thermostat(request)
-    body = await read_json(request)
-    try:
-        data = PAUSE_SCHEMA(body)
-    except vol.Invalid as err:
-        return json_error(
-            400, "invalid", "the pause request is not valid", errors=errors_from_invalid(err)
-        )
-    return web.json_response(await service.set_paused(data["pause"]))
+    data = decode(PauseRequest, await read_json(request))
+    return web.json_response(await service.set_paused(data.pause))
 
 
 async def post_unpause(request: web.Request) -> web.Response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from aiohttp import web
-import voluptuous as vol
 
 from bridge import __version__
 from bridge.api.context import API_VERSION, BRIDGE_KEY, LIMITER_KEY
@@ -22,17 +21,10 @@ from bridge.api.routing import (
     response_ref,
 )
 from bridge.api.util import read_json
+from bridge.core.contract import render
 from bridge.core.payloads.access import Health, PairRequest, PairResponse
 from bridge.core.payloads.native import NativeState
-from bridge.core.validation import errors_from_invalid
-
-PAIR_SCHEMA = vol.Schema(
-    {
-        vol.Required("code"): vol.All(str, vol.Length(min=4, max=32)),
-        vol.Optional("client_name", default="client"): vol.All(str, vol.Length(min=1, max=64)),
-    },
-    extra=vol.PREVENT_EXTRA,
-)
+from bridge.core.validation import decode
 
 
 def client_address(request: web.Request) -> str:
@@ -42,15 +34,14 @@ def client_address(request: web.Request) -> str:
 async def health(request: web.Request) -> web.Response:
     """Who this bridge is; needs no token."""
     bridge = request.app[BRIDGE_KEY]
-    return web.json_response(
-        {
-            "status": "ok",
-            "bridge_id": bridge.bridge_id,
-            "api_version": API_VERSION,
-            "version": __version__,
-            "name": bridge.name,
-        }
+    body = Health(
+        status="ok",
+        bridge_id=bridge.bridge_id,
+        api_version=API_VERSION,
+        version=__version__,
+        name=bridge.name,
     )
+    return web.json_response(render(body))
 
 
 async def pair(request: web.Request) -> web.Response:
@@ -66,14 +57,8 @@ async def pair(request: web.Request) -> web.Response:
             "too many wrong pairing codes; wait and try again",
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    body = await read_json(request)
-    try:
-        data = PAIR_SCHEMA(body)
-    except vol.Invalid as err:
-        return json_error(
-            400, "invalid", "the pairing request is not valid", errors=errors_from_invalid(err)
-        )
-    issued = await bridge.access.pair(data["code"], data["client_name"])
+    data = decode(PairRequest, await read_json(request))
+    issued = await bridge.access.pair(data.code, str(data.client_name))
     if issued is None:
         limiter.failed(address)
         return json_error(401, "invalid_code", "the pairing code is wrong, used or expired")

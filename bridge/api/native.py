@@ -22,7 +22,6 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-import voluptuous as vol
 
 from bridge.api.context import BRIDGE_KEY, BridgeServices, token_of
 from bridge.api.errors import json_error
@@ -42,9 +41,10 @@ from bridge.api.routing import (
 )
 from bridge.api.util import read_json
 from bridge.api.ws import PUSH_KEY
-from bridge.core.payloads.access import RevokedToken, Tokens
+from bridge.core.contract import render
+from bridge.core.payloads.access import RevokedToken, Token, Tokens
 from bridge.core.payloads.history import EventKind, Events, History
-from bridge.core.payloads.native import Diagnostics, Predictions
+from bridge.core.payloads.native import Diagnostics, Predictions, PushStats
 from bridge.core.payloads.options import Options, OptionsChange, Settings, SettingsUpdate
 from bridge.core.payloads.thermostat import (
     NativeThermostat,
@@ -52,9 +52,8 @@ from bridge.core.payloads.thermostat import (
     ScheduleBlocks,
     ThermostatUpdate,
 )
-from bridge.core.validation import ValidationError, validate
+from bridge.core.validation import ValidationError, decode, decode_fields
 from bridge.services.access import OWNER_KINDS, TokenInfo
-from bridge.services.settings import EMAIL, LOCATION, NAME
 from bridge.services.thermostat import RECORDED_IDS
 
 if TYPE_CHECKING:
@@ -94,19 +93,6 @@ _TIME_MAX = 4_102_444_800.0
 def invalid(errors: list[FieldError], message: str = "the request is not valid") -> web.Response:
     """400 naming the fields and the rules they broke."""
     return json_error(400, "invalid", message, errors=errors)
-
-
-def validated(handler: Handler) -> Handler:
-    """Answer a :class:`ValidationError` raised by ``handler`` with 400."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ValidationError as err:
-            return invalid(err.errors)
-
-    return wrapper
 
 
 def owner_only(handler: Handler) -> Handler:
@@ -199,21 +185,17 @@ def parse_limit(value: str | None, field: str, default: int, maximum: int) -> in
 
 # -- thermostat -------------------------------------------------------------------
 
-PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): bool}, extra=vol.PREVENT_EXTRA)
-
 
 def _bridge(request: web.Request) -> BridgeServices:
     return request.app[BRIDGE_KEY]
 
 
-@validated
 async def get_thermostat(request: web.Request) -> web.Response:
     """``GET /api/v1/thermostat``."""
     query_params(request, ())
     return web.json_response(_bridge(request).thermostat.native_view())
 
 
-@validated
 async def patch_thermostat(request: web.Request) -> web.Response:
     """``PATCH /api/v1/thermostat``: the cloud update's fields and rules; a target is ``manual``.
 
@@ -227,7 +209,6 @@ async def patch_thermostat(request: web.Request) -> web.Response:
     return web.json_response(service.native_view())
 
 
-@validated
 async def clear_override(request: web.Request) -> web.Response:
     """``POST /api/v1/thermostat/override/clear``: back to the schedule."""
     query_params(request, ())
@@ -237,13 +218,12 @@ async def clear_override(request: web.Request) -> web.Response:
     return web.json_response(service.native_view())
 
 
-@validated
 async def pause(request: web.Request) -> web.Response:
     """``POST /api/v1/thermostat/pause`` with ``{"pause": true|false}``."""
     query_params(request, ())
-    data = validate(PAUSE_SCHEMA, await read_object(request))
+    data = decode(PauseRequest, await read_object(request))
     service = _bridge(request).thermostat
-    await service.set_paused(data["pause"])
+    await service.set_paused(data.pause)
     return web.json_response(service.native_view())
 
 
@@ -254,7 +234,6 @@ BLOCKS_MAX_RANGE = 31 * DAY
 BLOCKS_DEFAULT_RANGE = DAY
 
 
-@validated
 async def schedule_blocks(request: web.Request) -> web.Response:
     """``GET /api/v1/schedule/blocks?start=…&end=…``: the resolved schedule for a range."""
     bridge = _bridge(request)
@@ -276,20 +255,18 @@ async def schedule_blocks(request: web.Request) -> web.Response:
     if end - start > BLOCKS_MAX_RANGE:
         raise ValidationError([{"field": "end", "rule": "the range may span at most 31 days"}])
     service = bridge.thermostat
-    return web.json_response(
-        {
-            "start": start,
-            "end": end,
-            "timezone": service.state.timezone,
-            "blocks": service.schedule_blocks(start, end),
-        }
+    body = ScheduleBlocks(
+        start=start,
+        end=end,
+        timezone=service.state.timezone,
+        blocks=service.schedule_blocks(start, end),
     )
+    return web.json_response(render(body))
 
 
 # -- history and events ----------------------------------------------------------------
 
 
-@validated
 async def history(request: web.Request) -> web.Response:
     """``GET /api/v1/history?key=…&start=…&end=…&resolution=raw|hourly``."""
     bridge = _bridge(request)
@@ -334,14 +311,13 @@ async def history(request: web.Request) -> web.Response:
         raise ValidationError(
             [{"field": "start", "rule": f"the range may span at most {days} days for {resolution}"}]
         )
-    points: list[Any]
     if resolution == "raw":
-        points = await bridge.history.raw_points(key, start, end)
+        raw = await bridge.history.raw_points(key, start, end)
+        body = History(key=key, resolution="raw", start=start, end=end, points=raw)
     else:
-        points = await bridge.history.hourly_points(key, start, end)
-    return web.json_response(
-        {"key": key, "resolution": resolution, "start": start, "end": end, "points": points}
-    )
+        hourly = await bridge.history.hourly_points(key, start, end)
+        body = History(key=key, resolution="hourly", start=start, end=end, points=hourly)
+    return web.json_response(render(body))
 
 
 def _event_kinds(value: str) -> list[EventKind]:
@@ -357,7 +333,6 @@ def _event_kinds(value: str) -> list[EventKind]:
     return kinds
 
 
-@validated
 async def events(request: web.Request) -> web.Response:
     """``GET /api/v1/events?since=…&until=…&kind=…&limit=…``: the fault and event log."""
     params = query_params(request, ("since", "until", "kind", "limit"))
@@ -370,29 +345,24 @@ async def events(request: web.Request) -> web.Response:
     found = await _bridge(request).history.events(
         since=since, until=until, kinds=kinds, limit=limit
     )
-    return web.json_response({"events": found})
+    return web.json_response(render(Events(events=found)))
 
 
 # -- diagnostics and predictions ---------------------------------------------------------
 
 
-@validated
 async def diagnostics(request: web.Request) -> web.Response:
     """``GET /api/v1/diagnostics``: counters, versions and uptime, with no personal data."""
     query_params(request, ())
     bridge = _bridge(request)
-    report = await bridge.diagnostics.report()
     hub = request.app.get(PUSH_KEY)
-    body = {
-        "versions": report.pop("versions"),
-        "uptime_s": round(bridge.clock.monotonic() - request.app[STARTED_KEY], 3),
-        **report,
-        "push": None if hub is None else hub.stats(),
-    }
-    return web.json_response(body)
+    report = await bridge.diagnostics.report(
+        uptime_s=round(bridge.clock.monotonic() - request.app[STARTED_KEY], 3),
+        push=None if hub is None else PushStats(**hub.stats()),
+    )
+    return web.json_response(render(report))
 
 
-@validated
 async def predictions(request: web.Request) -> web.Response:
     """``GET /api/v1/predictions``: the learning module's outputs.
 
@@ -407,7 +377,6 @@ async def predictions(request: web.Request) -> web.Response:
 
 
 @owner_only
-@validated
 async def get_options(request: web.Request) -> web.Response:
     """``GET /api/v1/options``: the per-bridge options with their defaults filled in.
 
@@ -420,7 +389,6 @@ async def get_options(request: web.Request) -> web.Response:
 
 
 @owner_only
-@validated
 async def put_options(request: web.Request) -> web.Response:
     """``PUT /api/v1/options`` with any of the options: checked whole, then stored.
 
@@ -437,41 +405,14 @@ async def put_options(request: web.Request) -> web.Response:
 # -- settings ----------------------------------------------------------------------------
 
 
-def _setting_rule(
-    check: Callable[[Any], None], *, allow_empty: bool = True
-) -> Callable[[Any], Any]:
-    def run(value: Any) -> Any:
-        try:
-            check(value)
-        except ValueError as err:
-            raise vol.Invalid(str(err)) from None
-        if not allow_empty and value == "":
-            raise vol.Invalid("must not be empty (null clears it)")
-        return value
-
-    return run
-
-
-SETTINGS_SCHEMA = vol.Schema(
-    {
-        vol.Optional("name"): _setting_rule(NAME.validate),
-        vol.Optional("location"): _setting_rule(LOCATION.validate, allow_empty=False),
-        vol.Optional("email"): _setting_rule(EMAIL.validate, allow_empty=False),
-    },
-    extra=vol.PREVENT_EXTRA,
-)
-
-
 @owner_only
-@validated
 async def get_settings(request: web.Request) -> web.Response:
     """``GET /api/v1/settings``: the owner's name for the thermostat, city and e-mail."""
     query_params(request, ())
-    return web.json_response(await _bridge(request).settings.view())
+    return web.json_response(render(await _bridge(request).settings.view()))
 
 
 @owner_only
-@validated
 async def put_settings(request: web.Request) -> web.Response:
     """``PUT /api/v1/settings``: change any of name, location, e-mail (all or nothing)."""
     query_params(request, ())
@@ -479,31 +420,30 @@ async def put_settings(request: web.Request) -> web.Response:
     body = await read_object(request)
     if not body:
         raise ValidationError([{"field": "(body)", "rule": "nothing to update"}])
-    data = validate(SETTINGS_SCHEMA, body)
-    return web.json_response(await bridge.settings.update(data))
+    data = decode_fields(SettingsUpdate, body)
+    return web.json_response(render(await bridge.settings.update(data)))
 
 
 # -- tokens --------------------------------------------------------------------------------
 
 
-def token_view(info: TokenInfo, now: float, current: int | None = None) -> dict[str, Any]:
+def token_view(info: TokenInfo, now: float, current: int | None = None) -> Token:
     """A token as the API lists it (never its secret)."""
-    return {
-        "id": str(info.id),
-        "name": info.name,
-        "kind": info.kind.value,
-        "created": info.created,
-        "last_used": info.last_used,
-        "expires": info.expires,
-        "revoked": info.revoked,
-        "client_id": info.client_id,
-        "active": info.is_active(now),
-        "current": info.id == current,
-    }
+    return Token(
+        id=str(info.id),
+        name=info.name,
+        kind=info.kind,
+        created=info.created,
+        last_used=info.last_used,
+        expires=info.expires,
+        revoked=info.revoked,
+        client_id=info.client_id,
+        active=info.is_active(now),
+        current=info.id == current,
+    )
 
 
 @owner_only
-@validated
 async def list_tokens(request: web.Request) -> web.Response:
     """``GET /api/v1/tokens``: every token, active or not, without secrets."""
     query_params(request, ())
@@ -511,11 +451,10 @@ async def list_tokens(request: web.Request) -> web.Response:
     now = bridge.clock.time()
     own = token_of(request).id
     tokens = await bridge.access.list_tokens()
-    return web.json_response({"tokens": [token_view(t, now, own) for t in tokens]})
+    return web.json_response(render(Tokens(tokens=[token_view(t, now, own) for t in tokens])))
 
 
 @owner_only
-@validated
 async def revoke_token(request: web.Request) -> web.Response:
     """``DELETE /api/v1/tokens/{id}``: revoke a token (idempotent); its push sockets close."""
     query_params(request, ())
@@ -531,7 +470,9 @@ async def revoke_token(request: web.Request) -> web.Response:
     if hub is not None:
         hub.close_token(token_id)
     now = bridge.clock.time()
-    return web.json_response({"token": token_view(info, now, token_of(request).id)})
+    return web.json_response(
+        render(RevokedToken(token=token_view(info, now, token_of(request).id)))
+    )
 
 
 async def _on_startup(app: web.Application) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-import voluptuous as vol
 
 from bridge.api.context import BRIDGE_KEY
 from bridge.api.native import (
@@ -20,7 +19,6 @@ from bridge.api.native import (
     parse_time,
     query_params,
     read_object,
-    validated,
 )
 from bridge.api.routing import (
     BODY_ERRORS,
@@ -47,7 +45,7 @@ from bridge.core.payloads.privacy import (
     Export,
     Purpose,
 )
-from bridge.core.validation import ValidationError, validate
+from bridge.core.validation import ValidationError, decode, decode_fields
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError
@@ -59,35 +57,7 @@ PURPOSES = tuple(p.value for p in Purpose)
 _PURPOSE_NAME = re.compile(r"[a-z0-9_]{1,32}")
 
 
-def _confirm(value: Any) -> bool:
-    if value is not True:
-        raise vol.Invalid("must be true to erase")
-    return True
-
-
-ERASE_SCHEMA = vol.Schema(
-    {
-        vol.Required("confirm"): _confirm,
-        vol.Optional("revoke_tokens", default=False): bool,
-    },
-    extra=vol.PREVENT_EXTRA,
-)
-
-
-def _terms_version(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 32:
-        raise vol.Invalid("must be a non-empty string of at most 32 characters")
-    return value
-
-
-CONSENT_SCHEMA = vol.Schema(
-    {vol.Required("granted"): bool, vol.Required("terms_version"): _terms_version},
-    extra=vol.PREVENT_EXTRA,
-)
-
-
 @owner_only
-@validated
 async def export(request: web.Request) -> web.Response:
     """``GET /api/v1/export``: everything stored about the household, as a JSON download."""
     query_params(request, ())
@@ -104,7 +74,6 @@ async def export(request: web.Request) -> web.Response:
 
 
 @owner_only
-@validated
 async def erase(request: web.Request) -> web.Response:
     """``POST /api/v1/erase`` with ``{"confirm": true}``: personal data and history go.
 
@@ -113,20 +82,20 @@ async def erase(request: web.Request) -> web.Response:
     too, the caller's included, and every push socket is closed.
     """
     query_params(request, ())
-    data = validate(ERASE_SCHEMA, await read_object(request))
+    data = decode(EraseRequest, await read_object(request))
+    revoke = bool(data.revoke_tokens)
     bridge = request.app[BRIDGE_KEY]
-    counts = await bridge.privacy.erase(revoke_tokens=data["revoke_tokens"])
+    counts = await bridge.privacy.erase(revoke_tokens=revoke)
     hub = request.app.get(PUSH_KEY)
-    if hub is not None and data["revoke_tokens"]:
+    if hub is not None and revoke:
         hub.close_all(4401, "token revoked")
     return web.json_response(
-        {"erased": counts, "tokens_revoked": data["revoke_tokens"]},
+        {"erased": counts, "tokens_revoked": revoke},
         headers={"Cache-Control": "no-store"},
     )
 
 
 @owner_only
-@validated
 async def get_consents(request: web.Request) -> web.Response:
     """``GET /api/v1/privacy/consents``: the decision in force per purpose, and the history."""
     query_params(request, ())
@@ -134,7 +103,6 @@ async def get_consents(request: web.Request) -> web.Response:
 
 
 @owner_only
-@validated
 async def put_consent(request: web.Request) -> web.Response:
     """``PUT /api/v1/privacy/consents/{purpose}``: grant or revoke one purpose, at once."""
     query_params(request, ())
@@ -144,7 +112,7 @@ async def put_consent(request: web.Request) -> web.Response:
         errors.append({"field": "purpose", "rule": f"must be one of {', '.join(PURPOSES)}"})
     body = await read_object(request)
     try:
-        data = validate(CONSENT_SCHEMA, body)
+        data = decode_fields(ConsentUpdate, body)
     except ValidationError as err:
         errors.extend(err.errors)
     if errors:
@@ -156,7 +124,6 @@ async def put_consent(request: web.Request) -> web.Response:
 
 
 @owner_only
-@validated
 async def egress(request: web.Request) -> web.Response:
     """``GET /api/v1/privacy/egress``: every request that left the LAN, newest first."""
     params = query_params(request, ("since", "until", "purpose", "limit"))

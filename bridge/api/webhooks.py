@@ -10,12 +10,9 @@ delivery, retries and expiry: :mod:`bridge.services.webhook_delivery`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aiohttp import web
 
 from bridge.api.context import BRIDGE_KEY, token_of
-from bridge.api.errors import json_error
 from bridge.api.routing import (
     BODY_ERRORS,
     CLOUD_SECURITY,
@@ -26,36 +23,29 @@ from bridge.api.routing import (
     register,
 )
 from bridge.api.util import read_json
+from bridge.core.contract import render
 from bridge.core.payloads.ws import LegacyWebhookRegistration, WebhookRegistration
+from bridge.core.validation import ValidationError, decode_fields
 from bridge.services.webhook_destinations import check_destination, check_url
 
-
-def _invalid(field: str, rule: str) -> web.Response:
-    return json_error(
-        400, "invalid", "the webhook is not valid", errors=[{"field": field, "rule": rule}]
-    )
+_BODIES: dict[str, type] = {
+    "webhook_url": WebhookRegistration,
+    "webhook": LegacyWebhookRegistration,
+}
 
 
 async def _register(request: web.Request, field: str) -> web.Response:
-    body = await read_json(request)
-    if not isinstance(body, Mapping):
-        return _invalid("(body)", "must be an object")
-    for key in body:
-        if key != field:
-            return _invalid(str(key), "unknown field")
-    if field not in body:
-        return _invalid(field, "required")
-    url = body[field]
+    url = decode_fields(_BODIES[field], await read_json(request))[field]
     token = token_of(request)
     dispatcher = request.app[BRIDGE_KEY].webhooks
     if url is None or url == "":
         await dispatcher.unregister(token)
-        return web.json_response({field: ""})
+        return web.json_response(render(_BODIES[field]("")))
     rule = check_url(url) or await check_destination(url, dispatcher.policy)
     if rule is not None:
-        return _invalid(field, rule)
+        raise ValidationError([{"field": field, "rule": rule}])
     webhook = await dispatcher.register(url, token)
-    return web.json_response({field: webhook.url})
+    return web.json_response(render(_BODIES[field](webhook.url)))
 
 
 async def post_root(request: web.Request) -> web.Response:

@@ -303,7 +303,7 @@ def field_schema(f: dataclasses.Field[Any], hint: Any) -> Json:
     rule = meta.get("rule")
     describe = getattr(rule, "json_schema", None)
     if describe is not None and override is None:
-        base = {**base, **describe()}
+        base = {**base, **_tidy(describe())}
     return {**base, **_tidy(meta.get("keywords", {}))}
 
 
@@ -384,42 +384,66 @@ def components(*models: Any) -> dict[str, Json]:
 
 # -- rendering -------------------------------------------------------------------------
 
-_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+_Renderer = Callable[[Any], Any]
+#: How to render a value of each class met so far (worked out once per class).
+_RENDERERS: dict[type, _Renderer] = {}
 
 
-def _field_names(model: type) -> tuple[tuple[str, bool], ...]:
-    names = _FIELDS.get(model)
-    if names is None:
-        names = tuple((f.name, is_optional(f)) for f in dataclasses.fields(model))
-        _FIELDS[model] = names
-    return names
+def _same(obj: Any) -> Any:
+    return obj
+
+
+def _enum_value(obj: Any) -> Any:
+    return obj.value
+
+
+def _render_dict(obj: Mapping[Any, Any]) -> Json:
+    return {k.value if isinstance(k, Enum) else k: render(v) for k, v in obj.items()}
+
+
+def _render_list(obj: Iterable[Any]) -> list[Any]:
+    return [render(v) for v in obj]
+
+
+def _model_renderer(cls: type) -> _Renderer:
+    fields = tuple((f.name, is_optional(f)) for f in dataclasses.fields(cls))
+
+    def render_model(obj: Any) -> Json:
+        out: Json = {}
+        for name, optional in fields:
+            value = getattr(obj, name)
+            if optional and value is UNSET:
+                continue
+            out[name] = render(value)
+        return out
+
+    return render_model
+
+
+def _renderer(cls: type) -> _Renderer:
+    if issubclass(cls, Enum):
+        return _enum_value
+    if cls in (str, int, float, bool, type(None)):
+        return _same
+    if dataclasses.is_dataclass(cls):
+        return _model_renderer(cls)
+    if issubclass(cls, Mapping):
+        return _render_dict
+    if issubclass(cls, (list, tuple)):
+        return _render_list
+    return _same
 
 
 def render(obj: Any) -> Any:
     """The JSON value of a model instance (or of any value holding models).
 
     Enums become their values, tuples lists, absent optional fields are
-    left out; dicts and lists are walked; other values pass unchanged.
+    left out; dicts and lists are walked; other values pass unchanged. How
+    to render each class is worked out once (the push path renders the
+    native state on every change).
     """
-    if obj is None or isinstance(obj, (str, int, float)):
-        return obj.value if isinstance(obj, Enum) else obj
     cls = type(obj)
-    if cls is dict:
-        return {k.value if isinstance(k, Enum) else k: render(v) for k, v in obj.items()}
-    if cls is list or cls is tuple:
-        return [render(v) for v in obj]
-    if dataclasses.is_dataclass(obj):
-        out: Json = {}
-        for name, optional in _field_names(cls):
-            value = getattr(obj, name)
-            if optional and value is UNSET:
-                continue
-            out[name] = render(value)
-        return out
-    if isinstance(obj, Enum):
-        return obj.value
-    if isinstance(obj, Mapping):
-        return {k: render(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [render(v) for v in obj]
-    return obj
+    renderer = _RENDERERS.get(cls)
+    if renderer is None:
+        renderer = _RENDERERS[cls] = _renderer(cls)
+    return renderer(obj)

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 import itertools
+from typing import Final, Literal
 
 from bridge.core.programs import ExceptionPeriod, WeekSchedule
 
@@ -38,8 +39,9 @@ from bridge.core.programs import ExceptionPeriod, WeekSchedule
 _HORIZON = timedelta(days=8)
 _SECOND = timedelta(seconds=1)
 
-SOURCE_SCHEDULE = "schedule"
-SOURCE_EXCEPTION = "exception"
+BlockSource = Literal["schedule", "exception"]
+SOURCE_SCHEDULE: Final[BlockSource] = "schedule"
+SOURCE_EXCEPTION: Final[BlockSource] = "exception"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Block:
     start: datetime
     end: datetime
     program: str
-    source: str
+    source: BlockSource
     exception: ExceptionPeriod | None = None
 
     @property
@@ -79,7 +81,7 @@ class ScheduleResolution:
         return self.current.program
 
     @property
-    def source(self) -> str:
+    def source(self) -> BlockSource:
         """``"schedule"`` or ``"exception"``."""
         return self.current.source
 
@@ -204,13 +206,13 @@ def _timeline(
     sched_times = [t for t, _ in sched]
     seg_starts = [seg.start for seg in segments]
 
-    def label(at: datetime) -> tuple[str, int]:
+    def label(at: datetime) -> tuple[BlockSource, int]:
         i = bisect_right(seg_starts, at) - 1
         if i >= 0 and at < segments[i].end:
             return SOURCE_EXCEPTION, i
         return SOURCE_SCHEDULE, bisect_right(sched_times, at) - 1
 
-    runs: list[tuple[datetime, tuple[str, int]]] = []
+    runs: list[tuple[datetime, tuple[BlockSource, int]]] = []
     for point in points:
         key = label(point)
         if not runs or runs[-1][1] != key:

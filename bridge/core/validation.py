@@ -22,18 +22,24 @@ of these rules):
   after start, description optional (default ``""``) and at most 30
   characters;
 * unknown fields are rejected everywhere.
+
+Request bodies are decoded with their payload models (:func:`decode`): a
+model field names its :class:`Rule`, which both checks the value and
+describes itself in the field's JSON Schema, so each bound is written once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+import dataclasses
 from datetime import date, datetime
 import math
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar, cast, get_args, get_type_hints
 import zoneinfo
 
 import voluptuous as vol
 
+from bridge.core.contract import Unset, is_optional
 from bridge.core.programs import (
     MAX_DESCRIPTION,
     MAX_EXCEPTIONS,
@@ -405,39 +411,227 @@ def parse_outside_temperature(data: Any, field: str = "outside_temperature") -> 
     return validate(outside_temperature, data, field)
 
 
-PUT_SCHEMA = vol.Schema(
-    {
-        vol.Optional("target_temperature"): temperature_in(5.0, 30.0),
-        vol.Optional("programs"): PROGRAM_CHANGES_SCHEMA,
-        vol.Optional("schedule"): SCHEDULE_SCHEMA,
-        vol.Optional("exceptions"): EXCEPTIONS_SCHEMA,
-        vol.Optional("outside_temperature"): outside_temperature,
-        vol.Optional("room_temperature"): room_temperature,
-        vol.Optional("geofence_enabled"): bool,
-    },
-    extra=vol.PREVENT_EXTRA,
-)
+# -- the owner's settings -------------------------------------------------------
+
+#: Longest thermostat name, city and e-mail address.
+NAME_MAX = 64
+LOCATION_MAX = 100
+EMAIL_MAX = 254
 
 
-def parse_update(body: Any) -> dict[str, Any]:
-    """Validate a ``PUT /thermostat/{hw}`` body; raises :class:`ValidationError`.
+def check_text(value: Any, max_len: int) -> None:
+    """A string of at most ``max_len`` characters, or :class:`ValueError`."""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")  # noqa: TRY004
+    if len(value) > max_len:
+        raise ValueError(f"must be at most {max_len} characters")
 
-    An object under ``schedule`` whose keys are program names is taken as
-    ``programs`` (older clients send it that way).
+
+def check_name(value: Any) -> None:
+    """The thermostat's name: not blank, at most :data:`NAME_MAX` characters."""
+    check_text(value, NAME_MAX)
+    if not value.strip():
+        raise ValueError("must not be empty")
+
+
+def optional_text(max_len: int) -> Callable[[Any], None]:
+    """A checker: ``None`` or a string of at most ``max_len`` characters."""
+
+    def check(value: Any) -> None:
+        if value is not None:
+            check_text(value, max_len)
+
+    return check
+
+
+def check_email(value: Any) -> None:
+    """``None`` or an e-mail address of at most :data:`EMAIL_MAX` characters."""
+    if value is None:
+        return
+    check_text(value, EMAIL_MAX)
+    local, at, domain = value.partition("@")
+    if not at or not local or not domain or any(c.isspace() for c in value):
+        raise ValueError("must be an e-mail address")
+
+
+# -- rules that describe themselves, and request models -------------------------
+
+
+class Rule:
+    """A validator that also says, as JSON Schema keywords, what it checks.
+
+    A request model's field names it (``spec(rule=...)``): :func:`decode`
+    checks the field with it and the field's schema in ``/openapi.json``
+    carries :meth:`json_schema`, so a bound is written once.
     """
-    if not isinstance(body, Mapping):
+
+    __slots__ = ("_check", "_schema")
+
+    def __init__(self, check: Callable[[Any], Any], **schema: Any) -> None:
+        self._check = check
+        self._schema = schema
+
+    def __call__(self, value: Any) -> Any:
+        return self._check(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema keywords of what the rule accepts."""
+        return dict(self._schema)
+
+
+def temperature_rule(low: float, high: float) -> Rule:
+    """A number within ``[low, high]`` °C (a numeric string too), rounded to 0.1 °C."""
+    return Rule(temperature_in(low, high), minimum=low, maximum=high)
+
+
+def text_rule(min_length: int, max_length: int) -> Rule:
+    """A string of ``min_length`` to ``max_length`` characters."""
+    return Rule(
+        vol.All(str, vol.Length(min=min_length, max=max_length)),
+        minLength=min_length,
+        maxLength=max_length,
+    )
+
+
+def setting_rule(check: Callable[[Any], None], *, allow_empty: bool = True, **schema: Any) -> Rule:
+    """A rule from a stored setting's checker (its :class:`ValueError` words are the rule)."""
+
+    def run(value: Any) -> Any:
+        try:
+            check(value)
+        except ValueError as err:
+            raise vol.Invalid(str(err)) from None
+        if not allow_empty and value == "":
+            raise vol.Invalid("must not be empty (null clears it)")
+        return value
+
+    return Rule(run, **schema)
+
+
+#: The thermostat's name, the city and the e-mail address, as the owner sets them.
+NAME_RULE = setting_rule(check_name, minLength=1, maxLength=NAME_MAX)
+LOCATION_RULE = setting_rule(
+    optional_text(LOCATION_MAX), allow_empty=False, minLength=1, maxLength=LOCATION_MAX
+)
+EMAIL_RULE = setting_rule(check_email, allow_empty=False, minLength=3, maxLength=EMAIL_MAX)
+
+#: A manual target: 5-30 °C.
+TARGET_RULE = temperature_rule(TEMPERATURE_MIN, TEMPERATURE_MAX)
+#: An external room temperature: -20-50 °C.
+ROOM_RULE = temperature_rule(*ROOM_TEMPERATURE_RANGE)
+#: A pushed outside temperature (-50-60 °C), or ``"auto"`` -> ``None``.
+OUTSIDE_RULE = Rule(
+    outside_temperature,
+    minimum=OUTSIDE_TEMPERATURE_RANGE[0],
+    maximum=OUTSIDE_TEMPERATURE_RANGE[1],
+)
+#: All five programs -> :class:`Programs`.
+PROGRAMS_RULE = Rule(PROGRAMS_SCHEMA)
+#: Some programs -> ``{name: temperature}``.
+PROGRAM_CHANGES_RULE = Rule(PROGRAM_CHANGES_SCHEMA)
+#: The week schedule -> :class:`WeekSchedule`.
+SCHEDULE_RULE = Rule(SCHEDULE_SCHEMA)
+#: The exceptions -> a tuple of :class:`ExceptionPeriod`.
+EXCEPTIONS_RULE = Rule(EXCEPTIONS_SCHEMA, maxItems=MAX_EXCEPTIONS)
+
+
+def _confirm(value: Any) -> bool:
+    if value is not True:
+        raise vol.Invalid("must be true to erase")
+    return True
+
+
+def _text_or_null(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise vol.Invalid("must be a string")
+
+
+#: A string or null (a webhook URL: what makes a good one the webhook service checks).
+TEXT_OR_NULL_RULE = Rule(_text_or_null)
+
+TERMS_VERSION_MAX = 32
+
+
+def _terms_version(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > TERMS_VERSION_MAX:
+        raise vol.Invalid(f"must be a non-empty string of at most {TERMS_VERSION_MAX} characters")
+    return value
+
+
+#: The version of the terms a consent was given under.
+TERMS_VERSION_RULE = Rule(_terms_version, minLength=1, maxLength=TERMS_VERSION_MAX)
+
+#: ``true`` and nothing else (an erase's confirmation).
+CONFIRM_RULE = Rule(_confirm)
+
+
+def _json_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise vol.Invalid("must be a number")
+    return float(value)
+
+
+_TYPE_RULES: dict[Any, Callable[[Any], Any]] = {bool: bool, str: str, int: int, float: _json_number}
+_MODEL_SCHEMAS: dict[type, vol.Schema] = {}
+
+FieldRules = Mapping[str, Callable[[Any], Any]]
+
+
+def _field_rule(
+    model: type, f: dataclasses.Field[Any], hint: Any, rules: FieldRules
+) -> Callable[[Any], Any]:
+    rule = rules.get(f.name, f.metadata.get("rule"))
+    if rule is not None:
+        return cast("Callable[[Any], Any]", rule)
+    args = [a for a in get_args(hint) if a is not Unset] or [hint]
+    if len(args) == 1 and args[0] in _TYPE_RULES:
+        return _TYPE_RULES[args[0]]
+    raise TypeError(f"{model.__name__}.{f.name}: a request field needs a rule for {hint!r}")
+
+
+def model_schema(model: type, rules: FieldRules | None = None) -> vol.Schema:
+    """The voluptuous schema of a request model: each field with its rule (or, without
+    one, its plain type); ``rules`` replaces some fields' rules (a stricter reader)."""
+    hints = get_type_hints(model, include_extras=True)
+    keys: dict[Any, Any] = {}
+    for f in dataclasses.fields(model):
+        marker = vol.Optional if is_optional(f) else vol.Required
+        keys[marker(f.name)] = _field_rule(model, f, hints[f.name], rules or {})
+    return vol.Schema(keys, extra=vol.PREVENT_EXTRA)
+
+
+def _model_schema(model: type) -> vol.Schema:
+    schema = _MODEL_SCHEMAS.get(model)
+    if schema is None:
+        schema = _MODEL_SCHEMAS[model] = model_schema(model)
+    return schema
+
+
+def decode_fields(model: type, data: Any) -> dict[str, Any]:
+    """The checked values of the fields ``data`` holds, by name, for request ``model``.
+
+    Each field is checked with its rule (or, without one, its plain type);
+    unknown fields are "unknown field", missing required ones "required".
+    Raises :class:`ValidationError` listing every broken rule.
+    """
+    if not isinstance(data, Mapping):
         raise ValidationError([{"field": "(body)", "rule": "must be an object"}])
-    data = dict(body)
-    if isinstance(data.get("schedule"), Mapping):
-        if "programs" in data:
-            raise ValidationError(
-                [{"field": "schedule", "rule": "programs given twice (programs and schedule)"}]
-            )
-        data["programs"] = data.pop("schedule")
-    if not data:
-        raise ValidationError([{"field": "(body)", "rule": "nothing to update"}])
     try:
-        parsed: dict[str, Any] = PUT_SCHEMA(data)
+        checked: dict[str, Any] = _model_schema(model)(dict(data))
     except vol.Invalid as err:
-        raise ValidationError(errors_from_invalid(err)) from err
-    return parsed
+        raise ValidationError(errors_from_invalid(err)) from None
+    return checked
+
+
+def decode(model: type[_T], data: Any) -> _T:
+    """A request body as an instance of ``model``, or :class:`ValidationError`.
+
+    Absent optional fields are :data:`~bridge.core.contract.UNSET`, or the
+    default the schema documents (``spec(json_default=...)``).
+    """
+    values = decode_fields(model, data)
+    for f in dataclasses.fields(cast("Any", model)):
+        if f.name not in values and "default" in f.metadata.get("keywords", {}):
+            values[f.name] = f.metadata["keywords"]["default"]
+    return model(**values)

@@ -2,7 +2,7 @@
 
 A :class:`Snapshot` is immutable: the control path and the API read it from
 any thread while the learning service's worker computes the next one.
-:func:`predictions_body` renders it as the ``GET /api/v1/predictions`` body.
+:func:`predictions_body` makes it the ``GET /api/v1/predictions`` payload model.
 
 Pure code: no I/O, no clock.
 """
@@ -13,6 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import math
 from typing import TYPE_CHECKING, Any
+
+from bridge.core.payloads.native import (
+    Emitters,
+    NoPredictions,
+    OptimalStart,
+    Predictions,
+    PredictionValues,
+    RoomForecast,
+)
 
 if TYPE_CHECKING:
     from bridge.learning.emitters import EmitterFit
@@ -95,84 +104,84 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
+def _iso_at(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+def _value(summary: dict[str, Any], key: str) -> Any:
+    """A learner summary figure (its type is the learner's)."""
+    return summary.get(key)
+
+
 def _round(value: float | None, digits: int = 1) -> float | None:
     if value is None or not math.isfinite(value):
         return None
     return round(value, digits)
 
 
-def predictions_body(snap: Snapshot, *, preheat_enabled: bool, preheating: bool) -> dict[str, Any]:
+def predictions_body(snap: Snapshot, *, preheat_enabled: bool, preheating: bool) -> Predictions:
     """The ``GET /api/v1/predictions`` body for ``snap``.
 
     ``preheat_enabled``: the owner's option; ``preheating``: a warm-up is in progress.
     """
-    available = snap.predictor is not None
-    if not available:
-        return {
-            "available": False,
-            "status": snap.status,
-            "updated": snap.updated,
-            "predictions": {},
-        }
+    if snap.predictor is None:
+        return Predictions(
+            available=False, status=snap.status, updated=snap.updated, predictions=NoPredictions()
+        )
     summary = snap.summary
     plan = snap.plan if preheat_enabled else None
-    optimal: dict[str, Any] | None = None
+    optimal: OptimalStart | None = None
     if plan is not None and snap.plan_key is not None:
         period, target, program = snap.plan_key
         start = snap.start_ts if snap.start_ts is not None else plan.start_ts
-        optimal = {
-            "start_ts": round(start, 1),
-            "start": _iso(start),
-            "period_start": _iso(period),
-            "program": program,
-            "target": target,
-            "arrival_ts": _round(plan.arrival_ts),
-            "margin_s": round(plan.margin_s),
-            "on_time": plan.on_time,
-            "start_factor": round(snap.start_factor, 3),
-        }
+        optimal = OptimalStart(
+            start_ts=round(start, 1),
+            start=_iso_at(start),
+            period_start=_iso_at(period),
+            program=program,
+            target=target,
+            arrival_ts=_round(plan.arrival_ts),
+            margin_s=round(plan.margin_s),
+            on_time=plan.on_time,
+            start_factor=round(snap.start_factor, 3),
+        )
     forecast = snap.forecast
-    room_forecast: dict[str, Any] | None = None
+    room_forecast: RoomForecast | None = None
     if forecast is not None:
-        room_forecast = {
-            "start_ts": forecast.start_ts,
-            "step_s": forecast.step_s,
-            "room_c": [round(v, 2) for v in forecast.room_c],
-            "target_c": list(snap.forecast_targets),
-        }
+        room_forecast = RoomForecast(
+            start_ts=forecast.start_ts,
+            step_s=forecast.step_s,
+            room_c=[round(v, 2) for v in forecast.room_c],
+            target_c=list(snap.forecast_targets),
+        )
     tuning = snap.tuning
     emitters = snap.emitters
-    values = {
-        "learned": bool(summary.get("learned")),
-        "confidence": summary.get("confidence"),
-        "progress": summary.get("progress"),
-        "heat_loss_w_per_k": summary.get("heat_loss_w_per_k"),
-        "time_constant_h": summary.get("time_constant_h"),
-        "rmse_1h": summary.get("rmse_1h"),
-        "rmse_3h": summary.get("rmse_3h"),
-        "notes": summary.get("notes", []),
-        "room_forecast": room_forecast,
-        "target_temperature": snap.target_c,
-        "time_to_target_s": _round(snap.time_to_target_s, 0),
-        "optimal_start": optimal,
-        "preheat_start": None if optimal is None else optimal["start"],
-        "preheating": preheating,
-        "preheat_enabled": preheat_enabled,
-        "balance_offset_k": round(tuning.gains_k, 2),
-        "emitters": None
+    values = PredictionValues(
+        learned=bool(summary.get("learned")),
+        confidence=_value(summary, "confidence"),
+        progress=_value(summary, "progress"),
+        heat_loss_w_per_k=_value(summary, "heat_loss_w_per_k"),
+        time_constant_h=_value(summary, "time_constant_h"),
+        rmse_1h=summary.get("rmse_1h"),
+        rmse_3h=summary.get("rmse_3h"),
+        notes=summary.get("notes", []),
+        room_forecast=room_forecast,
+        target_temperature=snap.target_c,
+        time_to_target_s=_round(snap.time_to_target_s, 0),
+        optimal_start=optimal,
+        preheat_start=None if optimal is None else optimal.start,
+        preheating=preheating,
+        preheat_enabled=preheat_enabled,
+        balance_offset_k=round(tuning.gains_k, 2),
+        emitters=None
         if emitters is None
-        else {
-            "coefficient_w": round(emitters.coefficient, 2),
-            "exponent": emitters.exponent,
-            "loop_w_per_k": round(emitters.loop_w_per_k, 1),
-        },
-    }
-    return {
-        "available": True,
-        "status": snap.status,
-        "updated": snap.updated,
-        "predictions": values,
-    }
+        else Emitters(
+            coefficient_w=round(emitters.coefficient, 2),
+            exponent=emitters.exponent,
+            loop_w_per_k=round(emitters.loop_w_per_k, 1),
+        ),
+    )
+    return Predictions(available=True, status=snap.status, updated=snap.updated, predictions=values)
 
 
 __all__ = ["Snapshot", "Tuning", "predictions_body"]

@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bridge.core import state as core
 from bridge.core.boiler_config import BoilerControlConfig
+from bridge.core.contract import render
 from bridge.core.heating import BOOST_BAND_K, PREHEAT_SOURCES, PlanContext, Preheat
+from bridge.core.payloads.native import Predictions
 from bridge.learning.config import LEARNER_VERSION, LearnerConfig
 from bridge.learning.emitters import EmitterEstimator
 from bridge.learning.learner import Learner
@@ -643,12 +645,17 @@ class LearningService:
 
     # ------------------------------------------------------------ output
 
-    def predictions(self, now: float, res: core.Resolution | None = None) -> dict[str, Any]:
+    def predictions_model(self, now: float, res: core.Resolution | None = None) -> Predictions:
         """The ``GET /api/v1/predictions`` body (also the native state's ``predictions``)."""
         active = None if res is None else self.active_preheat(res, now)
         return predictions_body(
             self._snapshot, preheat_enabled=self.preheat_enabled, preheating=active is not None
         )
+
+    def predictions(self, now: float, res: core.Resolution | None = None) -> dict[str, Any]:
+        """:meth:`predictions_model` as JSON."""
+        out: dict[str, Any] = render(self.predictions_model(now, res))
+        return out
 
 
 __all__ = [

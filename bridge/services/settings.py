@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bridge.core.payloads.options import Settings
 from bridge.storage.settings import EMAIL, LOCATION, NAME
 
 if TYPE_CHECKING:
@@ -26,16 +27,16 @@ class SettingsService:
         self._db = db
         self._thermostat = thermostat
 
-    async def view(self) -> dict[str, Any]:
+    async def view(self) -> Settings:
         """``name``, ``location`` and ``email`` as stored (None when not set)."""
         settings = self._db.settings
-        return {
-            "name": await settings.get(NAME),
-            "location": await settings.get(LOCATION),
-            "email": await settings.get(EMAIL),
-        }
+        return Settings(
+            name=await settings.get(NAME),
+            location=await settings.get(LOCATION),
+            email=await settings.get(EMAIL),
+        )
 
-    async def update(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+    async def update(self, changes: Mapping[str, Any]) -> Settings:
         """Store checked ``changes`` (all or nothing), reload the thermostat; the new view."""
         await self._db.settings.set_many(changes)
         await self._thermostat.reload()

@@ -7,11 +7,15 @@ diagnostics reuse them).
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from bridge import __version__
+from bridge.core.contract import render
+from bridge.core.payloads import boiler as b
 from bridge.core.payloads.boiler_names import BOILER_COUNTER_IDS, FAULT_FLAGS
+from bridge.core.payloads.native import BridgeInfo, Energy, LinkInfo, NativeState
+from bridge.core.payloads.options import Options
 
 if TYPE_CHECKING:
     from bridge.opentherm.links.base import BoilerLink
@@ -19,8 +23,8 @@ if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService
 
 
-def _bounds(pair: tuple[int, int] | None) -> dict[str, int] | None:
-    return None if pair is None else {"min": pair[0], "max": pair[1]}
+def _bounds(pair: tuple[int, int] | None) -> b.Bounds | None:
+    return None if pair is None else b.Bounds(min=pair[0], max=pair[1])
 
 
 def _writable(transfer: bool | None, rw: bool | None) -> bool | None:
@@ -29,57 +33,55 @@ def _writable(transfer: bool | None, rw: bool | None) -> bool | None:
     return transfer and rw
 
 
-def capabilities_view(master: OpenThermMaster) -> dict[str, Any]:
+def capabilities_view(master: OpenThermMaster) -> b.Capabilities:
     """What the boiler said about itself (IDs 3, 6, 15, 48, 49, 125, 127), decoded."""
     state = master.state
     caps = state.capabilities
     known = any(state.values.get(i) is not None for i in (3, 6, 15, 48, 49, 125, 127))
-    return {
-        "known": known,
-        "dhw": {
-            "present": caps.dhw_present,
-            "storage_tank": caps.dhw_storage_tank,
-            "setpoint_bounds": _bounds(caps.dhw_setpoint_bounds),
-            "setpoint_writable": _writable(caps.dhw_setpoint_transfer, caps.dhw_setpoint_rw),
-        },
-        "ch": {
-            "max_setpoint_bounds": _bounds(caps.max_ch_setpoint_bounds),
-            "max_setpoint_writable": _writable(
-                caps.max_ch_setpoint_transfer, caps.max_ch_setpoint_rw
-            ),
-            "ch2_present": caps.ch2_present,
-            "low_off_pump_control_not_allowed": caps.low_off_pump_control_not_allowed,
-        },
-        "cooling_supported": caps.cooling_supported,
-        "on_off_control": caps.on_off_control,
-        "max_capacity_kw": caps.max_capacity_kw,
-        "min_modulation_pct": caps.min_modulation_pct,
-        "opentherm_version": caps.slave_ot_version,
-        "product": {
-            "member_id": caps.slave_member_id,
-            "type": caps.slave_product_type,
-            "version": caps.slave_product_version,
-        },
-        "unsupported_ids": sorted(state.unknown_ids),
-    }
+    return b.Capabilities(
+        known=known,
+        dhw=b.DhwCapabilities(
+            present=caps.dhw_present,
+            storage_tank=caps.dhw_storage_tank,
+            setpoint_bounds=_bounds(caps.dhw_setpoint_bounds),
+            setpoint_writable=_writable(caps.dhw_setpoint_transfer, caps.dhw_setpoint_rw),
+        ),
+        ch=b.ChCapabilities(
+            max_setpoint_bounds=_bounds(caps.max_ch_setpoint_bounds),
+            max_setpoint_writable=_writable(caps.max_ch_setpoint_transfer, caps.max_ch_setpoint_rw),
+            ch2_present=caps.ch2_present,
+            low_off_pump_control_not_allowed=caps.low_off_pump_control_not_allowed,
+        ),
+        cooling_supported=caps.cooling_supported,
+        on_off_control=caps.on_off_control,
+        max_capacity_kw=caps.max_capacity_kw,
+        min_modulation_pct=caps.min_modulation_pct,
+        opentherm_version=caps.slave_ot_version,
+        product=b.ProductVersion(
+            member_id=caps.slave_member_id,
+            type=caps.slave_product_type,
+            version=caps.slave_product_version,
+        ),
+        unsupported_ids=sorted(state.unknown_ids),
+    )
 
 
-def faults_view(master: OpenThermMaster) -> dict[str, Any]:
+def faults_view(master: OpenThermMaster) -> b.Faults:
     """ID 0's fault bit, ID 5's flags and OEM fault code, ID 115's OEM diagnostic code."""
     state = master.state
     faults = state.faults
-    flags = {name: getattr(faults, name) for name in FAULT_FLAGS}
+    flags: dict[str, bool | None] = {name: getattr(faults, name) for name in FAULT_FLAGS}
     status = state.slave_status
     active = ["fault"] if faults.fault else []
     active += [name for name, on in flags.items() if on]
-    return {
-        "fault": faults.fault,
-        "diagnostic_event": None if status is None else status.diagnostic_event,
-        "flags": flags,
-        "oem_fault_code": faults.oem_fault_code,
-        "oem_diagnostic_code": faults.oem_diagnostic_code,
-        "active": active,
-    }
+    return b.Faults(
+        fault=faults.fault,
+        diagnostic_event=None if status is None else status.diagnostic_event,
+        flags=flags,
+        oem_fault_code=faults.oem_fault_code,
+        oem_diagnostic_code=faults.oem_diagnostic_code,
+        active=active,
+    )
 
 
 def _boiler_counters(master: OpenThermMaster) -> dict[str, int | None]:
@@ -90,29 +92,43 @@ def _boiler_counters(master: OpenThermMaster) -> dict[str, int | None]:
     return out
 
 
+def link_counters(link: BoilerLink) -> b.LinkCounters:
+    """What the boiler link counts, as its payload model."""
+    return b.LinkCounters(**asdict(link.counters))
+
+
+def id_counters(counters: Any) -> b.IdCounters:
+    """OpenTherm conversation counts (a master's counter dataclass) as their payload model."""
+    return b.IdCounters(**asdict(counters))
+
+
 def state_extras(master: OpenThermMaster | None, link: BoilerLink) -> dict[str, Any]:
     """The ``capabilities``, ``faults`` and ``counters`` parts of the native state.
 
     ``capabilities`` and ``faults`` are null, and ``counters.boiler`` and
     ``counters.opentherm`` are null, for a boiler without OpenTherm.
     """
-    link_counters = asdict(link.counters)
+    out: dict[str, Any] = render(_extras(master, link))
+    return out
+
+
+def _extras(master: OpenThermMaster | None, link: BoilerLink) -> _Extras:
     if master is None:
-        return {
-            "capabilities": None,
-            "faults": None,
-            "counters": {"boiler": None, "opentherm": None, "link": link_counters},
-        }
-    totals = asdict(master.state.totals())
-    return {
-        "capabilities": capabilities_view(master),
-        "faults": faults_view(master),
-        "counters": {
-            "boiler": _boiler_counters(master),
-            "opentherm": totals,
-            "link": link_counters,
-        },
-    }
+        counters = b.Counters(boiler=None, opentherm=None, link=link_counters(link))
+        return _Extras(None, None, counters)
+    counters = b.Counters(
+        boiler=_boiler_counters(master),
+        opentherm=id_counters(master.state.totals()),
+        link=link_counters(link),
+    )
+    return _Extras(capabilities_view(master), faults_view(master), counters)
+
+
+@dataclass(frozen=True, slots=True)
+class _Extras:
+    capabilities: b.Capabilities | None
+    faults: b.Faults | None
+    counters: b.Counters
 
 
 class NativeStateService:
@@ -131,28 +147,33 @@ class NativeStateService:
         self._link = link
         self._thermostat = thermostat
 
-    def native_state(self) -> dict[str, Any]:
+    def native_model(self) -> NativeState:
         """Everything the native API shows about the bridge and the boiler."""
         link = self._link
         thermostat = self._thermostat
         master = thermostat.master
-        state: dict[str, Any] = {
-            "bridge": {
-                "bridge_id": self._bridge_id,
-                "name": thermostat.name,
-                "version": __version__,
-                "api_version": self._api_version,
-            },
-            "link": {
-                "kind": link.kind,
-                "opentherm": link.opentherm,
-                "state": str(link.state),
-            },
-            "thermostat": thermostat.native_view(),
-            "boiler": master.snapshot() if master is not None else None,
-        }
-        state.update(state_extras(master, link))
-        state["predictions"] = thermostat.predictions()
-        state["options"] = thermostat.options()
-        state["energy"] = thermostat.energy_view()
-        return state
+        extras = _extras(master, link)
+        energy = thermostat.energy_view()
+        return NativeState(
+            bridge=BridgeInfo(
+                bridge_id=self._bridge_id,
+                name=thermostat.name,
+                version=__version__,
+                api_version=self._api_version,
+            ),
+            link=LinkInfo(kind=link.kind, opentherm=link.opentherm, state=str(link.state)),
+            thermostat=thermostat.native_model(),
+            # the master's snapshot is an open object the OpenTherm layer builds as JSON
+            boiler=cast("b.BoilerSnapshot", master.snapshot()) if master is not None else None,
+            capabilities=extras.capabilities,
+            faults=extras.faults,
+            counters=extras.counters,
+            predictions=thermostat.predictions_model(),
+            options=Options(**thermostat.options()),
+            energy=None if energy is None else Energy(**energy),
+        )
+
+    def native_state(self) -> dict[str, Any]:
+        """:meth:`native_model` as JSON (``GET /api/v1/state`` and the push channel)."""
+        out: dict[str, Any] = render(self.native_model())
+        return out

@@ -21,18 +21,16 @@ from typing import TYPE_CHECKING, Any
 from bridge import __version__
 from bridge.core import options as opts, state as core
 from bridge.core.boiler_config import BoilerBounds, BoilerCommand
+from bridge.core.contract import render
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.core.listeners import Listeners
+from bridge.core.payloads import thermostat as p
 from bridge.core.payloads.history import EventKind
-from bridge.core.programs import (
-    Programs,
-    WeekSchedule,
-)
+from bridge.core.payloads.native import Predictions
+from bridge.core.programs import Programs, WeekSchedule
+from bridge.core.requests import parse_update
 from bridge.core.schedule import Block, iter_blocks, resolve_schedule
-from bridge.core.validation import (
-    ValidationError,
-    parse_update,
-)
+from bridge.core.validation import ValidationError
 from bridge.learning import Measurement, heat_source_for
 from bridge.opentherm.links.base import RoomSensor
 from bridge.services.energy import EnergyMeter
@@ -83,6 +81,11 @@ def _iso(dt: datetime | None) -> str | None:
 
 def _iso_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+def _wall(value: datetime) -> tuple[int, int, int, int, int]:
+    """An exception time as the API's ``[Y, M, D, h, m]`` (M 0-11)."""
+    return (value.year, value.month - 1, value.day, value.hour, value.minute)
 
 
 def _number(value: float | None) -> float | None:
@@ -200,9 +203,14 @@ class ThermostatService:
         """What the schedule says now, for the learner's plans and forecasts."""
         return PlanContext.of(self.state, self.schedule_resolution(), self.clock.time())
 
-    def predictions(self) -> dict[str, Any]:
+    def predictions_model(self) -> Predictions:
         """The learning outputs (``GET /api/v1/predictions``)."""
-        return self.learning.predictions(self.clock.time(), self.schedule_resolution())
+        return self.learning.predictions_model(self.clock.time(), self.schedule_resolution())
+
+    def predictions(self) -> dict[str, Any]:
+        """The learning outputs as JSON."""
+        out: dict[str, Any] = render(self.predictions_model())
+        return out
 
     def options(self) -> dict[str, Any]:
         """The per-bridge options the owner can set (see :mod:`bridge.core.options`)."""
@@ -259,65 +267,85 @@ class ThermostatService:
         """``{"ot25": "0x2A80", …}``: the last raw value per OpenTherm id."""
         return self.master.state.raw_map() if self.master is not None else {}
 
-    def cloud_object(self) -> dict[str, Any]:
-        """The thermostat as ``GET /thermostat/{hw}`` shows it."""
+    def cloud_model(self) -> p.CloudThermostat:
+        """The thermostat object of ``GET /thermostat/{hw}``, as its payload model."""
         res = self.resolution()
         outside, _ = self.outside()
-        plan = self._plan_view()
-        return {
-            "name": plan["name"],
-            "room_temperature": _number(self.room_temperature()),
-            "target_temperature": res.target,
-            "outside_temperature": _number(outside),
-            "outside_temperature_icon": None,
-            "programs": plan["programs"],
-            "schedule": plan["schedule"],
-            "exceptions": plan["exceptions"],
-            "source": str(res.source),
-            "fw": __version__,
-            "location": self.location or "",
-            "geofence_enabled": plan["geofence_enabled"],
-            "geofence_devices": list(self.geofence_devices),
-            "ot": {"enabled": self.link.opentherm, "raw": self.ot_raw()},
-        }
+        return p.CloudThermostat(
+            name=self.name,
+            room_temperature=_number(self.room_temperature()),
+            target_temperature=res.target,
+            outside_temperature=_number(outside),
+            outside_temperature_icon=None,
+            programs=self.state.programs.to_dict(),
+            schedule=self._schedule_entries(),
+            exceptions=self._exception_entries(),
+            source=res.source,
+            fw=__version__,
+            location=self.location or "",
+            geofence_enabled=self.geofence_enabled,
+            geofence_devices=list(self.geofence_devices),
+            ot=p.OtState(enabled=self.link.opentherm, raw=self.ot_raw()),
+        )
 
-    def _plan_view(self) -> dict[str, Any]:
-        """Name, programs, week schedule, exceptions and geofence switch, as both views show them."""
-        return {
-            "name": self.name,
-            "programs": self.state.programs.to_dict(),
-            "schedule": [
-                {"start": [e.day, e.hour, e.minute], "temperature": e.program}
-                for e in self.state.schedule.entries
-            ],
-            "exceptions": [e.to_dict() for e in self.state.exceptions],
-            "geofence_enabled": self.geofence_enabled,
-        }
+    def cloud_object(self) -> dict[str, Any]:
+        """The thermostat as ``GET /thermostat/{hw}`` shows it."""
+        out: dict[str, Any] = render(self.cloud_model())
+        return out
 
-    def native_view(self) -> dict[str, Any]:
+    def _schedule_entries(self) -> list[p.ScheduleEntry]:
+        return [
+            p.ScheduleEntry(start=(e.day, e.hour, e.minute), temperature=e.program)
+            for e in self.state.schedule.entries
+        ]
+
+    def _exception_entries(self) -> list[p.ExceptionEntry]:
+        return [
+            p.ExceptionEntry(
+                start=_wall(e.start),
+                end=_wall(e.end),
+                temperature=e.program,
+                description=e.description,
+            )
+            for e in self.state.exceptions
+        ]
+
+    def native_model(self) -> p.NativeThermostat:
         """The native thermostat: the live state plus programs, schedule and exceptions.
 
         On the push path (every boiler change): it builds only these parts, not the
         whole cloud object with its second resolution and the raw OpenTherm map.
         """
-        return {**self.thermostat_state(), **self._plan_view()}
+        return p.NativeThermostat(
+            **self._state_fields(),
+            name=self.name,
+            programs=self.state.programs.to_dict(),
+            schedule=self._schedule_entries(),
+            exceptions=self._exception_entries(),
+            geofence_enabled=self.geofence_enabled,
+        )
 
-    def block_view(self, block: Block) -> dict[str, Any]:
+    def native_view(self) -> dict[str, Any]:
+        """The native thermostat as JSON (see :meth:`native_model`)."""
+        out: dict[str, Any] = render(self.native_model())
+        return out
+
+    def block_model(self, block: Block) -> p.ScheduleBlock:
         """A schedule block as the native API shows it (times in UTC, ISO 8601)."""
-        return {
-            "start": _iso(block.start),
-            "end": _iso(block.end),
-            "program": block.program,
-            "target": self.state.programs.temperature(block.program),
-            "source": block.source,
-            "description": block.description or None,
-        }
+        return p.ScheduleBlock(
+            start=block.start.astimezone(UTC).isoformat(),
+            end=block.end.astimezone(UTC).isoformat(),
+            program=block.program,
+            target=self.state.programs.temperature(block.program),
+            source=block.source,
+            description=block.description or None,
+        )
 
-    def schedule_blocks(self, start: float, end: float) -> list[dict[str, Any]]:
+    def schedule_blocks(self, start: float, end: float) -> list[p.ScheduleBlock]:
         """The schedule's blocks overlapping ``[start, end)`` (Unix times), unclipped."""
         state = self.state
         return [
-            self.block_view(block)
+            self.block_model(block)
             for block in iter_blocks(
                 state.schedule,
                 state.exceptions,
@@ -331,8 +359,8 @@ class ThermostatService:
         """The energy counters, kWh (None when the boiler cannot be metered)."""
         return self.energy.view()
 
-    def thermostat_state(self) -> dict[str, Any]:
-        """The native view of the thermostat (more than the cloud object)."""
+    def _state_fields(self) -> dict[str, Any]:
+        """The :class:`~bridge.core.payloads.thermostat.ThermostatState` fields, by name."""
         base = self.schedule_resolution()
         now = self.clock.time()
         res = self.learning.apply(base, now)
@@ -347,34 +375,41 @@ class ThermostatService:
             "room_temperature": _number(self.room_temperature()),
             "target_temperature": res.target,
             "program": res.program,
-            "source": str(res.source),
+            "source": res.source,
             "until": _iso(res.until),
             "paused": self.state.paused,
-            "next": {
-                "start": _iso(res.next_start),
-                "program": res.next_program,
-                "target": res.next_target,
-            },
+            "next": p.NextBlock(
+                start=_iso(res.next_start), program=res.next_program, target=res.next_target
+            ),
             "frost_limited": res.frost_limited,
             "outside_temperature": _number(outside),
             "outside_temperature_source": outside_source,
             "timezone": self.state.timezone,
             "control": None
             if cmd is None
-            else {
-                "mode": cmd.mode,
-                "ch_enable": cmd.ch_enable,
-                "control_setpoint": cmd.control_setpoint,
-                "max_modulation": cmd.max_modulation,
-                "demand": _number(cmd.demand),
-                "notes": list(cmd.notes),
-            },
+            else p.ControlStatus(
+                mode=cmd.mode,
+                ch_enable=cmd.ch_enable,
+                control_setpoint=cmd.control_setpoint,
+                max_modulation=cmd.max_modulation,
+                demand=_number(cmd.demand),
+                notes=list(cmd.notes),
+            ),
             "relay_on": self.relay_on,
             "preheating": preheat is not None,
             "preheat_start": None if preheat is None else _iso_ts(preheat.start_ts),
-            "current_block": self.block_view(blocks.current),
-            "next_block": self.block_view(blocks.next),
+            "current_block": self.block_model(blocks.current),
+            "next_block": self.block_model(blocks.next),
         }
+
+    def thermostat_model(self) -> p.ThermostatState:
+        """The native view of the thermostat (more than the cloud object)."""
+        return p.ThermostatState(**self._state_fields())
+
+    def thermostat_state(self) -> dict[str, Any]:
+        """The native view of the thermostat as JSON."""
+        out: dict[str, Any] = render(self.thermostat_model())
+        return out
 
     # -- change notification ------------------------------------------------------
 

@@ -17,6 +17,13 @@ import sqlite3
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bridge.core.programs import ExceptionPeriod, Programs, ScheduleEntry, default_schedule
+from bridge.core.validation import (
+    LOCATION_MAX,
+    check_email,
+    check_name,
+    check_text,
+    optional_text,
+)
 from bridge.storage.core import Json, dumps_json, loads_json
 
 if TYPE_CHECKING:
@@ -60,34 +67,10 @@ class Defaults:
 # which the API answers with 400 naming the field)
 
 
-def _check_text(value: Any, max_len: int) -> None:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")  # noqa: TRY004
-    if len(value) > max_len:
-        raise ValueError(f"must be at most {max_len} characters")
-
-
-def _check_name(value: Any) -> None:
-    _check_text(value, 64)
-    if not value.strip():
-        raise ValueError("must not be empty")
-
-
-def _optional_text(max_len: int) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
-        if value is not None:
-            _check_text(value, max_len)
-
-    return check
-
-
-def _check_email(value: Any) -> None:
-    if value is None:
-        return
-    _check_text(value, 254)
-    local, at, domain = value.partition("@")
-    if not at or not local or not domain or any(c.isspace() for c in value):
-        raise ValueError("must be an e-mail address")
+_check_text = check_text
+_check_name = check_name
+_optional_text = optional_text
+_check_email = check_email
 
 
 def _check_temperature(value: Any) -> float:
@@ -150,7 +133,7 @@ NAME = Setting[str]("name", DEFAULT_NAME, _check_name, personal=True)
 PROGRAMS = Setting[dict[str, float]](
     "programs", _default_programs(), _check_programs, personal=True
 )
-LOCATION = Setting[str | None]("location", None, _optional_text(100), personal=True)
+LOCATION = Setting[str | None]("location", None, _optional_text(LOCATION_MAX), personal=True)
 """The city, used only for weather (PRIVACY.md P7)."""
 EMAIL = Setting[str | None]("email", None, _check_email, personal=True)
 HARDWARE_ID = Setting[str | None]("hardware_id", None, _optional_text(64))

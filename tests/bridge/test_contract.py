@@ -21,9 +21,14 @@ from bridge.core.contract import (
     spec,
     type_schema,
 )
+from bridge.core.payloads.access import PairRequest
 from bridge.core.payloads.boiler import IdCounters, LinkCounters
 from bridge.core.payloads.common import Programs
+from bridge.core.payloads.privacy import EraseRequest
+from bridge.core.payloads.thermostat import PauseRequest, ThermostatUpdate
 from bridge.core.programs import PROGRAM_NAMES
+from bridge.core.requests import parse_update
+from bridge.core.validation import ValidationError, decode
 from bridge.opentherm.boiler_state import IdCounters as MasterIdCounters
 from bridge.opentherm.links.base import LinkCounters as MasterLinkCounters
 
@@ -179,3 +184,52 @@ def test_counters_name_the_fields_the_link_and_master_count() -> None:
 
     assert names(IdCounters) == names(MasterIdCounters)
     assert names(LinkCounters) == names(MasterLinkCounters)
+
+
+# -- decoding requests with the same models ---------------------------------------------
+
+
+def test_decode_names_a_nested_field_path_and_its_rule() -> None:
+    body = {"schedule": [{"start": [0, 6, 0], "temperature": "home"}, {"start": [0, 7, 10]}]}
+    with pytest.raises(ValidationError) as caught:
+        parse_update(body)
+    assert {"field": "schedule[1].start[2]", "rule": "must be 0, 15, 30 or 45"} in (
+        caught.value.errors
+    )
+    assert {"field": "schedule[1].temperature", "rule": "required"} in caught.value.errors
+
+
+def test_decode_refuses_unknown_and_missing_fields() -> None:
+    with pytest.raises(ValidationError) as caught:
+        decode(PauseRequest, {"paused": True})
+    assert sorted(caught.value.errors, key=lambda e: e["field"]) == [
+        {"field": "pause", "rule": "required"},
+        {"field": "paused", "rule": "unknown field"},
+    ]
+    with pytest.raises(ValidationError) as caught:
+        decode(PauseRequest, ["pause"])
+    assert caught.value.errors == [{"field": "(body)", "rule": "must be an object"}]
+
+
+def test_decode_gives_a_model_instance_with_documented_defaults() -> None:
+    assert decode(PauseRequest, {"pause": True}) == PauseRequest(pause=True)
+    assert decode(PairRequest, {"code": "ABCD"}) == PairRequest(code="ABCD", client_name="client")
+    assert decode(EraseRequest, {"confirm": True}).revoke_tokens is False
+    with pytest.raises(ValidationError) as caught:
+        decode(EraseRequest, {"confirm": "yes"})
+    assert caught.value.errors == [{"field": "confirm", "rule": "must be true to erase"}]
+
+
+def test_a_bound_is_the_same_in_the_error_and_in_the_schema() -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_update({"target_temperature": 30.5})
+    assert caught.value.errors == [
+        {"field": "target_temperature", "rule": "must be between 5 and 30 °C"}
+    ]
+    target = schema_of(ThermostatUpdate)["properties"]["target_temperature"]
+    assert (target["minimum"], target["maximum"]) == (5, 30)
+    pair = schema_of(PairRequest)["properties"]["code"]
+    assert (pair["minLength"], pair["maxLength"]) == (4, 32)
+    with pytest.raises(ValidationError) as caught:
+        decode(PairRequest, {"code": "abc"})
+    assert caught.value.errors[0]["field"] == "code"

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.core.validation import parse_update
+from bridge.core.requests import parse_update
 from tests.cloud_stub.conftest import (
     BRIDGE_ID,
     HW,

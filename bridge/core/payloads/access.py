@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 
 from bridge.core.contract import UNSET, Unset, model, spec
 from bridge.core.payloads.common import Timestamp
+from bridge.core.validation import text_rule
 
 
 class TokenKind(StrEnum):
@@ -31,8 +32,8 @@ class Health:
 
 @model
 class PairRequest:
-    code: str = spec(minLength=4, maxLength=32)
-    client_name: str | Unset = spec(default=UNSET, minLength=1, maxLength=64, json_default="client")
+    code: str = spec(rule=text_rule(4, 32))
+    client_name: str | Unset = spec(default=UNSET, rule=text_rule(1, 64), json_default="client")
 
 
 @model

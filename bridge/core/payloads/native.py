@@ -43,6 +43,9 @@ class OptimalStart:
     arrival_ts: Timestamp | None
     margin_s: float
     on_time: bool
+    start_factor: float = spec(
+        description="how much longer than planned recent warm-ups took; the lead is stretched by it"
+    )
 
 
 @model
@@ -175,6 +178,13 @@ class IdDiagnostics:
     id: int
     key: str
     name: str | None
+    conversations: int
+    acks: int
+    invalid: int
+    unknown: int
+    timeouts: int
+    bad_frames: int
+    link_errors: int
     raw: str | None
     stale: bool | None
     age_s: float | None

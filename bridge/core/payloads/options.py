@@ -6,6 +6,14 @@ from typing import Annotated, ClassVar
 
 from bridge.core.contract import UNSET, Keywords, Unset, model, spec
 from bridge.core.options import HEATING_SYSTEMS, MAX_CH_RANGE
+from bridge.core.validation import (
+    EMAIL_MAX,
+    EMAIL_RULE,
+    LOCATION_MAX,
+    LOCATION_RULE,
+    NAME_MAX,
+    NAME_RULE,
+)
 
 HeatingSystem = Annotated[str, Keywords(enum=list(HEATING_SYSTEMS))]
 
@@ -51,15 +59,17 @@ class OptionsChange:
 
 @model
 class Settings:
-    name: str = spec(minLength=1, maxLength=64)
-    location: str | None = spec(maxLength=100, description="the city, used only for weather")
-    email: str | None = spec(maxLength=254)
+    name: str = spec(minLength=1, maxLength=NAME_MAX)
+    location: str | None = spec(
+        maxLength=LOCATION_MAX, description="the city, used only for weather"
+    )
+    email: str | None = spec(maxLength=EMAIL_MAX)
 
 
 @model
 class SettingsUpdate:
     """Any of these (at least one); null clears location or e-mail."""
 
-    name: str | Unset = spec(default=UNSET, minLength=1, maxLength=64)
-    location: str | Unset | None = spec(default=UNSET, minLength=1, maxLength=100)
-    email: str | Unset | None = spec(default=UNSET, minLength=3, maxLength=254)
+    name: str | Unset = spec(default=UNSET, rule=NAME_RULE)
+    location: str | Unset | None = spec(default=UNSET, rule=LOCATION_RULE)
+    email: str | Unset | None = spec(default=UNSET, rule=EMAIL_RULE)

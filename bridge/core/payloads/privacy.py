@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from bridge.core.contract import UNSET, Unset, model, spec
 from bridge.core.payloads.common import ProgramName, Timestamp
 from bridge.core.payloads.history import Event
+from bridge.core.validation import CONFIRM_RULE, TERMS_VERSION_RULE
 
 
 class Purpose(StrEnum):
@@ -46,7 +47,7 @@ class Consents:
 @model
 class ConsentUpdate:
     granted: bool
-    terms_version: str = spec(minLength=1, maxLength=32)
+    terms_version: str = spec(rule=TERMS_VERSION_RULE)
 
 
 @model
@@ -112,7 +113,7 @@ class Export:
 
 @model
 class EraseRequest:
-    confirm: Literal[True]
+    confirm: Literal[True] = spec(rule=CONFIRM_RULE)
     revoke_tokens: bool | Unset = spec(
         default=UNSET, json_default=False, description="also revoke every token (the caller's too)"
     )

@@ -12,8 +12,17 @@ from bridge.core.payloads.common import (
     Programs,
     Timestamp,
 )
-from bridge.core.programs import MAX_DESCRIPTION, MAX_EXCEPTIONS, MAX_SCHEDULE_ENTRIES
+from bridge.core.programs import MAX_DESCRIPTION, MAX_SCHEDULE_ENTRIES
 from bridge.core.state import Source
+from bridge.core.validation import (
+    EXCEPTIONS_RULE,
+    OUTSIDE_RULE,
+    PROGRAM_CHANGES_RULE,
+    PROGRAMS_RULE,
+    ROOM_RULE,
+    SCHEDULE_RULE,
+    TARGET_RULE,
+)
 
 
 @model
@@ -60,9 +69,9 @@ class CloudThermostat:
     target_temperature: float
     outside_temperature: float | None
     outside_temperature_icon: str | None
-    programs: Programs
-    schedule: list[ScheduleEntry]
-    exceptions: list[ExceptionEntry]
+    programs: Programs = spec(rule=PROGRAMS_RULE)
+    schedule: list[ScheduleEntry] = spec(rule=SCHEDULE_RULE)
+    exceptions: list[ExceptionEntry] = spec(rule=EXCEPTIONS_RULE)
     source: Source
     fw: str
     location: str
@@ -76,26 +85,30 @@ class ThermostatUpdate:
     """Any of these fields; applied whole or not at all."""
 
     target_temperature: float | str | Unset = spec(
-        default=UNSET, description="5-30 °C; a manual override until the next schedule block"
+        default=UNSET,
+        rule=TARGET_RULE,
+        description="°C; a manual override until the next schedule block",
     )
-    programs: ProgramChanges | Unset = spec(default=UNSET)
+    programs: ProgramChanges | Unset = spec(default=UNSET, rule=PROGRAM_CHANGES_RULE)
     schedule: (
         Annotated[list[ScheduleEntry], Keywords(minItems=1, maxItems=MAX_SCHEDULE_ENTRIES)]
         | ProgramChanges
         | Unset
     ) = spec(
         default=UNSET,
+        rule=SCHEDULE_RULE,
         description="the week schedule (replaced whole); an object of programs "
         "here is taken as `programs`",
     )
-    exceptions: list[ExceptionEntry] | Unset = spec(default=UNSET, maxItems=MAX_EXCEPTIONS)
+    exceptions: list[ExceptionEntry] | Unset = spec(default=UNSET, rule=EXCEPTIONS_RULE)
     outside_temperature: float | str | Unset = spec(
         default=UNSET,
-        description='-50-60 °C pushed by a client, or "auto" to drop the pushed value (then '
+        rule=OUTSIDE_RULE,
+        description='°C pushed by a client, or "auto" to drop the pushed value (then '
         "only a boiler sensor counts)",
     )
     room_temperature: float | str | Unset = spec(
-        default=UNSET, description="-20-50 °C from an external sensor"
+        default=UNSET, rule=ROOM_RULE, description="°C from an external sensor"
     )
     geofence_enabled: bool | Unset = spec(default=UNSET)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from bridge.core.contract import UNSET, Named, Unset, model, spec
 from bridge.core.payloads.common import FieldError
 from bridge.core.payloads.native import NativeState
+from bridge.core.validation import TEXT_OR_NULL_RULE
 
 
 @model
@@ -53,12 +54,12 @@ class WsClientMessage:
 
 @model
 class WebhookRegistration:
-    webhook_url: str | None = spec(description="empty or null removes it")
+    webhook_url: str | None = spec(rule=TEXT_OR_NULL_RULE, description="empty or null removes it")
 
 
 @model
 class LegacyWebhookRegistration:
-    webhook: str | None = spec(description="empty or null removes it")
+    webhook: str | None = spec(rule=TEXT_OR_NULL_RULE, description="empty or null removes it")
 
 
 @model

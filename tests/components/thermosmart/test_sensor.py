@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from bridge.core.clock import VirtualClock
+from bridge.core.payloads.native import NoPredictions, Predictions
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
 
@@ -153,13 +154,13 @@ LEARNING = (
     "sensor.thermosmart_time_constant",
     "sensor.thermosmart_time_to_target",
 )
-NOT_YET = {"available": False, "status": "learning", "updated": None, "predictions": {}}
+NOT_YET = Predictions(available=False, status="learning", updated=None, predictions=NoPredictions())
 
 
 async def test_learning_outputs_appear_when_the_bridge_has_them(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
 ) -> None:
-    with patch.object(bridge.thermostat, "predictions", return_value=NOT_YET):
+    with patch.object(bridge.thermostat, "predictions_model", return_value=NOT_YET):
         await setup_integration(hass, config_entry)
         assert all(hass.states.get(name) is None for name in LEARNING)
     # the next change the bridge pushes carries its predictions
