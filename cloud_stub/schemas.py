@@ -21,10 +21,11 @@ from typing import Any
 
 import voluptuous as vol
 
+from bridge.core.decoding import model_schema
 from bridge.core.payloads.thermostat import CloudThermostat
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
 from bridge.core.state import Source
-from bridge.core.validation import ValidationError, errors_from_invalid, model_schema
+from bridge.core.validation import ValidationError, errors_from_invalid
 
 #: Bridge ids and hardware ids: letters, digits, ``.``, ``_``, ``-``; 1-64 characters.
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"

@@ -27,8 +27,8 @@ from bridge.api.routing import (
 )
 from bridge.api.util import read_json
 from bridge.core.contract import render
+from bridge.core.decoding import decode
 from bridge.core.payloads.thermostat import CloudThermostat, Own, PauseRequest, ThermostatUpdate
-from bridge.core.validation import decode
 
 if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService

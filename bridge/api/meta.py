@@ -22,9 +22,9 @@ from bridge.api.routing import (
 )
 from bridge.api.util import read_json
 from bridge.core.contract import render
+from bridge.core.decoding import decode
 from bridge.core.payloads.access import Health, PairRequest, PairResponse
 from bridge.core.payloads.native import NativeState
-from bridge.core.validation import decode
 
 
 def client_address(request: web.Request) -> str:

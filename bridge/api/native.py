@@ -42,6 +42,7 @@ from bridge.api.routing import (
 from bridge.api.util import read_json
 from bridge.api.ws import PUSH_KEY
 from bridge.core.contract import render
+from bridge.core.decoding import decode, decode_fields
 from bridge.core.payloads.access import RevokedToken, Token, Tokens
 from bridge.core.payloads.history import EventKind, Events, History
 from bridge.core.payloads.native import Diagnostics, Predictions, PushStats
@@ -52,7 +53,7 @@ from bridge.core.payloads.thermostat import (
     ScheduleBlocks,
     ThermostatUpdate,
 )
-from bridge.core.validation import ValidationError, decode, decode_fields
+from bridge.core.validation import ValidationError
 from bridge.services.access import OWNER_KINDS, TokenInfo
 from bridge.services.thermostat import RECORDED_IDS
 

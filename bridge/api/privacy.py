@@ -35,6 +35,7 @@ from bridge.api.routing import (
     register,
 )
 from bridge.api.ws import PUSH_KEY
+from bridge.core.decoding import decode, decode_fields
 from bridge.core.payloads.privacy import (
     Consent,
     Consents,
@@ -45,7 +46,7 @@ from bridge.core.payloads.privacy import (
     Export,
     Purpose,
 )
-from bridge.core.validation import ValidationError, decode, decode_fields
+from bridge.core.validation import ValidationError
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError

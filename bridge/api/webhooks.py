@@ -24,8 +24,9 @@ from bridge.api.routing import (
 )
 from bridge.api.util import read_json
 from bridge.core.contract import render
+from bridge.core.decoding import decode_fields
 from bridge.core.payloads.ws import LegacyWebhookRegistration, WebhookRegistration
-from bridge.core.validation import ValidationError, decode_fields
+from bridge.core.validation import ValidationError
 from bridge.services.webhook_destinations import check_destination, check_url
 
 _BODIES: dict[str, type] = {

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bridge.core.decoding import decode_fields
 from bridge.core.payloads.thermostat import ThermostatUpdate
-from bridge.core.validation import ValidationError, decode_fields
+from bridge.core.validation import ValidationError
 
 
 def parse_update(body: Any) -> dict[str, Any]:

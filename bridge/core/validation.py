@@ -23,35 +23,28 @@ of these rules):
   characters;
 * unknown fields are rejected everywhere.
 
-Request bodies are decoded with their payload models (:func:`decode`): a
-model field names its :class:`Rule`, which both checks the value and
-describes itself in the field's JSON Schema, so each bound is written once.
+This module holds the error shape and the scalar validators; the programs,
+schedule and exceptions schemas are in :mod:`bridge.core.schemas`, the
+self-describing :class:`~bridge.core.rules.Rule` objects in
+:mod:`bridge.core.rules` and the request-body :func:`~bridge.core.decoding.decode`
+in :mod:`bridge.core.decoding`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-import dataclasses
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import date, datetime
 import math
-from typing import Any, TypedDict, TypeVar, cast, get_args, get_type_hints
+from typing import Any, TypedDict, TypeVar
 import zoneinfo
 
 import voluptuous as vol
 
-from bridge.core.contract import Unset, is_optional
 from bridge.core.programs import (
-    MAX_DESCRIPTION,
-    MAX_EXCEPTIONS,
-    MAX_SCHEDULE_ENTRIES,
     MINUTE_STEP,
     PROGRAM_NAMES,
     TEMPERATURE_MAX,
     TEMPERATURE_MIN,
-    ExceptionPeriod,
-    Programs,
-    ScheduleEntry,
-    WeekSchedule,
     round_temperature,
     wall_time,
 )
@@ -196,14 +189,6 @@ def timezone_name(value: Any) -> str:
     return value
 
 
-def _description(value: Any) -> str:
-    if not isinstance(value, str):
-        raise vol.Invalid("must be a string")
-    if len(value) > MAX_DESCRIPTION:
-        raise vol.Invalid(f"at most {MAX_DESCRIPTION} characters")
-    return value
-
-
 def _integer(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -257,143 +242,6 @@ def wall_clock(value: Any) -> datetime:
     except ValueError:
         raise vol.Invalid("no such date", path=[2]) from None
     return wall_time(year, month0, mday, hour, minute)
-
-
-def _list_of(low: int, high: int) -> Callable[[Any], list[Any]]:
-    def check(value: Any) -> list[Any]:
-        if not isinstance(value, list | tuple):
-            raise vol.Invalid("must be a list")
-        if len(value) < low:
-            raise vol.Invalid("must have at least one entry")
-        if len(value) > high:
-            raise vol.Invalid(f"at most {high} entries")
-        return list(value)
-
-    return check
-
-
-def _each(item: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
-    """Validate every item of a list, collecting the errors of all items."""
-    schema = vol.Schema(item)
-
-    def check(value: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        errors: list[vol.Invalid] = []
-        for index, one in enumerate(value):
-            try:
-                out.append(schema(one))
-            except vol.Invalid as err:
-                err.prepend([index])
-                errors.append(err)
-        if errors:
-            raise vol.MultipleInvalid(errors)
-        return out
-
-    return check
-
-
-# -- programs -------------------------------------------------------------------
-
-#: The five programs, all required -> :class:`Programs`.
-PROGRAMS_SCHEMA = vol.Schema(
-    vol.All(
-        vol.Schema({vol.Required(name): program_temperature for name in PROGRAM_NAMES}),
-        Programs.from_dict,
-    )
-)
-
-#: Some of the programs -> ``{name: temperature}`` (for a partial update).
-PROGRAM_CHANGES_SCHEMA = vol.Schema(
-    {vol.Optional(name): program_temperature for name in PROGRAM_NAMES}
-)
-
-
-# -- week schedule --------------------------------------------------------------
-
-_SCHEDULE_ENTRY = vol.Schema(
-    {vol.Required("start"): week_start, vol.Required("temperature"): program_name}
-)
-
-
-def _to_schedule(entries: list[dict[str, Any]]) -> WeekSchedule:
-    seen: dict[tuple[int, int, int], int] = {}
-    errors: list[vol.Invalid] = []
-    for index, entry in enumerate(entries):
-        start = entry["start"]
-        if start in seen:
-            rule = f"duplicate start (same as schedule entry {seen[start]})"
-            errors.append(vol.Invalid(rule, path=[index, "start"]))
-        else:
-            seen[start] = index
-    if errors:
-        raise vol.MultipleInvalid(errors)
-    return WeekSchedule.of(
-        ScheduleEntry(day, hour, minute, entry["temperature"])
-        for entry in entries
-        for day, hour, minute in (entry["start"],)
-    )
-
-
-#: The week schedule -> :class:`WeekSchedule` (sorted by start).
-SCHEDULE_SCHEMA = vol.Schema(
-    vol.All(_list_of(1, MAX_SCHEDULE_ENTRIES), _each(_SCHEDULE_ENTRY), _to_schedule)
-)
-
-
-# -- exceptions -----------------------------------------------------------------
-
-
-def _to_exception(data: dict[str, Any]) -> ExceptionPeriod:
-    if data["end"] <= data["start"]:
-        raise vol.Invalid("must be after start", path=["end"])
-    return ExceptionPeriod(data["start"], data["end"], data["temperature"], data["description"])
-
-
-def _as_tuple(items: list[ExceptionPeriod]) -> tuple[ExceptionPeriod, ...]:
-    return tuple(items)
-
-
-_EXCEPTION = vol.All(
-    vol.Schema(
-        {
-            vol.Required("start"): wall_clock,
-            vol.Required("end"): wall_clock,
-            vol.Required("temperature"): program_name,
-            vol.Optional("description", default=""): _description,
-        }
-    ),
-    _to_exception,
-)
-
-#: The exceptions list -> ``tuple[ExceptionPeriod, ...]`` (order kept; may be empty).
-EXCEPTIONS_SCHEMA = vol.Schema(vol.All(_list_of(0, MAX_EXCEPTIONS), _each(_EXCEPTION), _as_tuple))
-
-
-# -- typed entry points ---------------------------------------------------------
-
-
-def parse_programs(data: Any, field: str = "programs") -> Programs:
-    """All five programs -> :class:`Programs`, or :class:`ValidationError`."""
-    result: Programs = validate(PROGRAMS_SCHEMA, data, field)
-    return result
-
-
-def parse_program_changes(data: Any, field: str = "programs") -> dict[str, float]:
-    """Some programs -> ``{name: temperature}``, or :class:`ValidationError`."""
-    result: dict[str, float] = validate(PROGRAM_CHANGES_SCHEMA, data, field)
-    return result
-
-
-def parse_schedule(data: Any, field: str = "schedule") -> WeekSchedule:
-    """The week schedule -> :class:`WeekSchedule`, or :class:`ValidationError`."""
-    result: WeekSchedule = validate(SCHEDULE_SCHEMA, data, field)
-    return result
-
-
-def parse_exceptions(data: Any, field: str = "exceptions") -> tuple[ExceptionPeriod, ...]:
-    """The exceptions list -> a tuple of :class:`ExceptionPeriod`, or :class:`ValidationError`."""
-    result: tuple[ExceptionPeriod, ...] = validate(EXCEPTIONS_SCHEMA, data, field)
-    return result
 
 
 def parse_target_temperature(data: Any, field: str = "target_temperature") -> float:
@@ -452,186 +300,3 @@ def check_email(value: Any) -> None:
     local, at, domain = value.partition("@")
     if not at or not local or not domain or any(c.isspace() for c in value):
         raise ValueError("must be an e-mail address")
-
-
-# -- rules that describe themselves, and request models -------------------------
-
-
-class Rule:
-    """A validator that also says, as JSON Schema keywords, what it checks.
-
-    A request model's field names it (``spec(rule=...)``): :func:`decode`
-    checks the field with it and the field's schema in ``/openapi.json``
-    carries :meth:`json_schema`, so a bound is written once.
-    """
-
-    __slots__ = ("_check", "_schema")
-
-    def __init__(self, check: Callable[[Any], Any], **schema: Any) -> None:
-        self._check = check
-        self._schema = schema
-
-    def __call__(self, value: Any) -> Any:
-        return self._check(value)
-
-    def json_schema(self) -> dict[str, Any]:
-        """The JSON Schema keywords of what the rule accepts."""
-        return dict(self._schema)
-
-
-def temperature_rule(low: float, high: float) -> Rule:
-    """A number within ``[low, high]`` °C (a numeric string too), rounded to 0.1 °C."""
-    return Rule(temperature_in(low, high), minimum=low, maximum=high)
-
-
-def text_rule(min_length: int, max_length: int) -> Rule:
-    """A string of ``min_length`` to ``max_length`` characters."""
-    return Rule(
-        vol.All(str, vol.Length(min=min_length, max=max_length)),
-        minLength=min_length,
-        maxLength=max_length,
-    )
-
-
-def setting_rule(check: Callable[[Any], None], *, allow_empty: bool = True, **schema: Any) -> Rule:
-    """A rule from a stored setting's checker (its :class:`ValueError` words are the rule)."""
-
-    def run(value: Any) -> Any:
-        try:
-            check(value)
-        except ValueError as err:
-            raise vol.Invalid(str(err)) from None
-        if not allow_empty and value == "":
-            raise vol.Invalid("must not be empty (null clears it)")
-        return value
-
-    return Rule(run, **schema)
-
-
-#: The thermostat's name, the city and the e-mail address, as the owner sets them.
-NAME_RULE = setting_rule(check_name, minLength=1, maxLength=NAME_MAX)
-LOCATION_RULE = setting_rule(
-    optional_text(LOCATION_MAX), allow_empty=False, minLength=1, maxLength=LOCATION_MAX
-)
-EMAIL_RULE = setting_rule(check_email, allow_empty=False, minLength=3, maxLength=EMAIL_MAX)
-
-#: A manual target: 5-30 °C.
-TARGET_RULE = temperature_rule(TEMPERATURE_MIN, TEMPERATURE_MAX)
-#: An external room temperature: -20-50 °C.
-ROOM_RULE = temperature_rule(*ROOM_TEMPERATURE_RANGE)
-#: A pushed outside temperature (-50-60 °C), or ``"auto"`` -> ``None``.
-OUTSIDE_RULE = Rule(
-    outside_temperature,
-    minimum=OUTSIDE_TEMPERATURE_RANGE[0],
-    maximum=OUTSIDE_TEMPERATURE_RANGE[1],
-)
-#: All five programs -> :class:`Programs`.
-PROGRAMS_RULE = Rule(PROGRAMS_SCHEMA)
-#: Some programs -> ``{name: temperature}``.
-PROGRAM_CHANGES_RULE = Rule(PROGRAM_CHANGES_SCHEMA)
-#: The week schedule -> :class:`WeekSchedule`.
-SCHEDULE_RULE = Rule(SCHEDULE_SCHEMA)
-#: The exceptions -> a tuple of :class:`ExceptionPeriod`.
-EXCEPTIONS_RULE = Rule(EXCEPTIONS_SCHEMA, maxItems=MAX_EXCEPTIONS)
-
-
-def _confirm(value: Any) -> bool:
-    if value is not True:
-        raise vol.Invalid("must be true to erase")
-    return True
-
-
-def _text_or_null(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise vol.Invalid("must be a string")
-
-
-#: A string or null (a webhook URL: what makes a good one the webhook service checks).
-TEXT_OR_NULL_RULE = Rule(_text_or_null)
-
-TERMS_VERSION_MAX = 32
-
-
-def _terms_version(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > TERMS_VERSION_MAX:
-        raise vol.Invalid(f"must be a non-empty string of at most {TERMS_VERSION_MAX} characters")
-    return value
-
-
-#: The version of the terms a consent was given under.
-TERMS_VERSION_RULE = Rule(_terms_version, minLength=1, maxLength=TERMS_VERSION_MAX)
-
-#: ``true`` and nothing else (an erase's confirmation).
-CONFIRM_RULE = Rule(_confirm)
-
-
-def _json_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise vol.Invalid("must be a number")
-    return float(value)
-
-
-_TYPE_RULES: dict[Any, Callable[[Any], Any]] = {bool: bool, str: str, int: int, float: _json_number}
-_MODEL_SCHEMAS: dict[type, vol.Schema] = {}
-
-FieldRules = Mapping[str, Callable[[Any], Any]]
-
-
-def _field_rule(
-    model: type, f: dataclasses.Field[Any], hint: Any, rules: FieldRules
-) -> Callable[[Any], Any]:
-    rule = rules.get(f.name, f.metadata.get("rule"))
-    if rule is not None:
-        return cast("Callable[[Any], Any]", rule)
-    args = [a for a in get_args(hint) if a is not Unset] or [hint]
-    if len(args) == 1 and args[0] in _TYPE_RULES:
-        return _TYPE_RULES[args[0]]
-    raise TypeError(f"{model.__name__}.{f.name}: a request field needs a rule for {hint!r}")
-
-
-def model_schema(model: type, rules: FieldRules | None = None) -> vol.Schema:
-    """The voluptuous schema of a request model: each field with its rule (or, without
-    one, its plain type); ``rules`` replaces some fields' rules (a stricter reader)."""
-    hints = get_type_hints(model, include_extras=True)
-    keys: dict[Any, Any] = {}
-    for f in dataclasses.fields(model):
-        marker = vol.Optional if is_optional(f) else vol.Required
-        keys[marker(f.name)] = _field_rule(model, f, hints[f.name], rules or {})
-    return vol.Schema(keys, extra=vol.PREVENT_EXTRA)
-
-
-def _model_schema(model: type) -> vol.Schema:
-    schema = _MODEL_SCHEMAS.get(model)
-    if schema is None:
-        schema = _MODEL_SCHEMAS[model] = model_schema(model)
-    return schema
-
-
-def decode_fields(model: type, data: Any) -> dict[str, Any]:
-    """The checked values of the fields ``data`` holds, by name, for request ``model``.
-
-    Each field is checked with its rule (or, without one, its plain type);
-    unknown fields are "unknown field", missing required ones "required".
-    Raises :class:`ValidationError` listing every broken rule.
-    """
-    if not isinstance(data, Mapping):
-        raise ValidationError([{"field": "(body)", "rule": "must be an object"}])
-    try:
-        checked: dict[str, Any] = _model_schema(model)(dict(data))
-    except vol.Invalid as err:
-        raise ValidationError(errors_from_invalid(err)) from None
-    return checked
-
-
-def decode(model: type[_T], data: Any) -> _T:
-    """A request body as an instance of ``model``, or :class:`ValidationError`.
-
-    Absent optional fields are :data:`~bridge.core.contract.UNSET`, or the
-    default the schema documents (``spec(json_default=...)``).
-    """
-    values = decode_fields(model, data)
-    for f in dataclasses.fields(cast("Any", model)):
-        if f.name not in values and "default" in f.metadata.get("keywords", {}):
-            values[f.name] = f.metadata["keywords"]["default"]
-    return model(**values)

@@ -21,6 +21,7 @@ from bridge.core.contract import (
     spec,
     type_schema,
 )
+from bridge.core.decoding import decode
 from bridge.core.payloads.access import PairRequest
 from bridge.core.payloads.boiler import IdCounters, LinkCounters
 from bridge.core.payloads.common import Programs
@@ -28,7 +29,7 @@ from bridge.core.payloads.privacy import EraseRequest
 from bridge.core.payloads.thermostat import PauseRequest, ThermostatUpdate
 from bridge.core.programs import PROGRAM_NAMES
 from bridge.core.requests import parse_update
-from bridge.core.validation import ValidationError, decode
+from bridge.core.validation import ValidationError
 from bridge.opentherm.boiler_state import IdCounters as MasterIdCounters
 from bridge.opentherm.links.base import LinkCounters as MasterLinkCounters
 

@@ -28,6 +28,15 @@ from bridge.core.schedule import (
     resolve_schedule,
     wall_to_utc,
 )
+from bridge.core.schemas import (
+    EXCEPTIONS_SCHEMA,
+    PROGRAMS_SCHEMA,
+    SCHEDULE_SCHEMA,
+    parse_exceptions,
+    parse_program_changes,
+    parse_programs,
+    parse_schedule,
+)
 from bridge.core.state import (
     Override,
     SensorValue,
@@ -47,18 +56,11 @@ from bridge.core.state import (
     set_timezone,
 )
 from bridge.core.validation import (
-    EXCEPTIONS_SCHEMA,
-    PROGRAMS_SCHEMA,
-    SCHEDULE_SCHEMA,
     ValidationError,
     errors_from_invalid,
     format_path,
-    parse_exceptions,
     parse_outside_temperature,
-    parse_program_changes,
-    parse_programs,
     parse_room_temperature,
-    parse_schedule,
     parse_target_temperature,
     timezone_name,
 )

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from bridge.core.contract import UNSET, Unset, model, spec
 from bridge.core.payloads.common import Timestamp
-from bridge.core.validation import text_rule
+from bridge.core.rules import text_rule
 
 
 class TokenKind(StrEnum):

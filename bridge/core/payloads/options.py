@@ -6,14 +6,8 @@ from typing import Annotated, ClassVar
 
 from bridge.core.contract import UNSET, Keywords, Unset, model, spec
 from bridge.core.options import HEATING_SYSTEMS, MAX_CH_RANGE
-from bridge.core.validation import (
-    EMAIL_MAX,
-    EMAIL_RULE,
-    LOCATION_MAX,
-    LOCATION_RULE,
-    NAME_MAX,
-    NAME_RULE,
-)
+from bridge.core.rules import EMAIL_RULE, LOCATION_RULE, NAME_RULE
+from bridge.core.validation import EMAIL_MAX, LOCATION_MAX, NAME_MAX
 
 HeatingSystem = Annotated[str, Keywords(enum=list(HEATING_SYSTEMS))]
 

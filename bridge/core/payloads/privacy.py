@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from bridge.core.contract import UNSET, Unset, model, spec
 from bridge.core.payloads.common import ProgramName, Timestamp
 from bridge.core.payloads.history import Event
-from bridge.core.validation import CONFIRM_RULE, TERMS_VERSION_RULE
+from bridge.core.rules import CONFIRM_RULE, TERMS_VERSION_RULE
 
 
 class Purpose(StrEnum):

@@ -13,8 +13,7 @@ from bridge.core.payloads.common import (
     Timestamp,
 )
 from bridge.core.programs import MAX_DESCRIPTION, MAX_SCHEDULE_ENTRIES
-from bridge.core.state import Source
-from bridge.core.validation import (
+from bridge.core.rules import (
     EXCEPTIONS_RULE,
     OUTSIDE_RULE,
     PROGRAM_CHANGES_RULE,
@@ -23,6 +22,7 @@ from bridge.core.validation import (
     SCHEDULE_RULE,
     TARGET_RULE,
 )
+from bridge.core.state import Source
 
 
 @model

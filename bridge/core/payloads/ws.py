@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from bridge.core.contract import UNSET, Named, Unset, model, spec
 from bridge.core.payloads.common import FieldError
 from bridge.core.payloads.native import NativeState
-from bridge.core.validation import TEXT_OR_NULL_RULE
+from bridge.core.rules import TEXT_OR_NULL_RULE
 
 
 @model
