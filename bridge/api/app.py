@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bridge.api import cloud, meta, native, oauth, openapi, privacy, webhooks, ws
+from bridge.api import cloud, meta, native, oauth, oauth_pages, openapi, privacy, webhooks, ws
 from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
@@ -82,6 +82,7 @@ def create_app(bridge: BridgeServices) -> web.Application:
     app[LIMITER_KEY] = FailureLimiter(bridge.clock)
     meta.add_routes(app)
     cloud.add_routes(app)
+    oauth_pages.add_routes(app)
     oauth.add_routes(app)
     webhooks.add_routes(app)
     native.add_routes(app)

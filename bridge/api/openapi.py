@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from bridge import __version__
-from bridge.api import cloud, meta, native, oauth, privacy, webhooks, ws
+from bridge.api import cloud, meta, native, oauth, oauth_pages, privacy, webhooks, ws
 from bridge.api.routing import (
     OPERATIONS_KEY,
     PUBLIC,
@@ -159,6 +159,7 @@ ROUTES: tuple[Route, ...] = (
 #: Every route the bridge's API modules declare, with its operation.
 ALL_ROUTES: tuple[Route, ...] = (
     *meta.ROUTES,
+    *oauth_pages.ROUTES,
     *oauth.ROUTES,
     *webhooks.ROUTES,
     *cloud.ROUTES,

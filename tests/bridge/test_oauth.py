@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from bridge.api.oauth import MAX_SESSIONS, SessionStore
+from bridge.api.oauth_sessions import MAX_SESSIONS, SessionStore
 from bridge.config import validate
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
