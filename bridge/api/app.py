@@ -6,7 +6,20 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bridge.api import cloud, meta, native, oauth, oauth_pages, openapi, privacy, webhooks, ws
+from bridge.api import (
+    cloud,
+    diagnostics,
+    history,
+    meta,
+    oauth,
+    oauth_pages,
+    openapi,
+    privacy,
+    thermostat,
+    tokens,
+    webhooks,
+    ws,
+)
 from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
@@ -85,7 +98,10 @@ def create_app(bridge: BridgeServices) -> web.Application:
     oauth_pages.add_routes(app)
     oauth.add_routes(app)
     webhooks.add_routes(app)
-    native.add_routes(app)
+    thermostat.add_routes(app)
+    history.add_routes(app)
+    diagnostics.add_routes(app)
+    tokens.add_routes(app)
     privacy.add_routes(app)
     ws.add_routes(app)
     openapi.add_routes(app)

@@ -20,7 +20,19 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from bridge import __version__
-from bridge.api import cloud, meta, native, oauth, oauth_pages, privacy, webhooks, ws
+from bridge.api import (
+    cloud,
+    diagnostics,
+    history,
+    meta,
+    oauth,
+    oauth_pages,
+    privacy,
+    thermostat,
+    tokens,
+    webhooks,
+    ws,
+)
 from bridge.api.routing import (
     OPERATIONS_KEY,
     PUBLIC,
@@ -163,7 +175,10 @@ ALL_ROUTES: tuple[Route, ...] = (
     *oauth.ROUTES,
     *webhooks.ROUTES,
     *cloud.ROUTES,
-    *native.ROUTES,
+    *thermostat.ROUTES,
+    *history.ROUTES,
+    *diagnostics.ROUTES,
+    *tokens.ROUTES,
     *privacy.ROUTES,
     *ws.ROUTES,
     *ROUTES,

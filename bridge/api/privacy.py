@@ -13,13 +13,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bridge.api.context import BRIDGE_KEY
-from bridge.api.native import (
-    owner_only,
-    parse_limit,
-    parse_time,
-    query_params,
-    read_object,
-)
 from bridge.api.routing import (
     BODY_ERRORS,
     OWNER_ERRORS,
@@ -33,6 +26,13 @@ from bridge.api.routing import (
     path_param,
     query,
     register,
+)
+from bridge.api.util import (
+    owner_only,
+    parse_limit,
+    parse_time,
+    query_params,
+    read_object,
 )
 from bridge.api.ws import PUSH_KEY
 from bridge.core.decoding import decode, decode_fields

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bridge.api.native import HISTORY_KEYS
+from bridge.api.history import HISTORY_KEYS
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkCounters
