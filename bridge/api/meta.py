@@ -62,13 +62,10 @@ async def pair(request: web.Request) -> web.Response:
     if issued is None:
         limiter.failed(address)
         return json_error(401, "invalid_code", "the pairing code is wrong, used or expired")
-    return web.json_response(
-        {
-            "access_token": issued.token,
-            "token_id": str(issued.info.id),
-            "bridge_id": bridge.bridge_id,
-        }
+    body = PairResponse(
+        access_token=issued.token, token_id=str(issued.info.id), bridge_id=bridge.bridge_id
     )
+    return web.json_response(render(body))
 
 
 async def state(request: web.Request) -> web.Response:

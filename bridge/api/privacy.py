@@ -35,6 +35,7 @@ from bridge.api.util import (
     read_object,
 )
 from bridge.api.ws import PUSH_KEY
+from bridge.core.contract import render
 from bridge.core.decoding import decode, decode_fields
 from bridge.core.payloads.privacy import (
     Consent,
@@ -63,7 +64,7 @@ async def export(request: web.Request) -> web.Response:
     """``GET /api/v1/export``: everything stored about the household, as a JSON download."""
     query_params(request, ())
     bridge = request.app[BRIDGE_KEY]
-    data = await bridge.privacy.export()
+    data = render(await bridge.privacy.export())
     stamp = datetime.fromtimestamp(bridge.clock.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
     return web.json_response(
         data,
@@ -86,12 +87,12 @@ async def erase(request: web.Request) -> web.Response:
     data = decode(EraseRequest, await read_object(request))
     revoke = bool(data.revoke_tokens)
     bridge = request.app[BRIDGE_KEY]
-    counts = await bridge.privacy.erase(revoke_tokens=revoke)
+    result = await bridge.privacy.erase(revoke_tokens=revoke)
     hub = request.app.get(PUSH_KEY)
     if hub is not None and revoke:
         hub.close_all(4401, "token revoked")
     return web.json_response(
-        {"erased": counts, "tokens_revoked": revoke},
+        render(result),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -100,7 +101,7 @@ async def erase(request: web.Request) -> web.Response:
 async def get_consents(request: web.Request) -> web.Response:
     """``GET /api/v1/privacy/consents``: the decision in force per purpose, and the history."""
     query_params(request, ())
-    return web.json_response(await request.app[BRIDGE_KEY].privacy.consents())
+    return web.json_response(render(await request.app[BRIDGE_KEY].privacy.consents()))
 
 
 @owner_only
@@ -121,7 +122,7 @@ async def put_consent(request: web.Request) -> web.Response:
     consent = await request.app[BRIDGE_KEY].privacy.record_consent(
         Purpose(purpose), granted=data["granted"], terms_version=data["terms_version"]
     )
-    return web.json_response(consent)
+    return web.json_response(render(consent))
 
 
 @owner_only
@@ -138,10 +139,10 @@ async def egress(request: web.Request) -> web.Response:
     limit = parse_limit(params.get("limit"), "limit", DEFAULT_EGRESS, MAX_EGRESS)
     if since is not None and until is not None and until <= since:
         raise ValidationError([{"field": "until", "rule": "must be after since"}])
-    records = await request.app[BRIDGE_KEY].privacy.egress(
+    log = await request.app[BRIDGE_KEY].privacy.egress(
         since=since, until=until, purpose=purpose, limit=limit
     )
-    return web.json_response({"records": records})
+    return web.json_response(render(log))
 
 
 ROUTES: tuple[Route, ...] = (

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 import logging
-import math
 from typing import Any
 
 from bridge.core.listeners import Listeners
@@ -371,39 +370,6 @@ class BoilerState:
         return Capabilities(**found)
 
     # ------------------------------------------------------------ export
-
-    def as_dict(self, now: float) -> dict[str, Any]:
-        """A JSON-ready snapshot of the whole state."""
-
-        def clean(value: DecodedValue) -> DecodedValue:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            return value
-
-        per_id = {str(i): asdict(c) for i, c in sorted(self.counters.items())}
-        return {
-            "connected": self.connected,
-            "values": {
-                entry.key: {
-                    "id": entry.data_id,
-                    "value": clean(entry.value),
-                    "raw": f"0x{entry.raw:04X}",
-                    "updated": entry.updated,
-                    "stale": entry.stale,
-                }
-                for _, entry in sorted(self.values.items())
-            },
-            "raw": self.raw_map(),
-            "slave_status": None if self.slave_status is None else asdict(self.slave_status),
-            "faults": asdict(self.faults),
-            "capabilities": asdict(self.capabilities),
-            "unknown_ids": sorted(self.unknown_ids),
-            "counters": {
-                "total": asdict(self.totals()),
-                "per_id": per_id,
-                "conversations_per_second": self.conversations_per_second(now),
-            },
-        }
 
 
 __all__ = [

@@ -47,7 +47,7 @@ import asyncio
 from collections.abc import Callable
 import logging
 import math
-from typing import Any, Protocol
+from typing import Protocol
 
 from bridge.core.clock import Clock
 from bridge.opentherm.boiler_state import BoilerState, ChangeListener
@@ -157,6 +157,11 @@ class OpenThermMaster:
         return self._link
 
     @property
+    def clock(self) -> Clock:
+        """The clock the master stamps values and rates with."""
+        return self._clock
+
+    @property
     def targets(self) -> Targets:
         """The targets as last requested (before clamping)."""
         return self._schedule.targets
@@ -249,14 +254,6 @@ class OpenThermMaster:
             dhw_setpoint=value(56),
             max_ch_setpoint=value(57),
         )
-
-    def snapshot(self) -> dict[str, Any]:
-        """A JSON-ready view of the state, the targets and the link kind."""
-        data = self._state.as_dict(self._clock.time())
-        data["link"] = {"kind": self._link.kind, "state": str(self._link.state)}
-        data["targets"] = _targets_dict(self._schedule.targets)
-        data["effective_targets"] = _targets_dict(self.effective_targets())
-        return data
 
     async def run(self) -> None:
         """Talk to the boiler until :meth:`stop` is called.
@@ -497,14 +494,3 @@ class OpenThermMaster:
         self._handed_back = True
         self._schedule.modulation_limited = False
         self._log.info("OpenTherm master: boiler handed back (%s link)", self._link.kind)
-
-
-def _targets_dict(targets: Targets) -> dict[str, Any]:
-    return {
-        "ch_enable": targets.ch_enable,
-        "control_setpoint": targets.control_setpoint,
-        "max_modulation": targets.max_modulation,
-        "dhw_enable": targets.dhw_enable,
-        "dhw_setpoint": targets.dhw_setpoint,
-        "max_ch_setpoint": targets.max_ch_setpoint,
-    }

@@ -1,6 +1,7 @@
 """The household's data rights (PRIVACY.md): consents, the egress log, export, erase.
 
-:class:`PrivacyService` answers with plain, JSON-able data. Erasing is one
+:class:`PrivacyService` answers with the payload models of
+``core.payloads.privacy``; the API renders them. Erasing is one
 operation: the data goes, then the thermostat reloads its (now default)
 name, programs and schedule and goes on heating.
 """
@@ -9,13 +10,44 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bridge.core.payloads.privacy import Purpose
+from bridge.core.payloads.history import Event
+from bridge.core.payloads.privacy import (
+    Consent,
+    Consents,
+    ConsentState,
+    Egress,
+    EgressRecord,
+    EraseResult,
+    Export,
+    ExportException,
+    ExportMeasurements,
+    ExportScheduleEntry,
+    Purpose,
+)
 
 if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService
     from bridge.storage import Database
 
 __all__ = ["PrivacyService", "Purpose"]
+
+
+def _export(data: dict[str, Any]) -> Export:
+    """The storage layer's export as its payload model (nested parts as theirs)."""
+    measurements = data["measurements"]
+    return Export(
+        **{
+            **data,
+            "schedule": [ExportScheduleEntry(**e) for e in data["schedule"]],
+            "exceptions": [ExportException(**e) for e in data["exceptions"]],
+            "measurements": ExportMeasurements(
+                samples=measurements["samples"], hourly=measurements["hourly"]
+            ),
+            "events": [Event(**e) for e in data["events"]],
+            "consents": [Consent(**c) for c in data["consents"]],
+            "egress_log": [EgressRecord(**r) for r in data["egress_log"]],
+        }
+    )
 
 
 class PrivacyService:
@@ -25,38 +57,38 @@ class PrivacyService:
         self._db = db
         self._thermostat = thermostat
 
-    async def export(self) -> dict[str, Any]:
-        """Everything stored about the household, as JSON-able data."""
-        return await self._db.export()
+    async def export(self) -> Export:
+        """Everything stored about the household."""
+        return _export(await self._db.export())
 
-    async def erase(self, *, revoke_tokens: bool = False) -> dict[str, int]:
+    async def erase(self, *, revoke_tokens: bool = False) -> EraseResult:
         """Erase personal data and history, then reload the thermostat; rows per class."""
         counts = await self._db.erase(revoke_tokens=revoke_tokens)
         await self._thermostat.reload()
-        return counts
+        return EraseResult(erased=counts, tokens_revoked=revoke_tokens)
 
-    async def consents(self) -> dict[str, Any]:
+    async def consents(self) -> Consents:
         """The decision in force per purpose (``consents``) and every decision (``history``)."""
         history = await self._db.consents.history()
         latest = {c.purpose: c for c in history}
-        current = {}
+        current: dict[Purpose, ConsentState] = {}
         for purpose in Purpose:
             found = latest.get(purpose)
-            current[purpose.value] = {
-                "granted": found is not None and found.granted,
-                "terms_version": None if found is None else found.terms_version,
-                "ts": None if found is None else found.ts,
-            }
-        return {"consents": current, "history": [c.as_dict() for c in history]}
+            current[purpose] = ConsentState(
+                granted=found is not None and found.granted,
+                terms_version=None if found is None else found.terms_version,
+                ts=None if found is None else found.ts,
+            )
+        return Consents(consents=current, history=[Consent(**c.as_dict()) for c in history])
 
     async def record_consent(
         self, purpose: Purpose, *, granted: bool, terms_version: str
-    ) -> dict[str, Any]:
+    ) -> Consent:
         """Grant or revoke one purpose at once; the recorded decision."""
         consent = await self._db.consents.record(
             purpose, granted=granted, terms_version=terms_version
         )
-        return consent.as_dict()
+        return Consent(**consent.as_dict())
 
     async def egress(
         self,
@@ -65,9 +97,9 @@ class PrivacyService:
         until: float | None = None,
         purpose: str | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Egress:
         """Requests that left the LAN with ``since <= ts < until``, newest first."""
         records = await self._db.egress.query(
             since=since, until=until, purpose=purpose, limit=limit
         )
-        return [r.as_dict() for r in records]
+        return Egress(records=[EgressRecord(**r.as_dict()) for r in records])

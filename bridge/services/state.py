@@ -8,7 +8,8 @@ diagnostics reuse them).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, cast
+import math
+from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
 from bridge.core.contract import render
@@ -18,8 +19,10 @@ from bridge.core.payloads.native import BridgeInfo, Energy, LinkInfo, NativeStat
 from bridge.core.payloads.options import Options
 
 if TYPE_CHECKING:
+    from bridge.opentherm.ids import DecodedValue
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
+    from bridge.opentherm.master_schedule import Targets
     from bridge.services.thermostat import ThermostatService
 
 
@@ -102,6 +105,50 @@ def id_counters(counters: Any) -> b.IdCounters:
     return b.IdCounters(**asdict(counters))
 
 
+def _finite(value: DecodedValue) -> DecodedValue:
+    """A decoded value, with a non-finite number (no JSON for it) as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _targets(targets: Targets) -> b.BoilerTargets:
+    return b.BoilerTargets(**asdict(targets))
+
+
+def boiler_snapshot(master: OpenThermMaster) -> b.BoilerSnapshot:
+    """The OpenTherm master's whole model of the boiler: values, raw words, status,
+    faults, capabilities, counters, the link and the targets."""
+    state = master.state
+    link = master.link
+    return b.BoilerSnapshot(
+        connected=state.connected,
+        values={
+            entry.key: b.BoilerValue(
+                id=entry.data_id,
+                value=_finite(entry.value),
+                raw=f"0x{entry.raw:04X}",
+                updated=entry.updated,
+                stale=entry.stale,
+            )
+            for _, entry in sorted(state.values.items())
+        },
+        raw=state.raw_map(),
+        slave_status=None if state.slave_status is None else asdict(state.slave_status),
+        faults=asdict(state.faults),
+        capabilities=asdict(state.capabilities),
+        unknown_ids=sorted(state.unknown_ids),
+        counters=b.MasterCounters(
+            total=id_counters(state.totals()),
+            per_id={str(i): id_counters(c) for i, c in sorted(state.counters.items())},
+            conversations_per_second=state.conversations_per_second(master.clock.time()),
+        ),
+        link=b.BoilerLinkState(kind=link.kind, state=str(link.state)),
+        targets=_targets(master.targets),
+        effective_targets=_targets(master.effective_targets()),
+    )
+
+
 def state_extras(master: OpenThermMaster | None, link: BoilerLink) -> dict[str, Any]:
     """The ``capabilities``, ``faults`` and ``counters`` parts of the native state.
 
@@ -163,8 +210,7 @@ class NativeStateService:
             ),
             link=LinkInfo(kind=link.kind, opentherm=link.opentherm, state=str(link.state)),
             thermostat=thermostat.native_model(),
-            # the master's snapshot is an open object the OpenTherm layer builds as JSON
-            boiler=cast("b.BoilerSnapshot", master.snapshot()) if master is not None else None,
+            boiler=None if master is None else boiler_snapshot(master),
             capabilities=extras.capabilities,
             faults=extras.faults,
             counters=extras.counters,

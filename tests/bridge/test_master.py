@@ -12,6 +12,7 @@ import re
 import pytest
 
 from bridge.core.clock import SystemClock, VirtualClock
+from bridge.core.contract import render
 from bridge.opentherm.formats import decode_f8_8, encode_f8_8
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.links.base import (
@@ -29,6 +30,7 @@ from bridge.opentherm.master_schedule import (
     Targets,
 )
 from bridge.opentherm.slave import OpenThermSlave
+from bridge.services.state import boiler_snapshot
 
 # ---------------------------------------------------------------- test doubles
 
@@ -350,7 +352,7 @@ async def test_link_down_waits_without_spinning_and_rereads_on_reconnect() -> No
     rig.link.set_state(LinkState.DISCONNECTED)
     await rig.advance(1.0)  # the conversation in flight ends
     assert any("connected" in k for k in keys)
-    assert rig.master.snapshot()["connected"] is False
+    assert boiler_snapshot(rig.master).connected is False
     assert all(v.stale for v in rig.master.state.values.values())
     before = len(rig.link.log)
     reads_before = rig.link.state_reads
@@ -669,11 +671,11 @@ async def test_raw_map_format() -> None:
     assert all(re.fullmatch(r"ot\d{1,3}", k) for k in raw)
     assert all(re.fullmatch(r"0x[0-9A-F]{4}", v) for v in raw.values())
     assert list(raw) == sorted(raw, key=lambda k: int(k[2:]))
-    snapshot = rig.master.snapshot()
-    assert snapshot["raw"] == raw
-    assert snapshot["values"]["flow_temperature"]["value"] == 42.5
-    assert snapshot["capabilities"]["max_ch_setpoint_bounds"] == (25, 80)
-    assert snapshot["link"] == {"kind": "test", "state": "connected"}
+    snapshot = boiler_snapshot(rig.master)
+    assert snapshot.raw == raw
+    assert snapshot.values["flow_temperature"].value == 42.5
+    assert snapshot.capabilities["max_ch_setpoint_bounds"] == (25, 80)
+    assert render(snapshot.link) == {"kind": "test", "state": "connected"}
     await rig.stop(hand_back=False)
 
 
