@@ -44,11 +44,6 @@ async def read_json(request: web.Request) -> Any:
         ) from err
 
 
-def invalid(errors: list[FieldError], message: str = "the request is not valid") -> web.Response:
-    """400 naming the fields and the rules they broke."""
-    return json_error(400, "invalid", message, errors=errors)
-
-
 def owner_only(handler: Handler) -> Handler:
     """Refuse (403) tokens that do not act for the owner, such as OAuth access tokens."""
 

@@ -149,30 +149,27 @@ def boiler_snapshot(master: OpenThermMaster) -> b.BoilerSnapshot:
     )
 
 
-def state_extras(master: OpenThermMaster | None, link: BoilerLink) -> dict[str, Any]:
+def boiler_parts(master: OpenThermMaster | None, link: BoilerLink) -> BoilerParts:
     """The ``capabilities``, ``faults`` and ``counters`` parts of the native state.
 
     ``capabilities`` and ``faults`` are null, and ``counters.boiler`` and
     ``counters.opentherm`` are null, for a boiler without OpenTherm.
     """
-    out: dict[str, Any] = render(_extras(master, link))
-    return out
-
-
-def _extras(master: OpenThermMaster | None, link: BoilerLink) -> _Extras:
     if master is None:
         counters = b.Counters(boiler=None, opentherm=None, link=link_counters(link))
-        return _Extras(None, None, counters)
+        return BoilerParts(None, None, counters)
     counters = b.Counters(
         boiler=_boiler_counters(master),
         opentherm=id_counters(master.state.totals()),
         link=link_counters(link),
     )
-    return _Extras(capabilities_view(master), faults_view(master), counters)
+    return BoilerParts(capabilities_view(master), faults_view(master), counters)
 
 
 @dataclass(frozen=True, slots=True)
-class _Extras:
+class BoilerParts:
+    """What the native state shows of the boiler besides its snapshot."""
+
     capabilities: b.Capabilities | None
     faults: b.Faults | None
     counters: b.Counters
@@ -199,7 +196,7 @@ class NativeStateService:
         link = self._link
         thermostat = self._thermostat
         master = thermostat.master
-        extras = _extras(master, link)
+        extras = boiler_parts(master, link)
         energy = thermostat.energy_view()
         return NativeState(
             bridge=BridgeInfo(

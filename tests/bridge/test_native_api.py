@@ -13,7 +13,7 @@ from bridge.api.history import HISTORY_KEYS
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkCounters
-from bridge.services.state import state_extras
+from bridge.services.state import boiler_parts
 from bridge.storage import EventKind, Sample, TokenKind
 
 from .conftest import virtual_bridge
@@ -190,17 +190,17 @@ async def test_boiler_fault_shows_in_state_events_and_diagnostics(
     assert [e["id"] for e in diag["recent_faults"]] == [event["id"]]
 
 
-def test_state_extras_of_a_relay_boiler() -> None:
+def test_boiler_parts_of_a_relay_boiler() -> None:
     class Relay:
         kind = "onoff"
         opentherm = False
         counters = LinkCounters(requests=3)
 
-    extras = state_extras(None, Relay())  # type: ignore[arg-type]
-    assert extras["capabilities"] is None
-    assert extras["faults"] is None
-    assert extras["counters"]["boiler"] is None
-    assert extras["counters"]["link"]["requests"] == 3
+    parts = boiler_parts(None, Relay())  # type: ignore[arg-type]
+    assert parts.capabilities is None
+    assert parts.faults is None
+    assert parts.counters.boiler is None
+    assert parts.counters.link.requests == 3
 
 
 # -- thermostat ----------------------------------------------------------------------------
