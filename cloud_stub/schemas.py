@@ -24,6 +24,7 @@ import voluptuous as vol
 from bridge.core.decoding import model_schema
 from bridge.core.payloads.thermostat import CloudThermostat
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
+from bridge.core.schemas import each
 from bridge.core.state import Source
 from bridge.core.validation import ValidationError, errors_from_invalid
 
@@ -151,22 +152,15 @@ def _geofence_device(value: Any) -> Any:
     raise vol.Invalid("must be a string or an object")
 
 
+_each_device = each(_geofence_device)
+
+
 def _geofence_devices(value: Any) -> list[Any]:
     if not isinstance(value, list):
         raise vol.Invalid("must be a list")
     if len(value) > MAX_GEOFENCE_DEVICES:
         raise vol.Invalid(f"at most {MAX_GEOFENCE_DEVICES} entries")
-    out: list[Any] = []
-    errors: list[vol.Invalid] = []
-    for index, item in enumerate(value):
-        try:
-            out.append(_geofence_device(item))
-        except vol.Invalid as err:
-            err.prepend([index])
-            errors.append(err)
-    if errors:
-        raise vol.MultipleInvalid(errors)
-    return out
+    return _each_device(value)
 
 
 def _ot_raw(value: Any) -> dict[str, str]:

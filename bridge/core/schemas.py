@@ -52,7 +52,7 @@ def _list_of(low: int, high: int) -> Callable[[Any], list[Any]]:
     return check
 
 
-def _each(item: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
+def each(item: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
     """Validate every item of a list, collecting the errors of all items."""
     schema = vol.Schema(item)
 
@@ -116,7 +116,7 @@ def _to_schedule(entries: list[dict[str, Any]]) -> WeekSchedule:
 
 #: The week schedule -> :class:`WeekSchedule` (sorted by start).
 SCHEDULE_SCHEMA = vol.Schema(
-    vol.All(_list_of(1, MAX_SCHEDULE_ENTRIES), _each(_SCHEDULE_ENTRY), _to_schedule)
+    vol.All(_list_of(1, MAX_SCHEDULE_ENTRIES), each(_SCHEDULE_ENTRY), _to_schedule)
 )
 
 
@@ -146,7 +146,7 @@ _EXCEPTION = vol.All(
 )
 
 #: The exceptions list -> ``tuple[ExceptionPeriod, ...]`` (order kept; may be empty).
-EXCEPTIONS_SCHEMA = vol.Schema(vol.All(_list_of(0, MAX_EXCEPTIONS), _each(_EXCEPTION), _as_tuple))
+EXCEPTIONS_SCHEMA = vol.Schema(vol.All(_list_of(0, MAX_EXCEPTIONS), each(_EXCEPTION), _as_tuple))
 
 
 # -- typed entry points ---------------------------------------------------------
