@@ -6,7 +6,7 @@ relative modulation and the boiler's size by
 defines it) holds from the previous sample to this one; it is booked to
 hot water while the boiler reports hot-water mode, else to central
 heating. Gas is that heat divided by the condensing efficiency at the
-return temperature (:func:`bridge.opentherm.sim.boiler.efficiency`, the
+return temperature (:func:`bridge.opentherm.sim.boiler_spec.efficiency`, the
 curve the simulated boiler burns by; the flow temperature stands in when
 the return is not reported, which errs towards more gas).
 
