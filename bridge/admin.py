@@ -1,4 +1,4 @@
-"""What the CLI's admin commands do to the database (pair, token, oauth-client).
+"""What the CLI's admin commands do to the database (pair, token, oauth-client, unit).
 
 They open the same SQLite file as a running daemon; WAL lets both work at once.
 """
@@ -71,5 +71,34 @@ async def create_oauth_client(
     try:
         client, secret = await db.auth.create_oauth_client(redirect_uris, name)
         return client.client_id, secret
+    finally:
+        await db.close()
+
+
+async def add_unit(
+    cfg: BridgeConfig, hardware_id: str, password: str, *, house: bool
+) -> dict[str, Any]:
+    """Register a wall unit (ValueError for a bad id or password); the unit without password."""
+    db = await open_db(cfg)
+    try:
+        return (await db.units.add(hardware_id, password, house=house)).as_dict()
+    finally:
+        await db.close()
+
+
+async def list_units(cfg: BridgeConfig) -> list[dict[str, Any]]:
+    """Every registered wall unit, without passwords."""
+    db = await open_db(cfg)
+    try:
+        return [u.as_dict() for u in await db.units.list()]
+    finally:
+        await db.close()
+
+
+async def remove_unit(cfg: BridgeConfig, hardware_id: str) -> bool:
+    """Forget a wall unit; False if there was none."""
+    db = await open_db(cfg)
+    try:
+        return await db.units.remove(hardware_id)
     finally:
         await db.close()

@@ -87,6 +87,24 @@ def _parser() -> argparse.ArgumentParser:
     ocreate.add_argument("--name", default="client")
     ocreate.add_argument("--json", action="store_true")
 
+    unit = sub.add_parser("unit", help="the ThermoSmart wall units the bridge answers")
+    unit_sub = unit.add_subparsers(dest="unit_command", required=True, metavar="ACTION")
+    uadd = unit_sub.add_parser("add", help="register a wall unit (or give it a new password)")
+    _add_data_dir(uadd)
+    uadd.add_argument("--hardware-id", required=True, help="printed on the unit, e.g. TS123456")
+    uadd.add_argument("--password", required=True, help="the unit's password (its key)")
+    uadd.add_argument(
+        "--house", action="store_true", help="this unit is the house's thermostat (the first is)"
+    )
+    uadd.add_argument("--json", action="store_true")
+    ulist = unit_sub.add_parser("list", help="list the registered wall units")
+    _add_data_dir(ulist)
+    ulist.add_argument("--json", action="store_true")
+    uremove = unit_sub.add_parser("remove", help="forget a wall unit")
+    _add_data_dir(uremove)
+    uremove.add_argument("hardware_id", metavar="HWID")
+    uremove.add_argument("--json", action="store_true")
+
     ot = sub.add_parser("ot", help="OpenTherm tools")
     ot_sub = ot.add_subparsers(dest="ot_command", required=True, metavar="ACTION")
     decode = ot_sub.add_parser("decode", help="decode frames or OTGW lines to JSON")
@@ -197,6 +215,36 @@ def _cmd_oauth_client(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_unit(args: argparse.Namespace) -> int:
+    from bridge import admin
+
+    cfg = _config(args)
+    if args.unit_command == "add":
+        try:
+            unit = asyncio.run(
+                admin.add_unit(cfg, args.hardware_id, args.password, house=args.house)
+            )
+        except ValueError as err:
+            print(f"thermosmart-bridge: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        role = "the house's thermostat" if unit["house"] else "an extra unit"
+        _emit(args, unit, f"registered wall unit {unit['hardware_id']} ({role})")
+    elif args.unit_command == "list":
+        units = asyncio.run(admin.list_units(cfg))
+        lines = [
+            f"{u['hardware_id']}\t{'house' if u['house'] else '-'}\t"
+            f"rev {u['revision'] or '?'}\tfw {u['firmware'] or '?'}"
+            for u in units
+        ]
+        _emit(args, {"units": units}, "\n".join(lines) or "no wall units")
+    else:
+        if not asyncio.run(admin.remove_unit(cfg, args.hardware_id)):
+            print(f"no wall unit {args.hardware_id}", file=sys.stderr)
+            return EXIT_FAILURE
+        _emit(args, {"removed": args.hardware_id}, f"removed {args.hardware_id}")
+    return EXIT_OK
+
+
 def _cmd_ot(args: argparse.Namespace) -> int:
     from bridge.opentherm.decode import main as decode_main
 
@@ -231,6 +279,7 @@ COMMANDS = {
     "pair": _cmd_pair,
     "token": _cmd_token,
     "oauth-client": _cmd_oauth_client,
+    "unit": _cmd_unit,
     "ot": _cmd_ot,
     "sim-otgw": _cmd_sim_otgw,
     "sim-modbus": _cmd_sim_modbus,

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import voluptuous as vol
 
 from bridge.opentherm.links.sim import SimUrlError, sim_options
+from bridge.opentherm.links.unit import SCHEME as UNIT_SCHEME, parse_unit_url
 from bridge.opentherm.sim.house import PROFILE_NAMES
 
 DEFAULT_PORT = 8722
@@ -36,6 +37,7 @@ BOILER_SCHEMES = (
     "modbus+rtu",
     "onoff+modbus+tcp",
     "onoff+modbus+rtu",
+    "thermosmart-unit",
 )
 
 
@@ -196,6 +198,11 @@ def validate(raw: dict[str, Any]) -> BridgeConfig:
                     key, rule = key.split(" ", 1)[0], text.removeprefix("[sim] ")
                 raise ConfigError(f"sim.{key}", rule) from err
             raise ConfigError("boiler", text) from err
+    if urlsplit(data["boiler"]).scheme == UNIT_SCHEME:
+        try:
+            parse_unit_url(data["boiler"])
+        except ValueError as err:
+            raise ConfigError("boiler", str(err)) from err
     data_dir = Path(data.pop("data_dir")) if "data_dir" in data else default_data_dir()
     return BridgeConfig(data_dir=data_dir, **data)
 

@@ -22,9 +22,11 @@ from bridge import __version__
 from bridge.admin import DB_FILE
 from bridge.api.app import create_app
 from bridge.api.context import API_VERSION
+from bridge.api.unit import create_unit_app
 from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
 from bridge.opentherm.links.sim import SimLink
+from bridge.opentherm.links.unit import UnitLink
 from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
@@ -35,6 +37,7 @@ from bridge.services.privacy import PrivacyService
 from bridge.services.settings import SettingsService
 from bridge.services.state import NativeStateService
 from bridge.services.thermostat import ThermostatService
+from bridge.services.unit import UnitService
 from bridge.services.webhook_delivery import WebhookDispatcher
 from bridge.storage import BRIDGE_ID, Database, Retention
 from bridge.storage.settings import NAME
@@ -69,6 +72,7 @@ class _Services:
         clock: Clock,
         link: BoilerLink,
         thermostat: ThermostatService,
+        units: UnitService | None,
         *,
         bridge_id: str,
     ) -> _Services:
@@ -79,7 +83,11 @@ class _Services:
             history=HistoryService(db),
             diagnostics=DiagnosticsService(db, clock, link, thermostat, api_version=API_VERSION),
             state=NativeStateService(
-                bridge_id=bridge_id, api_version=API_VERSION, link=link, thermostat=thermostat
+                bridge_id=bridge_id,
+                api_version=API_VERSION,
+                link=link,
+                thermostat=thermostat,
+                units=units,
             ),
         )
 
@@ -108,6 +116,10 @@ class Bridge:
         self._services: _Services | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
+        self._unit_runner: web.AppRunner | None = None
+        self._units: UnitService | None = None
+        self.unit_port: int | None = None
+        """The port the wall units are answered on (with a ``thermosmart-unit://`` link)."""
         self._announcer: Announcer | None = None
         self.bridge_id = ""
         self._name = ""
@@ -198,21 +210,27 @@ class Bridge:
         await self.link.start()
         if isinstance(self.link, SimLink):
             self._spawn(self.link.world.run(self.clock), "sim-world")
-        if self.link.opentherm:
+        if self.link.opentherm and not isinstance(self.link, UnitLink):
+            # a wall unit is the boiler's master itself: the bridge only listens
             self._master = OpenThermMaster(self.link, self.clock)
             self._spawn(self._master.run(), "opentherm-master")
         self._thermostat = ThermostatService(
             self.db, self.clock, self.link, self._master, timezone=cfg.timezone
         )
         await self._thermostat.load()
-        if self._master is not None:
-            self._master.add_listener(self._boiler_changed)
+        boiler = self._thermostat.boiler_state()
+        if boiler is not None:
+            boiler.add_listener(self._boiler_changed)
         self._spawn(self._thermostat.run(), "thermostat")
         self._spawn(self.db.maintain(), "storage-maintenance")
         self._webhooks = WebhookDispatcher(self.db, self.clock, self._thermostat)
         await self._webhooks.start()
+        if isinstance(self.link, UnitLink):
+            self._units = UnitService(self.db, self.clock, self._thermostat, self.link)
+            await self._units.load()
+            self._spawn(self._units.run(), "wall-units")
         self._services = _Services.build(
-            self.db, self.clock, self.link, self._thermostat, bridge_id=self.bridge_id
+            self.db, self.clock, self.link, self._thermostat, self._units, bridge_id=self.bridge_id
         )
 
         self._runner = web.AppRunner(create_app(self), access_log=None)
@@ -228,6 +246,8 @@ class Bridge:
         _LOGGER.info(
             "ThermoSmart Local bridge %s listening on %s:%s", __version__, cfg.host, self.port
         )
+        if self._units is not None and isinstance(self.link, UnitLink):
+            await self._serve_units(self._units, self.link)
 
         if cfg.zeroconf:
             self._announcer = Announcer(
@@ -240,6 +260,16 @@ class Bridge:
                 interfaces=cfg.zeroconf_interfaces,
             )
             await self._announcer.start()
+
+    async def _serve_units(self, units: UnitService, link: UnitLink) -> None:
+        """Answer the wall units on the unit link's address."""
+        self._unit_runner = web.AppRunner(create_unit_app(units, self.clock), access_log=None)
+        await self._unit_runner.setup()
+        site = web.TCPSite(self._unit_runner, link.host, link.port)
+        await site.start()
+        if self._unit_runner.addresses:
+            self.unit_port = int(self._unit_runner.addresses[0][1])
+        _LOGGER.info("Answering ThermoSmart wall units on %s:%s", link.host, self.unit_port)
 
     def _boiler_changed(self, _keys: frozenset[str]) -> None:
         if self._thermostat is not None:
@@ -260,6 +290,9 @@ class Bridge:
         if self._announcer is not None:
             await self._announcer.stop()
             self._announcer = None
+        if self._unit_runner is not None:
+            await self._unit_runner.cleanup()
+            self._unit_runner = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

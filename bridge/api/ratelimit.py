@@ -44,3 +44,37 @@ class FailureLimiter:
         """Count one failure for ``address``."""
         self._recent(address)
         self._failures.setdefault(address, deque()).append(self._clock.monotonic())
+
+
+class RequestLimiter:
+    """Allows ``burst`` requests per address at once and ``rate`` per second after that.
+
+    A token bucket per address; addresses that have been quiet long enough to
+    refill are forgotten, so a flood of addresses cannot grow memory beyond
+    what one refill period holds.
+    """
+
+    def __init__(self, clock: Clock, *, rate: float, burst: int) -> None:
+        self._clock = clock
+        self._rate = rate
+        self._burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, address: str) -> bool:
+        """Take one request from ``address``'s bucket; False when it is empty."""
+        now = self._clock.monotonic()
+        tokens, last = self._buckets.get(address, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self._rate)
+        if len(self._buckets) > 4096:
+            self._forget_full(now)
+        if tokens < 1.0:
+            self._buckets[address] = (tokens, now)
+            return False
+        self._buckets[address] = (tokens - 1.0, now)
+        return True
+
+    def _forget_full(self, now: float) -> None:
+        refill = self._burst / self._rate
+        self._buckets = {
+            a: (t, last) for a, (t, last) in self._buckets.items() if now - last < refill
+        }

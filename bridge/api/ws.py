@@ -207,8 +207,9 @@ class PushHub:
         service = bridge.thermostat
         self._removers.append(service.add_listener(self._changed))
         self._removers.append(service.add_state_listener(self._changed))
-        if service.master is not None:
-            self._removers.append(service.master.add_listener(self._changed))
+        boiler = service.boiler_state()
+        if boiler is not None:
+            self._removers.append(boiler.add_listener(self._changed))
         self._removers.append(bridge.link.add_state_listener(self._changed))
         self._checker = asyncio.create_task(self._check_tokens(), name="push-token-check")
 

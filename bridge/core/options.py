@@ -14,6 +14,19 @@ any of them. A change applies whole or not at all.
 - ``dhw_enable``: domestic hot water on or off (ID 0 master status bit 1).
 - ``dhw_setpoint``: the hot-water temperature (ID 56), °C; ``None`` leaves
   the boiler's own setting alone.
+
+With a ThermoSmart wall unit (boiler URL ``thermosmart-unit://``) the unit
+drives the boiler, so ``max_ch_setpoint`` and ``dhw_setpoint`` are refused;
+``dhw_enable`` is sent to the unit (its ``DHW``). The unit's own settings,
+sent to every registered unit (``None``: the unit keeps its own):
+
+- ``unit_brightness``: display brightness, 0-100;
+- ``unit_status_led``: ``off``, ``errors`` or ``activity``;
+- ``unit_display``: the display shows the ``temperature`` or the ``clock``;
+- ``unit_calibration``: added to the unit's room reading, -2.5…+2.5 K;
+- ``unit_language``: the display language (``nl-NL``, ``nl-BE``, ``de-DE``,
+  ``fr-FR``, ``fr-BE``, ``en-GB``);
+- ``unit_poll_throttle``: 0 polls every 5 s; N ≥ 1 stretches the delay.
 """
 
 from __future__ import annotations
@@ -24,6 +37,14 @@ import math
 from typing import Any, Final, TypeGuard
 
 from bridge.core.boiler_config import DEFAULT_DHW_RANGE, BoilerControlConfig
+from bridge.core.unit import (
+    BRIGHTNESS_RANGE,
+    CALIBRATION_RANGE,
+    DISPLAYS,
+    LOCALES,
+    STATUS_LEDS,
+    THROTTLE_RANGE,
+)
 from bridge.core.validation import FieldError, ValidationError
 
 HEATING_SYSTEMS: Final = ("radiators", "underfloor")
@@ -36,7 +57,26 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "max_ch_setpoint": None,
     "dhw_enable": True,
     "dhw_setpoint": None,
+    "unit_brightness": None,
+    "unit_status_led": None,
+    "unit_display": None,
+    "unit_calibration": None,
+    "unit_language": None,
+    "unit_poll_throttle": None,
 }
+
+UNIT_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
+    "unit_status_led": STATUS_LEDS,
+    "unit_display": DISPLAYS,
+    "unit_language": LOCALES,
+}
+"""The wall unit's settings that take one of a few names."""
+UNIT_WHOLE_NUMBERS: Final[Mapping[str, tuple[int, int]]] = {
+    "unit_brightness": BRIGHTNESS_RANGE,
+    "unit_poll_throttle": THROTTLE_RANGE,
+}
+"""The wall unit's settings that take a whole number in a range."""
+UNIT_OPTIONS: Final = ("unit_calibration", *UNIT_CHOICES, *UNIT_WHOLE_NUMBERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +85,8 @@ class BoilerLimits:
 
     opentherm: bool
     """False for a relay: no flow temperatures and no hot water to set."""
+    unit: bool = False
+    """True when a ThermoSmart wall unit drives the boiler (the bridge sets its room target)."""
     dhw_present: bool | None = None
     dhw_bounds: tuple[float, float] | None = None
     max_ch_bounds: tuple[float, float] | None = None
@@ -117,13 +159,53 @@ def check(changes: Mapping[str, Any], limits: BoilerLimits) -> dict[str, Any]:
         if limits.dhw_bounds is not None and limits.dhw_bounds[0] <= limits.dhw_bounds[1]:
             bounds, whose = limits.dhw_bounds, "the boiler's bounds"
         _temperature(errors, "dhw_setpoint", changes["dhw_setpoint"], bounds, whose)
+    _check_unit(errors, changes, limits)
     if errors:
         raise ValidationError(errors)
     out = dict(changes)
-    for key in ("max_ch_setpoint", "dhw_setpoint"):
+    for key in ("max_ch_setpoint", "dhw_setpoint", "unit_calibration"):
         if out.get(key) is not None:
             out[key] = float(out[key])
     return out
+
+
+def _check_unit(errors: list[FieldError], changes: Mapping[str, Any], limits: BoilerLimits) -> None:
+    """The wall unit's settings, and the boiler options a unit does not take."""
+    if limits.unit:
+        unit_rule = "the wall unit drives the boiler itself; set this on the unit"
+        errors.extend(
+            {"field": key, "rule": unit_rule}
+            for key in ("max_ch_setpoint", "dhw_setpoint")
+            if changes.get(key) is not None
+        )
+    unit_keys = [k for k in UNIT_OPTIONS if k in changes]
+    if unit_keys and not limits.unit:
+        no_unit = "needs a ThermoSmart wall unit (boiler URL thermosmart-unit://)"
+        errors.extend({"field": key, "rule": no_unit} for key in unit_keys)
+        return
+    for key, choices in UNIT_CHOICES.items():
+        if key in changes and changes[key] is not None and changes[key] not in choices:
+            errors.append({"field": key, "rule": f"must be one of {', '.join(choices)} or null"})
+    for key, (lo, hi) in UNIT_WHOLE_NUMBERS.items():
+        value = changes.get(key)
+        if (
+            key in changes
+            and value is not None
+            and not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi)
+        ):
+            errors.append(
+                {"field": key, "rule": f"must be a whole number from {lo} to {hi}, or null"}
+            )
+    if "unit_calibration" in changes and changes["unit_calibration"] is not None:
+        calibration = changes["unit_calibration"]
+        low, high = CALIBRATION_RANGE
+        if not _number(calibration) or not low <= calibration <= high:
+            errors.append(
+                {
+                    "field": "unit_calibration",
+                    "rule": f"must be from {low:+g} to {high:+g} K, or null",
+                }
+            )
 
 
 def control_config(options: Mapping[str, Any]) -> BoilerControlConfig:
@@ -143,6 +225,9 @@ __all__ = [
     "DEFAULTS",
     "HEATING_SYSTEMS",
     "MAX_CH_RANGE",
+    "UNIT_CHOICES",
+    "UNIT_OPTIONS",
+    "UNIT_WHOLE_NUMBERS",
     "BoilerLimits",
     "check",
     "control_config",

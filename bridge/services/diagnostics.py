@@ -95,6 +95,7 @@ class DiagnosticsService:
         now = self._clock.time()
         link = self._link
         master = self._thermostat.master
+        boiler = self._thermostat.boiler_state()
         db = self._db
         recent = await db.events.query(kinds=RECENT_FAULT_KINDS, limit=RECENT_FAULTS)
         retention = db.retention
@@ -115,8 +116,8 @@ class DiagnosticsService:
                 counters=link_counters(link),
             ),
             opentherm=None if master is None else _opentherm_diagnostics(master, now),
-            faults=None if master is None else faults_view(master),
-            capabilities=None if master is None else capabilities_view(master),
+            faults=None if boiler is None else faults_view(boiler),
+            capabilities=None if boiler is None else capabilities_view(boiler),
             recent_faults=[Event(**e.as_dict()) for e in recent],
             storage=n.StorageInfo(
                 schema_version=db.schema_version,

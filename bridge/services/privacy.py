@@ -24,6 +24,7 @@ from bridge.core.payloads.privacy import (
     ExportScheduleEntry,
     Purpose,
 )
+from bridge.core.payloads.unit import StoredUnit
 
 if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService
@@ -46,6 +47,7 @@ def _export(data: dict[str, Any]) -> Export:
             "events": [Event(**e) for e in data["events"]],
             "consents": [Consent(**c) for c in data["consents"]],
             "egress_log": [EgressRecord(**r) for r in data["egress_log"]],
+            "units": [StoredUnit(**u) for u in data["units"]],
         }
     )
 

@@ -19,11 +19,14 @@ from bridge.core.payloads.native import BridgeInfo, Energy, LinkInfo, NativeStat
 from bridge.core.payloads.options import Options
 
 if TYPE_CHECKING:
+    from bridge.core.clock import Clock
+    from bridge.opentherm.boiler_state import BoilerState
     from bridge.opentherm.ids import DecodedValue
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
     from bridge.opentherm.master_schedule import Targets
     from bridge.services.thermostat import ThermostatService
+    from bridge.services.unit import UnitService
 
 
 def _bounds(pair: tuple[int, int] | None) -> b.Bounds | None:
@@ -36,9 +39,8 @@ def _writable(transfer: bool | None, rw: bool | None) -> bool | None:
     return transfer and rw
 
 
-def capabilities_view(master: OpenThermMaster) -> b.Capabilities:
+def capabilities_view(state: BoilerState) -> b.Capabilities:
     """What the boiler said about itself (IDs 3, 6, 15, 48, 49, 125, 127), decoded."""
-    state = master.state
     caps = state.capabilities
     known = any(state.values.get(i) is not None for i in (3, 6, 15, 48, 49, 125, 127))
     return b.Capabilities(
@@ -69,9 +71,8 @@ def capabilities_view(master: OpenThermMaster) -> b.Capabilities:
     )
 
 
-def faults_view(master: OpenThermMaster) -> b.Faults:
+def faults_view(state: BoilerState) -> b.Faults:
     """ID 0's fault bit, ID 5's flags and OEM fault code, ID 115's OEM diagnostic code."""
-    state = master.state
     faults = state.faults
     flags: dict[str, bool | None] = {name: getattr(faults, name) for name in FAULT_FLAGS}
     status = state.slave_status
@@ -87,10 +88,10 @@ def faults_view(master: OpenThermMaster) -> b.Faults:
     )
 
 
-def _boiler_counters(master: OpenThermMaster) -> dict[str, int | None]:
+def _boiler_counters(state: BoilerState) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for name, data_id in BOILER_COUNTER_IDS.items():
-        value = master.state.number(data_id)
+        value = state.number(data_id)
         out[name] = None if value is None else int(value)
     return out
 
@@ -116,11 +117,34 @@ def _targets(targets: Targets) -> b.BoilerTargets:
     return b.BoilerTargets(**asdict(targets))
 
 
-def boiler_snapshot(master: OpenThermMaster) -> b.BoilerSnapshot:
-    """The OpenTherm master's whole model of the boiler: values, raw words, status,
-    faults, capabilities, counters, the link and the targets."""
-    state = master.state
-    link = master.link
+def reported_targets(state: BoilerState) -> b.BoilerTargets:
+    """What another master (a wall unit) asks of the boiler, as it reports it:
+    ID 0's master status (CH and hot water on), ID 1's control setpoint and
+    ID 56's hot-water setpoint."""
+    status = state.values.get(0)
+    master_status = None if status is None else status.raw >> 8
+    setpoint = state.number(1)
+    return b.BoilerTargets(
+        ch_enable=bool(master_status is not None and master_status & 1),
+        control_setpoint=10.0 if setpoint is None else setpoint,
+        max_modulation=None,
+        dhw_enable=None if master_status is None else bool(master_status & 2),
+        dhw_setpoint=state.number(56),
+        max_ch_setpoint=None,
+    )
+
+
+def boiler_snapshot(
+    state: BoilerState, link: BoilerLink, clock: Clock, master: OpenThermMaster | None
+) -> b.BoilerSnapshot:
+    """The whole model of the boiler: values, raw words, status, faults,
+    capabilities, counters, the link and the targets (the bridge's own
+    master's, or what a wall unit reports it asks for)."""
+    if master is not None:
+        targets = _targets(master.targets)
+        effective = _targets(master.effective_targets())
+    else:
+        targets = effective = reported_targets(state)
     return b.BoilerSnapshot(
         connected=state.connected,
         values={
@@ -141,29 +165,29 @@ def boiler_snapshot(master: OpenThermMaster) -> b.BoilerSnapshot:
         counters=b.MasterCounters(
             total=id_counters(state.totals()),
             per_id={str(i): id_counters(c) for i, c in sorted(state.counters.items())},
-            conversations_per_second=state.conversations_per_second(master.clock.time()),
+            conversations_per_second=state.conversations_per_second(clock.time()),
         ),
         link=b.BoilerLinkState(kind=link.kind, state=str(link.state)),
-        targets=_targets(master.targets),
-        effective_targets=_targets(master.effective_targets()),
+        targets=targets,
+        effective_targets=effective,
     )
 
 
-def boiler_parts(master: OpenThermMaster | None, link: BoilerLink) -> BoilerParts:
+def boiler_parts(state: BoilerState | None, link: BoilerLink) -> BoilerParts:
     """The ``capabilities``, ``faults`` and ``counters`` parts of the native state.
 
     ``capabilities`` and ``faults`` are null, and ``counters.boiler`` and
     ``counters.opentherm`` are null, for a boiler without OpenTherm.
     """
-    if master is None:
+    if state is None:
         counters = b.Counters(boiler=None, opentherm=None, link=link_counters(link))
         return BoilerParts(None, None, counters)
     counters = b.Counters(
-        boiler=_boiler_counters(master),
-        opentherm=id_counters(master.state.totals()),
+        boiler=_boiler_counters(state),
+        opentherm=id_counters(state.totals()),
         link=link_counters(link),
     )
-    return BoilerParts(capabilities_view(master), faults_view(master), counters)
+    return BoilerParts(capabilities_view(state), faults_view(state), counters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,18 +209,20 @@ class NativeStateService:
         api_version: int,
         link: BoilerLink,
         thermostat: ThermostatService,
+        units: UnitService | None = None,
     ) -> None:
         self._bridge_id = bridge_id
         self._api_version = api_version
         self._link = link
         self._thermostat = thermostat
+        self._units = units
 
     def native_model(self) -> NativeState:
         """Everything the native API shows about the bridge and the boiler."""
         link = self._link
         thermostat = self._thermostat
-        master = thermostat.master
-        extras = boiler_parts(master, link)
+        boiler = thermostat.boiler_state()
+        extras = boiler_parts(boiler, link)
         energy = thermostat.energy_view()
         return NativeState(
             bridge=BridgeInfo(
@@ -207,13 +233,16 @@ class NativeStateService:
             ),
             link=LinkInfo(kind=link.kind, opentherm=link.opentherm, state=str(link.state)),
             thermostat=thermostat.native_model(),
-            boiler=None if master is None else boiler_snapshot(master),
+            boiler=None
+            if boiler is None
+            else boiler_snapshot(boiler, link, thermostat.clock, thermostat.master),
             capabilities=extras.capabilities,
             faults=extras.faults,
             counters=extras.counters,
             predictions=thermostat.predictions_model(),
             options=Options(**thermostat.options()),
             energy=None if energy is None else Energy(**energy),
+            units=None if self._units is None else self._units.units(),
         )
 
     def native_state(self) -> dict[str, Any]:

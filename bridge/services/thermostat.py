@@ -28,6 +28,7 @@ from bridge.core.programs import Programs, WeekSchedule
 from bridge.core.requests import parse_update
 from bridge.core.validation import ValidationError
 from bridge.learning import Measurement, heat_source_for
+from bridge.opentherm.links.base import SetpointLink
 from bridge.services.energy import EnergyMeter
 from bridge.services.learning import SAVE_INTERVAL_S, LearningService
 from bridge.services.thermostat_views import ThermostatViews
@@ -183,7 +184,8 @@ class ThermostatService(ThermostatViews):
         (new predictions); returns a remover."""
         return self._state_listeners.add(listener)
 
-    def _notify_state(self) -> None:
+    def notify_state(self) -> None:
+        """Tell the state listeners the native view changed outside the thermostat object."""
         self._state_listeners.notify()
 
     def notify_changes(self) -> None:
@@ -277,7 +279,7 @@ class ThermostatService(ThermostatViews):
             await self.db.settings.set(OPTIONS, options)
             await self._apply_options(options)
         self._wake.set()
-        self._notify_state()
+        self.notify_state()
         self.notify_changes()
         return self.options()
 
@@ -326,6 +328,10 @@ class ThermostatService(ThermostatViews):
             )
             self.master.apply_command(cmd, max_ch_setpoint=cmd.max_ch_setpoint)
             self.last_command = cmd
+        elif isinstance(self.link, SetpointLink):
+            # a wall unit runs the boiler on its own PID: the bridge moves its room target
+            target, _ = self.control.target(ctx)
+            self.link.set_room_setpoint(target)
         else:
             relay = self.control.relay_step(mono, ctx, room=room)
             if relay.on != self.relay_on:
@@ -338,9 +344,10 @@ class ThermostatService(ThermostatViews):
         self.notify_changes()
 
     async def _log_faults(self) -> None:
-        if self.master is None:
+        boiler = self.boiler_state()
+        if boiler is None:
             return
-        faults = self.master.state.faults
+        faults = boiler.faults
         current = {
             "fault": faults.fault,
             "low_water_pressure": faults.low_water_pressure,
@@ -375,8 +382,9 @@ class ThermostatService(ThermostatViews):
         add("outside_temperature", self.outside()[0])
         for key, data_id in RECORDED_IDS.items():
             add(key, self.boiler_number(data_id))
-        if self.master is not None and self.master.state.slave_status is not None:
-            status = self.master.state.slave_status
+        boiler = self.boiler_state()
+        if boiler is not None and boiler.slave_status is not None:
+            status = boiler.slave_status
             add("flame_on", 1.0 if status.flame_on else 0.0)
             add("ch_active", 1.0 if status.ch_active else 0.0)
             add("dhw_active", 1.0 if status.dhw_active else 0.0)
@@ -387,7 +395,8 @@ class ThermostatService(ThermostatViews):
     def measurement(self) -> tuple[Measurement, bool | None]:
         """What the learner gets now, from the bridge's own readings; and whether the CH pump runs."""
         outside, _ = self.outside()
-        status = self.master.state.slave_status if self.master is not None else None
+        boiler = self.boiler_state()
+        status = boiler.slave_status if boiler is not None else None
         m = Measurement(
             ts=self.clock.time(),
             room_c=self.room_temperature(),
@@ -397,31 +406,33 @@ class ThermostatService(ThermostatViews):
             modulation_pct=self.boiler_number(17),
             flame_on=None if status is None else status.flame_on,
             dhw_active=None if status is None else status.dhw_active,
-            relay_on=self.relay_on if self.master is None else None,
+            relay_on=self.relay_on if boiler is None else None,
         )
         return m, None if status is None else status.ch_active
 
     async def _meter_energy(self) -> None:
         """Book the burner's output since the last sample; push the new totals."""
         source = None
-        if self.master is not None:
-            caps = self.master.state.capabilities
+        boiler = self.boiler_state()
+        if boiler is not None:
+            caps = boiler.capabilities
             source = heat_source_for(caps.max_capacity_kw, caps.min_modulation_pct)
         m, _pump = self.measurement()
         if await self.energy.observe(self.db.energy, m, source):
-            self._notify_state()
+            self.notify_state()
 
     async def _learn(self) -> None:
         """Feed the learner; push new predictions; save the learning state now and then."""
-        if self.master is not None:
-            caps = self.master.state.capabilities
+        boiler = self.boiler_state()
+        if boiler is not None:
+            caps = boiler.capabilities
             source = heat_source_for(caps.max_capacity_kw, caps.min_modulation_pct)
             if source is not None:
                 self.learning.set_heat_source(source)
         m, pump = self.measurement()
         boost = self._boiler_ctl.boosting if self.master is not None else None
         if await self.learning.observe_async(m, self.plan_context(), pump=pump, boost=boost):
-            self._notify_state()
+            self.notify_state()
         now = self.clock.time()
         if self._next_save is None:
             self._next_save = now + SAVE_INTERVAL_S

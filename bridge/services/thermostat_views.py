@@ -19,12 +19,13 @@ from bridge.core.contract import render
 from bridge.core.heating import PlanContext
 from bridge.core.payloads import thermostat as p
 from bridge.core.schedule import Block, iter_blocks, resolve_schedule
-from bridge.opentherm.links.base import RoomSensor
+from bridge.opentherm.links.base import RoomSensor, SetpointLink
 
 if TYPE_CHECKING:
     from bridge.core.boiler_config import BoilerCommand
     from bridge.core.clock import Clock
     from bridge.core.payloads.native import Predictions
+    from bridge.opentherm.boiler_state import BoilerState
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
     from bridge.services.energy import EnergyMeter
@@ -97,17 +98,28 @@ class ThermostatViews:
         """The per-bridge options the owner can set (see :mod:`bridge.core.options`)."""
         return dict(self._options)
 
+    def boiler_state(self) -> BoilerState | None:
+        """The boiler as the bridge knows it: its own master's model, or a wall unit's reports."""
+        if self.master is not None:
+            return self.master.state
+        if isinstance(self.link, SetpointLink):
+            return self.link.boiler
+        return None
+
     def boiler_limits(self) -> opts.BoilerLimits:
         """What the boiler takes, for checking options against it."""
-        if self.master is None:
-            return opts.BoilerLimits(opentherm=False)
-        caps = self.master.state.capabilities
+        unit = isinstance(self.link, SetpointLink)
+        boiler = self.boiler_state()
+        if boiler is None or not self.link.opentherm:
+            return opts.BoilerLimits(opentherm=False, unit=unit)
+        caps = boiler.capabilities
 
         def floats(pair: tuple[int, int] | None) -> tuple[float, float] | None:
             return None if pair is None else (float(pair[0]), float(pair[1]))
 
         return opts.BoilerLimits(
             opentherm=True,
+            unit=unit,
             dhw_present=caps.dhw_present,
             dhw_bounds=floats(caps.dhw_setpoint_bounds),
             max_ch_bounds=floats(caps.max_ch_setpoint_bounds),
@@ -125,12 +137,13 @@ class ThermostatViews:
 
     def boiler_number(self, data_id: int) -> float | None:
         """A fresh numeric value the boiler reported for ``data_id``."""
-        if self.master is None:
+        boiler = self.boiler_state()
+        if boiler is None:
             return None
-        entry = self.master.state.values.get(data_id)
+        entry = boiler.values.get(data_id)
         if entry is None or entry.stale:
             return None
-        return self.master.state.number(data_id)
+        return boiler.number(data_id)
 
     def outside(self) -> tuple[float | None, str | None]:
         """The outside temperature and where it came from."""
@@ -138,7 +151,8 @@ class ThermostatViews:
 
     def ot_raw(self) -> dict[str, str]:
         """``{"ot25": "0x2A80", …}``: the last raw value per OpenTherm id."""
-        return self.master.state.raw_map() if self.master is not None else {}
+        boiler = self.boiler_state()
+        return boiler.raw_map() if boiler is not None else {}
 
     def cloud_model(self) -> p.CloudThermostat:
         """The thermostat object of ``GET /thermostat/{hw}``, as its payload model."""

@@ -56,6 +56,7 @@ from bridge.storage.settings import (
     write_schedule,
     write_settings,
 )
+from bridge.storage.units import UnitRepo, read_units
 from bridge.storage.webhooks import WebhookRepo, read_webhooks
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ class Database:
 
     The repositories are attributes: :attr:`settings`, :attr:`schedule`,
     :attr:`auth`, :attr:`measurements`, :attr:`events`, :attr:`learning`,
-    :attr:`consents`, :attr:`egress`, :attr:`webhooks`, :attr:`energy`. Errors are
+    :attr:`consents`, :attr:`egress`, :attr:`webhooks`, :attr:`energy`,
+    :attr:`units`. Errors are
     :class:`StorageError` (and ValueError for input that breaks a rule).
     """
 
@@ -122,6 +124,7 @@ class Database:
         self.egress = EgressRepo(worker, clock)
         self.webhooks = WebhookRepo(worker, clock)
         self.energy = EnergyRepo(worker, clock)
+        self.units = UnitRepo(worker, clock)
 
     @classmethod
     async def open(
@@ -266,7 +269,8 @@ class Database:
     async def export(self) -> dict[str, Any]:
         """Everything stored about the household, as JSON-able data (one snapshot).
 
-        Tokens and OAuth clients are listed without any secret or hash;
+        Tokens, OAuth clients and wall units are listed without any secret,
+        hash or password;
         pairing and authorization codes (short-lived secrets) are left out.
         Times are Unix timestamps; exception times are local ISO 8601.
         """
@@ -316,6 +320,7 @@ class Database:
                 "webhooks": [w.as_dict() for w in read_webhooks(conn)],
                 "tokens": [t.as_dict() for t in read_tokens(conn)],
                 "oauth_clients": [c.as_dict() for c in read_clients(conn)],
+                "units": [u.as_dict() for u in read_units(conn)],
             }
 
         return await self._worker.read(run)

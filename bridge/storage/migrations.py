@@ -167,6 +167,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        3,
+        "ThermoSmart wall units",
+        (
+            # the units the bridge answers (see units.py); the password is the unit's key
+            """CREATE TABLE units (
+                hardware_id TEXT PRIMARY KEY
+                    CHECK (length(hardware_id) BETWEEN 1 AND 32),
+                password TEXT NOT NULL CHECK (length(password) BETWEEN 1 AND 24),
+                house INTEGER NOT NULL DEFAULT 0 CHECK (house IN (0, 1)),
+                created REAL NOT NULL,
+                revision INTEGER CHECK (revision BETWEEN 1 AND 5),
+                firmware TEXT CHECK (length(firmware) <= 32),
+                calendar_version INTEGER CHECK (calendar_version BETWEEN 0 AND 65535)
+            )""",
+            "CREATE UNIQUE INDEX units_one_house ON units (house) WHERE house = 1",
+        ),
+    ),
 )
 
 

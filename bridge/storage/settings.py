@@ -154,6 +154,10 @@ CONTROL_STATE = Setting[dict[str, Any]]("control_state", {}, _check_object, pers
 remote override (target, when set), pause, and pushed sensor values. Erase
 resets it, so an erased thermostat follows its default schedule."""
 
+UNIT_CALENDAR = Setting[dict[str, Any]]("unit_calendar", {}, _check_object)
+"""The calendar the wall units get: its version (0-65535, counting up when the
+schedule, exceptions or programs change) and a digest of its records."""
+
 SETTINGS: Mapping[str, Setting[Any]] = {
     s.key: s
     for s in (
@@ -170,6 +174,7 @@ SETTINGS: Mapping[str, Setting[Any]] = {
         OUTSIDE_TEMPERATURE_SOURCE,
         OPTIONS,
         CONTROL_STATE,
+        UNIT_CALENDAR,
     )
 }
 """Every key the settings table may hold."""

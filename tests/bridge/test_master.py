@@ -352,7 +352,10 @@ async def test_link_down_waits_without_spinning_and_rereads_on_reconnect() -> No
     rig.link.set_state(LinkState.DISCONNECTED)
     await rig.advance(1.0)  # the conversation in flight ends
     assert any("connected" in k for k in keys)
-    assert boiler_snapshot(rig.master).connected is False
+    assert (
+        boiler_snapshot(rig.master.state, rig.master.link, rig.master.clock, rig.master).connected
+        is False
+    )
     assert all(v.stale for v in rig.master.state.values.values())
     before = len(rig.link.log)
     reads_before = rig.link.state_reads
@@ -671,7 +674,7 @@ async def test_raw_map_format() -> None:
     assert all(re.fullmatch(r"ot\d{1,3}", k) for k in raw)
     assert all(re.fullmatch(r"0x[0-9A-F]{4}", v) for v in raw.values())
     assert list(raw) == sorted(raw, key=lambda k: int(k[2:]))
-    snapshot = boiler_snapshot(rig.master)
+    snapshot = boiler_snapshot(rig.master.state, rig.master.link, rig.master.clock, rig.master)
     assert snapshot.raw == raw
     assert snapshot.values["flow_temperature"].value == 42.5
     assert snapshot.capabilities["max_ch_setpoint_bounds"] == (25, 80)

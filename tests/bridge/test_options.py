@@ -25,6 +25,12 @@ DEFAULTS = {
     "max_ch_setpoint": None,
     "dhw_enable": True,
     "dhw_setpoint": None,
+    "unit_brightness": None,
+    "unit_status_led": None,
+    "unit_display": None,
+    "unit_calibration": None,
+    "unit_language": None,
+    "unit_poll_throttle": None,
 }
 
 

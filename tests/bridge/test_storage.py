@@ -142,7 +142,7 @@ async def test_newer_schema_is_refused(db_path: Path, clock: VirtualClock) -> No
     await (await Database.open(db_path, clock)).close()
     with raw(db_path) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(SchemaTooNewError, match=r"version 99 is newer .*\(2\)"):
+    with pytest.raises(SchemaTooNewError, match=rf"version 99 is newer .*\({latest_version()}\)"):
         await Database.open(db_path, clock)
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
@@ -153,21 +153,22 @@ async def test_each_migration_step_is_one_transaction(
 ) -> None:
     await (await Database.open(db_path, clock)).close()
     known = migrations.MIGRATIONS
+    last = latest_version()
     broken = migrations.Migration(
-        3, "broken", ("CREATE TABLE extra (x INTEGER)", "INSERT INTO missing VALUES (1)")
+        last + 1, "broken", ("CREATE TABLE extra (x INTEGER)", "INSERT INTO missing VALUES (1)")
     )
     monkeypatch.setattr(migrations, "MIGRATIONS", (*known, broken))
-    with pytest.raises(SchemaError, match=r"migration 3 .*missing"):
+    with pytest.raises(SchemaError, match=rf"migration {last + 1} .*missing"):
         await Database.open(db_path, clock)
     with raw(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == last
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "extra" not in tables
 
-    good = migrations.Migration(3, "extra", ("CREATE TABLE extra (x INTEGER)",))
+    good = migrations.Migration(last + 1, "extra", ("CREATE TABLE extra (x INTEGER)",))
     monkeypatch.setattr(migrations, "MIGRATIONS", (*known, good))
     db = await Database.open(db_path, clock)
-    assert db.schema_version == 3
+    assert db.schema_version == last + 1
     await db.close()
 
     monkeypatch.setattr(migrations, "MIGRATIONS", known)
@@ -886,6 +887,15 @@ ALLOWED_COLUMNS = {
     "egress_log": {"id", "ts", "host", "path", "purpose", "fields", "bytes"},
     "webhooks": {"id", "url", "token_id", "created", "last_status", "last_attempt", "failures"},
     "energy_counters": {"name", "kwh", "updated"},
+    "units": {
+        "hardware_id",
+        "password",
+        "house",
+        "created",
+        "revision",
+        "firmware",
+        "calendar_version",
+    },
     "sqlite_sequence": {"name", "seq"},  # SQLite's own AUTOINCREMENT bookkeeping
 }
 FORBIDDEN = (

@@ -17,6 +17,7 @@ from bridge.core.payloads.common import DateTime, Timestamp
 from bridge.core.payloads.history import Event
 from bridge.core.payloads.options import Options
 from bridge.core.payloads.thermostat import NativeThermostat
+from bridge.core.payloads.unit import WallUnit
 
 
 @model
@@ -139,7 +140,8 @@ class Energy:
 @model
 class NativeState:
     """Everything the native API shows. `boiler`, `capabilities` and `faults` are null for
-    an on/off (relay) boiler."""
+    an on/off (relay) boiler; `units` is null unless the boiler link is
+    `thermosmart-unit://` (then the registered wall units, the house's first)."""
 
     bridge: BridgeInfo
     link: LinkInfo
@@ -151,6 +153,7 @@ class NativeState:
     predictions: Predictions
     options: Options
     energy: Energy | None
+    units: list[WallUnit] | None
 
 
 @model

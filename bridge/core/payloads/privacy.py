@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 from bridge.core.contract import UNSET, Unset, model, spec
 from bridge.core.payloads.common import ProgramName, Timestamp
 from bridge.core.payloads.history import Event
+from bridge.core.payloads.unit import StoredUnit
 from bridge.core.rules import CONFIRM_RULE, TERMS_VERSION_RULE
 
 
@@ -109,6 +110,7 @@ class Export:
     webhooks: list[dict[str, Any]]
     tokens: list[dict[str, Any]]
     oauth_clients: list[dict[str, Any]]
+    units: list[StoredUnit] = spec(description="registered wall units, without passwords")
 
 
 @model

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from bridge.opentherm.boiler_state import BoilerState
 from bridge.opentherm.frame import Frame
 
 
@@ -92,3 +93,19 @@ class RoomSensor(Protocol):
 
     def room_temperature(self) -> float | None:
         """A room reading in °C, or ``None`` when there is none."""
+
+
+@runtime_checkable
+class SetpointLink(Protocol):
+    """A link whose boiler another master drives (a wall unit) on a room setpoint.
+
+    The bridge does not control the boiler through such a link: it gives the
+    room target to follow, and reads the boiler as the other master reports it.
+    """
+
+    @property
+    def boiler(self) -> BoilerState:
+        """The boiler's values as the other master reports them."""
+
+    def set_room_setpoint(self, target: float) -> None:
+        """The room target, °C, the other master is to follow."""

@@ -10,6 +10,7 @@ from bridge.opentherm.links.modbus import ModbusLink
 from bridge.opentherm.links.onoff import OnOffLink
 from bridge.opentherm.links.otgw import OtgwLink
 from bridge.opentherm.links.sim import SimLink
+from bridge.opentherm.links.unit import SCHEME as UNIT_SCHEME, UnitLink
 from bridge.opentherm.modbus_maps import build_profiles
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ def make_link(
     modbus_profiles: Mapping[str, Any] | None = None,
     sim: Mapping[str, Any] | None = None,
 ) -> BoilerLink:
-    """The link for a boiler URL (``sim://``, ``otgw+tcp://``, ``modbus+tcp://`` …).
+    """The link for a boiler URL (``sim://``, ``otgw+tcp://``, ``modbus+tcp://``,
+    ``thermosmart-unit://`` …).
 
     ``sim`` is the config's ``[sim]`` table, used only by ``sim://``.
     """
@@ -42,6 +44,8 @@ def make_link(
             return ModbusLink.from_url(url, profiles=build_profiles(modbus_profiles), clock=clock)
         if scheme in ("onoff+modbus+tcp", "onoff+modbus+rtu"):
             return OnOffLink.from_url(url, clock=clock)
+        if scheme == UNIT_SCHEME:
+            return UnitLink.from_url(url, clock=clock)
     except ValueError as err:
         raise BoilerUrlError(str(err)) from err
     raise BoilerUrlError(f"{url!r}: unknown boiler URL scheme {scheme!r}")

@@ -1,0 +1,419 @@
+"""The ThermoSmart wall units: their polls in, the bridge's answers out.
+
+Each poll (``GET /api?_<HWID>_<HEX>`` on the unit port, see
+``THERMOSMART_UNIT.md``) is decrypted with the registered unit's password,
+checked whole, and then:
+
+- the house's unit's room reading and OpenTherm values go to the boiler link
+  (:class:`~bridge.opentherm.links.unit.UnitLink`), so the thermostat
+  controls, records and learns on them;
+- a turn of the dial (``src`` manual with a new ``csv``) becomes a manual
+  target, pushed to every client like any other change;
+- the unit's model, firmware, source and PID are kept for the native state.
+
+The answer carries the bridge's target (``SVSET``: the schedule's target,
+moved earlier by the warm-up the learner plans), pause, the outside
+temperature when the bridge knows one, the calendar (only after the unit's
+``init`` or when the schedule, exceptions or programs changed: the unit
+rewrites its flash each time), the time when the unit's clock is more than a
+minute off, the zone offset, and the owner's unit settings when they changed
+or the unit restarted.
+
+A refused poll (unknown unit, bad payload, wrong password, a value out of
+range) changes nothing and is logged at most once a minute per unit (once an
+hour for a unit that is not registered, with how to register it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from bridge.core.payloads.unit import UnitPid, WallUnit
+from bridge.core.unit import DISPLAYS, SETPOINT_RANGE, STATUS_LEDS
+from bridge.core.validation import ValidationError
+from bridge.opentherm.links.base import LinkState
+from bridge.storage.settings import UNIT_CALENDAR
+from bridge.unit.calendar import Calendar, calendar_from_schedule, render_calendar
+from bridge.unit.protocol import (
+    Answer,
+    InitBlock,
+    Poll,
+    UnitProtocolError,
+    UnitSource,
+    decrypt_poll,
+    encrypt_answer,
+    parse_poll,
+    render_answer,
+    split_request,
+)
+
+if TYPE_CHECKING:
+    from bridge.core.clock import Clock
+    from bridge.opentherm.links.unit import UnitLink
+    from bridge.services.thermostat import ThermostatService
+    from bridge.storage import Database
+    from bridge.storage.units import Unit
+
+_LOGGER = logging.getLogger(__name__)
+
+CLOCK_TOLERANCE_S: Final = 60
+"""A unit clock further off than this is set (``TS``)."""
+REFUSAL_LOG_S: Final = 60.0
+"""At most one log line per unit (or address) per this many seconds for refused polls."""
+UNREGISTERED_LOG_S: Final = 3600.0
+"""A unit that is not registered is logged once per hour."""
+RELOAD_S: Final = 10.0
+"""An unknown hardware id re-reads the registrations at most this often (``unit add``
+while the bridge runs)."""
+WATCH_S: Final = 10.0
+"""How often the service checks which units stopped polling."""
+DEFAULT_LOCALE: Final = "nl-NL"
+SOURCE_NAMES: Final = ("crash", "manual", "server", "week", "exception", "pause")
+
+
+class UnitRefused(Exception):
+    """A poll that changes nothing and gets HTTP 400; the message is safe to log."""
+
+
+@dataclass(slots=True)
+class _Live:
+    """What a unit said on its last poll, and what the bridge last sent it."""
+
+    last_seen: float | None = None
+    connected: bool = False
+    revision: int | None = None
+    firmware: str | None = None
+    room: float | None = None
+    source: int | None = None
+    setpoint: float | None = None
+    pid: UnitPid | None = None
+    dial: float | None = None
+    sent: dict[str, Any] = field(default_factory=dict)
+    """The settings elements last sent (cleared by the unit's ``init``)."""
+
+
+class UnitService:
+    """Registered wall units, their polls and the answers the bridge gives them."""
+
+    def __init__(
+        self, db: Database, clock: Clock, thermostat: ThermostatService, link: UnitLink
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._thermostat = thermostat
+        self._link = link
+        self._units: dict[str, Unit] = {}
+        self._passwords: dict[str, str] = {}
+        self._live: dict[str, _Live] = {}
+        self._calendar: tuple[int, str] | None = None
+        self._calendar_cache: tuple[tuple[Any, ...], Calendar, str] | None = None
+        self._logged: dict[str, float] = {}
+        self._reloaded: float | None = None
+        self._lock = asyncio.Lock()
+
+    # -- registrations ------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Read the registered units and the calendar version."""
+        units = await self._db.units.list()
+        self._units = {u.hardware_id: u for u in units}
+        self._passwords = await self._db.units.credentials()
+        for hardware_id in list(self._live):
+            if hardware_id not in self._units:
+                del self._live[hardware_id]
+        for unit in units:
+            live = self._live.setdefault(unit.hardware_id, _Live())
+            live.revision = live.revision or unit.revision
+            live.firmware = live.firmware or unit.firmware
+        self._reloaded = self._clock.monotonic()
+
+    async def _reload_for(self, hardware_id: str) -> None:
+        """Re-read registrations for an unknown id, at most every :data:`RELOAD_S`."""
+        now = self._clock.monotonic()
+        if self._reloaded is None or now - self._reloaded >= RELOAD_S:
+            await self.load()
+            if hardware_id in self._units:
+                self._thermostat.notify_state()
+
+    def house_unit(self) -> str | None:
+        """The hardware id of the house's thermostat unit, if one is registered."""
+        return next((u.hardware_id for u in self._units.values() if u.house), None)
+
+    # -- the poll ------------------------------------------------------------------
+
+    async def poll(self, query: str, address: str) -> str:
+        """Answer one poll (the raw query string of ``GET /api``): the hex answer text.
+
+        Raises :class:`UnitRefused` (nothing changed) for anything not right.
+        """
+        try:
+            hardware_id, hex_text = split_request(query)
+        except UnitProtocolError as err:
+            self._log_refusal(f"address {address}", "Refused a unit poll from %s: %s", address, err)
+            raise UnitRefused(str(err)) from None
+        async with self._lock:
+            password = self._passwords.get(hardware_id)
+            if password is None:
+                await self._reload_for(hardware_id)
+                password = self._passwords.get(hardware_id)
+            if password is None:
+                self._log_unregistered(hardware_id, address)
+                raise UnitRefused(f"unit {hardware_id} is not registered")
+            try:
+                poll = parse_poll(
+                    decrypt_poll(hex_text, password), hardware_id=hardware_id, password=password
+                )
+            except UnitProtocolError as err:
+                if hardware_id == self.house_unit():
+                    self._link.note_refused()
+                self._log_refusal(
+                    hardware_id, "Refused a poll of unit %s from %s: %s", hardware_id, address, err
+                )
+                raise UnitRefused(str(err)) from None
+            await self._take(poll)
+            answer = await self._answer(poll)
+        return encrypt_answer(render_answer(answer), password)
+
+    def _log_refusal(self, key: str, message: str, *args: object) -> None:
+        now = self._clock.monotonic()
+        last = self._logged.get(key)
+        if last is None or now - last >= REFUSAL_LOG_S:
+            self._logged[key] = now
+            _LOGGER.warning(message, *args)
+        self._trim_log_memory(now)
+
+    def _log_unregistered(self, hardware_id: str, address: str) -> None:
+        now = self._clock.monotonic()
+        key = f"unregistered {hardware_id}"
+        last = self._logged.get(key)
+        if last is None or now - last >= UNREGISTERED_LOG_S:
+            self._logged[key] = now
+            _LOGGER.warning(
+                "A ThermoSmart wall unit that is not registered polls: hardware id %s from %s."
+                " Register it with: thermosmart-bridge unit add --hardware-id %s --password ...",
+                hardware_id,
+                address,
+                hardware_id,
+            )
+        self._trim_log_memory(now)
+
+    def _trim_log_memory(self, now: float) -> None:
+        if len(self._logged) > 1024:  # a flood of made-up ids must not grow memory
+            self._logged = {k: t for k, t in self._logged.items() if now - t < UNREGISTERED_LOG_S}
+
+    async def _take(self, poll: Poll) -> None:
+        """Apply what a poll says (it has been checked whole)."""
+        hardware_id = poll.hardware_id
+        live = self._live.setdefault(hardware_id, _Live())
+        before = self._view_key(hardware_id, live)
+        live.last_seen = self._clock.time()
+        live.connected = True
+        if poll.init:
+            live.sent.clear()
+            live.dial = None
+        if poll.room_temperature is not None:
+            live.room = poll.room_temperature
+        live.source = None if poll.source is None else int(poll.source)
+        live.setpoint = poll.dial_setpoint
+        if poll.pid is not None:
+            live.pid = UnitPid(kp=poll.pid.kp, ti=poll.pid.ti, td=poll.pid.td)
+        if (poll.revision, poll.firmware) != (live.revision, live.firmware) and (
+            poll.revision is not None or poll.firmware is not None
+        ):
+            live.revision = poll.revision if poll.revision is not None else live.revision
+            live.firmware = poll.firmware if poll.firmware is not None else live.firmware
+            await self._db.units.note_device(hardware_id, live.revision, live.firmware)
+        if hardware_id == self.house_unit():
+            self._link.report(
+                room=poll.room_temperature,
+                opentherm=poll.opentherm,
+                opentherm_boiler=poll.opentherm_boiler,
+            )
+            await self._take_dial(poll, live)
+        if self._view_key(hardware_id, live) != before:
+            self._thermostat.notify_state()
+
+    async def _take_dial(self, poll: Poll, live: _Live) -> None:
+        """A new dial setpoint on the house's unit becomes a manual target."""
+        if poll.source != UnitSource.MANUAL or poll.dial_setpoint is None:
+            live.dial = None
+            return
+        if poll.dial_setpoint == live.dial:
+            return  # the unit repeats its dial setpoint on every poll
+        live.dial = poll.dial_setpoint
+        if poll.dial_setpoint == self._thermostat.resolution().target:
+            return
+        try:
+            await self._thermostat.update({"target_temperature": poll.dial_setpoint}, remote=False)
+        except ValidationError as err:
+            _LOGGER.warning("The unit's dial setpoint was not taken: %s", err)
+
+    # -- the answer -------------------------------------------------------------------
+
+    async def _answer(self, poll: Poll) -> Answer:
+        thermostat = self._thermostat
+        live = self._live[poll.hardware_id]
+        options = thermostat.options()
+        now = self._clock.time()
+        target = self._link.setpoint
+        if target is None:
+            target = thermostat.resolution().target
+        low, high = SETPOINT_RANGE
+        outside, _ = thermostat.outside()
+        init = None
+        locale = options["unit_language"] or DEFAULT_LOCALE
+        dhw = bool(options["dhw_enable"])
+        if poll.init or live.sent.get("init") != (locale, dhw):
+            init = InitBlock(source=UnitSource.SERVER, locale=locale, hot_water=dhw)
+            live.sent["init"] = (locale, dhw)
+        tz_minutes = _offset_minutes(thermostat, now)
+        clock_off = poll.clock is None or abs(poll.clock - now) > CLOCK_TOLERANCE_S
+        calendar = await self._calendar_for(poll)
+        return Answer(
+            calendar=calendar,
+            setpoint=min(high, max(low, target)),
+            outside=None if outside is None else round(outside, 1),
+            pause=thermostat.state.paused,
+            init=init,
+            time=int(now) if clock_off else None,
+            tz_minutes=self._changed(live, "tz", tz_minutes, force=clock_off),
+            calibration=self._changed(live, "calibration", options["unit_calibration"]),
+            brightness=self._changed(live, "brightness", options["unit_brightness"]),
+            status_led=self._changed(
+                live, "status_led", _index(STATUS_LEDS, options["unit_status_led"])
+            ),
+            display=self._changed(live, "display", _index(DISPLAYS, options["unit_display"])),
+            pid=None,
+            throttle=self._changed(live, "throttle", options["unit_poll_throttle"]),
+        )
+
+    @staticmethod
+    def _changed(live: _Live, key: str, value: Any, *, force: bool = False) -> Any:
+        """``value`` when it differs from what the unit was last sent (or ``force``), else None."""
+        if value is None:
+            return None
+        if force or live.sent.get(key) != value:
+            live.sent[key] = value
+            return value
+        return None
+
+    def _current_calendar(self) -> tuple[Calendar, str]:
+        """The calendar of the schedule, exceptions and programs now (version 0), and its
+        digest; built again only when one of them (or the zone) changed."""
+        state = self._thermostat.state
+        key = (state.schedule, state.exceptions, state.programs, state.timezone)
+        cached = self._calendar_cache
+        if cached is None or any(a is not b for a, b in zip(cached[0], key, strict=True)):
+            calendar = calendar_from_schedule(
+                state.schedule, state.exceptions, state.programs, tz=state.tz, version=0
+            )
+            digest = hashlib.sha256(render_calendar(calendar).encode()).hexdigest()
+            cached = self._calendar_cache = (key, calendar, digest)
+        return cached[1], cached[2]
+
+    async def _calendar_for(self, poll: Poll) -> Calendar | None:
+        """The calendar for this poll: after ``init`` or a change, else None."""
+        calendar, digest = self._current_calendar()
+        version = await self._calendar_version(digest)
+        unit = self._units.get(poll.hardware_id)
+        if unit is None or (not poll.init and unit.calendar_version == version):
+            return None
+        await self._db.units.note_calendar(poll.hardware_id, version)
+        self._units[poll.hardware_id] = replace(unit, calendar_version=version)
+        return replace(calendar, version=version)
+
+    async def _calendar_version(self, digest: str) -> int:
+        """The version of the calendar with ``digest``: a new one when the records changed."""
+        if self._calendar is None:
+            stored: dict[str, Any] = await self._db.settings.get(UNIT_CALENDAR)
+            version = stored.get("version")
+            self._calendar = (
+                (version, str(stored.get("digest")))
+                if isinstance(version, int) and 0 <= version <= 0xFFFF
+                else (0, "")
+            )
+        version, known = self._calendar
+        if digest != known:
+            version = (version + 1) & 0xFFFF
+            await self._db.settings.set(UNIT_CALENDAR, {"version": version, "digest": digest})
+            self._calendar = (version, digest)
+        return version
+
+    # -- watching and showing -------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Re-read the registrations and mark units that stopped polling, until cancelled."""
+        while True:
+            await self._clock.sleep(WATCH_S)
+            async with self._lock:
+                await self.load()  # `unit add` and `unit remove` while the bridge runs
+            self.check()
+
+    def check(self) -> None:
+        """Mark units that stopped polling as gone (and tell listeners)."""
+        link_state = self._link.check()
+        now = self._clock.time()
+        changed = False
+        for hardware_id, live in self._live.items():
+            gone = live.last_seen is None or now - live.last_seen > self._link.silence_s
+            if live.connected and gone:
+                live.connected = False
+                changed = True
+                _LOGGER.warning("ThermoSmart wall unit %s stopped polling", hardware_id)
+        if changed:
+            self._thermostat.notify_state()
+            if link_state != LinkState.CONNECTED:
+                self._thermostat.notify_changes()
+
+    def _view_key(self, hardware_id: str, live: _Live) -> tuple[Any, ...]:
+        """What the native view shows of a unit, but its last-seen time."""
+        return (
+            hardware_id in self._units,
+            live.connected,
+            live.revision,
+            live.firmware,
+            live.room,
+            live.source,
+            live.setpoint,
+            live.pid,
+        )
+
+    def units(self) -> list[WallUnit]:
+        """Every registered unit and what it said last (no password)."""
+        out = []
+        for unit in self._units.values():
+            live = self._live.get(unit.hardware_id, _Live())
+            out.append(
+                WallUnit(
+                    hardware_id=unit.hardware_id,
+                    house=unit.house,
+                    connected=live.connected,
+                    last_seen=live.last_seen,
+                    revision=live.revision,
+                    firmware=live.firmware,
+                    room_temperature=live.room,
+                    source=None if live.source is None else SOURCE_NAMES[live.source],
+                    setpoint=live.setpoint,
+                    pid=live.pid,
+                    calendar_version=unit.calendar_version,
+                )
+            )
+        return out
+
+
+def _index(names: tuple[str, ...], value: str | None) -> int | None:
+    return None if value is None else names.index(value)
+
+
+def _offset_minutes(thermostat: ThermostatService, now: float) -> int:
+    """The bridge's zone offset from UTC at ``now``, minutes (right across DST changes)."""
+    offset = datetime.fromtimestamp(now, tz=UTC).astimezone(thermostat.state.tz).utcoffset()
+    return 0 if offset is None else int(offset.total_seconds() // 60)
+
+
+__all__ = ["UnitRefused", "UnitService"]
