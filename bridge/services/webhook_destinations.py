@@ -127,7 +127,8 @@ def addresses_rule(addresses: Iterable[str], port: int, own_api: OwnApi | None) 
     """The rule a destination breaks if any of its ``addresses`` on ``port`` is refused.
 
     Refused: an address in :data:`REFUSED_NETWORKS`, and the bridge's own
-    API (loopback or one of its addresses, on its port).
+    API (loopback or one of its addresses, on its port). The rule names the
+    address as judged: the IPv4 address of a mapped or NAT64 one, no scope.
     """
     for address in addresses:
         ip = _ip(address)
@@ -135,13 +136,13 @@ def addresses_rule(addresses: Iterable[str], port: int, own_api: OwnApi | None) 
             continue
         for network, reason in REFUSED_NETWORKS:
             if ip.version == network.version and ip in network:
-                return f"must not point to {reason}: {address}"
+                return f"must not point to {reason}: {ip}"
         if (
             own_api is not None
             and port == own_api.port
             and (ip.is_loopback or str(ip) in own_api.addresses)
         ):
-            return f"must not point to the bridge's own API: {address} port {port}"
+            return f"must not point to the bridge's own API: {ip} port {port}"
     return None
 
 

@@ -228,11 +228,11 @@ OWN = OwnApi(8722, frozenset({"192.168.1.10"}))
     [
         ("169.254.169.254", 80, f"{LINK_LOCAL}: 169.254.169.254"),
         ("169.254.1.1", 8123, f"{LINK_LOCAL}: 169.254.1.1"),
-        ("::ffff:169.254.169.254", 80, f"{LINK_LOCAL}: ::ffff:169.254.169.254"),
-        ("[::ffff:a9fe:a9fe]", 80, f"{LINK_LOCAL}: [::ffff:a9fe:a9fe]"),
-        ("64:ff9b::a9fe:a9fe", 80, f"{LINK_LOCAL}: 64:ff9b::a9fe:a9fe"),  # NAT64
+        ("::ffff:169.254.169.254", 80, f"{LINK_LOCAL}: 169.254.169.254"),
+        ("[::ffff:a9fe:a9fe]", 80, f"{LINK_LOCAL}: 169.254.169.254"),
+        ("64:ff9b::a9fe:a9fe", 80, f"{LINK_LOCAL}: 169.254.169.254"),  # NAT64
         ("fe80::1", 80, f"{LINK_LOCAL}: fe80::1"),
-        ("fe80::1%eth0", 80, f"{LINK_LOCAL}: fe80::1%eth0"),
+        ("fe80::1%eth0", 80, f"{LINK_LOCAL}: fe80::1"),
         ("fd00:ec2::254", 80, "must not point to a cloud metadata address: fd00:ec2::254"),
         ("100.100.100.200", 80, "must not point to a cloud metadata address: 100.100.100.200"),
         (
@@ -255,7 +255,7 @@ OWN = OwnApi(8722, frozenset({"192.168.1.10"}))
         (
             "::ffff:127.0.0.1",
             8722,
-            "must not point to the bridge's own API: ::ffff:127.0.0.1 port 8722",
+            "must not point to the bridge's own API: 127.0.0.1 port 8722",
         ),
         ("192.168.1.10", 8722, "must not point to the bridge's own API: 192.168.1.10 port 8722"),
         # what stays legitimate: the LAN, and loopback on other ports
@@ -288,7 +288,7 @@ async def test_refused_destinations_whatever_the_scheme() -> None:
         f"{LINK_LOCAL}: 169.254.169.254"
     )
     assert await check_destination("https://[::ffff:169.254.169.254]/") == (
-        f"{LINK_LOCAL}: ::ffff:169.254.169.254"
+        f"{LINK_LOCAL}: 169.254.169.254"
     )
     assert await check_destination("https://[fe80::1]:8443/") == f"{LINK_LOCAL}: fe80::1"
     own = OwnApi(8722)
@@ -767,7 +767,7 @@ async def test_dead_receiver_does_not_slow_down_put(
         (
             {"webhook_url": "https://[::ffff:169.254.169.254]/"},
             "webhook_url",
-            f"{LINK_LOCAL}: ::ffff:169.254.169.254",
+            f"{LINK_LOCAL}: 169.254.169.254",
         ),
         ({"webhook": "http://[fe80::1]:8123/hook"}, "webhook", f"{LINK_LOCAL}: fe80::1"),
         ({"webhook_url": "http://127.0.0.1/", "colour": "red"}, "colour", "unknown field"),
