@@ -95,8 +95,9 @@ class OwnApi:
     """The bridge's own LAN addresses (loopback is always its own)."""
 
 
-def _ip(address: str | _Ip) -> _Ip | None:
-    """The IP address (IPv4 for a mapped or NAT64 one, scope dropped), or None."""
+def _ip(address: str | _Ip, *, nat64: bool = False) -> _Ip | None:
+    """The IP address (IPv4 for a mapped one, and with ``nat64`` for a NAT64 one;
+    scope dropped), or None."""
     if isinstance(address, str):
         try:
             ip: _Ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
@@ -107,7 +108,7 @@ def _ip(address: str | _Ip) -> _Ip | None:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
-        if ip in _NAT64:
+        if nat64 and ip in _NAT64:
             return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 
@@ -116,8 +117,9 @@ def is_lan_address(address: str | _Ip) -> bool:
     """True for loopback, RFC 1918 and unique-local addresses.
 
     IPv4-mapped IPv6 addresses are judged by their IPv4 address; a scope
-    (``fd00::1%eth0``) is ignored. Anything else, and anything that is not
-    an IP address, is outside the LAN.
+    (``fd00::1%eth0``) is ignored. Anything else (a NAT64 address too: it
+    leads through a gateway), and anything that is not an IP address, is
+    outside the LAN.
     """
     ip = _ip(address)
     return ip is not None and any(ip.version == n.version and ip in n for n in _LAN_NETWORKS)
@@ -131,7 +133,7 @@ def addresses_rule(addresses: Iterable[str], port: int, own_api: OwnApi | None) 
     address as judged: the IPv4 address of a mapped or NAT64 one, no scope.
     """
     for address in addresses:
-        ip = _ip(address)
+        ip = _ip(address, nat64=True)
         if ip is None:
             continue
         for network, reason in REFUSED_NETWORKS:

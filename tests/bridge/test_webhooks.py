@@ -169,6 +169,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         ("2a00:1450::1", False),
         ("::ffff:192.168.0.1", True),
         ("::ffff:8.8.8.8", False),
+        ("64:ff9b::c0a8:105", False),  # NAT64 of 192.168.1.5: through a gateway
         ("example.com", False),
         ("", False),
     ],
