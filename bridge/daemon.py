@@ -39,6 +39,7 @@ from bridge.services.state import NativeStateService
 from bridge.services.thermostat import ThermostatService
 from bridge.services.unit import UnitService
 from bridge.services.webhook_delivery import WebhookDispatcher
+from bridge.services.webhook_destinations import OwnApi
 from bridge.storage import BRIDGE_ID, Database, Retention
 from bridge.storage.settings import NAME
 
@@ -243,6 +244,8 @@ class Bridge:
         await site.start()
         if self._runner.addresses:
             self.port = int(self._runner.addresses[0][1])
+        own_addresses = await asyncio.to_thread(lan_addresses, cfg.host)
+        self.webhooks.own_api = OwnApi(self.port, frozenset(own_addresses))
         _LOGGER.info(
             "ThermoSmart Local bridge %s listening on %s:%s", __version__, cfg.host, self.port
         )

@@ -1,7 +1,11 @@
 """The OAuth2 token endpoint of the cloud-compatible API (THERMOSMART_API.md).
 
-- ``POST /oauth2/token``: ``authorization_code`` and ``refresh_token`` grants
-  (refresh tokens rotate); errors as RFC 6749 JSON.
+- ``POST /oauth2/token``: ``authorization_code`` (with the PKCE
+  ``code_verifier`` when the code was issued with a challenge) and
+  ``refresh_token`` grants; errors as RFC 6749 JSON.
+
+Following RFC 9700: refresh tokens rotate, and a used one presented again
+revokes its whole grant; a code redeemed twice revokes what it issued.
 
 The route is public (no bearer token): it checks the client's own secret.
 The owner's login and consent pages that hand out the codes are
@@ -22,8 +26,9 @@ from multidict import MultiDictProxy
 from bridge.api.context import BRIDGE_KEY
 from bridge.api.oauth_sessions import SCOPE, one_field
 from bridge.api.routing import Route, form_body, json_ok, operation, register, response_ref
+from bridge.core import pkce
 from bridge.core.payloads.access import OAuthError, OAuthToken, TokenForm
-from bridge.services.access import ACCESS_TOKEN_TTL
+from bridge.services.access import ACCESS_TOKEN_TTL, GrantRefused
 
 if TYPE_CHECKING:
     from bridge.services.access import OAuthClient, OAuthGrant
@@ -113,7 +118,7 @@ async def token(request: web.Request) -> web.Response:
 
     Client credentials by HTTP Basic or as ``client_id``/``client_secret``
     form fields (not both), for both grants. A used refresh token is revoked
-    and never works again.
+    and never works again: presenting it revokes the grant it belongs to.
     """
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return _token_error("invalid_request", "the body must be a form")
@@ -140,11 +145,14 @@ async def token(request: web.Request) -> web.Response:
             redirect_uri = client.redirect_uris[0]
         if redirect_uri is None:
             return _token_error("invalid_request", "redirect_uri is missing")
-        grant = await access.exchange_auth_code(code, client.client_id, redirect_uri)
-        if grant is None:
-            return _token_error(
-                "invalid_grant", "the code is unknown, used, expired, or for another redirect_uri"
-            )
+        verifier = one_field(form, "code_verifier")
+        if "code_verifier" in form and (rule := pkce.verifier_rule(verifier or "")):
+            return _token_error("invalid_request", rule)
+        grant = await access.exchange_auth_code(
+            code, client.client_id, redirect_uri, code_verifier=verifier
+        )
+        if isinstance(grant, GrantRefused):
+            return _token_error("invalid_grant", grant.value)
     else:
         refresh = one_field(form, "refresh_token")
         if not refresh:
@@ -153,8 +161,8 @@ async def token(request: web.Request) -> web.Response:
         if scope is not None and set(scope.split()) != {SCOPE}:
             return _token_error("invalid_scope", f"the only scope is {SCOPE}")
         grant = await access.rotate_refresh_token(refresh, client_id=client.client_id)
-        if grant is None:
-            return _token_error("invalid_grant", "the refresh token is unknown, used or revoked")
+        if isinstance(grant, GrantRefused):
+            return _token_error("invalid_grant", grant.value)
         try:  # the client's webhook follows its grant; the rotation has happened anyway
             await bridge.webhooks.adopt(client.client_id, grant.refresh.info.id)
         except Exception:
@@ -180,7 +188,9 @@ ROUTES: tuple[Route, ...] = (
                 "429": response_ref("TooManyRequests"),
             },
             description="Client credentials by HTTP Basic or as client_id/client_secret form "
-            "fields. Refresh tokens rotate: the old one stops working.",
+            "fields. A code issued with a PKCE code_challenge needs its code_verifier. Refresh "
+            "tokens rotate: the old one stops working, and presenting it again revokes the "
+            "grant; a code redeemed twice revokes the tokens it issued.",
             security=[{"clientBasic": []}, {}],
             body=form_body(TokenForm),
         ),

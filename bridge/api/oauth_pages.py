@@ -3,7 +3,8 @@
 - ``GET /login``, ``POST /login``: the owner logs in; a server-side session
   (:mod:`bridge.api.oauth_sessions`) behind an HttpOnly, SameSite=Lax cookie.
 - ``GET /oauth2/authorize``: a login form without a session, a consent form
-  holding a hidden ``transaction_id`` with one.
+  holding a hidden ``transaction_id`` with one; a PKCE ``code_challenge``
+  (``S256`` only) is bound to the code it leads to.
 - ``POST /oauth2/authorize/decision``: 302 to ``redirect_uri?code=…&state=…``.
 
 These routes are public (no bearer token): they check their own secrets.
@@ -40,6 +41,7 @@ from bridge.api.routing import (
     register,
     response_ref,
 )
+from bridge.core import pkce
 from bridge.core.payloads.access import DecisionForm, LoginForm
 
 if TYPE_CHECKING:
@@ -204,7 +206,8 @@ async def post_login(request: web.Request) -> web.Response:
 
 
 async def authorize(request: web.Request) -> web.Response:
-    """``GET /oauth2/authorize?client_id&response_type=code&redirect_uri&scope=ot&state``.
+    """``GET /oauth2/authorize?client_id&response_type=code&redirect_uri&scope=ot&state``
+    (``&code_challenge&code_challenge_method=S256`` for PKCE).
 
     An unknown client or a redirect URI not registered for it answers a 400
     page, never a redirect. With a valid redirect URI, other errors go back
@@ -238,7 +241,7 @@ async def authorize(request: web.Request) -> web.Response:
             )
         )
 
-    for name in ("response_type", "scope", "state"):
+    for name in ("response_type", "scope", "state", "code_challenge", "code_challenge_method"):
         if len(query.getall(name, [])) > 1:
             return error("invalid_request", f"{name} given more than once")
     if state is not None and len(state) > 500:
@@ -251,12 +254,20 @@ async def authorize(request: web.Request) -> web.Response:
     scopes = set(query.get("scope", SCOPE).split())
     if scopes != {SCOPE}:
         return error("invalid_scope", f"the only scope is {SCOPE}")
+    challenge = query.get("code_challenge")
+    method = query.get("code_challenge_method")
+    if challenge is None and method is not None:
+        return error("invalid_request", "code_challenge_method given without code_challenge")
+    if challenge is not None and (rule := pkce.challenge_rule(challenge, method)):
+        return error("invalid_request", rule)
 
     store = request.app[SESSIONS_KEY]
     session = store.get(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return _login_page(request.path_qs)
-    transaction_id = store.add_transaction(session, client.client_id, redirect_uri, state, SCOPE)
+    transaction_id = store.add_transaction(
+        session, client.client_id, redirect_uri, state, SCOPE, code_challenge=challenge
+    )
     return _page(
         "Allow access?",
         _consent_page(client, bridge.thermostat.hardware_id, redirect_uri, transaction_id),
@@ -294,7 +305,9 @@ async def decision(request: web.Request) -> web.Response:
         )
     try:
         code = await request.app[BRIDGE_KEY].access.create_auth_code(
-            transaction.client_id, transaction.redirect_uri
+            transaction.client_id,
+            transaction.redirect_uri,
+            code_challenge=transaction.code_challenge,
         )
     except ValueError:
         return _error_page(400, "The application is no longer registered on this bridge.")
@@ -360,6 +373,17 @@ ROUTES: tuple[Route, ...] = (
                 query("redirect_uri", "one of the client's registered URIs", required=True),
                 query("scope", "ot", {"const": "ot"}),
                 query("state", "returned unchanged"),
+                query(
+                    "code_challenge",
+                    "PKCE (RFC 7636): BASE64URL(SHA256(code_verifier)), 43 characters; the "
+                    "token request must then send the code_verifier",
+                    {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
+                ),
+                query(
+                    "code_challenge_method",
+                    "S256 (plain is refused); required with code_challenge",
+                    {"const": pkce.METHOD},
+                ),
             ],
         ),
     ),

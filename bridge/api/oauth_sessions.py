@@ -54,6 +54,8 @@ class Transaction:
     state: str | None
     scope: str
     expires: float
+    code_challenge: str | None = None
+    """The PKCE S256 challenge the code will be bound to."""
 
 
 @dataclass(slots=True)
@@ -111,7 +113,14 @@ class SessionStore:
             self._sessions.pop(hash_secret(session_id), None)
 
     def add_transaction(
-        self, session: Session, client_id: str, redirect_uri: str, state: str | None, scope: str
+        self,
+        session: Session,
+        client_id: str,
+        redirect_uri: str,
+        state: str | None,
+        scope: str,
+        *,
+        code_challenge: str | None = None,
     ) -> str:
         """Open a consent transaction in ``session``; returns its id."""
         now = self._clock.monotonic()
@@ -121,7 +130,7 @@ class SessionStore:
             session.transactions.popitem(last=False)
         transaction_id = secrets.token_urlsafe(24)
         session.transactions[hash_secret(transaction_id)] = Transaction(
-            client_id, redirect_uri, state, scope, now + self._transaction_ttl
+            client_id, redirect_uri, state, scope, now + self._transaction_ttl, code_challenge
         )
         return transaction_id
 

@@ -27,7 +27,7 @@ from bridge.core.contract import render
 from bridge.core.decoding import decode_fields
 from bridge.core.payloads.ws import LegacyWebhookRegistration, WebhookRegistration
 from bridge.core.validation import ValidationError
-from bridge.services.webhook_destinations import check_destination, check_url
+from bridge.services.webhook_destinations import check_url
 
 _BODIES: dict[str, type] = {
     "webhook_url": WebhookRegistration,
@@ -42,7 +42,7 @@ async def _register(request: web.Request, field: str) -> web.Response:
     if url is None or url == "":
         await dispatcher.unregister(token)
         return web.json_response(render(_BODIES[field]("")))
-    rule = check_url(url) or await check_destination(url, dispatcher.policy)
+    rule = check_url(url) or await dispatcher.check_destination(url)
     if rule is not None:
         raise ValidationError([{"field": field, "rule": rule}])
     webhook = await dispatcher.register(url, token)

@@ -9,11 +9,13 @@ The token and client types are re-exported here for the API's use.
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import TYPE_CHECKING
 
 from bridge.core.payloads.access import TokenKind
 from bridge.storage.auth import (
     ACCESS_TOKEN_TTL,
+    GrantRefused,
     IssuedToken,
     OAuthClient,
     OAuthGrant,
@@ -32,6 +34,7 @@ __all__ = [
     "ACCESS_TOKEN_TTL",
     "OWNER_KINDS",
     "AccessService",
+    "GrantRefused",
     "IssuedToken",
     "OAuthClient",
     "OAuthGrant",
@@ -39,6 +42,8 @@ __all__ = [
     "TokenKind",
     "hash_secret",
 ]
+
+_LOGGER = logging.getLogger(__name__)
 
 OWNER_KINDS = frozenset({TokenKind.API, TokenKind.PAIRED})
 """Token kinds that act for the owner (settings, tokens, privacy)."""
@@ -126,18 +131,43 @@ class AccessService:
         """The client if ``client_secret`` is its secret, else None."""
         return await self._db.auth.verify_oauth_client(client_id, client_secret)
 
-    async def create_auth_code(self, client_id: str, redirect_uri: str) -> str:
-        """A new one-time authorization code (ValueError if the client is gone)."""
-        return await self._db.auth.create_auth_code(client_id, redirect_uri)
+    async def create_auth_code(
+        self, client_id: str, redirect_uri: str, *, code_challenge: str | None = None
+    ) -> str:
+        """A new one-time authorization code, bound to a PKCE S256 ``code_challenge``
+        if given (ValueError if the client is gone or the challenge is malformed)."""
+        return await self._db.auth.create_auth_code(
+            client_id, redirect_uri, code_challenge=code_challenge
+        )
 
     async def exchange_auth_code(
-        self, code: str, client_id: str, redirect_uri: str
-    ) -> OAuthGrant | None:
-        """Access and refresh tokens for a valid code, or None."""
-        return await self._db.auth.exchange_auth_code(code, client_id, redirect_uri)
+        self, code: str, client_id: str, redirect_uri: str, *, code_verifier: str | None = None
+    ) -> OAuthGrant | GrantRefused:
+        """Access and refresh tokens for a valid code, or why not.
+
+        A code used a second time revokes the tokens it issued (RFC 9700 4.2).
+        """
+        result = await self._db.auth.exchange_auth_code(
+            code, client_id, redirect_uri, code_verifier=code_verifier
+        )
+        if result is GrantRefused.CODE_REUSED:
+            _LOGGER.warning(
+                "OAuth client %s redeemed an authorization code twice: its tokens are revoked",
+                client_id,
+            )
+        return result
 
     async def rotate_refresh_token(
         self, refresh_token: str, *, client_id: str
-    ) -> OAuthGrant | None:
-        """New tokens for a refresh token, which is revoked; None if it is not valid."""
-        return await self._db.auth.rotate_refresh_token(refresh_token, client_id=client_id)
+    ) -> OAuthGrant | GrantRefused:
+        """New tokens for a refresh token, which is revoked; or why not.
+
+        A used or revoked refresh token presented again revokes its whole
+        family (RFC 9700 4.14.2).
+        """
+        result = await self._db.auth.rotate_refresh_token(refresh_token, client_id=client_id)
+        if result is GrantRefused.REFRESH_REPLAYED:
+            _LOGGER.warning(
+                "OAuth client %s presented a used refresh token: its grant is revoked", client_id
+            )
+        return result

@@ -42,8 +42,15 @@ token's webhook is removed without a message, and an expired token's webhook
 gets ``{"code": 510}`` once and is removed. An OAuth client has one webhook:
 registering replaces the one an earlier token of that client registered.
 
-Egress (PRIVACY.md): before every request the host name is resolved and the
+Destinations: before every request the host name is resolved again and the
 request goes to exactly the addresses that were checked. When any of them is
+one no webhook may reach (a link-local or cloud metadata address, another
+range of :data:`~bridge.services.webhook_destinations.REFUSED_NETWORKS`, or
+the bridge's own API port), nothing is sent: the attempt is a permanent
+refusal, recorded as a failure, and the reason is logged and shown in
+:meth:`WebhookDispatcher.status`.
+
+Egress (PRIVACY.md): when any of the checked addresses is
 outside the LAN (see
 :func:`~bridge.services.webhook_destinations.is_lan_address`), the request is
 recorded in the egress log (host, path, purpose ``webhook``, field names,
@@ -66,7 +73,14 @@ import aiohttp
 from yarl import URL
 
 from bridge import __version__
-from bridge.services.webhook_destinations import is_lan_address, resolve
+from bridge.services.webhook_destinations import (
+    OwnApi,
+    Resolver,
+    addresses_rule,
+    check_destination,
+    is_lan_address,
+    resolve,
+)
 from bridge.services.webhook_policy import (
     EXPIRED_MESSAGE,
     PURPOSE,
@@ -123,6 +137,8 @@ class Deliverer:
         self._pending: dict[str, Any] | None = None
         self._wake = asyncio.Event()
         self._last_ok_record = -math.inf
+        self.last_error: str | None = None
+        """Why the last attempt failed, or None after a success."""
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -178,14 +194,17 @@ class Deliverer:
                 return
             self.state = "sending"
             attempt = await self._dispatcher.send(self.webhook, message)
+            self.last_error = None if attempt.ok else attempt.error or f"HTTP {attempt.status}"
             if attempt.ok:
                 if not await self._record_success(attempt.status):
                     return
                 continue
-            _LOGGER.info(
-                "Webhook %s: delivery failed (%s)",
+            _LOGGER.log(
+                logging.WARNING if attempt.refused else logging.INFO,
+                "Webhook %s: %s (%s)",
                 self.webhook.id,
-                attempt.error or f"HTTP {attempt.status}",
+                "not sent" if attempt.refused else "delivery failed",
+                self.last_error,
             )
             updated = await self._dispatcher.db.webhooks.record_delivery(
                 self.webhook.id, attempt.status, ok=False
@@ -312,11 +331,17 @@ class WebhookDispatcher:
         *,
         policy: DeliveryPolicy | None = None,
         is_lan: Callable[[str], bool] = is_lan_address,
+        own_api: OwnApi | None = None,
+        resolver: Resolver = resolve,
     ) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy or DeliveryPolicy()
         """May be replaced while running; deliverers read it on every step."""
+        self.own_api = own_api
+        """Where the bridge's own API listens (set once it does); never a destination."""
+        self.resolver = resolver
+        """How host names are resolved, at registration and before every request."""
         self._source = source
         self._is_lan = is_lan
         self._deliverers: dict[int, Deliverer] = {}
@@ -360,6 +385,7 @@ class WebhookDispatcher:
                 "last_status": d.webhook.last_status,
                 "next_attempt": d.next_attempt,
                 "pending": d.pending is not None,
+                "error": d.last_error,
             }
             for d in self._deliverers.values()
         ]
@@ -369,6 +395,12 @@ class WebhookDispatcher:
         return self._deliverers.get(webhook_id)
 
     # -- registration ---------------------------------------------------------
+
+    async def check_destination(self, url: str) -> str | None:
+        """The rule a (valid) webhook URL's destination breaks now, or None."""
+        return await check_destination(
+            url, self.policy, own_api=self.own_api, resolver=self.resolver
+        )
 
     async def register(self, url: str, token: TokenInfo) -> Webhook:
         """Register ``url`` for ``token`` (replacing its webhook, and for an OAuth
@@ -471,7 +503,10 @@ class WebhookDispatcher:
         policy = self.policy
         try:
             async with asyncio.timeout(policy.timeout):
-                addresses = await resolve(host, port)
+                addresses = await self.resolver(host, port)
+                rule = addresses_rule(addresses, port, self.own_api)
+                if rule is not None:
+                    return Attempt(None, f"{host}: {rule}", refused=True)
                 outside = not addresses or not all(self._is_lan(a) for a in addresses)
                 if outside and url.scheme != "https" and policy.https_outside_lan:
                     return Attempt(None, "plain http to an address outside the LAN", refused=True)

@@ -15,6 +15,7 @@ from bridge.core.payloads.privacy import Purpose
 from bridge.storage.auth import (
     BEARER_KINDS,
     PAIRING_CODE_TTL,
+    GrantRefused,
     IssuedToken,
     OAuthClient,
     OAuthGrant,
@@ -92,6 +93,7 @@ __all__ = [
     "EgressRecord",
     "Event",
     "EventKind",
+    "GrantRefused",
     "HourlyAggregate",
     "IssuedToken",
     "Json",

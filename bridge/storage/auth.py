@@ -6,18 +6,26 @@ secret. Everything that must happen once (using a pairing code, an
 authorization code, rotating a refresh token) is a single conditional
 ``UPDATE`` inside a write transaction, so of two concurrent callers, even in
 two processes, exactly one wins.
+
+OAuth tokens carry their grant's *family* (the hash of the authorization
+code the grant began with; refresh rotations inherit it). Following RFC
+9700, a code redeemed a second time, or a refresh token presented after it
+was used or revoked, revokes every token of that family, and a code issued
+with a PKCE challenge is redeemed only with its verifier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+import enum
 import hashlib
 import hmac
 import secrets
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from bridge.core import pkce
 from bridge.core.payloads.access import TokenKind
 from bridge.storage.core import dumps_json, loads_json
 
@@ -89,6 +97,18 @@ class OAuthGrant:
     refresh: IssuedToken
 
 
+class GrantRefused(enum.Enum):
+    """Why a code or refresh token yields no tokens (RFC 6749 ``invalid_grant``)."""
+
+    UNKNOWN_CODE = "the code is unknown, expired, or was issued to another client or redirect_uri"
+    CODE_REUSED = "the code was already used; the tokens issued for it are revoked"
+    VERIFIER_MISSING = "the code was issued with a code_challenge: code_verifier is missing"
+    VERIFIER_MISMATCH = "the code_verifier does not match the code_challenge"
+    VERIFIER_UNEXPECTED = "code_verifier given, but the code was issued without a code_challenge"
+    UNKNOWN_REFRESH = "the refresh token is unknown, expired, or another client's"
+    REFRESH_REPLAYED = "the refresh token was already used or revoked; its grant is revoked"
+
+
 @dataclass(frozen=True, slots=True)
 class OAuthClient:
     """A registered third-party OAuth client (its secret is stored only hashed)."""
@@ -156,13 +176,14 @@ def _issue(
     now: float,
     ttl: float | None,
     client_id: str | None,
+    family: str | None = None,
 ) -> IssuedToken:
     token = secrets.token_urlsafe(32)
     expires = None if ttl is None else now + ttl
     cur = conn.execute(
-        "INSERT INTO tokens (name, kind, token_hash, client_id, created, expires)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (name, kind.value, hash_secret(token), client_id, now, expires),
+        "INSERT INTO tokens (name, kind, token_hash, client_id, created, expires, family)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (name, kind.value, hash_secret(token), client_id, now, expires, family),
     )
     assert cur.lastrowid is not None
     info = TokenInfo(cur.lastrowid, name, kind, now, None, expires, None, client_id)
@@ -177,6 +198,7 @@ def _grant(
     now: float,
     access_ttl: float | None,
     refresh_ttl: float | None,
+    family: str,
 ) -> OAuthGrant:
     return OAuthGrant(
         access=_issue(
@@ -186,6 +208,7 @@ def _grant(
             now=now,
             ttl=access_ttl,
             client_id=client_id,
+            family=family,
         ),
         refresh=_issue(
             conn,
@@ -194,8 +217,16 @@ def _grant(
             now=now,
             ttl=refresh_ttl,
             client_id=client_id,
+            family=family,
         ),
     )
+
+
+def _revoke_family(conn: sqlite3.Connection, family: str, now: float) -> int:
+    """Revoke every still-active token of a grant family; how many were."""
+    return conn.execute(
+        "UPDATE tokens SET revoked = ? WHERE family = ? AND revoked IS NULL", (now, family)
+    ).rowcount
 
 
 def _check_name(name: str) -> None:
@@ -394,13 +425,23 @@ class AuthRepo:
     # -- OAuth codes and tokens ---------------------------------------------
 
     async def create_auth_code(
-        self, client_id: str, redirect_uri: str, *, ttl: float = AUTH_CODE_TTL
+        self,
+        client_id: str,
+        redirect_uri: str,
+        *,
+        code_challenge: str | None = None,
+        ttl: float = AUTH_CODE_TTL,
     ) -> str:
         """A one-time authorization code for ``client_id``.
 
-        ValueError if the client is unknown or ``redirect_uri`` is not one of
-        its registered URIs (exact match).
+        ValueError if the client is unknown, ``redirect_uri`` is not one of
+        its registered URIs (exact match), or ``code_challenge`` (PKCE S256,
+        redeemed only with its verifier) is malformed.
         """
+        if code_challenge is not None and (
+            rule := pkce.challenge_rule(code_challenge, pkce.METHOD)
+        ):
+            raise ValueError(rule)
         code = secrets.token_urlsafe(24)
         now = self._clock.time()
 
@@ -413,9 +454,10 @@ class AuthRepo:
             if redirect_uri not in loads_json(row[0]):
                 raise ValueError("redirect_uri is not registered for this client")
             conn.execute(
-                "INSERT INTO auth_codes (code_hash, client_id, redirect_uri, created, expires)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (hash_secret(code), client_id, redirect_uri, now, now + ttl),
+                "INSERT INTO auth_codes"
+                " (code_hash, client_id, redirect_uri, created, expires, code_challenge)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (hash_secret(code), client_id, redirect_uri, now, now + ttl, code_challenge),
             )
 
         await self._worker.write(run)
@@ -427,36 +469,60 @@ class AuthRepo:
         client_id: str,
         redirect_uri: str,
         *,
+        code_verifier: str | None = None,
         access_ttl: float | None = ACCESS_TOKEN_TTL,
         refresh_ttl: float | None = None,
-    ) -> OAuthGrant | None:
+    ) -> OAuthGrant | GrantRefused:
         """Use an authorization code once and get an access and a refresh token.
 
-        None if the code is unknown, used, expired, or was issued to another
-        client or redirect URI. Using the code and issuing the tokens are one
-        transaction.
+        Refused if the code is unknown, expired, or was issued to another
+        client or redirect URI; if it was issued with a PKCE challenge and
+        ``code_verifier`` is missing or does not match it; or if a verifier
+        comes for a code issued without a challenge (a downgrade). None of
+        these uses the code up. A code that was already used is refused and
+        every token issued for it (and rotated from them) is revoked. Using
+        the code and issuing the tokens are one transaction.
         """
         digest = hash_secret(code)
         now = self._clock.time()
 
-        def run(conn: sqlite3.Connection) -> OAuthGrant | None:
+        def run(conn: sqlite3.Connection) -> OAuthGrant | GrantRefused:
+            row = conn.execute(
+                "SELECT client_id, redirect_uri, expires, used, code_challenge FROM auth_codes"
+                " WHERE code_hash = ?",
+                (digest,),
+            ).fetchone()
+            if row is None:
+                return GrantRefused.UNKNOWN_CODE
+            issued_to, issued_for, expires, used, challenge = row
+            if used is not None:
+                _revoke_family(conn, digest, now)
+                return GrantRefused.CODE_REUSED
+            if issued_to != client_id or issued_for != redirect_uri or expires <= now:
+                return GrantRefused.UNKNOWN_CODE
+            if challenge is None and code_verifier is not None:
+                return GrantRefused.VERIFIER_UNEXPECTED
+            if challenge is not None and code_verifier is None:
+                return GrantRefused.VERIFIER_MISSING
+            if challenge is not None and not pkce.verifier_matches(code_verifier or "", challenge):
+                return GrantRefused.VERIFIER_MISMATCH
             cur = conn.execute(
-                "UPDATE auth_codes SET used = ? WHERE code_hash = ? AND client_id = ?"
-                " AND redirect_uri = ? AND used IS NULL AND expires > ?",
-                (now, digest, client_id, redirect_uri, now),
+                "UPDATE auth_codes SET used = ? WHERE code_hash = ? AND used IS NULL",
+                (now, digest),
             )
             if cur.rowcount != 1:
-                return None
-            row = conn.execute(
+                return GrantRefused.UNKNOWN_CODE
+            name = conn.execute(
                 "SELECT name FROM oauth_clients WHERE client_id = ?", (client_id,)
-            ).fetchone()
+            ).fetchone()[0]
             return _grant(
                 conn,
-                name=row[0] or client_id,
+                name=name or client_id,
                 client_id=client_id,
                 now=now,
                 access_ttl=access_ttl,
                 refresh_ttl=refresh_ttl,
+                family=digest,
             )
 
         return await self._worker.write(run)
@@ -468,37 +534,50 @@ class AuthRepo:
         client_id: str | None = None,
         access_ttl: float | None = ACCESS_TOKEN_TTL,
         refresh_ttl: float | None = None,
-    ) -> OAuthGrant | None:
-        """Use a refresh token once: it is revoked and a new pair is issued.
+    ) -> OAuthGrant | GrantRefused:
+        """Use a refresh token once: it is revoked and a new pair of its family is issued.
 
-        None if the token is unknown, not a refresh token, revoked, expired,
-        or (when ``client_id`` is given) belongs to another client. Of two
-        concurrent rotations of the same token, exactly one succeeds.
+        Refused if the token is unknown, not a refresh token, expired, or
+        (when ``client_id`` is given) belongs to another client. A refresh
+        token that was already used or revoked is a replay: it is refused and
+        every token of its family is revoked, the current refresh token and
+        the access tokens included. Of two concurrent rotations of the same
+        token exactly one succeeds, and the other is such a replay.
         """
         digest = hash_secret(refresh_token)
         now = self._clock.time()
 
-        def run(conn: sqlite3.Connection) -> OAuthGrant | None:
+        def run(conn: sqlite3.Connection) -> OAuthGrant | GrantRefused:
             row = conn.execute(
-                "SELECT id, name, client_id FROM tokens WHERE token_hash = ? AND kind = ?",
+                "SELECT id, name, client_id, revoked, expires, family FROM tokens"
+                " WHERE token_hash = ? AND kind = ?",
                 (digest, TokenKind.OAUTH_REFRESH.value),
             ).fetchone()
             if row is None or (client_id is not None and row[2] != client_id):
-                return None
+                return GrantRefused.UNKNOWN_REFRESH
+            token_id, name, owner, revoked, expires, family = row
+            # a token issued before families were stored starts its own at its first use
+            family = family or digest
+            if revoked is not None:
+                _revoke_family(conn, family, now)
+                return GrantRefused.REFRESH_REPLAYED
+            if expires is not None and expires <= now:
+                return GrantRefused.UNKNOWN_REFRESH
             cur = conn.execute(
-                "UPDATE tokens SET revoked = ?, last_used = ? WHERE id = ?"
-                " AND revoked IS NULL AND (expires IS NULL OR expires > ?)",
-                (now, now, row[0], now),
+                "UPDATE tokens SET revoked = ?, last_used = ?, family = ?"
+                " WHERE id = ? AND revoked IS NULL",
+                (now, now, family, token_id),
             )
             if cur.rowcount != 1:
-                return None
+                return GrantRefused.REFRESH_REPLAYED
             return _grant(
                 conn,
-                name=row[1],
-                client_id=row[2],
+                name=name,
+                client_id=owner,
                 now=now,
                 access_ttl=access_ttl,
                 refresh_ttl=refresh_ttl,
+                family=family,
             )
 
         return await self._worker.write(run)

@@ -216,7 +216,8 @@ class Database:
         """Delete what is older than its retention; returns rows deleted per class.
 
         ``now`` defaults to the injected clock's time. Also removes used or
-        expired pairing and authorization codes, and tokens revoked or
+        expired pairing codes, expired authorization codes (a used one is kept
+        until it expires, so that its reuse revokes what it issued), and tokens revoked or
         expired longer ago than ``retention.dead_tokens`` (with their webhooks).
         """
         when = self.clock.time() if now is None else now
@@ -243,8 +244,9 @@ class Database:
                 "pairing_codes": conn.execute(
                     "DELETE FROM pairing_codes WHERE used IS NOT NULL OR expires <= ?", (when,)
                 ).rowcount,
+                # a used code is kept until it expires, so its reuse is still detected
                 "auth_codes": conn.execute(
-                    "DELETE FROM auth_codes WHERE used IS NOT NULL OR expires <= ?", (when,)
+                    "DELETE FROM auth_codes WHERE expires <= ?", (when,)
                 ).rowcount,
                 "tokens": conn.execute(
                     "DELETE FROM tokens WHERE revoked < ? OR expires < ?", (token_cut, token_cut)

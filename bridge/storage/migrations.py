@@ -169,6 +169,19 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         3,
+        "PKCE challenges and OAuth grant families",
+        (
+            # the S256 code_challenge a code was issued with (RFC 7636), or NULL
+            "ALTER TABLE auth_codes ADD COLUMN code_challenge TEXT",
+            # the grant an OAuth token belongs to: the hash of the authorization code it
+            # began with (NULL for tokens issued before this step); a code used twice or a
+            # refresh token replayed revokes every token of its family (RFC 9700)
+            "ALTER TABLE tokens ADD COLUMN family TEXT",
+            "CREATE INDEX tokens_family ON tokens (family)",
+        ),
+    ),
+    Migration(
+        4,
         "ThermoSmart wall units",
         (
             # the units the bridge answers (see units.py); the password is the unit's key

@@ -22,6 +22,7 @@ from yarl import URL
 
 from bridge.api.oauth_sessions import MAX_SESSIONS, SessionStore
 from bridge.config import validate
+from bridge.core import pkce
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.storage import EMAIL, TokenKind
@@ -87,9 +88,9 @@ async def _login(
         return r
 
 
-async def _consent(jar: aiohttp.ClientSession, b: Bridge, client: Client) -> str:
+async def _consent(jar: aiohttp.ClientSession, b: Bridge, client: Client, **extra: str) -> str:
     """Follow authorize → login form → login → consent; returns the transaction id."""
-    async with jar.get(_authorize_url(b, client.client_id)) as r:
+    async with jar.get(_authorize_url(b, client.client_id, **extra)) as r:
         assert r.status == 200
         assert r.content_type == "text/html"
         page = await r.text()
@@ -120,8 +121,8 @@ async def _decide(
         return r
 
 
-async def _code(jar: aiohttp.ClientSession, b: Bridge, client: Client) -> str:
-    r = await _decide(jar, b, await _consent(jar, b, client))
+async def _code(jar: aiohttp.ClientSession, b: Bridge, client: Client, **extra: str) -> str:
+    r = await _decide(jar, b, await _consent(jar, b, client, **extra))
     assert r.status == 302
     location = URL(r.headers["Location"])
     assert str(location.with_query(None)) == REDIRECT
@@ -276,12 +277,6 @@ async def test_refresh_tokens_rotate(
     assert second["access_token"] != first["access_token"]
     assert second["thermostat"] == bridge.thermostat.hardware_id
     assert await _get_thermostat(http, bridge, second["access_token"]) == 200
-    # the used refresh token is refused from now on
-    status, error, _ = await _token(http, bridge, form)
-    assert (status, error["error"]) == (400, "invalid_grant")
-    # the new one works once more
-    status, _, _ = await _token(http, bridge, {**form, "refresh_token": second["refresh_token"]})
-    assert status == 200
     # another client cannot use this client's refresh token
     other, other_secret = await bridge.db.auth.create_oauth_client([REDIRECT], "other")
     status, error, _ = await _token(
@@ -290,6 +285,12 @@ async def test_refresh_tokens_rotate(
         {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]},
         basic=Client(other.client_id, other_secret),
     )
+    assert (status, error["error"]) == (400, "invalid_grant")
+    # the new one works once more
+    status, _, _ = await _token(http, bridge, {**form, "refresh_token": second["refresh_token"]})
+    assert status == 200
+    # the used refresh token is refused from now on
+    status, error, _ = await _token(http, bridge, form)
     assert (status, error["error"]) == (400, "invalid_grant")
 
 
@@ -357,6 +358,149 @@ async def test_token_request_errors(
     ) as r:
         assert r.status == 400
         assert (await r.json())["error"] == "invalid_request"
+
+
+# -- RFC 9700: PKCE, code reuse, refresh-token replay -----------------------------------
+
+VERIFIER = "k9Jq2mXz7LwP4vRt8YbN3cHs6FdA1eGu5oIy0TlW-._~"
+S256 = {"code_challenge": pkce.challenge_of(VERIFIER), "code_challenge_method": "S256"}
+
+
+async def test_pkce_code_needs_its_verifier(
+    bridge: Bridge, jar: aiohttp.ClientSession, http: aiohttp.ClientSession, client: Client
+) -> None:
+    code = await _code(jar, bridge, client, **S256)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    for extra, error, description in (
+        ({}, "invalid_grant", "code_verifier is missing"),
+        ({"code_verifier": "x" * 43}, "invalid_grant", "does not match"),
+        ({"code_verifier": VERIFIER[:42]}, "invalid_request", "43 to 128 characters"),
+        ({"code_verifier": VERIFIER + "+"}, "invalid_request", "43 to 128 characters"),
+    ):
+        status, body, _ = await _token(http, bridge, {**form, **extra}, basic=client)
+        assert (status, body["error"]) == (400, error), extra
+        assert description in body["error_description"]
+    assert not await bridge.db.auth.list_tokens(include_inactive=False)  # nothing was issued
+    # the wrong attempts did not use the code up: the right verifier redeems it
+    status, body, _ = await _token(http, bridge, {**form, "code_verifier": VERIFIER}, basic=client)
+    assert status == 200, body
+    assert await _get_thermostat(http, bridge, body["access_token"]) == 200
+
+
+async def test_verifier_for_a_code_without_challenge_is_refused(
+    bridge: Bridge, jar: aiohttp.ClientSession, http: aiohttp.ClientSession, client: Client
+) -> None:
+    code = await _code(jar, bridge, client)  # a confidential client without PKCE
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    status, body, _ = await _token(http, bridge, {**form, "code_verifier": VERIFIER}, basic=client)
+    assert (status, body["error"]) == (400, "invalid_grant")
+    assert "without a code_challenge" in body["error_description"]
+    status, _, _ = await _token(http, bridge, form, basic=client)
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("extra", "description"),
+    [
+        (
+            {"code_challenge": VERIFIER, "code_challenge_method": "plain"},
+            "code_challenge_method must be S256",
+        ),
+        ({"code_challenge": S256["code_challenge"]}, "code_challenge_method must be S256"),
+        ({"code_challenge": "short", "code_challenge_method": "S256"}, "43 base64url characters"),
+        ({"code_challenge_method": "S256"}, "without code_challenge"),
+    ],
+)
+async def test_bad_pkce_challenge_goes_back_with_an_error(
+    bridge: Bridge,
+    jar: aiohttp.ClientSession,
+    client: Client,
+    extra: dict[str, str],
+    description: str,
+) -> None:
+    assert (await _login(jar, bridge, await bridge.db.auth.create_pairing_code())).status == 200
+    async with jar.get(
+        _authorize_url(bridge, client.client_id, **extra), allow_redirects=False
+    ) as r:
+        assert r.status == 302
+        location = URL(r.headers["Location"])
+    assert str(location.with_query(None)) == REDIRECT
+    assert location.query["error"] == "invalid_request"
+    assert description in location.query["error_description"]
+    assert location.query["state"] == "st-123"
+    assert "code" not in location.query
+
+
+async def test_reused_code_revokes_what_it_issued(
+    bridge: Bridge, jar: aiohttp.ClientSession, http: aiohttp.ClientSession, client: Client
+) -> None:
+    code = await _code(jar, bridge, client, **S256)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER,
+    }
+    status, first, _ = await _token(http, bridge, form, basic=client)
+    assert status == 200
+    status, rotated, _ = await _token(
+        http,
+        bridge,
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        basic=client,
+    )
+    assert status == 200
+    assert await _get_thermostat(http, bridge, rotated["access_token"]) == 200
+    # the code comes again (stolen, or replayed): refused, and its grant is revoked
+    status, error, _ = await _token(http, bridge, form, basic=client)
+    assert (status, error["error"]) == (400, "invalid_grant")
+    assert "already used" in error["error_description"]
+    for access in (first["access_token"], rotated["access_token"]):
+        assert await _get_thermostat(http, bridge, access) == 401
+    status, error, _ = await _token(
+        http,
+        bridge,
+        {"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]},
+        basic=client,
+    )
+    assert (status, error["error"]) == (400, "invalid_grant")
+    assert not await bridge.db.auth.list_tokens(include_inactive=False)
+
+
+async def test_replayed_refresh_token_revokes_its_family(
+    bridge: Bridge, jar: aiohttp.ClientSession, http: aiohttp.ClientSession, client: Client
+) -> None:
+    grants = []
+    for _ in range(2):
+        code = await _code(jar, bridge, client)
+        status, body, _ = await _token(
+            http,
+            bridge,
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT},
+            basic=client,
+        )
+        assert status == 200
+        grants.append(body)
+    stolen, other = grants
+    refresh = {"grant_type": "refresh_token", "refresh_token": stolen["refresh_token"]}
+    status, current, _ = await _token(http, bridge, refresh, basic=client)
+    assert status == 200
+    # the old refresh token comes again: refused, and the whole family goes
+    status, error, _ = await _token(http, bridge, refresh, basic=client)
+    assert (status, error["error"]) == (400, "invalid_grant")
+    assert "its grant is revoked" in error["error_description"]
+    for access in (stolen["access_token"], current["access_token"]):
+        assert await _get_thermostat(http, bridge, access) == 401
+    status, error, _ = await _token(
+        http, bridge, {**refresh, "refresh_token": current["refresh_token"]}, basic=client
+    )
+    assert (status, error["error"]) == (400, "invalid_grant")
+    # the client's other grant is not part of that family
+    assert await _get_thermostat(http, bridge, other["access_token"]) == 200
+    status, _, _ = await _token(
+        http, bridge, {**refresh, "refresh_token": other["refresh_token"]}, basic=client
+    )
+    assert status == 200
 
 
 # -- the authorize page ------------------------------------------------------------------

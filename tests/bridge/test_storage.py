@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from bridge.core import pkce
 from bridge.core.clock import VirtualClock
 from bridge.core.programs import ExceptionPeriod, ScheduleEntry
 from bridge.storage import (
@@ -40,6 +41,8 @@ from bridge.storage import (
     DatabaseClosedError,
     Defaults,
     EventKind,
+    GrantRefused,
+    OAuthGrant,
     Purpose,
     Retention,
     Sample,
@@ -455,36 +458,143 @@ async def test_oauth_code_flow_and_refresh_rotation(db: Database, clock: Virtual
         await db.auth.create_auth_code("nobody", "https://app.example/cb")
 
     code = await db.auth.create_auth_code(client.client_id, "https://app.example/cb")
-    assert await db.auth.exchange_auth_code(code, client.client_id, "https://other/cb") is None
+    assert (
+        await db.auth.exchange_auth_code(code, client.client_id, "https://other/cb")
+        is GrantRefused.UNKNOWN_CODE
+    )
     grant = await db.auth.exchange_auth_code(code, client.client_id, "https://app.example/cb")
-    assert grant is not None
+    assert isinstance(grant, OAuthGrant)
     assert grant.access.info.kind == TokenKind.OAUTH_ACCESS
     assert grant.access.info.expires == T0 + 3600
     assert grant.refresh.info.kind == TokenKind.OAUTH_REFRESH
     assert grant.access.info.name == "App"
-    assert (
-        await db.auth.exchange_auth_code(code, client.client_id, "https://app.example/cb") is None
-    )
     assert await db.auth.authenticate(grant.access.token) is not None
 
-    assert await db.auth.rotate_refresh_token(grant.refresh.token, client_id="other") is None
+    refused = GrantRefused.UNKNOWN_REFRESH
+    assert await db.auth.rotate_refresh_token(grant.refresh.token, client_id="other") is refused
     rotated = await db.auth.rotate_refresh_token(grant.refresh.token, client_id=client.client_id)
-    assert rotated is not None
+    assert isinstance(rotated, OAuthGrant)
     assert rotated.refresh.token != grant.refresh.token
     assert rotated.access.info.client_id == client.client_id
-    assert await db.auth.rotate_refresh_token(grant.refresh.token) is None  # used up
-    assert await db.auth.rotate_refresh_token(grant.access.token) is None  # not a refresh token
+    assert await db.auth.rotate_refresh_token(grant.access.token) is refused  # not a refresh token
 
     late = await db.auth.create_auth_code(client.client_id, "https://app.example/cb")
     clock.set(T0 + 600)
     assert (
-        await db.auth.exchange_auth_code(late, client.client_id, "https://app.example/cb") is None
+        await db.auth.exchange_auth_code(late, client.client_id, "https://app.example/cb")
+        is GrantRefused.UNKNOWN_CODE
     )
 
     assert await db.auth.delete_oauth_client(client.client_id) is True
     assert await db.auth.authenticate(rotated.access.token) is None
     assert await db.auth.list_tokens() == []
     assert await db.auth.delete_oauth_client(client.client_id) is False
+
+
+async def test_code_reuse_and_refresh_replay_revoke_the_family(db: Database) -> None:
+    client, _ = await db.auth.create_oauth_client(["https://app.example/cb"], "App")
+    cb = "https://app.example/cb"
+    bystander = await db.auth.exchange_auth_code(
+        await db.auth.create_auth_code(client.client_id, cb), client.client_id, cb
+    )
+    assert isinstance(bystander, OAuthGrant)
+    # a code redeemed twice revokes what it issued, and what was rotated from that
+    code = await db.auth.create_auth_code(client.client_id, cb)
+    first = await db.auth.exchange_auth_code(code, client.client_id, cb)
+    assert isinstance(first, OAuthGrant)
+    second = await db.auth.rotate_refresh_token(first.refresh.token)
+    assert isinstance(second, OAuthGrant)
+    assert (await db.prune())["auth_codes"] == 0  # a used code is kept until it expires
+    assert await db.auth.exchange_auth_code(code, client.client_id, cb) is GrantRefused.CODE_REUSED
+    for token in (first.access, second.access, second.refresh):
+        info = await db.auth.get_token(token.info.id)
+        assert info is not None
+        assert info.revoked is not None
+    # a replayed refresh token revokes its family: the current refresh and every access token
+    grant = await db.auth.exchange_auth_code(
+        await db.auth.create_auth_code(client.client_id, cb), client.client_id, cb
+    )
+    assert isinstance(grant, OAuthGrant)
+    rotated = await db.auth.rotate_refresh_token(grant.refresh.token)
+    assert isinstance(rotated, OAuthGrant)
+    assert await db.auth.authenticate(grant.access.token) is not None  # not yet expired
+    assert await db.auth.rotate_refresh_token(grant.refresh.token) is GrantRefused.REFRESH_REPLAYED
+    assert await db.auth.authenticate(grant.access.token) is None
+    assert await db.auth.authenticate(rotated.access.token) is None
+    assert await db.auth.rotate_refresh_token(rotated.refresh.token) is (
+        GrantRefused.REFRESH_REPLAYED
+    )
+    # other grants of the same client are untouched
+    assert await db.auth.authenticate(bystander.access.token) is not None
+    assert isinstance(await db.auth.rotate_refresh_token(bystander.refresh.token), OAuthGrant)
+
+
+async def test_pkce_binds_the_code_to_its_verifier(db: Database) -> None:
+    client, _ = await db.auth.create_oauth_client(["https://app.example/cb"], "App")
+    cb = "https://app.example/cb"
+    verifier = "v" * 43
+    challenge = pkce.challenge_of(verifier)
+    with pytest.raises(ValueError, match="code_challenge"):
+        await db.auth.create_auth_code(client.client_id, cb, code_challenge="too-short")
+    code = await db.auth.create_auth_code(client.client_id, cb, code_challenge=challenge)
+    exchange = db.auth.exchange_auth_code
+    assert await exchange(code, client.client_id, cb) is GrantRefused.VERIFIER_MISSING
+    assert (
+        await exchange(code, client.client_id, cb, code_verifier="w" * 43)
+        is GrantRefused.VERIFIER_MISMATCH
+    )
+    # the failures did not use the code up
+    assert isinstance(
+        await exchange(code, client.client_id, cb, code_verifier=verifier), OAuthGrant
+    )
+    # a verifier for a code issued without a challenge is a downgrade
+    plain = await db.auth.create_auth_code(client.client_id, cb)
+    assert (
+        await exchange(plain, client.client_id, cb, code_verifier=verifier)
+        is GrantRefused.VERIFIER_UNEXPECTED
+    )
+    assert isinstance(await exchange(plain, client.client_id, cb), OAuthGrant)
+
+
+def test_pkce_rules() -> None:
+    # RFC 7636 appendix B
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert pkce.challenge_of(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert pkce.verifier_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    assert pkce.verifier_rule(verifier) is None
+    for bad in ("x" * 42, "x" * 129, "x" * 42 + "+", "x" * 42 + "\u00e9", ""):
+        assert pkce.verifier_rule(bad) is not None
+        assert not pkce.verifier_matches(bad, pkce.challenge_of("x" * 43))
+    assert pkce.challenge_rule(pkce.challenge_of(verifier), "S256") is None
+    assert pkce.challenge_rule(verifier, "plain") == "code_challenge_method must be S256"
+    assert pkce.challenge_rule(pkce.challenge_of(verifier), None) is not None  # plain by default
+    assert pkce.challenge_rule("x" * 44, "S256") is not None
+
+
+async def test_upgrade_keeps_oauth_tokens_and_starts_families(
+    db_path: Path, clock: VirtualClock
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    with raw(db_path) as conn:
+        migrations.migrate(conn, migrations.MIGRATIONS[:2])
+        conn.execute(
+            "INSERT INTO oauth_clients (client_id, name, secret_hash, redirect_uris, created)"
+            " VALUES ('app', 'App', 'x', '[\"https://app.example/cb\"]', 0)"
+        )
+        for kind, secret in (("oauth_access", "old-access"), ("oauth_refresh", "old-refresh")):
+            conn.execute(
+                "INSERT INTO tokens (name, kind, token_hash, client_id, created, expires)"
+                " VALUES ('App', ?, ?, 'app', ?, NULL)",
+                (kind, hashlib.sha256(secret.encode()).hexdigest(), T0),
+            )
+    async with await Database.open(db_path, clock) as db:
+        assert db.schema_version == latest_version() >= 3
+        assert await db.auth.authenticate("old-access") is not None
+        rotated = await db.auth.rotate_refresh_token("old-refresh", client_id="app")
+        assert isinstance(rotated, OAuthGrant)
+        # the pre-upgrade token began a family at its first use: replaying it revokes that
+        assert await db.auth.rotate_refresh_token("old-refresh") is GrantRefused.REFRESH_REPLAYED
+        assert await db.auth.authenticate(rotated.access.token) is None
 
 
 async def test_refresh_rotation_has_one_winner(db: Database, db_path: Path) -> None:
@@ -498,9 +608,11 @@ async def test_refresh_rotation_has_one_winner(db: Database, db_path: Path) -> N
             *(other.auth.rotate_refresh_token(t) for t in refresh),
         )
         for i in range(len(refresh)):
-            assert (results[i] is None) != (results[i + len(refresh)] is None)
-        active = await db.auth.list_tokens(include_inactive=False)
-        assert len(active) == 2 * len(refresh)  # one new access + refresh per winner
+            pair = (results[i], results[i + len(refresh)])
+            assert sorted(isinstance(r, OAuthGrant) for r in pair) == [False, True]
+            assert GrantRefused.REFRESH_REPLAYED in pair
+        # the loser presented a used token: a replay, which revokes what the winner got
+        assert await db.auth.list_tokens(include_inactive=False) == []
     finally:
         await other.close()
 
@@ -876,9 +988,18 @@ ALLOWED_COLUMNS = {
         "last_used",
         "expires",
         "revoked",
+        "family",
     },
     "pairing_codes": {"code_hash", "created", "expires", "used"},
-    "auth_codes": {"code_hash", "client_id", "redirect_uri", "created", "expires", "used"},
+    "auth_codes": {
+        "code_hash",
+        "client_id",
+        "redirect_uri",
+        "created",
+        "expires",
+        "used",
+        "code_challenge",
+    },
     "samples": {"ts", "key", "value"},
     "hourly": {"key", "hour", "min", "max", "mean", "count"},
     "events": {"id", "ts", "kind", "code", "message", "data"},

@@ -17,11 +17,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 import pytest
+from yarl import URL
 
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.services.webhook_delivery import WebhookDispatcher
 from bridge.services.webhook_destinations import (
+    REFUSED_NETWORKS,
+    OwnApi,
+    addresses_rule,
     check_destination,
     check_url,
     is_lan_address,
@@ -151,20 +155,21 @@ async def receiver() -> AsyncIterator[Receiver]:
         ("172.32.0.1", False),
         ("192.168.1.20", True),
         ("192.169.0.1", False),
-        ("169.254.10.1", True),
+        ("169.254.10.1", False),  # link-local: refused as a destination anyway
         ("100.64.0.1", False),  # carrier-grade NAT is the ISP's, not the LAN
         ("8.8.8.8", False),
         ("0.0.0.0", False),
         ("224.0.0.251", False),
         ("::1", True),
-        ("fe80::1", True),
-        ("fe80::1%eth0", True),
+        ("fe80::1", False),
+        ("fd00::1%eth0", True),
         ("fd12:3456::1", True),
         ("fc00::1", True),
         ("2001:db8::1", False),
         ("2a00:1450::1", False),
         ("::ffff:192.168.0.1", True),
         ("::ffff:8.8.8.8", False),
+        ("64:ff9b::c0a8:105", False),  # NAT64 of 192.168.1.5: through a gateway
         ("example.com", False),
         ("", False),
     ],
@@ -213,6 +218,90 @@ async def test_plain_http_only_inside_the_lan() -> None:
     assert await check_destination("https://8.8.8.8/hook") is None
     assert await check_destination("http://192.168.1.5/hook") is None
     assert await check_destination("http://127.0.0.1:1/hook") is None
+
+
+LINK_LOCAL = "must not point to a link-local address (cloud metadata services live there)"
+OWN = OwnApi(8722, frozenset({"192.168.1.10"}))
+
+
+@pytest.mark.parametrize(
+    ("address", "port", "rule"),
+    [
+        ("169.254.169.254", 80, f"{LINK_LOCAL}: 169.254.169.254"),
+        ("169.254.1.1", 8123, f"{LINK_LOCAL}: 169.254.1.1"),
+        ("::ffff:169.254.169.254", 80, f"{LINK_LOCAL}: 169.254.169.254"),
+        ("[::ffff:a9fe:a9fe]", 80, f"{LINK_LOCAL}: 169.254.169.254"),
+        ("64:ff9b::a9fe:a9fe", 80, f"{LINK_LOCAL}: 169.254.169.254"),  # NAT64
+        ("fe80::1", 80, f"{LINK_LOCAL}: fe80::1"),
+        ("fe80::1%eth0", 80, f"{LINK_LOCAL}: fe80::1"),
+        ("fd00:ec2::254", 80, "must not point to a cloud metadata address: fd00:ec2::254"),
+        ("100.100.100.200", 80, "must not point to a cloud metadata address: 100.100.100.200"),
+        (
+            "0.0.0.0",
+            80,
+            "must not point to a 'this network' address (0.0.0.0 reaches the bridge "
+            "itself): 0.0.0.0",
+        ),
+        ("::", 80, "must not point to the unspecified address: ::"),
+        ("224.0.0.251", 80, "must not point to a multicast address: 224.0.0.251"),
+        ("ff02::1", 80, "must not point to a multicast address: ff02::1"),
+        (
+            "255.255.255.255",
+            80,
+            "must not point to a reserved or broadcast address: 255.255.255.255",
+        ),
+        ("127.0.0.1", 8722, "must not point to the bridge's own API: 127.0.0.1 port 8722"),
+        ("127.0.0.2", 8722, "must not point to the bridge's own API: 127.0.0.2 port 8722"),
+        ("::1", 8722, "must not point to the bridge's own API: ::1 port 8722"),
+        (
+            "::ffff:127.0.0.1",
+            8722,
+            "must not point to the bridge's own API: 127.0.0.1 port 8722",
+        ),
+        ("192.168.1.10", 8722, "must not point to the bridge's own API: 192.168.1.10 port 8722"),
+        # what stays legitimate: the LAN, and loopback on other ports
+        ("127.0.0.1", 8123, None),
+        ("::1", 8721, None),
+        ("192.168.1.10", 8123, None),
+        ("192.168.1.5", 8722, None),
+        ("10.0.0.7", 80, None),
+        ("172.16.0.1", 80, None),
+        ("fd12:3456::1", 80, None),
+        ("100.64.0.1", 443, None),  # carrier-grade NAT (a VPN) is outside the LAN, not refused
+        ("8.8.8.8", 443, None),
+        ("not-an-address", 80, None),
+    ],
+)
+def test_refused_addresses(address: str, port: int, rule: str | None) -> None:
+    assert addresses_rule([address], port, OWN) == rule
+
+
+def test_one_refused_address_refuses_the_destination() -> None:
+    assert addresses_rule(["192.168.1.5", "169.254.169.254"], 80, None) is not None
+    assert addresses_rule(["127.0.0.1"], 8722, None) is None  # the port is not known yet
+    for network, reason in REFUSED_NETWORKS:  # every listed range is refused, on any port
+        first = str(network.network_address)
+        assert addresses_rule([first], 8123, None) == f"must not point to {reason}: {first}"
+
+
+async def test_refused_destinations_whatever_the_scheme() -> None:
+    assert await check_destination("http://169.254.169.254/latest/meta-data/") == (
+        f"{LINK_LOCAL}: 169.254.169.254"
+    )
+    assert await check_destination("https://[::ffff:169.254.169.254]/") == (
+        f"{LINK_LOCAL}: 169.254.169.254"
+    )
+    assert await check_destination("https://[fe80::1]:8443/") == f"{LINK_LOCAL}: fe80::1"
+    own = OwnApi(8722)
+    assert await check_destination("http://127.0.0.1:8722/", own_api=own) is not None
+    assert await check_destination("http://127.0.0.1:8123/", own_api=own) is None
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        return ["192.168.1.5", "169.254.169.254"] if host == "hooks.lan" else []
+
+    assert await check_destination("http://hooks.lan:8123/", resolver=rebinding) == (
+        f"{LINK_LOCAL}: 169.254.169.254"
+    )
 
 
 def test_coalesce_keeps_latest_and_merges_ot_raw() -> None:
@@ -671,6 +760,17 @@ async def test_dead_receiver_does_not_slow_down_put(
             "webhook_url",
             "must use https for an address outside the LAN",
         ),
+        (
+            {"webhook_url": "http://169.254.169.254/latest/meta-data/"},
+            "webhook_url",
+            f"{LINK_LOCAL}: 169.254.169.254",
+        ),
+        (
+            {"webhook_url": "https://[::ffff:169.254.169.254]/"},
+            "webhook_url",
+            f"{LINK_LOCAL}: 169.254.169.254",
+        ),
+        ({"webhook": "http://[fe80::1]:8123/hook"}, "webhook", f"{LINK_LOCAL}: fe80::1"),
         ({"webhook_url": "http://127.0.0.1/", "colour": "red"}, "colour", "unknown field"),
         ({}, "webhook_url", "required"),
         ([], "(body)", "must be an object"),
@@ -684,7 +784,8 @@ async def test_bad_webhook_urls(
     field: str,
     rule: str,
 ) -> None:
-    async with http.post(f"{base_url(bridge)}/", json=body, headers=auth) as r:
+    path = "/webhook" if "webhook" in body else "/"
+    async with http.post(f"{base_url(bridge)}{path}", json=body, headers=auth) as r:
         assert r.status == 400
         error = await r.json()
     assert {"field": field, "rule": rule} in error["errors"]
@@ -710,3 +811,90 @@ async def test_a_token_has_one_webhook(
     info = await bridge.db.auth.get_token(stored[0].token_id or 0)
     assert info is not None
     assert info.kind is TokenKind.API
+
+
+async def test_the_bridges_own_api_is_refused(
+    bridge: Bridge, http: aiohttp.ClientSession, auth: dict[str, str], receiver: Receiver
+) -> None:
+    port = bridge.port
+    for url, address in (
+        (f"http://127.0.0.1:{port}/thermostat", "127.0.0.1"),
+        (f"http://[::1]:{port}/", "::1"),
+        (f"http://localhost:{port}/hook", None),  # resolved by the bridge
+    ):
+        async with http.post(f"{base_url(bridge)}/", json={"webhook_url": url}, headers=auth) as r:
+            assert r.status == 400, url
+            (error,) = (await r.json())["errors"]
+        assert error["field"] == "webhook_url"
+        assert error["rule"].startswith("must not point to the bridge's own API: ")
+        assert error["rule"].endswith(f" port {port}")
+        if address is not None:
+            assert address in error["rule"]
+    assert await bridge.db.webhooks.all() == []
+    # loopback on another port (a receiver on this machine) stays legitimate
+    async with http.post(
+        f"{base_url(bridge)}/", json={"webhook_url": receiver.url}, headers=auth
+    ) as r:
+        assert r.status == 200
+
+
+async def test_name_resolving_to_a_refused_address_is_not_sent_to(
+    bridge: Bridge,
+    http: aiohttp.ClientSession,
+    auth: dict[str, str],
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers = {"hooks.lan": ["127.0.0.1"]}
+
+    async def resolver(host: str, port: int) -> list[str]:
+        if host not in answers:
+            raise OSError(f"{host} does not resolve")
+        return answers[host]
+
+    bridge.webhooks.resolver = resolver
+    port = URL(receiver.url).port
+    url = f"http://hooks.lan:{port}/hook"
+    async with http.post(f"{base_url(bridge)}/", json={"webhook_url": url}, headers=auth) as r:
+        assert r.status == 200
+    await _put_target(http, bridge, auth, 21.5)
+    await wait_until(lambda: bool(_with_target(receiver.bodies, 21.5)))  # delivered by name
+    # the name now resolves to the cloud metadata address: nothing is sent there
+    answers["hooks.lan"] = ["169.254.169.254"]
+    seen = len(receiver.bodies)
+    await _put_target(http, bridge, auth, 22.5)
+    await wait_until(lambda: bridge.webhooks.status()[0]["state"] == "failed")
+    status = bridge.webhooks.status()[0]
+    assert status["error"] == f"hooks.lan: {LINK_LOCAL}: 169.254.169.254"
+    assert status["next_attempt"] is None  # never probed either
+    assert len(receiver.bodies) == seen
+    stored = (await bridge.db.webhooks.all())[0]
+    assert (stored.failures, stored.last_status) == (1, None)
+    assert any(
+        rec.levelname == "WARNING"
+        and "not sent" in rec.message
+        and "169.254.169.254" in rec.message
+        for rec in caplog.records
+    )
+    # registering it again is refused now, with the reason
+    async with http.post(f"{base_url(bridge)}/", json={"webhook_url": url}, headers=auth) as r:
+        assert r.status == 400
+        assert (await r.json())["errors"] == [
+            {"field": "webhook_url", "rule": f"{LINK_LOCAL}: 169.254.169.254"}
+        ]
+
+
+async def test_localhost_on_the_own_port_is_refused_at_send_time(
+    env: Env, receiver: Receiver
+) -> None:
+    port = URL(receiver.url).port
+    assert port is not None
+    env.dispatcher.own_api = OwnApi(port)  # as if the receiver were the bridge's own API
+    token = (await env.db.auth.create_token("ha")).info
+    # registered past the route's check: the delivery checks again, after resolving
+    await env.dispatcher.register(f"http://localhost:{port}/hook", token)
+    env.source.emit({"target_temperature": 20.5})
+    await wait_until(lambda: env.dispatcher.status()[0]["state"] == "failed")
+    error = env.dispatcher.status()[0]["error"]
+    assert error.startswith("localhost: must not point to the bridge's own API: ")
+    assert receiver.bodies == []

@@ -93,6 +93,11 @@ class TokenForm:
     code: str | Unset = spec(default=UNSET)
     redirect_uri: str | Unset = spec(default=UNSET)
     refresh_token: str | Unset = spec(default=UNSET)
+    code_verifier: str | Unset = spec(
+        default=UNSET,
+        description="PKCE: required when the code was issued with a code_challenge, refused "
+        "otherwise",
+    )
     client_id: str | Unset = spec(default=UNSET)
     client_secret: str | Unset = spec(default=UNSET)
 
