@@ -63,6 +63,7 @@ __all__ = [
     "parse_calendar",
     "program_target",
     "render_calendar",
+    "utc_offset_minutes",
 ]
 
 MAX_VERSION = 0xFFFF
@@ -235,6 +236,18 @@ def program_target(programs: Programs, program: str) -> float:
     """
     wanted = max(programs.temperature(program), programs.frost_floor)
     return clamp_target(round_temperature(wanted))
+
+
+def utc_offset_minutes(tz: tzinfo, when: datetime) -> int:
+    """The ``TZ`` a unit needs at ``when`` (aware): ``tz``'s offset from UTC then, in minutes.
+
+    The unit reads its week records in UTC plus this offset, so the server
+    sends it again when daylight saving changes it.
+    """
+    offset = to_utc(when).astimezone(tz).utcoffset()
+    if offset is None:  # pragma: no cover - astimezone always gives an offset
+        raise ValueError("the time zone has no offset")
+    return round(offset.total_seconds() / 60)
 
 
 def calendar_from_schedule(

@@ -65,6 +65,7 @@ from bridge.unit.limits import (
 )
 
 __all__ = [
+    "CLOCK_TOLERANCE_S",
     "LOCALES",
     "MAX_ANSWER_LENGTH",
     "MAX_FIELDS",
@@ -83,6 +84,7 @@ __all__ = [
     "UnitProtocolError",
     "UnitSource",
     "build_request_path",
+    "clock_is_off",
     "decrypt_answer",
     "decrypt_poll",
     "encrypt_answer",
@@ -107,6 +109,8 @@ NOT_AVAILABLE = 0xDEAD
 #: The unit's poll interval without throttle, and the step each throttle factor adds (s).
 POLL_INTERVAL_S = 5.0
 THROTTLE_STEP_S = 5.0
+#: How far the unit's clock may be off before the server sends ``TS`` (s).
+CLOCK_TOLERANCE_S = 60.0
 
 MAX_HARDWARE_ID_LENGTH = 32
 #: The longest plaintext poll (bytes, padding included).
@@ -543,6 +547,12 @@ def poll_interval(throttle: int) -> float:
     """Seconds between polls at throttle factor ``throttle`` (0: 5 s; N ≥ 1: 5 + 5·N s)."""
     _check_int(throttle, 0, MAX_THROTTLE, "TH")
     return POLL_INTERVAL_S + THROTTLE_STEP_S * throttle
+
+
+def clock_is_off(poll: Poll, now: float) -> bool:
+    """Whether the server should send ``TS``: the poll has no ``ts``, or it is more than
+    :data:`CLOCK_TOLERANCE_S` from ``now`` (Unix seconds)."""
+    return poll.clock is None or abs(poll.clock - now) > CLOCK_TOLERANCE_S
 
 
 # ---------------------------------------------------------------- the answer

@@ -36,6 +36,7 @@ from bridge.unit.calendar import (
     parse_calendar,
     program_target,
     render_calendar,
+    utc_offset_minutes,
 )
 from bridge.unit.crypto import MASTER_KEY, arc4, unit_key
 from bridge.unit.protocol import (
@@ -51,6 +52,7 @@ from bridge.unit.protocol import (
     UnitProtocolError,
     UnitSource,
     build_request_path,
+    clock_is_off,
     decrypt_answer,
     decrypt_poll,
     encrypt_answer,
@@ -260,6 +262,23 @@ def test_the_throttle_grows_the_poll_interval_in_5_second_steps(
 def test_a_throttle_beyond_the_bound_is_refused() -> None:
     with pytest.raises(UnitProtocolError, match="TH"):
         poll_interval(101)
+
+
+def test_the_server_sends_the_time_when_the_unit_clock_is_off_or_absent() -> None:
+    now = 1_767_225_600
+    assert clock_is_off(Poll(hardware_id=HWID), now)
+    assert not clock_is_off(Poll(hardware_id=HWID, clock=now - 60), now)
+    assert clock_is_off(Poll(hardware_id=HWID, clock=now - 61), now)
+    assert clock_is_off(Poll(hardware_id=HWID, clock=now + 61), now)
+
+
+def test_the_unit_gets_the_zone_offset_of_the_moment_across_daylight_saving() -> None:
+    assert utc_offset_minutes(AMSTERDAM, datetime(2026, 3, 29, 0, 59, tzinfo=UTC)) == 60
+    assert utc_offset_minutes(AMSTERDAM, datetime(2026, 3, 29, 1, 0, tzinfo=UTC)) == 120
+    assert utc_offset_minutes(AMSTERDAM, datetime(2026, 10, 25, 1, 0, tzinfo=UTC)) == 60
+    assert utc_offset_minutes(ZoneInfo("America/St_Johns"), datetime(2026, 1, 1, tzinfo=UTC)) == (
+        -210
+    )
 
 
 # ---------------------------------------------------------------- every error

@@ -207,6 +207,17 @@ def test_the_server_setpoint_holds_while_the_server_answers() -> None:
     assert (unit.target, unit.source) == (20.0, UnitSource.WEEK)
 
 
+def test_a_throttled_unit_holds_the_server_setpoint_between_its_polls() -> None:
+    unit = make_unit()
+    unit.advance_to(local(7))
+    unit.apply(Answer(setpoint=21.5, throttle=100))  # it polls every 505 s
+    assert unit.server_hold_s == 3 * 505
+    unit.advance_to(local(7) + 600)
+    assert unit.source is UnitSource.SERVER
+    unit.advance_to(local(7) + 3 * 505 + 10)
+    assert unit.source is UnitSource.WEEK
+
+
 def test_pause_holds_frost_protection_with_src_5() -> None:
     unit = make_unit()
     unit.advance_to(local(7))

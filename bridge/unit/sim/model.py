@@ -21,8 +21,9 @@ What it does, as the real unit does (``THERMOSMART_UNIT.md``):
   :data:`~bridge.unit.limits.TARGET_RANGE`'s lowest, frost protection,
   ``src=5``); the dial (:meth:`SimUnit.turn_dial`, ``src=1``, ``csv``) until
   the next block of its calendar; the server's ``SVSET`` (``src=2``) as long
-  as the server answers (after :data:`SERVER_HOLD_S` seconds without an
-  answer it goes back to its calendar); otherwise its stored calendar, week
+  as the server answers (after :attr:`SimUnit.server_hold_s` without an
+  answer, :data:`SERVER_HOLD_POLLS` polls' worth but at least
+  :data:`SERVER_HOLD_S`, it goes back to its calendar); otherwise its stored calendar, week
   records in its local time (its clock plus the ``TZ`` it was sent; ``src=3``)
   and exceptions (``src=4``). After a restart it reports ``src=0`` until the
   next block, a command or ``INIT``, holding its calendar's target; without
@@ -63,6 +64,7 @@ from bridge.unit.protocol import (
 __all__ = [
     "CONTROL_STEP_S",
     "DEFAULT_TARGET",
+    "SERVER_HOLD_POLLS",
     "SERVER_HOLD_S",
     "STOCK_PID",
     "SimUnit",
@@ -75,12 +77,16 @@ CONTROL_STEP_S = PHYSICS_STEP_S
 STOCK_PID = Pid(kp=15.0, ti=3600.0, td=0.0)
 #: What a unit holds before it has any calendar (°C).
 DEFAULT_TARGET = 20.0
-#: How long a server's SVSET holds without an answer from the server (s).
+#: How long a server's SVSET holds at least without an answer from the server (s)…
 SERVER_HOLD_S = 60.0
+#: …or this many poll intervals, when its throttle makes them longer.
+SERVER_HOLD_POLLS = 3
 #: Heating is on while the PID asks for a flow this much above the target (K).
 DEMAND_MARGIN_K = 2.0
 #: The boiler's maximum flow when it does not say (ID 57), °C.
 _FALLBACK_MAX_FLOW_C = 80.0
+# The firmware each revision reports: made-up versions in the spec's form
+# (revision 5 prefixes a letter, as in its example A30050046).
 _FIRMWARE: Final = {1: "10025", 2: "20031", 3: "30040", 4: "40046", 5: "A30050046"}
 _MASTER_CH, _MASTER_DHW = 0x01, 0x02
 
@@ -165,6 +171,11 @@ class SimUnit:
         """Seconds until its next poll, at its throttle."""
         return poll_interval(self.settings.throttle)
 
+    @property
+    def server_hold_s(self) -> float:
+        """How long the server's ``SVSET`` holds without an answer (s)."""
+        return max(SERVER_HOLD_S, SERVER_HOLD_POLLS * self.poll_interval)
+
     def advance_to(self, ts: float) -> None:
         """Run the house, the boiler and the unit's control up to ``ts``."""
         while self._next_control <= ts:
@@ -201,7 +212,10 @@ class SimUnit:
                 return self._dial, UnitSource.MANUAL, hot_water
             self._dial = None
         if self._server_target is not None:
-            if self.last_answer_at is not None and self.now - self.last_answer_at <= SERVER_HOLD_S:
+            if (
+                self.last_answer_at is not None
+                and self.now - self.last_answer_at <= self.server_hold_s
+            ):
                 return self._server_target, UnitSource.SERVER, hot_water
             self._server_target = None
         if self._crashed and key != self._crash_block:
