@@ -119,6 +119,16 @@ def _parser() -> argparse.ArgumentParser:
         sim.add_argument("--port", type=int, default=port)
         sim.add_argument("--seed", type=int, default=DEFAULT_SEED)
         sim.add_argument("--speed", type=float, default=1.0)
+
+    unit = sub.add_parser("sim-unit", help="a simulated ThermoSmart wall unit polling a server")
+    unit.add_argument("--server", required=True, help="http://HOST[:PORT] the unit polls")
+    unit.add_argument("--hardware-id", required=True, help="the unit's hardware id")
+    unit.add_argument("--password", required=True, help="the unit's password (its key)")
+    unit.add_argument(
+        "--revision", type=int, choices=range(1, 6), default=5, help="hardware revision"
+    )
+    unit.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    unit.add_argument("--speed", type=float, default=1.0)
     return parser
 
 
@@ -274,6 +284,40 @@ def _cmd_sim_modbus(args: argparse.Namespace) -> int:
     return _run_sim("Modbus OpenTherm gateway", serve_sim_modbus, args)
 
 
+def _cmd_sim_unit(args: argparse.Namespace) -> int:
+    from bridge.unit.crypto import check_password
+    from bridge.unit.protocol import UnitProtocolError, build_request_path
+    from bridge.unit.sim.client import check_server_url, serve_sim_unit
+
+    if not args.speed > 0:
+        print("thermosmart-bridge sim-unit: --speed must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        url = check_server_url(args.server)
+        build_request_path(args.hardware_id, "00")
+        check_password(args.password)
+    except (UnitProtocolError, ValueError) as err:
+        print(f"thermosmart-bridge sim-unit: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging("info")
+    print(
+        f"Simulated wall unit {args.hardware_id} (revision {args.revision}) polling {url}",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            serve_sim_unit(
+                str(url),
+                hardware_id=args.hardware_id,
+                password=args.password,
+                revision=args.revision,
+                seed=args.seed,
+                speed=args.speed,
+            )
+        )
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _cmd_run,
     "pair": _cmd_pair,
@@ -283,6 +327,7 @@ COMMANDS = {
     "ot": _cmd_ot,
     "sim-otgw": _cmd_sim_otgw,
     "sim-modbus": _cmd_sim_modbus,
+    "sim-unit": _cmd_sim_unit,
 }
 
 

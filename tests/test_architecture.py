@@ -69,6 +69,8 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
             "The Home Assistant integration",
         ),
         ("bridge/storage/core.py", "import bridge.storage.db", "No import cycle"),
+        ("bridge/unit/protocol.py", "import aiohttp", "The unit's protocol is pure"),
+        ("bridge/unit/calendar.py", "import bridge.services", "Bridge layers"),
     ],
 )
 def test_a_wrong_import_breaks_its_contract(
