@@ -14,10 +14,10 @@ import re
 from typing import Any, Final
 
 HARDWARE_ID_MAX: Final = 32
-_HARDWARE_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+_HARDWARE_ID = re.compile(r"[A-Za-z0-9-]{1,32}")
 PASSWORD_MAX: Final = 24
 """The ARC4 key is the password followed by the master text up to 24 characters."""
-_PASSWORD = re.compile(r"[\x21-\x7e]{1,24}")
+_PASSWORD = re.compile(r"[\x20-\x7e]{1,24}")
 
 LOCALES: Final = ("nl-NL", "nl-BE", "de-DE", "fr-FR", "fr-BE", "en-GB")
 """The display languages the unit knows (its ``LOCALE``)."""
@@ -35,18 +35,16 @@ SETPOINT_RANGE: Final = (5.0, 25.0)
 
 
 def check_hardware_id(value: Any) -> str:
-    """A unit's hardware id: 1-32 letters and digits, or :class:`ValueError`."""
+    """A unit's hardware id: 1-32 letters, digits or ``-``, or :class:`ValueError`."""
     if not isinstance(value, str) or not _HARDWARE_ID.fullmatch(value):
-        raise ValueError(f"a hardware id is 1 to {HARDWARE_ID_MAX} letters and digits")
+        raise ValueError(f"a hardware id has 1-{HARDWARE_ID_MAX} letters, digits or '-'")
     return value
 
 
 def check_unit_password(value: Any) -> str:
-    """A unit's password: 1-24 printable ASCII characters without spaces."""
+    """A unit's password: 1-24 printable ASCII characters (the message never repeats it)."""
     if not isinstance(value, str) or not _PASSWORD.fullmatch(value):
-        raise ValueError(
-            f"a unit password is 1 to {PASSWORD_MAX} printable ASCII characters without spaces"
-        )
+        raise ValueError(f"a unit password has 1 to {PASSWORD_MAX} printable ASCII characters")
     return value
 
 

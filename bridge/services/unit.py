@@ -34,17 +34,24 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from bridge.core.payloads.unit import UnitPid, WallUnit
-from bridge.core.unit import DISPLAYS, SETPOINT_RANGE, STATUS_LEDS
+from bridge.core.unit import DISPLAYS, STATUS_LEDS
 from bridge.core.validation import ValidationError
 from bridge.opentherm.links.base import LinkState
 from bridge.storage.settings import UNIT_CALENDAR
-from bridge.unit.calendar import Calendar, calendar_from_schedule, render_calendar
+from bridge.unit.calendar import (
+    Calendar,
+    calendar_from_schedule,
+    render_calendar,
+    utc_offset_minutes,
+)
+from bridge.unit.limits import clamp_target
 from bridge.unit.protocol import (
     Answer,
     InitBlock,
     Poll,
     UnitProtocolError,
     UnitSource,
+    clock_is_off,
     decrypt_poll,
     encrypt_answer,
     parse_poll,
@@ -61,8 +68,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-CLOCK_TOLERANCE_S: Final = 60
-"""A unit clock further off than this is set (``TS``)."""
 REFUSAL_LOG_S: Final = 60.0
 """At most one log line per unit (or address) per this many seconds for refused polls."""
 UNREGISTERED_LOG_S: Final = 3600.0
@@ -263,7 +268,6 @@ class UnitService:
         target = self._link.setpoint
         if target is None:
             target = thermostat.resolution().target
-        low, high = SETPOINT_RANGE
         outside, _ = thermostat.outside()
         init = None
         locale = options["unit_language"] or DEFAULT_LOCALE
@@ -271,12 +275,12 @@ class UnitService:
         if poll.init or live.sent.get("init") != (locale, dhw):
             init = InitBlock(source=UnitSource.SERVER, locale=locale, hot_water=dhw)
             live.sent["init"] = (locale, dhw)
-        tz_minutes = _offset_minutes(thermostat, now)
-        clock_off = poll.clock is None or abs(poll.clock - now) > CLOCK_TOLERANCE_S
+        tz_minutes = utc_offset_minutes(thermostat.state.tz, datetime.fromtimestamp(now, tz=UTC))
+        clock_off = clock_is_off(poll, now)
         calendar = await self._calendar_for(poll)
         return Answer(
             calendar=calendar,
-            setpoint=min(high, max(low, target)),
+            setpoint=clamp_target(target),
             outside=None if outside is None else round(outside, 1),
             pause=thermostat.state.paused,
             init=init,
@@ -408,12 +412,6 @@ class UnitService:
 
 def _index(names: tuple[str, ...], value: str | None) -> int | None:
     return None if value is None else names.index(value)
-
-
-def _offset_minutes(thermostat: ThermostatService, now: float) -> int:
-    """The bridge's zone offset from UTC at ``now``, minutes (right across DST changes)."""
-    offset = datetime.fromtimestamp(now, tz=UTC).astimezone(thermostat.state.tz).utcoffset()
-    return 0 if offset is None else int(offset.total_seconds() // 60)
 
 
 __all__ = ["UnitRefused", "UnitService"]

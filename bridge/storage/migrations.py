@@ -184,11 +184,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         4,
         "ThermoSmart wall units",
         (
-            # the units the bridge answers (see units.py); the password is the unit's key
+            # the units the bridge answers (see units.py); secret: the unit's password, its key
             """CREATE TABLE units (
                 hardware_id TEXT PRIMARY KEY
                     CHECK (length(hardware_id) BETWEEN 1 AND 32),
-                password TEXT NOT NULL CHECK (length(password) BETWEEN 1 AND 24),
+                secret TEXT NOT NULL CHECK (length(secret) BETWEEN 1 AND 24),
                 house INTEGER NOT NULL DEFAULT 0 CHECK (house IN (0, 1)),
                 created REAL NOT NULL,
                 revision INTEGER CHECK (revision BETWEEN 1 AND 5),

@@ -1,9 +1,10 @@
 """The ThermoSmart wall units the bridge answers, and what it last sent them.
 
 A unit is registered with its hardware id and password. The password is the
-unit's ARC4 key (see ``THERMOSMART_UNIT.md``), so it is stored as it is; it
-never leaves this module except to the unit service that decrypts polls:
-:class:`Unit` (what lists, exports and the API see) has no password field.
+unit's ARC4 key (see ``THERMOSMART_UNIT.md``), so it is stored as it is (the
+``secret`` column); it never leaves this module except to the unit service
+that decrypts polls: :class:`Unit` (what lists, exports and the API see) has
+no password field.
 
 One unit is the house's thermostat: its room reading and boiler values are
 the thermostat's. The first unit registered is it, until another is
@@ -87,8 +88,8 @@ class UnitRepo:
                     (hardware_id,),
                 )
             conn.execute(
-                "INSERT INTO units (hardware_id, password, house, created) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (hardware_id) DO UPDATE SET password = excluded.password,"
+                "INSERT INTO units (hardware_id, secret, house, created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (hardware_id) DO UPDATE SET secret = excluded.secret,"
                 " house = max(house, excluded.house)",
                 (hardware_id, password, int(make_house), now),
             )
@@ -119,7 +120,7 @@ class UnitRepo:
         """Every unit's password by hardware id: only for decrypting its polls."""
 
         def run(conn: sqlite3.Connection) -> dict[str, str]:
-            return dict(conn.execute("SELECT hardware_id, password FROM units"))
+            return dict(conn.execute("SELECT hardware_id, secret FROM units"))
 
         return await self._worker.read(run)
 

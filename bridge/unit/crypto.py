@@ -13,12 +13,15 @@ refused with :class:`ValueError` (whose message never repeats the password).
 
 from __future__ import annotations
 
+from bridge.core.unit import PASSWORD_MAX, check_unit_password
+
 __all__ = ["MASTER_KEY", "MAX_PASSWORD_LENGTH", "arc4", "check_password", "unit_key"]
 
 #: The master text the unit's key is completed with.
 MASTER_KEY = "MR1FGUGSq0YLnZpI2kjABw=="
-#: The longest password a key can be made of.
-MAX_PASSWORD_LENGTH = len(MASTER_KEY)
+#: The longest password a key can be made of (the master text's length).
+MAX_PASSWORD_LENGTH = PASSWORD_MAX
+assert len(MASTER_KEY) == MAX_PASSWORD_LENGTH
 
 
 def arc4(key: bytes, data: bytes) -> bytes:
@@ -42,11 +45,7 @@ def arc4(key: bytes, data: bytes) -> bytes:
 
 def check_password(password: str) -> str:
     """``password`` if a unit can have it (1-24 printable ASCII characters), else ValueError."""
-    if not isinstance(password, str) or not 1 <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ValueError(f"a unit password has 1 to {MAX_PASSWORD_LENGTH} characters")
-    if not all(" " <= char <= "~" for char in password):
-        raise ValueError("a unit password has printable ASCII characters only")
-    return password
+    return check_unit_password(password)
 
 
 def unit_key(password: str) -> bytes:

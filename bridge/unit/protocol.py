@@ -45,6 +45,7 @@ import re
 from typing import Any, Final, TypeVar
 
 from bridge.core.programs import round_temperature
+from bridge.core.unit import HARDWARE_ID_MAX, LOCALES as UNIT_LOCALES, check_hardware_id
 from bridge.opentherm.ids import DecodedValue, decode_value, get_spec
 from bridge.unit.calendar import MAX_CALENDAR_LENGTH, Calendar, parse_calendar, render_calendar
 from bridge.unit.crypto import arc4, unit_key
@@ -101,7 +102,7 @@ __all__ = [
 #: Hardware revisions.
 REVISIONS = range(1, 6)
 #: The display languages a unit has (``INIT``'s ``LOCALE``).
-LOCALES: tuple[str, ...] = ("nl-NL", "nl-BE", "de-DE", "fr-FR", "fr-BE", "en-GB")
+LOCALES: tuple[str, ...] = UNIT_LOCALES
 #: The OpenTherm data ids a unit reports (``ot<id>``).
 OPENTHERM_IDS: tuple[int, ...] = (0, 1, 3, 17, 18, 19, 25, 26, 27, 28, 34, 56, 125)
 #: An ``ot*`` value that means "not available".
@@ -112,7 +113,7 @@ THROTTLE_STEP_S = 5.0
 #: How far the unit's clock may be off before the server sends ``TS`` (s).
 CLOCK_TOLERANCE_S = 60.0
 
-MAX_HARDWARE_ID_LENGTH = 32
+MAX_HARDWARE_ID_LENGTH = HARDWARE_ID_MAX
 #: The longest plaintext poll (bytes, padding included).
 MAX_PLAINTEXT_LENGTH = 1024
 #: The longest raw query (``_<HWID>_<HEX>``).
@@ -127,7 +128,6 @@ _PAD = 0xFF
 _T = TypeVar("_T")
 _PAD_BLOCK = 16
 
-_HWID_RE = re.compile(rf"[A-Za-z0-9-]{{1,{MAX_HARDWARE_ID_LENGTH}}}")
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _NAME_RE = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_NAME_LENGTH}}}")
 _FIRMWARE_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
@@ -179,11 +179,10 @@ def _check_bool(value: object, what: str) -> bool:
 
 
 def _check_hardware_id(value: object) -> str:
-    if not isinstance(value, str) or _HWID_RE.fullmatch(value) is None:
-        raise UnitProtocolError(
-            f"a hardware id has 1-{MAX_HARDWARE_ID_LENGTH} letters, digits or '-'"
-        )
-    return value
+    try:
+        return check_hardware_id(value)
+    except ValueError as err:
+        raise UnitProtocolError(str(err)) from None
 
 
 def _optional(value: _T | None, check: Callable[[_T], _T]) -> _T | None:

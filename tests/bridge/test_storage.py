@@ -1010,7 +1010,7 @@ ALLOWED_COLUMNS = {
     "energy_counters": {"name", "kwh", "updated"},
     "units": {
         "hardware_id",
-        "password",
+        "secret",
         "house",
         "created",
         "revision",

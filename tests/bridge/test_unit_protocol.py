@@ -127,8 +127,8 @@ def test_the_unit_key_is_the_password_then_the_master_text() -> None:
 @pytest.mark.parametrize(
     ("password", "message"),
     [
-        ("", "1 to 24 characters"),
-        ("abcdefghijklmnopqrstuvwxy", "1 to 24 characters"),
+        ("", "1 to 24 printable ASCII characters"),
+        ("abcdefghijklmnopqrstuvwxy", "1 to 24 printable ASCII characters"),
         ("pässwort", "printable ASCII"),
         ("tab\there", "printable ASCII"),
     ],

@@ -523,7 +523,7 @@ def test_a_plain_http_server_url_is_taken() -> None:
     [
         (["--server", "https://127.0.0.1"], "plain HTTP only"),
         (["--hardware-id", "TS_1"], "hardware id"),
-        (["--password", "x" * 25], "1 to 24 characters"),
+        (["--password", "x" * 25], "1 to 24 printable ASCII characters"),
         (["--speed", "0"], "--speed must be positive"),
     ],
 )
