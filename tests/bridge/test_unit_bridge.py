@@ -1,0 +1,346 @@
+"""The real bridge serving a simulated ThermoSmart wall unit over loopback.
+
+The bridge runs with ``thermosmart-unit://127.0.0.1:0`` on a virtual clock;
+the simulated unit (:class:`~bridge.unit.sim.SimUnit`, its own house, boiler
+and PID) polls the bridge's unit port with real HTTP, one poll per step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from bridge.admin import DB_FILE
+from bridge.config import validate
+from bridge.core.clock import VirtualClock
+from bridge.daemon import Bridge
+from bridge.opentherm.links.base import LinkState
+from bridge.opentherm.sim.world import SimWorld
+from bridge.storage import Database
+from bridge.unit.protocol import UnitSource, build_request_path, encrypt_poll
+from bridge.unit.sim import SimUnit
+from bridge.unit.sim.client import poll_once
+
+from .native_helpers import call, make_token
+
+HWID = "TS123456"
+PASSWORD = "s3cret-pw"
+START = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a Thursday (01:00 in Amsterdam)
+UNIT_URL = "thermosmart-unit://127.0.0.1:0"
+
+
+async def register(data_dir: Path, hardware_id: str = HWID, password: str = PASSWORD) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = await Database.open(data_dir / DB_FILE, VirtualClock(START))
+    try:
+        await db.units.add(hardware_id, password)
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def unit_bridge(data_dir: Path, clock: VirtualClock) -> AsyncIterator[Bridge]:
+    """A started bridge with the unit link on a free loopback port."""
+    cfg = validate(
+        {
+            "data_dir": str(data_dir),
+            "host": "127.0.0.1",
+            "port": 0,
+            "zeroconf": False,
+            "boiler": UNIT_URL,
+        }
+    )
+    bridge = Bridge(cfg, clock=clock)
+    await bridge.start()
+    try:
+        yield bridge
+    finally:
+        await bridge.stop()
+
+
+def unit_url(bridge: Bridge) -> URL:
+    assert bridge.unit_port is not None
+    return URL(f"http://127.0.0.1:{bridge.unit_port}")
+
+
+class Rig:
+    """A bridge, a simulated unit and the steps that move them together."""
+
+    def __init__(self, bridge: Bridge, clock: VirtualClock, unit: SimUnit) -> None:
+        self.bridge = bridge
+        self.clock = clock
+        self.unit = unit
+        self.http = aiohttp.ClientSession()
+
+    async def poll(self) -> str | None:
+        self.unit.advance_to(self.clock.time())
+        return await poll_once(self.unit, unit_url(self.bridge), self.http)
+
+    async def run(self, seconds: float, step: float = 5.0) -> None:
+        """Advance the clock ``seconds``, the unit polling every ``step``."""
+        end = self.clock.time() + seconds
+        while self.clock.time() < end:
+            await self.clock.advance(min(step, end - self.clock.time()))
+            problem = await self.poll()
+            assert problem is None, problem
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    data = tmp_path / "data"
+    await register(data)
+    clock = VirtualClock(START)
+    world = SimWorld(seed=4, start=START, initial_room_c=17.0)
+    unit = SimUnit(world, hardware_id=HWID, password=PASSWORD, revision=5)
+    async with unit_bridge(data, clock) as bridge:
+        r = Rig(bridge, clock, unit)
+        try:
+            yield r
+        finally:
+            await r.close()
+
+
+async def test_the_first_poll_brings_the_room_the_boiler_and_the_device(rig: Rig) -> None:
+    b = rig.bridge
+    assert await rig.poll() is None
+    assert b.link.state == LinkState.CONNECTED
+    state = b.native_state()
+    # the unit's room reading (0.1 °C steps, as the unit measures) is the thermostat's
+    room = b.thermostat.room_temperature()
+    assert room is not None
+    assert room == state["units"][0]["room_temperature"]
+    assert round(room * 10) == pytest.approx(room * 10, abs=1e-9)
+    assert room == pytest.approx(rig.unit.world.truth().room_c, abs=0.5)
+    assert state["link"] == {"kind": "unit", "opentherm": True, "state": "connected"}
+    boiler = state["boiler"]
+    assert boiler is not None
+    reported = rig.unit.poll().opentherm  # the same moment: the same words
+    assert boiler["raw"]["ot25"] == f"0x{reported[25]:04X}"
+    assert isinstance(boiler["values"]["flow_temperature"]["value"], float)
+    [unit] = state["units"]
+    assert unit["hardware_id"] == HWID
+    assert unit["house"] is True
+    assert unit["connected"] is True
+    assert unit["revision"] == 5
+    assert unit["firmware"] == rig.unit.firmware
+    assert unit["pid"] == {"kp": 15.0, "ti": 3600.0, "td": 0.0}
+    assert "s3cret" not in json.dumps(state)
+    # after init the unit got the calendar, version 1, and follows the bridge's target
+    assert rig.unit.calendars_received == 1
+    assert rig.unit.calendar is not None
+    assert rig.unit.calendar.version == 1
+    assert rig.unit.target == b.thermostat.resolution().target
+    assert rig.unit.source is UnitSource.SERVER
+
+
+async def test_a_schedule_edit_reaches_the_unit_as_one_new_calendar(rig: Rig) -> None:
+    b = rig.bridge
+    await rig.run(30)
+    assert rig.unit.calendars_received == 1
+    token = await make_token(b)
+    schedule = [{"start": [day, 7, 0], "temperature": "home"} for day in range(7)] + [
+        {"start": [day, 22, 30], "temperature": "not_home"} for day in range(7)
+    ]
+    async with aiohttp.ClientSession() as http:
+        status, body = await call(
+            http,
+            b,
+            "PUT",
+            f"/thermostat/{b.thermostat.hardware_id}",
+            token,
+            json={"schedule": schedule},
+        )
+    assert status == 200, body
+    await rig.run(60)
+    assert rig.unit.calendars_received == 2
+    calendar = rig.unit.calendar
+    assert calendar is not None
+    assert calendar.version == 2
+    assert len(calendar.week) == 14
+    # Monday 07:00 home, 22:30 not home, with the programs' temperatures
+    programs = b.thermostat.state.programs
+    monday = [r for r in calendar.week if r.day == 1]
+    assert [(r.hour, r.minute, r.temperature) for r in monday] == [
+        (7, 0, programs.temperature("home")),
+        (22, 30, programs.temperature("not_home")),
+    ]
+    # the same schedule again is no change: no calendar
+    async with aiohttp.ClientSession() as http:
+        await call(
+            http,
+            b,
+            "PUT",
+            f"/thermostat/{b.thermostat.hardware_id}",
+            token,
+            json={"schedule": schedule},
+        )
+    await rig.run(60)
+    assert rig.unit.calendars_received == 2
+
+
+async def test_a_dial_turn_is_a_manual_target_pushed_to_clients(rig: Rig) -> None:
+    b = rig.bridge
+    await rig.run(10)
+    token = await make_token(b)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            f"http://127.0.0.1:{b.port}/api/v1/ws", headers={"Authorization": f"Bearer {token}"}
+        ) as ws,
+    ):
+        first = json.loads((await ws.receive(timeout=5)).data)
+        assert first["type"] == "state"
+        rig.unit.turn_dial(22.5)
+        assert await rig.poll() is None
+        target = None
+        for _ in range(20):
+            message = json.loads((await ws.receive(timeout=5)).data)
+            thermostat = (message.get("data") or {}).get("thermostat") or {}
+            if thermostat.get("target_temperature") == 22.5:
+                target = thermostat
+                break
+        assert target is not None, "the dial's target was not pushed"
+        assert target["source"] == "manual"
+    assert b.thermostat.resolution().target == 22.5
+    # the unit keeps reporting its dial setpoint; that is not a new change
+    await rig.run(30)
+    assert b.thermostat.resolution().target == 22.5
+    assert rig.unit.target == 22.5
+
+
+async def settle() -> None:
+    """Let the bridge's tasks finish what the last clock step woke (database work is real)."""
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+
+
+async def raw_poll(bridge: Bridge, path: str) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(str(unit_url(bridge)) + path, allow_redirects=False) as resp,
+    ):
+        return resp.status, await resp.text()
+
+
+async def test_bad_polls_get_400_and_change_nothing(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    b = rig.bridge
+    await rig.run(10)
+    before = b.native_state()
+    good = {"u": HWID, "p": PASSWORD, "pv": "213", "src": "3"}
+    cases = {
+        "unknown unit": build_request_path("TS999999", encrypt_poll(good, PASSWORD, revision=5)),
+        "wrong password": build_request_path(HWID, encrypt_poll(good, "other-pw", revision=5)),
+        "not hex": f"/api?_{HWID}_zz",
+        "odd hex": f"/api?_{HWID}_abc",
+        "no payload": "/api",
+        "absurd pv": build_request_path(
+            HWID, encrypt_poll({**good, "pv": "9999"}, PASSWORD, revision=5)
+        ),
+        "missing p": build_request_path(
+            HWID, encrypt_poll({"u": HWID, "pv": "200"}, PASSWORD, revision=5)
+        ),
+    }
+    caplog.set_level(logging.WARNING, logger="bridge.services.unit")
+    for name, path in cases.items():
+        status, text = await raw_poll(b, path)
+        assert status == 400, (name, text)
+        assert PASSWORD not in text
+    assert (await raw_poll(b, "/other"))[0] == 404
+    assert (await raw_poll(b, "/api/v1/health"))[0] == 404
+    after = b.native_state()
+    assert after["thermostat"] == before["thermostat"]
+    assert after["units"] == before["units"]
+    assert PASSWORD not in caplog.text
+    # the unregistered unit is logged once, with how to register it
+    assert caplog.text.count("not registered polls: hardware id TS999999") == 1
+    assert "unit add --hardware-id TS999999" in caplog.text
+    # the house unit's refusals: at most one line a minute
+    assert caplog.text.count(f"Refused a poll of unit {HWID}") == 1
+
+
+async def test_a_flood_from_one_address_is_slowed_down(rig: Rig) -> None:
+    b = rig.bridge
+    path = "/api?_TS1_00"
+    statuses = await asyncio.gather(*(raw_poll(b, path) for _ in range(40)))
+    codes = [s for s, _ in statuses]
+    assert codes.count(429) >= 15
+    assert set(codes) == {400, 429}
+
+
+async def test_a_silent_unit_counts_as_gone_and_back_when_it_polls(rig: Rig) -> None:
+    b = rig.bridge
+    await rig.run(10)
+    for _ in range(20):  # the watch runs every 10 s of clock time
+        await rig.clock.advance(10)
+        await settle()
+    assert b.link.state == LinkState.DISCONNECTED
+    [unit] = b.native_state()["units"]
+    assert unit["connected"] is False
+    assert b.thermostat.room_temperature() is None
+    await rig.run(5)
+    assert b.link.state == LinkState.CONNECTED
+    assert b.native_state()["units"][0]["connected"] is True
+
+
+async def test_unit_settings_reach_the_unit_once(rig: Rig) -> None:
+    b = rig.bridge
+    await rig.run(10)
+    token = await make_token(b)
+    change: dict[str, Any] = {
+        "unit_brightness": 40,
+        "unit_display": "clock",
+        "unit_calibration": -0.5,
+        "unit_status_led": "off",
+        "unit_language": "en-GB",
+    }
+    async with aiohttp.ClientSession() as http:
+        status, body = await call(http, b, "PUT", "/api/v1/options", token, json=change)
+        assert status == 200, body
+        bad_status, bad = await call(
+            http, b, "PUT", "/api/v1/options", token, json={"unit_brightness": 101}
+        )
+    assert bad_status == 400
+    assert b.thermostat.options()["unit_brightness"] == 40
+    await rig.run(10)
+    settings = rig.unit.settings
+    assert settings.brightness == 40
+    assert settings.display == 1
+    assert settings.calibration == -0.5
+    assert settings.status_led == 0
+    assert settings.locale == "en-GB"
+
+
+async def test_the_calendar_version_survives_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await register(data)
+    clock = VirtualClock(START)
+    unit = SimUnit(SimWorld(seed=4, start=START), hardware_id=HWID, password=PASSWORD)
+    async with unit_bridge(data, clock) as first:
+        r = Rig(first, clock, unit)
+        await r.run(10)
+        await r.close()
+    assert unit.calendar is not None
+    assert unit.calendar.version == 1
+    async with unit_bridge(data, clock) as second:
+        r = Rig(second, clock, unit)
+        await r.run(10)
+        assert unit.calendars_received == 1  # same calendar, not sent again
+        unit.restart()
+        await r.run(10)
+        assert unit.calendars_received == 2  # after init, the same version again
+        assert unit.calendar.version == 1
+        await r.close()
