@@ -292,7 +292,7 @@ async def test_a_silent_unit_counts_as_gone_and_back_when_it_polls(rig: Rig) -> 
     assert unit["connected"] is False
     assert b.thermostat.room_temperature() is None
     await rig.run(5)
-    assert b.link.state == LinkState.CONNECTED
+    assert str(b.link.state) == "connected"
     assert b.native_state()["units"][0]["connected"] is True
 
 
@@ -314,6 +314,7 @@ async def test_unit_settings_reach_the_unit_once(rig: Rig) -> None:
             http, b, "PUT", "/api/v1/options", token, json={"unit_brightness": 101}
         )
     assert bad_status == 400
+    assert bad["errors"][0]["field"] == "unit_brightness"
     assert b.thermostat.options()["unit_brightness"] == 40
     await rig.run(10)
     settings = rig.unit.settings
