@@ -12,7 +12,12 @@ from collections.abc import AsyncIterator
 import contextlib
 import json
 import logging
+import os
 from pathlib import Path
+import socket
+import subprocess
+import sys
+import time
 from typing import Any
 
 import aiohttp
@@ -65,6 +70,13 @@ async def unit_bridge(data_dir: Path, clock: VirtualClock) -> AsyncIterator[Brid
         yield bridge
     finally:
         await bridge.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def unit_url(bridge: Bridge) -> URL:
@@ -345,3 +357,92 @@ async def test_the_calendar_version_survives_a_restart(tmp_path: Path) -> None:
         assert unit.calendars_received == 2  # after init, the same version again
         assert unit.calendar.version == 1
         await r.close()
+
+
+async def test_the_unit_heats_on_its_calendar_while_the_bridge_is_down(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await register(data)
+    early = START + 4 * 3600  # Thursday 05:00 in Amsterdam; home from 06:30 on weekdays
+    clock = VirtualClock(early)
+    world = SimWorld(seed=4, start=early, initial_room_c=16.0)
+    unit = SimUnit(world, hardware_id=HWID, password=PASSWORD)
+    async with unit_bridge(data, clock) as first:
+        r = Rig(first, clock, unit)
+        await r.run(10)
+        gone = unit_url(first)
+        home = first.thermostat.state.programs.temperature("home")
+    assert unit.calendars_received == 1
+    # two hours without a bridge: every poll fails, the unit follows its calendar
+    async with aiohttp.ClientSession() as http:
+        for _ in range(2 * 3600 // 30):
+            await clock.advance(30)
+            unit.advance_to(clock.time())
+            assert (await poll_once(unit, gone, http)) is not None
+    assert (unit.target, unit.source) == (home, UnitSource.WEEK)
+    # its own PID ran the boiler from 06:30 and the room warms (a cold house: slowly)
+    truth = world.truth()
+    assert truth.burner_hours > 0.25
+    assert truth.room_c > 16.4
+    async with unit_bridge(data, clock) as second:
+        r = Rig(second, clock, unit)
+        await r.run(10)
+        assert unit.source is UnitSource.SERVER
+        assert unit.calendars_received == 1  # it kept the calendar; nothing changed
+        await r.close()
+
+
+def _start_bridge(data: Path, api_port: int, unit_port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(api_port),
+            "--no-zeroconf",
+            "--log-level",
+            "warning",
+            "--boiler",
+            f"thermosmart-unit://127.0.0.1:{unit_port}",
+        ],
+        env=dict(os.environ, THERMOSMART_DATA_DIR=str(data)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _served(unit: SimUnit, url: URL, http: aiohttp.ClientSession) -> None:
+    problem: str | None = "not tried"
+    for _ in range(300):
+        unit.advance_to(time.time())
+        problem = await poll_once(unit, url, http)
+        if problem is None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the bridge never served the unit: {problem}")
+
+
+async def test_a_killed_bridge_serves_the_unit_again(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await register(data)
+    api_port, unit_port = free_port(), free_port()
+    url = URL(f"http://127.0.0.1:{unit_port}")
+    unit = SimUnit(SimWorld(seed=4, start=time.time()), hardware_id=HWID, password=PASSWORD)
+    async with aiohttp.ClientSession() as http:
+        proc = _start_bridge(data, api_port, unit_port)
+        try:
+            await _served(unit, url, http)
+            assert unit.calendars_received == 1
+            proc.kill()  # kill -9: no shutdown at all
+            proc.wait(timeout=30)
+            assert await poll_once(unit, url, http) is not None
+            proc = _start_bridge(data, api_port, unit_port)
+            await _served(unit, url, http)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+    # the calendar it got before the kill is the current one: not sent again
+    assert unit.calendars_received == 1
