@@ -446,3 +446,24 @@ async def test_a_killed_bridge_serves_the_unit_again(tmp_path: Path) -> None:
             proc.wait(timeout=30)
     # the calendar it got before the kill is the current one: not sent again
     assert unit.calendars_received == 1
+
+
+async def test_the_zone_offset_follows_daylight_saving_time(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    await register(data)
+    before_dst = 1_774_745_400.0  # 2026-03-29 00:50 UTC: 01:50 in Amsterdam, winter time
+    clock = VirtualClock(before_dst)
+    unit = SimUnit(
+        SimWorld(seed=4, start=before_dst),
+        hardware_id=HWID,
+        password=PASSWORD,
+        clock_error_s=-3600.0,
+    )
+    async with unit_bridge(data, clock) as b:
+        r = Rig(b, clock, unit)
+        await r.run(10)
+        assert unit.settings.tz_minutes == 60
+        assert unit.clock == pytest.approx(clock.time(), abs=1)  # TS set its clock right
+        await r.run(20 * 60, step=30)  # past 01:00 UTC: summer time
+        assert unit.settings.tz_minutes == 120
+        await r.close()
