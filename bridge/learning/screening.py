@@ -26,6 +26,9 @@ OUTSIDE_RANGE = (-45.0, 50.0)
 SOLAR_RANGE = (0.0, 1500.0)
 #: Boiler size assumed when OpenTherm ID 15 gave none, W.
 ASSUMED_BOILER_W = 24_000.0
+#: Minimum modulation assumed with the size, %: a burning flame reporting 0 %
+#: modulation gives its minimum output, never nothing (a wall unit reports no ID 15).
+ASSUMED_MIN_MODULATION_PCT = 20.0
 
 
 def clear_sky_w_m2(ts: float, latitude: float, longitude: float) -> float:
@@ -80,7 +83,8 @@ class HeatSource:
     the share of the range between minimum and maximum output
     (``modulation_of_range``, as OpenTherm 2.2 defines it) or of the maximum.
     With the flame on but no modulation reported, the middle of the range is
-    taken. Relay boilers: ``relay_nominal_w`` while the relay is on.
+    taken. Without ID 15 (a wall unit does not report it) the size is
+    :data:`ASSUMED_BOILER_W` with :data:`ASSUMED_MIN_MODULATION_PCT`. Relay boilers: ``relay_nominal_w`` while the relay is on.
     Heat during hot-water production (``dhw_active``) counts as zero.
     """
 
@@ -120,7 +124,8 @@ class HeatSource:
             if not m.flame_on:
                 return 0.0
             top = self.max_w or self.relay_nominal_w or ASSUMED_BOILER_W
-            low = top * min(100.0, max(0.0, self.min_modulation_pct)) / 100.0
+            min_pct = ASSUMED_MIN_MODULATION_PCT if self.assumed_size else self.min_modulation_pct
+            low = top * min(100.0, max(0.0, min_pct)) / 100.0
             mod = m.modulation_pct
             if mod is None or not 0.0 <= mod <= 100.0:  # unknown (or NaN)
                 return (low + top) / 2.0

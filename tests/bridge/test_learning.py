@@ -523,3 +523,16 @@ def test_time_to_target_and_optimal_start_on_a_known_model() -> None:
     assert warm.on_time
     cool = optimal_start(model, HOUR, floating + 0.3, now, outside=0.0, max_heat_w=12_000.0)
     assert 0.0 < cool.start_ts < HOUR
+
+
+def test_a_boiler_of_unknown_size_burns_at_least_its_assumed_minimum() -> None:
+    # a wall unit reports no ID 15: a flame at 0 % modulation is the minimum output, not nothing
+    unknown = HeatSource()
+    assert unknown.assumed_size
+    flame = Measurement(ts=0.0, room_c=20.0, outside_c=5.0, flame_on=True, modulation_pct=0.0)
+    assert unknown.burner_w(flame) == pytest.approx(24_000.0 * 0.20)
+    full = replace(flame, modulation_pct=100.0)
+    assert unknown.burner_w(full) == pytest.approx(24_000.0)
+    # a known boiler keeps its own minimum
+    known = HeatSource.from_opentherm(30.0, 10.0)
+    assert known.burner_w(flame) == pytest.approx(3_000.0)
