@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-import math
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from bridge.core.boiler_config import DEFAULT_DHW_RANGE, BoilerControlConfig
-from bridge.core.validation import FieldError, ValidationError
+from bridge.core.validation import FieldError, ValidationError, is_number
 
 HEATING_SYSTEMS: Final = ("radiators", "underfloor")
 MAX_CH_RANGE: Final = (20.0, 90.0)
@@ -61,16 +60,12 @@ def current(stored: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _temperature(
     errors: list[FieldError], name: str, value: Any, bounds: tuple[float, float], whose: str
 ) -> None:
     if value is None:
         return
-    if not _number(value):
+    if not is_number(value):
         errors.append({"field": name, "rule": "must be a number (°C) or null"})
         return
     lo, hi = bounds
@@ -133,7 +128,7 @@ def control_config(options: Mapping[str, Any]) -> BoilerControlConfig:
     else:
         config = BoilerControlConfig.radiators()
     max_ch = options.get("max_ch_setpoint")
-    if _number(max_ch):
+    if is_number(max_ch):
         value = float(max_ch)
         config = replace(config, max_ch_setpoint=value, min_flow=min(config.min_flow, value))
     return config
