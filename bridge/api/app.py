@@ -90,6 +90,8 @@ async def error_middleware(
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
+        if exc.status == 413:  # the reason phrase differs between Python versions
+            return json_error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
         return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
 
 

@@ -326,12 +326,9 @@ def parse_whole(value: str, field: str, low: int, high: int, rule: str | None = 
     ``²``, Arabic and full-width digits, signs, spaces and ``_`` are refused,
     as is anything out of range, with :class:`ValidationError` naming ``field``.
     """
-    digits = value.lstrip("0") or "0" if isinstance(value, str) else ""
-    if (
-        len(digits) > len(str(high))
-        or not _DIGITS.fullmatch(digits)
-        or not low <= int(digits) <= high
-    ):
+    valid = isinstance(value, str) and _DIGITS.fullmatch(value) is not None
+    digits = (value.lstrip("0") or "0") if valid else ""
+    if not valid or len(digits) > len(str(high)) or not low <= int(digits) <= high:
         raise ValidationError(
             [{"field": field, "rule": rule or f"must be a whole number from {low} to {high}"}]
         )
