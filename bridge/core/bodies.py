@@ -29,8 +29,9 @@ MAX_BODY = 64 * 1024
 #: body, an update with exceptions, nests four).
 MAX_DEPTH = 32
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+# A string (to its closing quote, or to the end of an unterminated one: every string
+# matches once, possessively, so the scan is linear whatever the body) or a bracket.
+_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
 
 
@@ -54,8 +55,11 @@ def json_depth(text: str, limit: int = MAX_DEPTH) -> int:
     """How deep ``text``'s arrays and objects nest (strings skipped), counted without
     recursion; stops counting past ``limit``."""
     depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub("", text)):
-        if match.group() in "[{":
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        if token in "[{":
             depth += 1
             if depth > deepest:
                 deepest = depth

@@ -241,3 +241,17 @@ def test_a_form_reads_back_what_was_encoded(pairs: list[tuple[str, str]]) -> Non
 
     pairs = [(k, v) for k, v in pairs if is_text(k) and is_text(v)]
     assert parse_form(urlencode(pairs).encode()) == pairs
+
+
+@pytest.mark.timeout(30)  # a hang guard: the scan was quadratic in unterminated strings
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'"' + b'[\\"' * 16000,  # 16,000 quotes, none closing the string
+        b'["' * 32000,
+        b'["abc\\',
+    ],
+)
+def test_the_depth_scan_reads_unterminated_strings_once(raw: bytes) -> None:
+    with pytest.raises(BodyError):
+        parse_json(raw)
