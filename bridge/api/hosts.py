@@ -34,9 +34,12 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 def _normal(name: str) -> str:
     name = name.strip().lower().rstrip(".")
     try:
-        return str(ipaddress.ip_address(name.strip("[]")))
+        address = ipaddress.ip_address(name.strip("[]"))
     except ValueError:
         return name
+    # an IPv4 client of a dual-stack socket arrives on ::ffff:a.b.c.d
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
 def host_name(header: str) -> str | None:

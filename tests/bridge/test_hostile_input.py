@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bridge.api.hosts import HostPolicy
 from bridge.core.bodies import MAX_BODY, MAX_DEPTH
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
@@ -483,3 +484,23 @@ async def test_the_integration_style_client_reaches_the_bridge_by_address(
         f"{base_url(b)}/api/v1/state", headers={"Authorization": f"Bearer {token}"}
     ) as resp:
         assert resp.status == 200
+
+
+@pytest.mark.parametrize(
+    ("header", "local", "allowed"),
+    [
+        ("192.168.1.5:8722", "192.168.1.5", True),  # the address the request arrived on
+        ("192.168.1.5", "::ffff:192.168.1.5", True),  # an IPv4 client of a dual-stack socket
+        ("[::1]:80", None, True),
+        ("LocalHost.", None, True),
+        ("192.168.1.6", "192.168.1.5", False),
+        ("[::1", None, False),
+        ("127.0.0.1:http", None, False),
+        ("evil.example", "192.168.1.5", False),
+        ("", None, True),  # no name to check (HTTP/1.0)
+    ],
+)
+def test_the_host_policy_reads_every_form_of_host(
+    header: str, local: str | None, allowed: bool
+) -> None:
+    assert HostPolicy().allows(header, local) is allowed
