@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="IP",
         help="announce only on this interface address (repeatable)",
     )
+    run.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="NAME",
+        help="another host name the API answers to (repeatable; * for any)",
+    )
     run.add_argument("--cloud-url", help="the cloud to sync with, only with consent")
     run.add_argument("--tls-cert", help="TLS certificate file (with --tls-key)")
     run.add_argument("--tls-key", help="TLS private key file")
@@ -164,6 +171,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "sim_speed",
         "zeroconf",
         "zeroconf_interfaces",
+        "allowed_hosts",
         "cloud_url",
         "tls_cert",
         "tls_key",

@@ -135,6 +135,7 @@ CONFIG_SCHEMA = vol.Schema(
         ),
         vol.Optional("zeroconf", default=True): bool,
         vol.Optional("zeroconf_interfaces"): [str],
+        vol.Optional("allowed_hosts"): [vol.All(str, vol.Length(min=1, max=253))],
         vol.Optional("cloud_url"): vol.Any(None, _cloud_url),
         vol.Optional("tls_cert"): _existing_file,
         vol.Optional("tls_key"): _existing_file,
@@ -159,6 +160,7 @@ class BridgeConfig:
     sim_speed: float = 1.0
     zeroconf: bool = True
     zeroconf_interfaces: list[str] | None = None
+    allowed_hosts: list[str] | None = None
     cloud_url: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None

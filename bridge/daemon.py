@@ -22,6 +22,7 @@ from bridge import __version__
 from bridge.admin import DB_FILE
 from bridge.api.app import create_app
 from bridge.api.context import API_VERSION
+from bridge.api.hosts import HostPolicy
 from bridge.api.unit import create_unit_app
 from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
@@ -31,7 +32,7 @@ from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
 from bridge.services.diagnostics import DiagnosticsService
-from bridge.services.discovery import Announcer, lan_addresses
+from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
 from bridge.services.privacy import PrivacyService
 from bridge.services.settings import SettingsService
@@ -125,6 +126,8 @@ class Bridge:
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
+        self.host_policy = HostPolicy(configured=config.allowed_hosts)
+        """The Host names the API answers to (complete once started)."""
 
     @property
     def db(self) -> Database:
@@ -234,7 +237,8 @@ class Bridge:
             self.db, self.clock, self.link, self._thermostat, self._units, bridge_id=self.bridge_id
         )
 
-        self._runner = web.AppRunner(create_app(self), access_log=None)
+        self.host_policy = HostPolicy(own_names(cfg.host, self.bridge_id), cfg.allowed_hosts)
+        self._runner = web.AppRunner(create_app(self, self.host_policy), access_log=None)
         await self._runner.setup()
         ssl_ctx = None
         if cfg.tls_cert and cfg.tls_key:

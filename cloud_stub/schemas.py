@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-import math
 import re
 from typing import Any
 
@@ -26,7 +25,7 @@ from bridge.core.payloads.thermostat import CloudThermostat
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
 from bridge.core.schemas import each
 from bridge.core.state import Source
-from bridge.core.validation import ValidationError, errors_from_invalid
+from bridge.core.validation import ValidationError, errors_from_invalid, finite_number, text
 
 #: Bridge ids and hardware ids: letters, digits, ``.``, ``_``, ``-``; 1-64 characters.
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -80,15 +79,14 @@ def _object(data: Any) -> Mapping[str, Any]:
 
 def _text(max_len: int, *, empty: bool = False) -> Callable[[Any], str]:
     def check(value: Any) -> str:
-        if not isinstance(value, str):
-            raise vol.Invalid("must be a string")
-        if not empty and not value:
+        string = text(value)
+        if not empty and not string:
             raise vol.Invalid("must not be empty")
-        if len(value) > max_len:
+        if len(string) > max_len:
             raise vol.Invalid(f"at most {max_len} characters")
-        if any(ord(c) < 32 for c in value):
+        if any(ord(c) < 32 for c in string):
             raise vol.Invalid("must not contain control characters")
-        return value
+        return string
 
     return check
 
@@ -99,15 +97,9 @@ def _identifier(value: Any) -> str:
     return value
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise vol.Invalid("must be a number")
-    return float(value)
-
-
 def _number_in(low: float, high: float) -> Callable[[Any], float]:
     def check(value: Any) -> float:
-        number = _number(value)
+        number = finite_number(value)
         if not low <= number <= high:
             raise vol.Invalid(f"must be between {low:g} and {high:g}")
         return number
@@ -116,14 +108,14 @@ def _number_in(low: float, high: float) -> Callable[[Any], float]:
 
 
 def _number_or_null(value: Any) -> float | None:
-    return None if value is None else _number(value)
+    return None if value is None else finite_number(value)
 
 
 def _text_or_null(max_len: int) -> Callable[[Any], str | None]:
-    text = _text(max_len)
+    check_text = _text(max_len)
 
     def check(value: Any) -> str | None:
-        return None if value is None else text(value)
+        return None if value is None else check_text(value)
 
     return check
 

@@ -35,17 +35,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
-import json
 import logging
 import re
 from typing import Any, NoReturn
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from bridge.core.bodies import BodyError, parse_form, parse_json
 from bridge.core.clock import Clock, SystemClock, utc_from_ts
-from bridge.core.requests import parse_update
-from bridge.core.validation import ValidationError
+from bridge.core.requests import parse_update, update_from_form
+from bridge.core.validation import ValidationError, is_text
 from cloud_stub import __version__, commands, schemas
 from cloud_stub.store import AlreadyEnrolled, BridgeRecord, CloudStore
 from cloud_stub.weather import synthetic_weather
@@ -201,21 +200,9 @@ async def check_request(request: web.Request, handler: Handler) -> web.StreamRes
 # -- request helpers -----------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"key {key!r} given twice")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a number in JSON")
-
-
 async def _read_body(request: web.Request, *, form: bool = False) -> Any:
-    """The JSON body (or, with ``form``, a form body as a dict of strings)."""
+    """The JSON body (or, with ``form``, a form body as a dict of strings), read by the
+    bridge's one body reader (:mod:`bridge.core.bodies`)."""
     if request.charset not in (None, "utf-8"):
         raise ApiError(415, "content_type", "the body must be UTF-8")
     kinds = ("application/json", "application/x-www-form-urlencoded") if form else None
@@ -228,32 +215,20 @@ async def _read_body(request: web.Request, *, form: bool = False) -> Any:
         )
     raw = await request.read()
     try:
-        text = raw.decode("utf-8")
         if request.content_type == "application/x-www-form-urlencoded":
-            return _form(text)
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except ValueError as err:  # UnicodeDecodeError and JSONDecodeError too
-        raise ApiError(400, "bad_json", f"the body is not valid: {err}") from None
-
-
-def _form(text: str) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)):
-        if key in body:
-            raise ValueError(f"field {key} given twice")
-        body[key] = value
-    if body.get("geofence_enabled") in ("true", "false"):
-        body["geofence_enabled"] = body["geofence_enabled"] == "true"
-    return body
+            return update_from_form(parse_form(raw))
+        return parse_json(raw)
+    except BodyError as err:
+        raise ApiError(400, err.error, err.message) from None
 
 
 def _bearer(request: web.Request, *, query: bool) -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    if query:
-        return request.query.get("access_token") or None
-    return None
+    token = value.strip() if scheme.lower() == "bearer" else ""
+    if not token and query:
+        token = request.query.get("access_token", "")
+    # a header byte that was not UTF-8 arrives as a lone surrogate: no secret has one
+    return token if token and is_text(token) else None
 
 
 def _unauthorized(message: str) -> NoReturn:

@@ -22,14 +22,16 @@ from bridge.api import (
 )
 from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
+from bridge.api.hosts import HOSTS_KEY, HostPolicy, host_middleware
 from bridge.api.ratelimit import FailureLimiter
-from bridge.core.validation import ValidationError
+from bridge.core.bodies import MAX_BODY, BodyError
+from bridge.core.validation import ValidationError, is_text
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-
-MAX_BODY = 64 * 1024
+#: What the ``Server`` header says: the product, never versions of it or its libraries.
+SERVER = "ThermoSmart Local"
 
 
 # Routes that need no token: health, pairing (it checks its own code), OpenAPI,
@@ -65,7 +67,8 @@ async def auth_middleware(
     token = _bearer(request)
     if token is None:
         return unauthorized()
-    info = await request.app[BRIDGE_KEY].access.authenticate(token)
+    # a header byte that was not UTF-8 arrives as a lone surrogate: no token has one
+    info = await request.app[BRIDGE_KEY].access.authenticate(token) if is_text(token) else None
     if info is None:
         return unauthorized("the token is unknown, expired or revoked")
     request[TOKEN_KEY] = info
@@ -82,15 +85,30 @@ async def error_middleware(
         return await handler(request)
     except ValidationError as err:
         return json_error(400, "invalid", "the request is not valid", errors=err.errors)
+    except BodyError as err:
+        return json_error(400, err.error, err.message)
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
+        if exc.status == 413:  # the reason phrase differs between Python versions
+            return json_error(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
         return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
 
 
-def create_app(bridge: BridgeServices) -> web.Application:
-    """The bridge's web application."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[error_middleware, auth_middleware])
+async def server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    """Name the product in the ``Server`` header, without versions."""
+    response.headers["Server"] = SERVER
+
+
+def create_app(bridge: BridgeServices, hosts: HostPolicy | None = None) -> web.Application:
+    """The bridge's web application; ``hosts``: the names it answers to (loopback only
+    when not given)."""
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[error_middleware, host_middleware, auth_middleware],
+    )
+    app.on_response_prepare.append(server_header)
+    app[HOSTS_KEY] = hosts or HostPolicy()
     app[BRIDGE_KEY] = bridge
     app[LIMITER_KEY] = FailureLimiter(bridge.clock)
     meta.add_routes(app)

@@ -7,12 +7,10 @@ base URL: same paths, same JSON, same status codes.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from bridge.api.context import BRIDGE_KEY
-from bridge.api.errors import json_error
 from bridge.api.routing import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -25,10 +23,11 @@ from bridge.api.routing import (
     register,
     response_ref,
 )
-from bridge.api.util import read_json
+from bridge.api.util import FORM, read_empty, read_form, read_json
 from bridge.core.contract import render
 from bridge.core.decoding import decode
 from bridge.core.payloads.thermostat import CloudThermostat, Own, PauseRequest, ThermostatUpdate
+from bridge.core.requests import update_from_form
 
 if TYPE_CHECKING:
     from bridge.services.thermostat import ThermostatService
@@ -56,30 +55,15 @@ async def get_thermostat(request: web.Request) -> web.Response:
 
 async def _update_body(request: web.Request) -> Any:
     """A JSON body, or a form body (``target_temperature=20.5``) as some clients send."""
-    if request.content_type == "application/x-www-form-urlencoded":
-        text = (await request.read()).decode("utf-8", errors="strict")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-        body: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in body:
-                raise web.HTTPBadRequest(
-                    text=f'{{"error": "invalid", "message": "field {key} given twice"}}',
-                    content_type="application/json",
-                )
-            body[key] = value
-        if body.get("geofence_enabled") in ("true", "false"):
-            body["geofence_enabled"] = body["geofence_enabled"] == "true"
-        return body
+    if request.content_type == FORM:
+        return update_from_form(list((await read_form(request)).items()))
     return await read_json(request)
 
 
 async def put_thermostat(request: web.Request) -> web.Response:
     """``PUT /thermostat/{hw}``: an update, applied whole or not at all."""
     service = _thermostat(request)
-    try:
-        body = await _update_body(request)
-    except (UnicodeDecodeError, ValueError):
-        return json_error(400, "invalid", "the form body is not valid")
+    body = await _update_body(request)
     if body == {}:
         return web.Response(status=204)
     return web.json_response(await service.update(body, remote=True))
@@ -93,8 +77,11 @@ async def post_pause(request: web.Request) -> web.Response:
 
 
 async def post_unpause(request: web.Request) -> web.Response:
-    """``POST /thermostat/{hw}/unpause``: the same as pause false (thermostart clients)."""
-    return web.json_response(await _thermostat(request).set_paused(False))
+    """``POST /thermostat/{hw}/unpause``: the same as pause false (thermostart clients);
+    no body or ``{}``, nothing else."""
+    service = _thermostat(request)
+    await read_empty(request)
+    return web.json_response(await service.set_paused(False))
 
 
 ROUTES: tuple[Route, ...] = (
@@ -166,7 +153,8 @@ ROUTES: tuple[Route, ...] = (
             "unpauseThermostat",
             "Resume (the same as pause false)",
             "cloud",
-            {"200": json_ok(CloudThermostat), **AUTH_ERRORS, "404": response_ref("NotFound")},
+            {"200": json_ok(CloudThermostat), **BODY_ERRORS, "404": response_ref("NotFound")},
+            description="Takes no body (or `{}`).",
             security=CLOUD_SECURITY,
             parameters=[HW],
         ),

@@ -11,11 +11,11 @@ from aiohttp import web
 
 from bridge.api.context import BRIDGE_KEY, BridgeServices
 from bridge.api.routing import QUERY_ERRORS, TIME, Route, json_ok, operation, query, register
-from bridge.api.util import parse_limit, parse_time, query_params
+from bridge.api.util import parse_limit, query_params
 from bridge.core.contract import render
 from bridge.core.payloads.history import EventKind, Events, History
 from bridge.core.payloads.thermostat import ScheduleBlocks
-from bridge.core.validation import ValidationError
+from bridge.core.validation import ValidationError, parse_time
 from bridge.services.thermostat import RECORDED_IDS
 
 if TYPE_CHECKING:

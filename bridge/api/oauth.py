@@ -26,7 +26,9 @@ from multidict import MultiDictProxy
 from bridge.api.context import BRIDGE_KEY
 from bridge.api.oauth_sessions import SCOPE, one_field
 from bridge.api.routing import Route, form_body, json_ok, operation, register, response_ref
+from bridge.api.util import FORM, read_form
 from bridge.core import pkce
+from bridge.core.bodies import BodyError
 from bridge.core.payloads.access import OAuthError, OAuthToken, TokenForm
 from bridge.services.access import ACCESS_TOKEN_TTL, GrantRefused
 
@@ -120,9 +122,12 @@ async def token(request: web.Request) -> web.Response:
     form fields (not both), for both grants. A used refresh token is revoked
     and never works again: presenting it revokes the grant it belongs to.
     """
-    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if request.content_type != FORM:
         return _token_error("invalid_request", "the body must be a form")
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except BodyError as err:
+        return _token_error("invalid_request", err.message)
     for name in form:
         if len(form.getall(name)) > 1:
             return _token_error("invalid_request", f"{name} given more than once")

@@ -41,6 +41,7 @@ from bridge.api.routing import (
     register,
     response_ref,
 )
+from bridge.api.util import read_form
 from bridge.core import pkce
 from bridge.core.payloads.access import DecisionForm, LoginForm
 
@@ -175,7 +176,7 @@ async def post_login(request: web.Request) -> web.Response:
             status=429,
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    form = await request.post()
+    form = await read_form(request)
     username = one_field(form, "username") or ""
     password = one_field(form, "password") or ""
     next_path = _safe_next(one_field(form, "next") or "")
@@ -284,7 +285,7 @@ async def decision(request: web.Request) -> web.Response:
     """
     store = request.app[SESSIONS_KEY]
     session = store.get(request.cookies.get(SESSION_COOKIE))
-    form = await request.post()
+    form = await read_form(request)
     if session is None:
         return _error_page(403, "You are not logged in, or your session has expired.")
     transaction = store.take_transaction(session, one_field(form, "transaction_id") or "")

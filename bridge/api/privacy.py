@@ -30,7 +30,6 @@ from bridge.api.routing import (
 from bridge.api.util import (
     owner_only,
     parse_limit,
-    parse_time,
     query_params,
     read_object,
 )
@@ -47,7 +46,7 @@ from bridge.core.payloads.privacy import (
     Export,
     Purpose,
 )
-from bridge.core.validation import ValidationError
+from bridge.core.validation import ValidationError, parse_time
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError

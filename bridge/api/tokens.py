@@ -22,8 +22,11 @@ from bridge.api.util import owner_only, query_params
 from bridge.api.ws import PUSH_KEY
 from bridge.core.contract import render
 from bridge.core.payloads.access import RevokedToken, Token, Tokens
-from bridge.core.validation import ValidationError
+from bridge.core.validation import parse_whole
 from bridge.services.access import TokenInfo
+
+#: The largest token id (SQLite's largest row id).
+TOKEN_ID_MAX = 2**63 - 1
 
 
 def _bridge(request: web.Request) -> BridgeServices:
@@ -64,11 +67,10 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     """``DELETE /api/v1/tokens/{id}``: revoke a token (idempotent); its push sockets close."""
     query_params(request, ())
-    raw_id = request.match_info["id"]
-    if not raw_id.isdigit() or len(raw_id) > 18:
-        raise ValidationError([{"field": "id", "rule": "must be a token id (a whole number)"}])
+    token_id = parse_whole(
+        request.match_info["id"], "id", 0, TOKEN_ID_MAX, "must be a token id (a whole number)"
+    )
     bridge = _bridge(request)
-    token_id = int(raw_id)
     info = await bridge.access.revoke_token(token_id)
     if info is None:
         return json_error(404, "not_found", "no token with that id")

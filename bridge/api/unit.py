@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
+from bridge.api.app import server_header
 from bridge.api.ratelimit import RequestLimiter
 from bridge.services.unit import UnitRefused
 
@@ -57,6 +58,7 @@ def create_unit_app(service: UnitService, clock: Clock) -> web.Application:
     app = web.Application(client_max_size=1024)
     app[UNIT_SERVICE] = service
     app[UNIT_LIMITER] = RequestLimiter(clock, rate=POLL_RATE, burst=POLL_BURST)
+    app.on_response_prepare.append(server_header)
     app.router.add_get("/api", poll, allow_head=False)
     return app
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
 import functools
 import json
-import math
-import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
 
 from bridge.api.context import token_of
 from bridge.api.errors import json_error
-from bridge.core.validation import ValidationError
+from bridge.core.bodies import parse_form, parse_json
+from bridge.core.validation import ValidationError, parse_whole
 from bridge.services.access import OWNER_KINDS
 
 if TYPE_CHECKING:
@@ -22,26 +21,41 @@ if TYPE_CHECKING:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Unix times accepted: 1970 up to the year 2100.
-_TIME_MAX = 4_102_444_800.0
+#: The media type of a form body.
+FORM = "application/x-www-form-urlencoded"
+
+
+def _unsupported(message: str) -> web.HTTPUnsupportedMediaType:
+    return web.HTTPUnsupportedMediaType(
+        text=json.dumps({"error": "content_type", "message": message}),
+        content_type="application/json",
+    )
+
+
+async def _read(request: web.Request, *kinds: str) -> bytes:
+    """The body's bytes, of one of the media types ``kinds`` in UTF-8 (415 otherwise).
+
+    The size limit (:data:`~bridge.core.bodies.MAX_BODY`) is the app's: a larger
+    body is answered 413 before it is read whole.
+    """
+    if request.content_type not in kinds:
+        raise _unsupported(f"the body must be {' or '.join(kinds)}")
+    if request.charset not in (None, "utf-8", "UTF-8"):
+        raise _unsupported("the body must be UTF-8")
+    return await request.read()
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request's JSON body, or an HTTPBadRequest naming what is wrong."""
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(
-            text=json.dumps(
-                {"error": "content_type", "message": "the body must be application/json"}
-            ),
-            content_type="application/json",
-        )
-    try:
-        return json.loads(await request.read())
-    except ValueError as err:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_json", "message": f"the body is not JSON: {err}"}),
-            content_type="application/json",
-        ) from err
+    """The request's JSON body (:func:`~bridge.core.bodies.parse_json`); the error
+    middleware answers a :class:`~bridge.core.bodies.BodyError` with 400."""
+    return parse_json(await _read(request, "application/json"))
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The request's form body (:func:`~bridge.core.bodies.parse_form`), like
+    ``request.post()`` but strict: UTF-8 only, no file parts."""
+    pairs = parse_form(await _read(request, FORM))
+    return MultiDictProxy(MultiDict(pairs))
 
 
 def owner_only(handler: Handler) -> Handler:
@@ -93,40 +107,8 @@ async def read_empty(request: web.Request) -> None:
         raise ValidationError([{"field": key, "rule": "unknown field"} for key in body])
 
 
-_ISO_HINT = "must be an ISO 8601 time with an offset (Z or +01:00) or a Unix time in seconds"
-# "+01:00" arrives as " 01:00" when a client does not encode "+" in the query.
-_UNENCODED_OFFSET = re.compile(r"(T\d[\d:.]*) (\d\d(?::?\d\d)?)$")
-
-
-def parse_time(value: str, field: str) -> float:
-    """A Unix time from ISO 8601 (with an offset) or Unix seconds."""
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(number) or not 0 <= number < _TIME_MAX:
-            raise ValidationError(
-                [{"field": field, "rule": "must be a Unix time from 1970 to 2100"}]
-            )
-        return number
-    text = _UNENCODED_OFFSET.sub(r"\1+\2", text)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError([{"field": field, "rule": _ISO_HINT}]) from None
-    if when.tzinfo is None:
-        raise ValidationError([{"field": field, "rule": _ISO_HINT}])
-    return when.timestamp()
-
-
 def parse_limit(value: str | None, field: str, default: int, maximum: int) -> int:
     """A whole number ``1..maximum`` from the query (``default`` when absent)."""
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise ValidationError(
-            [{"field": field, "rule": f"must be a whole number from 1 to {maximum}"}]
-        )
-    return int(value)
+    return parse_whole(value, field, 1, maximum)

@@ -46,6 +46,7 @@ from bridge.api.routing import (
     ref,
     register,
 )
+from bridge.core.bodies import BodyError, parse_json
 from bridge.core.payloads.ws import WsServerMessage
 
 if TYPE_CHECKING:
@@ -339,8 +340,8 @@ PUSH_KEY: web.AppKey[PushHub] = web.AppKey("push", PushHub)
 
 def _client_message(hub: PushHub, client: _Client, text: str) -> None:
     try:
-        message = json.loads(text)
-    except ValueError:
+        message = parse_json(text.encode("utf-8"))
+    except (BodyError, UnicodeEncodeError):
         message = None
     kind = message.get("type") if isinstance(message, dict) else None
     if kind == "ping":

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 import dataclasses
-import math
 from typing import Any, TypeVar, cast, get_args, get_type_hints
 
 import voluptuous as vol
 
 from bridge.core.contract import Unset, is_optional
-from bridge.core.validation import ValidationError, errors_from_invalid
+from bridge.core.validation import ValidationError, errors_from_invalid, finite_number, text
 
 _T = TypeVar("_T")
 
 
-def _json_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise vol.Invalid("must be a number")
-    return float(value)
-
-
-_TYPE_RULES: dict[Any, Callable[[Any], Any]] = {bool: bool, str: str, int: int, float: _json_number}
+_TYPE_RULES: dict[Any, Callable[[Any], Any]] = {bool: bool, str: text, float: finite_number}
 _MODEL_SCHEMAS: dict[type, vol.Schema] = {}
 
 FieldRules = Mapping[str, Callable[[Any], Any]]

@@ -33,8 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-import math
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 from bridge.core.boiler_config import DEFAULT_DHW_RANGE, BoilerControlConfig
 from bridge.core.unit import (
@@ -45,7 +44,7 @@ from bridge.core.unit import (
     STATUS_LEDS,
     THROTTLE_RANGE,
 )
-from bridge.core.validation import FieldError, ValidationError
+from bridge.core.validation import FieldError, ValidationError, is_number
 
 HEATING_SYSTEMS: Final = ("radiators", "underfloor")
 MAX_CH_RANGE: Final = (20.0, 90.0)
@@ -103,16 +102,12 @@ def current(stored: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _temperature(
     errors: list[FieldError], name: str, value: Any, bounds: tuple[float, float], whose: str
 ) -> None:
     if value is None:
         return
-    if not _number(value):
+    if not is_number(value):
         errors.append({"field": name, "rule": "must be a number (°C) or null"})
         return
     lo, hi = bounds
@@ -199,7 +194,7 @@ def _check_unit(errors: list[FieldError], changes: Mapping[str, Any], limits: Bo
     if "unit_calibration" in changes and changes["unit_calibration"] is not None:
         calibration = changes["unit_calibration"]
         low, high = CALIBRATION_RANGE
-        if not _number(calibration) or not low <= calibration <= high:
+        if not is_number(calibration) or not low <= calibration <= high:
             errors.append(
                 {
                     "field": "unit_calibration",
@@ -215,7 +210,7 @@ def control_config(options: Mapping[str, Any]) -> BoilerControlConfig:
     else:
         config = BoilerControlConfig.radiators()
     max_ch = options.get("max_ch_setpoint")
-    if _number(max_ch):
+    if is_number(max_ch):
         value = float(max_ch)
         config = replace(config, max_ch_setpoint=value, min_flow=min(config.min_flow, value))
     return config

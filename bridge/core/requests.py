@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bridge.core.bodies import form_fields
 from bridge.core.decoding import decode_fields
 from bridge.core.payloads.thermostat import ThermostatUpdate
 from bridge.core.validation import ValidationError
@@ -35,4 +36,14 @@ def parse_update(body: Any) -> dict[str, Any]:
     return decode_fields(ThermostatUpdate, data)
 
 
-__all__ = ["parse_update"]
+def update_from_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """A form-encoded update (``target_temperature=20.5``, as some clients send it) as the
+    body :func:`parse_update` reads: each field once, ``geofence_enabled`` true/false as a
+    boolean, numbers as their text (the number check reads it)."""
+    body: dict[str, Any] = dict(form_fields(pairs))
+    if body.get("geofence_enabled") in ("true", "false"):
+        body["geofence_enabled"] = body["geofence_enabled"] == "true"
+    return body
+
+
+__all__ = ["parse_update", "update_from_form"]

@@ -30,6 +30,7 @@ from bridge.core.validation import (
     optional_text,
     outside_temperature,
     temperature_in,
+    text,
 )
 
 
@@ -63,7 +64,7 @@ def temperature_rule(low: float, high: float) -> Rule:
 def text_rule(min_length: int, max_length: int) -> Rule:
     """A string of ``min_length`` to ``max_length`` characters."""
     return Rule(
-        vol.All(str, vol.Length(min=min_length, max=max_length)),
+        vol.All(text, vol.Length(min=min_length, max=max_length)),
         minLength=min_length,
         maxLength=max_length,
     )
@@ -118,9 +119,7 @@ def _confirm(value: Any) -> bool:
 
 
 def _text_or_null(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise vol.Invalid("must be a string")
+    return None if value is None else text(value)
 
 
 #: A string or null (a webhook URL: what makes a good one the webhook service checks).
@@ -132,7 +131,7 @@ TERMS_VERSION_MAX = 32
 def _terms_version(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > TERMS_VERSION_MAX:
         raise vol.Invalid(f"must be a non-empty string of at most {TERMS_VERSION_MAX} characters")
-    return value
+    return text(value)
 
 
 #: The version of the terms a consent was given under.

@@ -25,6 +25,7 @@ from bridge.core.programs import (
 from bridge.core.validation import (
     program_name,
     program_temperature,
+    text,
     validate,
     wall_clock,
     week_start,
@@ -32,11 +33,10 @@ from bridge.core.validation import (
 
 
 def _description(value: Any) -> str:
-    if not isinstance(value, str):
-        raise vol.Invalid("must be a string")
-    if len(value) > MAX_DESCRIPTION:
+    description = text(value)
+    if len(description) > MAX_DESCRIPTION:
         raise vol.Invalid(f"at most {MAX_DESCRIPTION} characters")
-    return value
+    return description
 
 
 def _list_of(low: int, high: int) -> Callable[[Any], list[Any]]:

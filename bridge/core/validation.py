@@ -35,7 +35,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import date, datetime
 import math
-from typing import Any, TypedDict, TypeVar
+import re
+from typing import Any, TypedDict, TypeGuard, TypeVar
 import zoneinfo
 
 import voluptuous as vol
@@ -126,21 +127,51 @@ def validate(schema: Callable[[Any], _T], data: Any, field: str = "") -> _T:
 # -- scalar validators ----------------------------------------------------------
 
 
-def _number(value: Any) -> float:
+#: The largest magnitude a number in a request may have (a Unix time in milliseconds
+#: fits; an integer of hundreds of digits does not, nor does anything a float cannot hold).
+NUMBER_LIMIT = 1e15
+#: A decimal number as text: ASCII digits only (no ``²``, no Arabic or full-width digits,
+#: no ``_`` separators, no ``nan`` or ``inf``).
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+_DECIMAL_MAX_LEN = 40
+_NUMBER_RULE = "must be a number"
+
+
+def finite_number(value: Any, *, from_text: bool = False) -> float:
+    """The one number check: a finite number of at most :data:`NUMBER_LIMIT` in magnitude.
+
+    Booleans are not numbers; with ``from_text``, a decimal string in ASCII digits is read
+    (form bodies send numbers as text). Anything else raises :class:`vol.Invalid`.
+    """
     if isinstance(value, bool):
-        raise vol.Invalid("must be a number")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise vol.Invalid("must be a number") from None
-    else:
-        raise vol.Invalid("must be a number")
-    if not math.isfinite(number):
-        raise vol.Invalid("must be a number")
-    return number
+        raise vol.Invalid(_NUMBER_RULE)
+    if isinstance(value, int):
+        if not -NUMBER_LIMIT <= value <= NUMBER_LIMIT:
+            raise vol.Invalid(_NUMBER_RULE)
+        return float(value)
+    if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > NUMBER_LIMIT:
+            raise vol.Invalid(_NUMBER_RULE)
+        return value
+    if from_text and isinstance(value, str):
+        stripped = value.strip(" \t")
+        if len(stripped) > _DECIMAL_MAX_LEN or not _DECIMAL.fullmatch(stripped):
+            raise vol.Invalid(_NUMBER_RULE)
+        return finite_number(float(stripped))
+    raise vol.Invalid(_NUMBER_RULE)
+
+
+def is_number(value: Any) -> TypeGuard[int | float]:
+    """Whether ``value`` passes :func:`finite_number` (a JSON number, not text)."""
+    try:
+        finite_number(value)
+    except vol.Invalid:
+        return False
+    return True
+
+
+def _number(value: Any) -> float:
+    return finite_number(value, from_text=True)
 
 
 def temperature_in(low: float, high: float) -> Callable[[Any], float]:
@@ -259,6 +290,82 @@ def parse_outside_temperature(data: Any, field: str = "outside_temperature") -> 
     return validate(outside_temperature, data, field)
 
 
+# -- text -----------------------------------------------------------------------
+
+#: A lone surrogate: a ``str`` that UTF-8 cannot encode (``"\\ud800"`` in JSON, or a byte
+#: that was not UTF-8 read with ``surrogateescape``).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+TEXT_RULE = "must be text (valid Unicode, no lone surrogates)"
+
+
+def is_text(value: Any) -> TypeGuard[str]:
+    """Whether ``value`` is a string that UTF-8 can encode (no lone surrogates)."""
+    return isinstance(value, str) and _SURROGATE.search(value) is None
+
+
+def text(value: Any) -> str:
+    """The one text check: a string that can be stored, logged and sent (valid Unicode).
+
+    Every text field of a request goes through it; :class:`vol.Invalid` otherwise.
+    """
+    if not isinstance(value, str):
+        raise vol.Invalid("must be a string")
+    if _SURROGATE.search(value) is not None:
+        raise vol.Invalid(TEXT_RULE)
+    return value
+
+
+# -- query and path values ------------------------------------------------------
+
+_DIGITS = re.compile("[0-9]+")
+
+
+def parse_whole(value: str, field: str, low: int, high: int, rule: str | None = None) -> int:
+    """The one integer parser for query and path values: ASCII digits, ``low..high``.
+
+    ``²``, Arabic and full-width digits, signs, spaces and ``_`` are refused,
+    as is anything out of range, with :class:`ValidationError` naming ``field``.
+    """
+    valid = isinstance(value, str) and _DIGITS.fullmatch(value) is not None
+    digits = (value.lstrip("0") or "0") if valid else ""
+    if not valid or len(digits) > len(str(high)) or not low <= int(digits) <= high:
+        raise ValidationError(
+            [{"field": field, "rule": rule or f"must be a whole number from {low} to {high}"}]
+        )
+    return int(digits)
+
+
+#: Times a request may name: from 1970 up to (not including) the year 2100, whether
+#: given as Unix seconds or as ISO 8601.
+TIME_MIN = 0.0
+TIME_MAX = 4_102_444_800.0
+_TIME_RULE = "must be a Unix time or an ISO 8601 time from 1970 to 2099"
+_ISO_HINT = "must be an ISO 8601 time with an offset (Z or +01:00) or a Unix time in seconds"
+# "+01:00" arrives as " 01:00" when a client does not encode "+" in the query.
+_UNENCODED_OFFSET = re.compile(r"(T[0-9][0-9:.]*) ([0-9][0-9](?::?[0-9][0-9])?)$")
+
+
+def parse_time(value: str, field: str) -> float:
+    """A Unix time from ISO 8601 (with an offset) or Unix seconds, within
+    :data:`TIME_MIN`..:data:`TIME_MAX` either way; :class:`ValidationError` otherwise."""
+    raw = value.strip(" ")
+    if not raw.isascii():
+        raise ValidationError([{"field": field, "rule": _ISO_HINT}])
+    if len(raw) <= _DECIMAL_MAX_LEN and _DECIMAL.fullmatch(raw):
+        number = float(raw)
+    else:
+        try:
+            when = datetime.fromisoformat(_UNENCODED_OFFSET.sub(r"\1+\2", raw))
+            number = when.timestamp() if when.tzinfo is not None else math.nan
+        except (ValueError, OverflowError):
+            number = math.nan
+        if math.isnan(number):
+            raise ValidationError([{"field": field, "rule": _ISO_HINT}])
+    if not TIME_MIN <= number < TIME_MAX:
+        raise ValidationError([{"field": field, "rule": _TIME_RULE}])
+    return number
+
+
 # -- the owner's settings -------------------------------------------------------
 
 #: Longest thermostat name, city and e-mail address.
@@ -269,8 +376,10 @@ EMAIL_MAX = 254
 
 def check_text(value: Any, max_len: int) -> None:
     """A string of at most ``max_len`` characters, or :class:`ValueError`."""
-    if not isinstance(value, str):
-        raise ValueError("must be a string")  # noqa: TRY004
+    try:
+        text(value)
+    except vol.Invalid as err:
+        raise ValueError(err.msg) from None
     if len(value) > max_len:
         raise ValueError(f"must be at most {max_len} characters")
 

@@ -40,7 +40,7 @@ class Announcer:
                 "path": "/api/v1",
             },
             parsed_addresses=addresses,
-            server=f"thermosmart-{bridge_id[:8]}.local.",
+            server=zeroconf_host(bridge_id) + ".",
         )
 
     async def start(self) -> None:
@@ -61,6 +61,24 @@ class Announcer:
         finally:
             await self._zc.async_close()
             self._zc = None
+
+
+def zeroconf_host(bridge_id: str) -> str:
+    """The host name the bridge announces on zeroconf (``thermosmart-….local``)."""
+    return f"thermosmart-{bridge_id[:8]}.local"
+
+
+def own_names(host: str, bridge_id: str) -> list[str]:
+    """The names and addresses the bridge is known by on the LAN, for the API's Host
+    allow-list: the listen address, the LAN addresses, the zeroconf host name and the
+    machine's host name (bare, ``.local`` and fully qualified)."""
+    names = [host, *lan_addresses(host), zeroconf_host(bridge_id)]
+    machine = socket.gethostname()
+    if machine:
+        names += [machine, f"{machine.split('.')[0]}.local"]
+    names.append(socket.getfqdn())
+    wildcard = ("0.0.0.0", "", "::")  # noqa: S104
+    return [n for n in dict.fromkeys(names) if n not in wildcard]
 
 
 def lan_addresses(host: str) -> list[str]:

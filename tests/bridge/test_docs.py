@@ -203,6 +203,11 @@ def _keys(tmp: Path) -> dict[str, Key]:
         "sim_speed": Key(60, lambda c, _b: getattr(Bridge(c).clock, "speed", 1.0), 60.0),
         "zeroconf": Key(False, lambda c, _b: c.zeroconf),
         "zeroconf_interfaces": Key(["127.0.0.1"], lambda c, _b: c.zeroconf_interfaces),
+        "allowed_hosts": Key(
+            ["thermostat.home.example"],
+            lambda _c, b: b.host_policy.configured if b else None,
+            running=True,
+        ),
         "cloud_url": Key("https://cloud.example", lambda c, _b: c.cloud_url),
         "tls_cert": Key(_tls(tmp), lambda c, _b: c.tls_cert),
         "tls_key": Key(_tls(tmp), lambda c, _b: c.tls_key),

@@ -467,3 +467,48 @@ async def test_the_zone_offset_follows_daylight_saving_time(tmp_path: Path) -> N
         await r.run(20 * 60, step=30)  # past 01:00 UTC: summer time
         assert unit.settings.tz_minutes == 120
         await r.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_a_week_with_a_unit_follows_the_schedule_and_warms_up_on_time(
+    tmp_path: Path,
+) -> None:
+    """Six simulated days: the bridge learns the house from the unit's readings alone,
+    then its warm-ups (sent as SVSET) have the room at the home temperature on time."""
+    data = tmp_path / "data"
+    await register(data)
+    clock = VirtualClock(START)
+    world = SimWorld(seed=4, start=START, outside_sensor=True)
+    unit = SimUnit(world, hardware_id=HWID, password=PASSWORD)
+    async with unit_bridge(data, clock) as b:
+        await b.thermostat.set_options({"unit_poll_throttle": 10})  # a poll every 55 s
+        r = Rig(b, clock, unit)
+        home = b.thermostat.state.programs.temperature("home")
+        await r.run(4 * 86400, step=55)
+        assert b.thermostat.predictions()["status"] == "ready"
+        late: list[float] = []
+        errors: list[float] = []
+        preheated = 0
+        period_start: float | None = None
+        arrived: float | None = None
+        for _ in range(2 * 86400 // 55):
+            await r.run(55, step=55)
+            res = b.thermostat.schedule_resolution()
+            room = world.truth().room_c
+            preheated += bool(b.thermostat.thermostat_state()["preheating"])
+            in_home = res.program == "home" and res.source == "schedule"
+            if in_home and period_start is None:
+                period_start, arrived = clock.time(), None
+            if in_home and arrived is None and room >= home - 0.3:
+                arrived = clock.time()
+                late.append(max(0.0, arrived - (period_start or arrived)))
+            if in_home and arrived is not None:
+                errors.append(abs(room - home))
+            if not in_home:
+                period_start = None
+        await r.close()
+    assert len(late) == 4  # Monday and Tuesday, morning and evening
+    assert max(late) <= 10 * 60, late
+    assert preheated > 0
+    assert sum(errors) / len(errors) < 0.3
