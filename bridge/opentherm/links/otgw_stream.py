@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_LINE",
     "WRITABLE_IDS",
+    "LineBuffer",
     "OtgwCommandError",
     "OtgwStream",
     "OtgwUnsupportedError",
@@ -47,6 +48,44 @@ __all__ = [
 MAX_LINE: Final = 256
 
 _LINE_SPLIT = re.compile(rb"[\r\n]")
+
+
+# ------------------------------------------------------------------ lines
+
+
+class LineBuffer:
+    """Splits the gateway's bytes into lines at CR or LF, holding at most ``limit`` bytes.
+
+    :meth:`feed` gives each complete, non-empty line, and ``None`` once for
+    each line longer than ``limit`` (as soon as it is known to be too long;
+    its rest is dropped). The result does not depend on how the bytes were
+    split into chunks.
+    """
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self._buf = b""
+        self._overlong = False  # dropping the rest of a line already reported as too long
+
+    def feed(self, chunk: bytes) -> list[bytes | None]:
+        """The lines ``chunk`` completes (``None`` for a line that is too long)."""
+        *complete, rest = _LINE_SPLIT.split(self._buf + chunk)
+        out: list[bytes | None] = []
+        for raw in complete:
+            if self._overlong:
+                self._overlong = False
+            elif len(raw) > self.limit:
+                out.append(None)
+            elif raw:
+                out.append(raw)
+        if self._overlong:
+            rest = b""
+        elif len(rest) > self.limit:
+            out.append(None)
+            self._overlong = True
+            rest = b""
+        self._buf = rest
+        return out
 
 
 # ------------------------------------------------------------------ errors
@@ -351,8 +390,7 @@ class OtgwStream:
 
     async def read_loop(self, reader: asyncio.StreamReader) -> str:
         """Read lines until the stream ends; returns why it ended."""
-        buf = b""
-        discarding = False
+        lines = LineBuffer()
         while True:
             try:
                 async with asyncio.timeout(self._idle_timeout):
@@ -363,17 +401,11 @@ class OtgwStream:
                 return str(err) or type(err).__name__
             if not chunk:
                 return "the connection was closed"
-            *lines, buf = _LINE_SPLIT.split(buf + chunk)
-            for raw in lines:
-                if discarding:
-                    discarding = False
-                    continue
-                if raw:
+            for raw in lines.feed(chunk):
+                if raw is None:
+                    self.counters.garbage_lines += 1
+                else:
                     self._handle_raw(raw)
-            if len(buf) > MAX_LINE:
-                self.counters.garbage_lines += 1
-                buf = b""
-                discarding = True
 
     def _handle_raw(self, raw: bytes) -> None:
         try:
