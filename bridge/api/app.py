@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -23,13 +24,18 @@ from bridge.api import (
 from bridge.api.context import BRIDGE_KEY, LIMITER_KEY, TOKEN_KEY, BridgeServices
 from bridge.api.errors import json_error, unauthorized
 from bridge.api.ratelimit import FailureLimiter
+from bridge.core.errors import StorageUnavailableError
 from bridge.core.validation import ValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 
+_LOGGER = logging.getLogger(__name__)
+
 MAX_BODY = 64 * 1024
+#: Retry-After (seconds) of the 503 answered while the bridge's disk takes no writes.
+STORAGE_RETRY_S = 60
 
 
 # Routes that need no token: health, pairing (it checks its own code), OpenAPI,
@@ -82,6 +88,12 @@ async def error_middleware(
         return await handler(request)
     except ValidationError as err:
         return json_error(400, "invalid", "the request is not valid", errors=err.errors)
+    except StorageUnavailableError as err:
+        # the bridge's own disk, not the request: 503 says "try again later", honestly
+        _LOGGER.warning("%s %s: %s", request.method, request.path, err)
+        return json_error(
+            503, "storage_unavailable", str(err), headers={"Retry-After": str(STORAGE_RETRY_S)}
+        )
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise

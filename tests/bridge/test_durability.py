@@ -28,7 +28,9 @@ def _free_port() -> int:
         return port
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(
+    data_dir: Path, port: int, *, stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -43,7 +45,7 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         ],
         env=dict(os.environ, THERMOSMART_DATA_DIR=str(data_dir)),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 
