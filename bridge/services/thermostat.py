@@ -429,7 +429,7 @@ class ThermostatService(ThermostatViews):
         boost = self._boiler_ctl.boosting if self.master is not None else None
         if await self.learning.observe_async(m, self.plan_context(), pump=pump, boost=boost):
             self._notify_state()
-        now = self.clock.time()
+        now = self.clock.monotonic()  # a step of the wall clock moves no save
         if self._next_save is None:
             self._next_save = now + SAVE_INTERVAL_S
         elif now >= self._next_save:
@@ -464,12 +464,13 @@ class ThermostatService(ThermostatViews):
         the boiler is driven on, one line is logged when the disk fills and
         one when it takes writes again.
         """
-        next_record = self.clock.time()
+        # on the monotonic clock: stepping the wall clock back must not stop the recording
+        next_record = self.clock.monotonic()
         while True:
             try:
                 await self.control_step()
-                if self.clock.time() >= next_record:
-                    next_record = self.clock.time() + RECORD_INTERVAL
+                if self.clock.monotonic() >= next_record:
+                    next_record = self.clock.monotonic() + RECORD_INTERVAL
                     samples = self.samples()
                     if samples:
                         await self.db.measurements.add_samples(samples)
