@@ -25,7 +25,7 @@ import contextlib
 from dataclasses import dataclass
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import decode_day_time, decode_f8_8, encode_day_time, encode_f8_8
@@ -86,6 +86,11 @@ class LineBuffer:
             rest = b""
         self._buf = rest
         return out
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 # ------------------------------------------------------------------ errors
@@ -205,15 +210,15 @@ class OtgwStream:
         """The connection is gone: fail everything that waits for it with ``error``."""
         self.writer = None
         pending, self._pending = self._pending, None
-        if pending is not None and not pending[1].done():
-            pending[1].set_exception(error)
-        for waiters in self._waiters.values():
-            for waiter in waiters:
-                if not waiter.future.done():
-                    waiter.future.set_exception(error)
-        for summary in self._summary_waiters:
-            if not summary.done():
-                summary.set_exception(error)
+        futures: list[asyncio.Future[Any]] = [] if pending is None else [pending[1]]
+        futures += [waiter.future for waiters in self._waiters.values() for waiter in waiters]
+        futures += self._summary_waiters
+        for fut in futures:
+            if not fut.done():
+                fut.set_exception(error)
+                # its waiter may be cancelled in the same breath (the session ends):
+                # then nobody reads the error, and asyncio would log it as never retrieved
+                fut.add_done_callback(_retrieve)
 
     async def read_summary(self, timeout: float | None = None) -> proto.Summary:
         """Switch to summary mode (``PS=1``), read one summary line, switch back."""
