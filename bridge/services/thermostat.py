@@ -454,6 +454,8 @@ class ThermostatService(ThermostatViews):
         """Save the learning state and stop its worker thread (the control loop has stopped)."""
         try:
             await self.learning.close(self.db.learning)
+        except StorageUnavailableError as err:
+            _LOGGER.warning("Could not save the learning state: %s", err)
         except Exception:
             _LOGGER.exception("Could not save the learning state")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from pathlib import Path
 import resource
@@ -93,6 +94,9 @@ async def test_full_database_answers_503_changes_nothing_and_recovers(
         alive = {t.get_name(): not t.done() for t in bridge._tasks}
         assert all(alive.values()), alive
         assert bridge.link.counters.answers > conversations + 1000
+        # warnings that say what is wrong, no tracebacks
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not errors, errors
 
         await _page_limit(bridge, None)  # space returns
         async with http.put(
