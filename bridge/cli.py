@@ -11,6 +11,7 @@ import argparse
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 import contextlib
+import io
 import json
 import logging
 from pathlib import Path
@@ -266,7 +267,9 @@ def _cmd_unit(args: argparse.Namespace) -> int:
 def _cmd_ot(args: argparse.Namespace) -> int:
     from bridge.opentherm.decode import main as decode_main
 
-    return decode_main(list(args.lines), sys.stdin, sys.stdout)
+    # a line that is not UTF-8 is reported as an invalid line, not a traceback
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    return decode_main(list(args.lines), stdin, sys.stdout)
 
 
 def _run_sim(

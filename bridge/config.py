@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import json
+import math
 import os
 from pathlib import Path
 import sys
@@ -21,8 +22,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
-from bridge.opentherm.links.sim import SimUrlError, sim_options
+from bridge.opentherm.links.sim import MAX_SEED, SimUrlError, sim_options
 from bridge.opentherm.links.unit import SCHEME as UNIT_SCHEME, parse_unit_url
+from bridge.opentherm.modbus_maps import ProfileError, build_profiles
 from bridge.opentherm.sim.house import PROFILE_NAMES
 
 DEFAULT_PORT = 8722
@@ -65,7 +67,10 @@ def default_data_dir() -> Path:
 def _boiler_url(value: Any) -> str:
     if not isinstance(value, str) or "://" not in value:
         raise vol.Invalid("must be a boiler URL such as sim://, otgw+tcp://HOST:PORT")
-    scheme = urlsplit(value).scheme
+    try:
+        scheme = urlsplit(value).scheme
+    except ValueError as err:  # "Invalid IPv6 URL"
+        raise vol.Invalid(f"not a URL: {err}") from None
     if scheme not in BOILER_SCHEMES:
         raise vol.Invalid(f"unknown scheme {scheme!r}; use one of {', '.join(BOILER_SCHEMES)}")
     return value
@@ -85,24 +90,59 @@ def _cloud_url(value: Any) -> str:
 def _timezone(value: Any) -> str:
     try:
         ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    # OSError: a key that names a directory ("Europe") or is too long for a file name
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
         raise vol.Invalid(f"unknown time zone {value!r}") from err
     return str(value)
 
 
 def _existing_file(value: Any) -> str:
     path = Path(str(value))
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL (Python 3.11 raises)
+        found = False
+    if not found:
         raise vol.Invalid(f"file {value!r} does not exist")
     return str(path)
 
 
+def _whole(low: int, high: int | None = None) -> Any:
+    """An integer in low..high; true and false are not numbers here."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise vol.Invalid("must be a whole number")
+        if value < low or (high is not None and value > high):
+            raise vol.Invalid(f"must be {low}-{high}" if high is not None else f"must be >= {low}")
+        return value
+
+    return check
+
+
+def _number(low: float, high: float) -> Any:
+    """A finite number in low..high (an integer too large for a float is out of range)."""
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise vol.Invalid("must be a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not low <= number <= high:  # NaN fails too
+            raise vol.Invalid(f"must be a number from {low:g} to {high:g}")
+        return number
+
+    return check
+
+
 RETENTION_SCHEMA = vol.Schema(
     {
-        vol.Optional("raw_days", default=90): vol.All(int, vol.Range(min=1, max=3650)),
-        vol.Optional("hourly_days", default=730): vol.All(int, vol.Range(min=1, max=36500)),
-        vol.Optional("events_days", default=365): vol.All(int, vol.Range(min=1, max=3650)),
-        vol.Optional("egress_days", default=365): vol.All(int, vol.Range(min=1, max=3650)),
+        vol.Optional("raw_days", default=90): _whole(1, 3650),
+        vol.Optional("hourly_days", default=730): _whole(1, 36500),
+        vol.Optional("events_days", default=365): _whole(1, 3650),
+        vol.Optional("egress_days", default=365): _whole(1, 3650),
     },
     extra=vol.PREVENT_EXTRA,
 )
@@ -119,7 +159,7 @@ def _house(value: Any) -> str:
 SIM_SCHEMA = vol.Schema(
     {
         vol.Optional("house"): _house,
-        vol.Optional("seed"): vol.All(int, vol.Range(min=0)),
+        vol.Optional("seed"): _whole(0, MAX_SEED),
     },
     extra=vol.PREVENT_EXTRA,
 )
@@ -128,11 +168,9 @@ CONFIG_SCHEMA = vol.Schema(
     {
         vol.Optional("data_dir"): vol.All(str, vol.Length(min=1)),
         vol.Optional("host", default=DEFAULT_HOST): vol.All(str, vol.Length(min=1)),
-        vol.Optional("port", default=DEFAULT_PORT): vol.All(int, vol.Range(min=0, max=65535)),
+        vol.Optional("port", default=DEFAULT_PORT): _whole(0, 65535),
         vol.Optional("boiler", default=DEFAULT_BOILER): _boiler_url,
-        vol.Optional("sim_speed", default=1.0): vol.All(
-            vol.Coerce(float), vol.Range(min=0.1, max=100_000)
-        ),
+        vol.Optional("sim_speed", default=1.0): _number(0.1, 100_000),
         vol.Optional("zeroconf", default=True): bool,
         vol.Optional("zeroconf_interfaces"): [str],
         vol.Optional("allowed_hosts"): [vol.All(str, vol.Length(min=1, max=253))],
@@ -205,6 +243,10 @@ def validate(raw: dict[str, Any]) -> BridgeConfig:
             parse_unit_url(data["boiler"])
         except ValueError as err:
             raise ConfigError("boiler", str(err)) from err
+    try:
+        build_profiles(data["modbus_profiles"])
+    except ProfileError as err:
+        raise ConfigError(err.path, err.rule) from err
     data_dir = Path(data.pop("data_dir")) if "data_dir" in data else default_data_dir()
     return BridgeConfig(data_dir=data_dir, **data)
 
@@ -212,16 +254,22 @@ def validate(raw: dict[str, Any]) -> BridgeConfig:
 def load_file(path: Path) -> dict[str, Any]:
     """Read a config file (``.json`` or ``.toml``)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
     except OSError as err:
         raise ConfigError("config", f"cannot read {path}: {err.strerror}") from err
+    kind = path.suffix or "TOML"
     try:
+        text = content.decode("utf-8")
         if path.suffix == ".json":
             data: Any = json.loads(text)
         else:
             data = tomllib.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError("config", f"{path} is not valid {path.suffix or 'TOML'}: {err}") from err
+    # UnicodeDecodeError and TOMLDecodeError are ValueErrors
+    except ValueError as err:
+        raise ConfigError("config", f"{path} is not valid {kind}: {err}") from err
+    except RecursionError:
+        # both parsers recurse once per level of nesting
+        raise ConfigError("config", f"{path} is not valid {kind}: nested too deeply") from None
     if not isinstance(data, dict):
         raise ConfigError("config", f"{path} must hold a table of keys")
     return data

@@ -8,13 +8,23 @@ to them over loopback only: this fixture allows exactly that and nothing else.
 from __future__ import annotations
 
 from collections.abc import Iterator
+import os
 
+from hypothesis import settings
 import pytest
 
 try:
     import pytest_socket
 except ImportError:  # the Python 3.11 environment has no Home Assistant plugin
     pytest_socket = None
+
+# Hypothesis: "ci" (the default) keeps each property to a bounded number of
+# examples and has no per-example deadline (the test machine is shared, and a
+# slow example is not a failure); "fuzz" tries many more inputs for a long
+# run: HYPOTHESIS_PROFILE=fuzz pytest tests/bridge/test_parsers_fuzz.py
+settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)
+settings.register_profile("fuzz", max_examples=20_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 LOOPBACK_HOSTS = ["127.0.0.1", "::1", "localhost"]
 

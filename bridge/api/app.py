@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -25,6 +26,7 @@ from bridge.api.errors import json_error, unauthorized
 from bridge.api.hosts import HOSTS_KEY, HostPolicy, host_middleware
 from bridge.api.ratelimit import FailureLimiter
 from bridge.core.bodies import MAX_BODY, BodyError
+from bridge.core.errors import StorageUnavailableError
 from bridge.core.validation import ValidationError, is_text
 
 if TYPE_CHECKING:
@@ -32,6 +34,11 @@ if TYPE_CHECKING:
 
 #: What the ``Server`` header says: the product, never versions of it or its libraries.
 SERVER = "ThermoSmart Local"
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Retry-After (seconds) of the 503 answered while the bridge's disk takes no writes.
+STORAGE_RETRY_S = 60
 
 
 # Routes that need no token: health, pairing (it checks its own code), OpenAPI,
@@ -87,6 +94,12 @@ async def error_middleware(
         return json_error(400, "invalid", "the request is not valid", errors=err.errors)
     except BodyError as err:
         return json_error(400, err.error, err.message)
+    except StorageUnavailableError as err:
+        # the bridge's own disk, not the request: 503 says "try again later", honestly
+        _LOGGER.warning("%s %s: %s", request.method, request.path, err)
+        return json_error(
+            503, "storage_unavailable", str(err), headers={"Retry-After": str(STORAGE_RETRY_S)}
+        )
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise

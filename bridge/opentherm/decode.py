@@ -121,6 +121,8 @@ def main(argv: list[str], stdin: Iterable[str], stdout: TextIO) -> int:
     """
     lines: Iterable[str] = stdin if not argv or argv == ["-"] else argv
     for result in decode_stream(lines):
-        stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        # ASCII JSON: a line given as an argument may hold bytes that are not
+        # UTF-8 (surrogate escapes), which no text stream can write as they are
+        stdout.write(json.dumps(result) + "\n")
     stdout.flush()
     return 0

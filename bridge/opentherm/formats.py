@@ -98,7 +98,7 @@ def decode_flag8(byte: int) -> Flags8:
 
 def encode_flag8(bits: Sequence[bool]) -> int:
     """The byte for eight flags given bit 0 first."""
-    if isinstance(bits, (str, bytes)) or len(bits) != 8:
+    if isinstance(bits, (str, bytes)) or not isinstance(bits, Sequence) or len(bits) != 8:
         raise CodecError(f"flag8 needs a sequence of 8 booleans, got {bits!r}")
     byte = 0
     for bit, flag in enumerate(bits):

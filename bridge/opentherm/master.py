@@ -323,7 +323,8 @@ class OpenThermMaster:
         self._needs_setup = True
         self._schedule.drop_retry()
         if self._state.connected:
-            self._log.warning("OpenTherm master: the %s link is down; waiting", self._link.kind)
+            # the link logs the outage itself, once (one line per outage, not one per layer)
+            self._log.debug("OpenTherm master: the %s link is down; waiting", self._link.kind)
         self._state.set_connected(False)
         self._state.flush()
 
@@ -351,7 +352,7 @@ class OpenThermMaster:
         self._fail_streak.clear()
         self._schedule.begin_session()
         if self._sessions > 1:
-            self._log.info("OpenTherm master: the %s link is back", self._link.kind)
+            self._log.debug("OpenTherm master: the %s link is back", self._link.kind)
         self._state.set_connected(True)
         self._state.flush()
 

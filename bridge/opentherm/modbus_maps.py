@@ -245,11 +245,15 @@ def number_to_register(reg: RegisterMap, number: float) -> int | None:
     if not math.isfinite(number):
         return None
     if reg.scale is Scale.F88:
-        whole = round(number * 256)
+        scaled = number * 256
         low, high = -0x8000, 0x7FFF
     else:
-        whole = round(number * 10) if reg.scale is Scale.TENTH else round(number)
+        scaled = number * 10 if reg.scale is Scale.TENTH else number
         low, high = (-0x8000, 0x7FFF) if reg.signed else (0, 0xFFFF)
+    # compare before rounding: a finite number times 256 may be infinite
+    if not low - 0.5 <= scaled <= high + 0.5:
+        return None
+    whole = round(scaled)
     if not low <= whole <= high:
         return None
     return whole & 0xFFFF
@@ -353,10 +357,16 @@ BUILTIN_PROFILES: dict[str, ModbusProfile] = {SETECNA.name: SETECNA}
 # --------------------------------------------------------------------------
 
 
+#: More digits than any address or register value needs (int() refuses past 4300).
+_MAX_DIGITS = 10
+
+
 def _strict_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
+        text = value.strip() if isinstance(value, str) else ""
+        # ASCII digits only: str.isdigit() also passes "²" and reads "٣" as 3
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
+            return int(text)
         raise vol.Invalid("must be a whole number")
     return value
 
@@ -380,9 +390,15 @@ def _word(value: Any) -> int:
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise vol.Invalid("must be a finite number")
-    return float(value)
+    try:
+        number = float(value)  # an integer past 1e308 raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise vol.Invalid("must be a finite number")
+    return number
 
 
 def _data_id(value: Any) -> int:
@@ -441,7 +457,7 @@ _FLAG_NAMES = sorted(MASTER_FLAGS) + sorted(SLAVE_FLAGS)
 
 
 def _flag(value: Any) -> str:
-    if value not in MASTER_FLAGS and value not in SLAVE_FLAGS:
+    if not isinstance(value, str) or (value not in MASTER_FLAGS and value not in SLAVE_FLAGS):
         raise vol.Invalid(f"must be an ID 0 flag name: {', '.join(_FLAG_NAMES)}")
     return str(value)
 

@@ -25,6 +25,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from bridge.opentherm.formats import (
+    F8_8_MAX,
     DayTime,
     decode_f8_8,
     decode_s8,
@@ -70,7 +71,7 @@ INFO_LINES: Final[frozenset[str]] = frozenset(
 _MONITOR_RE = re.compile(r"^(T|B|R|A|E)([0-9A-F]{8})$")
 _REPLY_RE = re.compile(r"^([A-Z][A-Z0-9]):\s*(.*)$")
 _GATEWAY_ERROR_RE = re.compile(r"^Error (0[1-4])$")
-_BANNER_RE = re.compile(r"^OpenTherm Gateway (\d+(?:\.\d+)*\S*)$")
+_BANNER_RE = re.compile(r"^OpenTherm Gateway ([0-9]+(?:\.[0-9]+)*\S*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +203,13 @@ SUMMARY_FIELDS_V4: Final[tuple[tuple[int, str], ...]] = tuple(
     or item[0] >= 116
 )
 
+#: Half the last printed digit of a summary number: 127.996 prints as 128.00.
+_HALF_CENT = 0.005 + 1e-9
+# [0-9], not \d: the gateway prints ASCII digits only, and \d also matches "٣"
 _FLAGS_RE = re.compile(r"^([01]{8})/([01]{8})$")
-_PAIR_RE = re.compile(r"^(-?\d{1,3})/(-?\d{1,3})$")
-_FLOAT_RE = re.compile(r"^-?\d{1,3}\.\d{2}$")
-_INT_RE = re.compile(r"^-?\d{1,5}$")
+_PAIR_RE = re.compile(r"^(-?[0-9]{1,3})/(-?[0-9]{1,3})$")
+_FLOAT_RE = re.compile(r"^-?[0-9]{1,3}\.[0-9]{2}$")
+_INT_RE = re.compile(r"^-?[0-9]{1,5}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +253,11 @@ def _parse_summary_field(text: str, kind: str) -> int:
     if kind == _F.FLOAT:
         if _FLOAT_RE.match(text) is None:
             raise ValueError(f"summary number {text!r} is not a two-decimal number")
-        return encode_f8_8(float(text))
+        number = float(text)
+        # two decimals round the largest f8.8 values (127.996) up to 128.00
+        if F8_8_MAX < number < F8_8_MAX + _HALF_CENT:
+            number = F8_8_MAX
+        return encode_f8_8(number)
     if _INT_RE.match(text) is None:
         raise ValueError(f"summary field {text!r} is not an integer")
     number = int(text)
@@ -539,7 +547,7 @@ def reply_number(value: str) -> float:
     return number
 
 
-_CLOCK_REPLY_RE = re.compile(r"^(\d{1,2}):(\d{2})/([1-7])$")
+_CLOCK_REPLY_RE = re.compile(r"^([0-9]{1,2}):([0-9]{2})/([1-7])$")
 
 
 def reply_clock(value: str) -> DayTime:

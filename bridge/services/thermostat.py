@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime
 import logging
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.core import options as opts, state as core
 from bridge.core.boiler_config import BoilerBounds, BoilerCommand
+from bridge.core.errors import StorageUnavailableError
 from bridge.core.heating import ThermostatControl
 from bridge.core.listeners import Listeners
 from bridge.core.payloads.history import EventKind
@@ -112,6 +114,7 @@ class ThermostatService(ThermostatViews):
         self._last_object: dict[str, Any] | None = None
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._storage_down = False  # a write failed for want of disk; logged once
         self._last_faults: dict[str, Any] = {}
         self.energy = EnergyMeter()
         """Heat delivered and gas used, kWh, kept in the database."""
@@ -300,8 +303,12 @@ class ThermostatService(ThermostatViews):
         async with self._lock:
             expired = core.expire_override(self.state, now)
             if expired is not self.state and expired != self.state:
-                await self.db.settings.set(CONTROL_STATE, self._runtime_dict(expired))
                 self.state = expired
+                try:
+                    await self.db.settings.set(CONTROL_STATE, self._runtime_dict(expired))
+                except StorageUnavailableError as err:
+                    # the override ends by its time: after a restart it expires again
+                    self._storage_lost(err)
         ctx = self.plan_context()
         room = self.room_temperature()
         mono = self.clock.monotonic()
@@ -433,12 +440,22 @@ class ThermostatService(ThermostatViews):
         boost = self._boiler_ctl.boosting if self.master is not None else None
         if await self.learning.observe_async(m, self.plan_context(), pump=pump, boost=boost):
             self.notify_state()
-        now = self.clock.time()
+        now = self.clock.monotonic()  # a step of the wall clock moves no save
         if self._next_save is None:
             self._next_save = now + SAVE_INTERVAL_S
         elif now >= self._next_save:
             self._next_save = now + SAVE_INTERVAL_S
             await self.learning.save(self.db.learning)
+
+    def _storage_lost(self, err: StorageUnavailableError) -> None:
+        if not self._storage_down:
+            self._storage_down = True
+            _LOGGER.warning("Not recording until the disk takes writes again: %s", err)
+
+    def _storage_back(self) -> None:
+        if self._storage_down:
+            self._storage_down = False
+            _LOGGER.warning("The disk takes writes again: recording")
 
     async def save_learning(self) -> None:
         """Store the learning state now."""
@@ -448,27 +465,39 @@ class ThermostatService(ThermostatViews):
         """Save the learning state and stop its worker thread (the control loop has stopped)."""
         try:
             await self.learning.close(self.db.learning)
+        except StorageUnavailableError as err:
+            _LOGGER.warning("Could not save the learning state: %s", err)
         except Exception:
             _LOGGER.exception("Could not save the learning state")
 
     async def run(self) -> None:
-        """The control loop and the recorder, until cancelled."""
-        next_record = self.clock.time()
+        """The control loop and the recorder, until cancelled.
+
+        A disk that takes no writes stops the recording, never the control:
+        the boiler is driven on, one line is logged when the disk fills and
+        one when it takes writes again.
+        """
+        # on the monotonic clock: stepping the wall clock back must not stop the recording
+        next_record = self.clock.monotonic()
         while True:
             try:
                 await self.control_step()
-                if self.clock.time() >= next_record:
+                if self.clock.monotonic() >= next_record:
+                    next_record = self.clock.monotonic() + RECORD_INTERVAL
                     samples = self.samples()
                     if samples:
                         await self.db.measurements.add_samples(samples)
                     await self._meter_energy()
-                    next_record = self.clock.time() + RECORD_INTERVAL
                     await self._learn()
+                    self._storage_back()
             except asyncio.CancelledError:
                 raise
+            except StorageUnavailableError as err:
+                self._storage_lost(err)
             except Exception:
                 _LOGGER.exception("Control step failed; holding the last command")
-                await self.db.events.log(EventKind.SOFTWARE_ERROR, "control step failed")
+                with contextlib.suppress(StorageUnavailableError):
+                    await self.db.events.log(EventKind.SOFTWARE_ERROR, "control step failed")
             self._wake.clear()
             sleeper = asyncio.ensure_future(self.clock.sleep(CONTROL_INTERVAL))
             waker = asyncio.ensure_future(self._wake.wait())

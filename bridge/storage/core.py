@@ -22,6 +22,8 @@ from pathlib import Path
 import sqlite3
 from typing import Any, Literal, TypeVar
 
+from bridge.core.errors import StorageUnavailableError
+
 T = TypeVar("T")
 
 Json = Any
@@ -46,6 +48,26 @@ class ConstraintError(StorageError, ValueError):
 
 class DatabaseClosedError(StorageError):
     """The database was used after :meth:`Worker.close`."""
+
+
+class StorageFullError(StorageError, StorageUnavailableError):
+    """The disk is full (or a write failed on it): the transaction changed nothing."""
+
+
+#: SQLite's primary result codes for a disk that takes no more writes: SQLITE_FULL, and
+#: SQLITE_IOERR (a write refused by the file system, e.g. EFBIG past a file-size limit).
+_OUT_OF_SPACE = frozenset({13, 10})
+
+
+def _storage_error(err: sqlite3.Error) -> StorageError:
+    code = getattr(err, "sqlite_errorcode", 0) & 0xFF
+    if code in _OUT_OF_SPACE:
+        what = "is full" if code == 13 else "refused a write"
+        return StorageFullError(
+            f"the bridge's data disk {what} ({err}); nothing was changed. "
+            "Free space on it; the bridge carries on by itself"
+        )
+    return StorageError(f"{type(err).__name__}: {err}")
 
 
 def dumps_json(value: Json) -> str:
@@ -198,4 +220,4 @@ class Worker:
         except sqlite3.IntegrityError as err:
             raise ConstraintError(str(err)) from err
         except sqlite3.Error as err:
-            raise StorageError(f"{type(err).__name__}: {err}") from err
+            raise _storage_error(err) from err

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 from bridge.core.programs import ExceptionPeriod, ScheduleEntry
 from bridge.storage import migrations
 from bridge.storage.auth import AuthRepo, read_clients, read_tokens
-from bridge.storage.core import Json, StorageError, Worker
+from bridge.storage.core import Json, StorageError, StorageFullError, Worker
 from bridge.storage.energy import EnergyRepo, read_energy
 from bridge.storage.history import (
     EventRepo,
@@ -262,6 +262,8 @@ class Database:
         while True:
             try:
                 await self.prune()
+            except StorageFullError as err:  # no traceback for a full disk, every hour
+                _LOGGER.warning("pruning the database postponed: %s", err)
             except StorageError:
                 _LOGGER.exception("pruning the database failed")
             await self.clock.sleep(interval)

@@ -6,6 +6,8 @@ after each commit (the parent kills it with SIGKILL).
 ``pair`` do while the daemon runs; prints one JSON object.
 ``crash_writer.py exchange DB CODE...``: tries each pairing code, prints the
 JSON list of codes it won.
+``crash_writer.py tokens DB N``: creates N API tokens, prints the JSON list of
+``{"token", "id"}``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ async def _exchange(path: str, codes: list[str]) -> None:
         await db.close()
 
 
+async def _tokens(path: str, count: int) -> None:
+    db = await Database.open(path, SystemClock())
+    try:
+        issued = [await db.auth.create_token(f"revocable {i}") for i in range(count)]
+        print(json.dumps([{"token": t.token, "id": t.info.id} for t in issued]))
+    finally:
+        await db.close()
+
+
 def main(argv: list[str]) -> None:
     mode, path, *rest = argv
     if mode == "loop":
@@ -60,6 +71,8 @@ def main(argv: list[str]) -> None:
         asyncio.run(_cli(path))
     elif mode == "exchange":
         asyncio.run(_exchange(path, rest))
+    elif mode == "tokens":
+        asyncio.run(_tokens(path, int(rest[0])))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

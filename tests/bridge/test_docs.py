@@ -231,7 +231,10 @@ def _keys(tmp: Path) -> dict[str, Key]:
             lambda _c, b: world(b).seed,
             running=True,
         ),
-        "modbus_profiles": Key({"mine": {"unit": 2}}, lambda c, _b: c.modbus_profiles),
+        "modbus_profiles": Key(
+            {"mine": {"base": "setecna", "register_write_function": 16}},
+            lambda c, _b: c.modbus_profiles,
+        ),
     }
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
+import random
 import signal
 import socket
 import sqlite3
@@ -14,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
+from typing import Any
 
 import aiohttp
 
@@ -28,7 +31,9 @@ def _free_port() -> int:
         return port
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(
+    data_dir: Path, port: int, *, stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -43,7 +48,7 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         ],
         env=dict(os.environ, THERMOSMART_DATA_DIR=str(data_dir)),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 
@@ -191,3 +196,181 @@ def test_tls_needs_both_files(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "tls_cert and tls_key must be given together" in proc.stderr
+
+
+# ---------------------------------------------------------------- many writes, many kills
+
+#: How many times the widened test kills the daemon (more: THERMOSMART_KILLS=50).
+KILLS = int(os.environ.get("THERMOSMART_KILLS", "3"))
+#: Tokens made up front for the writer to revoke, one per DELETE.
+REVOCABLE = 300
+
+
+class _Writes:
+    """Every write kind the test makes: its request for step ``i`` and how to read it back.
+
+    A kind's value is what a read shows; after a kill it must be the last
+    acknowledged value, or the one in flight when the process died.
+    """
+
+    def __init__(self, hw: str, revocable: list[dict[str, Any]]) -> None:
+        self.hw = hw
+        self.revocable = revocable
+        self.revoked: int = 0  # tokens [0, revoked) are acknowledged as revoked
+
+    def request(self, kind: str, i: int) -> tuple[str, str, Any, Any]:
+        """(method, path, body, the value a read shows afterwards)."""
+        if kind == "thermostat":
+            target = 15.0 + (i % 30) * 0.5
+            body = {"target_temperature": target, "programs": {"comfort": target}}
+            return "PUT", f"/thermostat/{self.hw}", body, (target, target)
+        if kind == "options":
+            value = (30.0 + i % 40, i % 2 == 0)
+            return (
+                "PUT",
+                "/api/v1/options",
+                {"max_ch_setpoint": value[0], "preheat": value[1]},
+                value,
+            )
+        if kind == "settings":
+            value = (f"n{i}", f"l{i}")  # both or neither
+            return "PUT", "/api/v1/settings", {"name": value[0], "location": value[1]}, value
+        if kind == "consents":
+            body = {"granted": i % 2 == 0, "terms_version": f"v{i}"}
+            return "PUT", "/api/v1/privacy/consents/statistics", body, (i % 2 == 0, f"v{i}")
+        assert kind == "tokens"
+        token_id = self.revocable[self.revoked]["id"]
+        return "DELETE", f"/api/v1/tokens/{token_id}", None, self.revoked + 1
+
+    async def read(self, http: aiohttp.ClientSession, base: str, headers: Any) -> dict[str, Any]:
+        """Each kind's value as the bridge reads it now."""
+
+        async def get(path: str) -> Any:
+            async with http.get(f"{base}{path}", headers=headers) as resp:
+                assert resp.status == 200, path
+                return await resp.json()
+
+        thermostat = await get(f"/thermostat/{self.hw}")
+        options = await get("/api/v1/options")
+        settings = await get("/api/v1/settings")
+        consents = await get("/api/v1/privacy/consents")
+        statistics = consents["consents"]["statistics"]
+        revoked = 0
+        for entry in self.revocable:
+            async with http.get(
+                f"{base}/api/v1/settings", headers={"Authorization": f"Bearer {entry['token']}"}
+            ) as resp:
+                if resp.status == 200:
+                    break
+                assert resp.status == 401
+                revoked += 1
+        return {
+            "thermostat": (thermostat["programs"]["comfort"], thermostat["target_temperature"]),
+            "options": (options["max_ch_setpoint"], options["preheat"]),
+            "settings": (settings["name"], settings["location"]),
+            "consents": (statistics["granted"], statistics["terms_version"]),
+            "tokens": revoked,
+            "history": {c["terms_version"] for c in consents["history"]},
+        }
+
+
+@dataclass
+class _Log:
+    """What the writer sent and what the bridge acknowledged."""
+
+    known: dict[str, Any]  # each kind's value as last read or acknowledged
+    in_flight: tuple[str, Any] | None = None
+    acknowledged: int = 0
+    versions: set[str] = field(default_factory=set)  # acknowledged consent versions
+
+
+async def _write_until_killed(
+    http: aiohttp.ClientSession,
+    base: str,
+    headers: dict[str, str],
+    writes: _Writes,
+    log: _Log,
+    rng: random.Random,
+) -> None:
+    i = rng.randrange(1_000_000)
+    while True:
+        kind = rng.choice(_KINDS)
+        if kind == "tokens" and writes.revoked >= REVOCABLE - 1:
+            continue
+        method, path, body, value = writes.request(kind, i)
+        log.in_flight = (kind, value)
+        async with http.request(method, f"{base}{path}", json=body, headers=headers) as resp:
+            assert resp.status == 200, (kind, resp.status, await resp.text())
+        log.known[kind] = value
+        log.in_flight = None
+        log.acknowledged += 1
+        if kind == "consents":
+            log.versions.add(value[1])
+        if kind == "tokens":
+            writes.revoked += 1
+        i += 1
+
+
+_KINDS = ("thermostat", "options", "settings", "consents", "tokens")
+
+
+def _cli_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(
+        subprocess.run(
+            [sys.executable, *args], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
+
+
+async def test_kill_9_at_random_points_of_every_kind_of_write(tmp_path: Path) -> None:
+    env = dict(os.environ, THERMOSMART_DATA_DIR=str(tmp_path))
+    owner = _cli_json(env, "-m", "bridge", "token", "create", "--json")["access_token"]
+    writer_script = str(Path(__file__).with_name("crash_writer.py"))
+    revocable = _cli_json(
+        env, writer_script, "tokens", str(tmp_path / "thermosmart.db"), str(REVOCABLE)
+    )
+    headers = {"Authorization": f"Bearer {owner}"}
+    rng = random.Random(f"kill-9:{KILLS}")
+    log: _Log | None = None
+    writes: _Writes | None = None
+    for kill in range(KILLS + 1):
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = _start(tmp_path, port)
+        try:
+            async with aiohttp.ClientSession() as http:
+                await _wait_up(http, base)
+                if writes is None:
+                    async with http.get(f"{base}/thermostat", headers=headers) as resp:
+                        writes = _Writes((await resp.json())["hw"], revocable)
+                now = await writes.read(http, base, headers)
+                if log is None:
+                    log = _Log(known=now)
+                assert log.versions <= now["history"], "an acknowledged consent was lost"
+                for kind in _KINDS:
+                    possible = {log.known[kind]}
+                    if log.in_flight is not None and log.in_flight[0] == kind:
+                        possible.add(log.in_flight[1])
+                    assert now[kind] in possible, (kill, kind, now[kind], possible)
+                log.known, log.in_flight = now, None
+                writes.revoked = now["tokens"]
+                if kill == KILLS:
+                    break
+                task = asyncio.create_task(
+                    _write_until_killed(http, base, headers, writes, log, rng)
+                )
+                await asyncio.sleep(rng.uniform(0.3, 2.0))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+                    await task
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=30)
+        with contextlib.closing(sqlite3.connect(tmp_path / "thermosmart.db")) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert log is not None
+    assert log.acknowledged > 5 * KILLS
+    print(f"kill -9: {KILLS} kills, {log.acknowledged} acknowledged writes, none lost")

@@ -25,7 +25,7 @@ import contextlib
 from dataclasses import dataclass
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from bridge.opentherm import otgw_protocol as proto
 from bridge.opentherm.formats import decode_day_time, decode_f8_8, encode_day_time, encode_f8_8
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_LINE",
     "WRITABLE_IDS",
+    "LineBuffer",
     "OtgwCommandError",
     "OtgwStream",
     "OtgwUnsupportedError",
@@ -47,6 +48,49 @@ __all__ = [
 MAX_LINE: Final = 256
 
 _LINE_SPLIT = re.compile(rb"[\r\n]")
+
+
+# ------------------------------------------------------------------ lines
+
+
+class LineBuffer:
+    """Splits the gateway's bytes into lines at CR or LF, holding at most ``limit`` bytes.
+
+    :meth:`feed` gives each complete, non-empty line, and ``None`` once for
+    each line longer than ``limit`` (as soon as it is known to be too long;
+    its rest is dropped). The result does not depend on how the bytes were
+    split into chunks.
+    """
+
+    def __init__(self, limit: int = MAX_LINE) -> None:
+        self.limit = limit
+        self._buf = b""
+        self._overlong = False  # dropping the rest of a line already reported as too long
+
+    def feed(self, chunk: bytes) -> list[bytes | None]:
+        """The lines ``chunk`` completes (``None`` for a line that is too long)."""
+        *complete, rest = _LINE_SPLIT.split(self._buf + chunk)
+        out: list[bytes | None] = []
+        for raw in complete:
+            if self._overlong:
+                self._overlong = False
+            elif len(raw) > self.limit:
+                out.append(None)
+            elif raw:
+                out.append(raw)
+        if self._overlong:
+            rest = b""
+        elif len(rest) > self.limit:
+            out.append(None)
+            self._overlong = True
+            rest = b""
+        self._buf = rest
+        return out
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 # ------------------------------------------------------------------ errors
@@ -166,15 +210,15 @@ class OtgwStream:
         """The connection is gone: fail everything that waits for it with ``error``."""
         self.writer = None
         pending, self._pending = self._pending, None
-        if pending is not None and not pending[1].done():
-            pending[1].set_exception(error)
-        for waiters in self._waiters.values():
-            for waiter in waiters:
-                if not waiter.future.done():
-                    waiter.future.set_exception(error)
-        for summary in self._summary_waiters:
-            if not summary.done():
-                summary.set_exception(error)
+        futures: list[asyncio.Future[Any]] = [] if pending is None else [pending[1]]
+        futures += [waiter.future for waiters in self._waiters.values() for waiter in waiters]
+        futures += self._summary_waiters
+        for fut in futures:
+            if not fut.done():
+                fut.set_exception(error)
+                # its waiter may be cancelled in the same breath (the session ends):
+                # then nobody reads the error, and asyncio would log it as never retrieved
+                fut.add_done_callback(_retrieve)
 
     async def read_summary(self, timeout: float | None = None) -> proto.Summary:
         """Switch to summary mode (``PS=1``), read one summary line, switch back."""
@@ -351,8 +395,7 @@ class OtgwStream:
 
     async def read_loop(self, reader: asyncio.StreamReader) -> str:
         """Read lines until the stream ends; returns why it ended."""
-        buf = b""
-        discarding = False
+        lines = LineBuffer()
         while True:
             try:
                 async with asyncio.timeout(self._idle_timeout):
@@ -363,17 +406,11 @@ class OtgwStream:
                 return str(err) or type(err).__name__
             if not chunk:
                 return "the connection was closed"
-            *lines, buf = _LINE_SPLIT.split(buf + chunk)
-            for raw in lines:
-                if discarding:
-                    discarding = False
-                    continue
-                if raw:
+            for raw in lines.feed(chunk):
+                if raw is None:
+                    self.counters.garbage_lines += 1
+                else:
                     self._handle_raw(raw)
-            if len(buf) > MAX_LINE:
-                self.counters.garbage_lines += 1
-                buf = b""
-                discarding = True
 
     def _handle_raw(self, raw: bytes) -> None:
         try:

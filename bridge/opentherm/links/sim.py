@@ -51,9 +51,26 @@ class SimUrlError(ValueError):
     """A ``sim://`` URL that cannot be used."""
 
 
+#: The largest seed (a URL's seed is text; this keeps it a bounded, ASCII integer).
+MAX_SEED = 2**63 - 1
+
+
+def _seed_text(text: str) -> bool:
+    """True for ASCII digits naming 0..MAX_SEED (str.isdigit() passes "²" and "٣")."""
+    return (
+        text.isascii()
+        and text.isdigit()
+        and len(text) <= len(str(MAX_SEED))
+        and int(text) <= MAX_SEED
+    )
+
+
 def parse_sim_url(url: str) -> dict[str, str]:
     """The options of a ``sim://`` URL (``profile``, ``seed``, ``dhw_taps``, ``weather``)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as err:  # "Invalid IPv6 URL"
+        raise SimUrlError(f"{url!r} is not a URL: {err}") from None
     if parts.scheme != "sim":
         raise SimUrlError(f"{url!r} is not a sim:// URL")
     if parts.netloc or parts.path not in ("", "/"):
@@ -68,8 +85,8 @@ def parse_sim_url(url: str) -> dict[str, str]:
             get_profile(options["profile"])
         except ValueError as err:
             raise SimUrlError(str(err)) from None
-    if "seed" in options and not options["seed"].isdigit():
-        raise SimUrlError(f"{url!r}: seed must be a non-negative integer")
+    if "seed" in options and not _seed_text(options["seed"]):
+        raise SimUrlError(f"{url!r}: seed must be an integer from 0 to {MAX_SEED}")
     if options.get("dhw_taps", "1") not in {"0", "1"}:
         raise SimUrlError(f"{url!r}: dhw_taps must be 0 or 1")
     return options
@@ -110,8 +127,8 @@ def sim_options(url: str, table: Mapping[str, Any] | None = None) -> SimOptions:
                 get_profile(text)
             except ValueError as err:
                 raise SimUrlError(f"[sim] house: {err}") from None
-        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SimUrlError(f"[sim] seed: must be a non-negative integer, not {value!r}")
+        elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEED:
+            raise SimUrlError(f"[sim] seed: must be an integer from 0 to {MAX_SEED}, not {value!r}")
         if option in options and options[option] != text:
             raise SimUrlError(
                 f"[sim] {key} = {value!r} disagrees with the boiler URL's "
