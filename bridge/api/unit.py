@@ -3,7 +3,8 @@
 ThermoSmart wall units poll here (see ``THERMOSMART_UNIT.md``); the answer
 is the hexadecimal text of the encrypted answer, HTTP 200. Anything the
 unit service refuses is HTTP 400 with a short reason (nothing changed); a
-flood of polls from one address gets HTTP 429; every other path is 404.
+flood of polls from one address gets HTTP 429; a poll the bridge cannot
+record while its disk takes no writes gets 503; every other path is 404.
 There is no authentication header: the unit's password (its encryption
 key) is the credential, and the Host header is whatever name the unit was
 pointed at (``hw.thermosmart.nl`` with a local DNS entry).
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from bridge.api.app import server_header
 from bridge.api.ratelimit import RequestLimiter
+from bridge.core.errors import StorageUnavailableError
 from bridge.services.unit import UnitRefused
 
 if TYPE_CHECKING:
@@ -50,6 +52,9 @@ async def poll(request: web.Request) -> web.Response:
         answer = await request.app[UNIT_SERVICE].poll(query, address)
     except UnitRefused as err:
         return _text(400, str(err))
+    except StorageUnavailableError as err:
+        # the bridge's disk, not the unit: it keeps heating on its calendar and polls again
+        return _text(503, str(err))
     return _text(200, answer)
 
 
