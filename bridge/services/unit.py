@@ -96,6 +96,9 @@ class _Live:
     room: float | None = None
     source: int | None = None
     setpoint: float | None = None
+    """The unit's dial setpoint (``csv``) while it follows the dial."""
+    sent_setpoint: float | None = None
+    """The target (``SVSET``) the bridge last sent it."""
     pid: UnitPid | None = None
     dial: float | None = None
     sent: dict[str, Any] = field(default_factory=dict)
@@ -278,9 +281,10 @@ class UnitService:
         tz_minutes = utc_offset_minutes(thermostat.state.tz, datetime.fromtimestamp(now, tz=UTC))
         clock_off = clock_is_off(poll, now)
         calendar = await self._calendar_for(poll)
+        live.sent_setpoint = clamp_target(target)
         return Answer(
             calendar=calendar,
-            setpoint=clamp_target(target),
+            setpoint=live.sent_setpoint,
             outside=None if outside is None else round(outside, 1),
             pause=thermostat.state.paused,
             init=init,
@@ -307,14 +311,21 @@ class UnitService:
         return None
 
     def _current_calendar(self) -> tuple[Calendar, str]:
-        """The calendar of the schedule, exceptions and programs now (version 0), and its
-        digest; built again only when one of them (or the zone) changed."""
+        """The calendar of the schedule, exceptions and programs now (version 0), with hot
+        water on every record as the ``dhw_enable`` option says, and its digest; built
+        again only when one of them (or the zone) changed."""
         state = self._thermostat.state
-        key = (state.schedule, state.exceptions, state.programs, state.timezone)
+        hot_water = bool(self._thermostat.options()["dhw_enable"])
+        key = (state.schedule, state.exceptions, state.programs, state.timezone, hot_water)
         cached = self._calendar_cache
-        if cached is None or any(a is not b for a, b in zip(cached[0], key, strict=True)):
+        if cached is None or cached[0] != key:  # the same objects: compared by identity
             calendar = calendar_from_schedule(
-                state.schedule, state.exceptions, state.programs, tz=state.tz, version=0
+                state.schedule,
+                state.exceptions,
+                state.programs,
+                tz=state.tz,
+                version=0,
+                hot_water=hot_water,
             )
             digest = hashlib.sha256(render_calendar(calendar).encode()).hexdigest()
             cached = self._calendar_cache = (key, calendar, digest)
@@ -402,7 +413,9 @@ class UnitService:
                     firmware=live.firmware,
                     room_temperature=live.room,
                     source=None if live.source is None else SOURCE_NAMES[live.source],
-                    setpoint=live.setpoint,
+                    setpoint=live.setpoint
+                    if live.source == UnitSource.MANUAL
+                    else live.sent_setpoint,
                     pid=live.pid,
                     calendar_version=unit.calendar_version,
                 )

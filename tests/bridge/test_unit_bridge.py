@@ -512,3 +512,17 @@ async def test_a_week_with_a_unit_follows_the_schedule_and_warms_up_on_time(
     assert max(late) <= 10 * 60, late
     assert preheated > 0
     assert sum(errors) / len(errors) < 0.3
+
+
+async def test_hot_water_off_reaches_the_unit_in_init_and_calendar(rig: Rig) -> None:
+    b = rig.bridge
+    await rig.run(10)
+    assert rig.unit.calendar is not None
+    assert all(r.hot_water for r in rig.unit.calendar.week)
+    await b.thermostat.set_options({"dhw_enable": False})
+    await rig.run(10)
+    assert rig.unit.settings.hot_water is False
+    assert rig.unit.calendars_received == 2
+    assert not any(r.hot_water for r in rig.unit.calendar.week)
+    [unit] = b.native_state()["units"]
+    assert unit["setpoint"] == b.thermostat.resolution().target  # what it was sent
