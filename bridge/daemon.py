@@ -22,6 +22,7 @@ from bridge import __version__
 from bridge.admin import DB_FILE
 from bridge.api.app import create_app
 from bridge.api.context import API_VERSION
+from bridge.api.server import serve
 from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
 from bridge.opentherm.links.sim import SimLink
@@ -215,14 +216,11 @@ class Bridge:
             self.db, self.clock, self.link, self._thermostat, bridge_id=self.bridge_id
         )
 
-        self._runner = web.AppRunner(create_app(self), access_log=None)
-        await self._runner.setup()
         ssl_ctx = None
         if cfg.tls_cert and cfg.tls_key:
             ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
-        site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=ssl_ctx)
-        await site.start()
+        self._runner = await serve(create_app(self), cfg.host, cfg.port, ssl_context=ssl_ctx)
         if self._runner.addresses:
             self.port = int(self._runner.addresses[0][1])
         _LOGGER.info(
