@@ -81,6 +81,8 @@ CLOSE_TOO_SLOW = int(WSCloseCode.TRY_AGAIN_LATER)
 
 def _json_equal(a: Any, b: Any) -> bool:
     """Equal as JSON: ``true`` is not ``1`` (Python says they are), at any depth."""
+    if a is b:  # kept JSON (the schedule's entries) is shared between renderings
+        return True
     if type(a) is not type(b):
         return False
     if isinstance(a, list):
