@@ -35,7 +35,7 @@ from .conftest import base_url, make_token
 
 AIOHTTP = tuple(int(part) for part in aiohttp.__version__.split(".")[:2])
 HEADER_TIMEOUT = 0.5
-KEEPALIVE_TIMEOUT = 1.0
+KEEPALIVE_TIMEOUT = 2.0
 
 
 @pytest.fixture
