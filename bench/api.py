@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
@@ -147,7 +150,19 @@ async def _push(
     return latencies
 
 
-async def run(rate: float, seconds: float, idle_seconds: float, push_rounds: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunningBridge:
+    """A ``thermosmart-bridge run`` process on loopback, with a token for it."""
+
+    proc: subprocess.Popen[bytes]
+    base: str
+    headers: dict[str, str]
+    hw: str
+
+
+@contextlib.asynccontextmanager
+async def bridge_process(session: aiohttp.ClientSession) -> AsyncIterator[RunningBridge]:
+    """Start the bridge in its own process on a free port and wait until it answers."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="ts-bench-") as data_dir:
@@ -180,31 +195,37 @@ async def run(rate: float, seconds: float, idle_seconds: float, push_rounds: int
                 ).stdout
             )["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
-            connector = aiohttp.TCPConnector(limit=64)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                await _wait_healthy(session, base)
-                async with session.get(f"{base}/thermostat", headers=headers) as resp:
-                    hw = (await resp.json())["hw"]
-                await asyncio.sleep(2)  # let the master finish its start-up reads
-                rss0, cpu0 = _proc_stats(proc.pid)
-                t0 = time.monotonic()
-                await asyncio.sleep(idle_seconds)
-                rss1, cpu1 = _proc_stats(proc.pid)
-                idle = {
-                    "rss_mb": round(max(rss0, rss1), 1),
-                    "cpu_percent": round(100 * (cpu1 - cpu0) / (time.monotonic() - t0), 2),
-                    "seconds": idle_seconds,
-                }
-                await _load(session, f"{base}/thermostat/{hw}", headers, rate, 1.0)  # warm up
-                latencies, errors = await _load(
-                    session, f"{base}/thermostat/{hw}", headers, rate, seconds
-                )
-                get = {**_summary(latencies), "rate": rate, "errors": errors}
-                push = _summary(await _push(session, base, hw, headers, push_rounds))
-                rss_after, _ = _proc_stats(proc.pid)
+            await _wait_healthy(session, base)
+            async with session.get(f"{base}/thermostat", headers=headers) as resp:
+                hw = (await resp.json())["hw"]
+            yield RunningBridge(proc, base, headers, hw)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+async def run(rate: float, seconds: float, idle_seconds: float, push_rounds: int) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=64)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        bridge_process(session) as bridge,
+    ):
+        proc, base, headers, hw = bridge.proc, bridge.base, bridge.headers, bridge.hw
+        await asyncio.sleep(2)  # let the master finish its start-up reads
+        rss0, cpu0 = _proc_stats(proc.pid)
+        t0 = time.monotonic()
+        await asyncio.sleep(idle_seconds)
+        rss1, cpu1 = _proc_stats(proc.pid)
+        idle = {
+            "rss_mb": round(max(rss0, rss1), 1),
+            "cpu_percent": round(100 * (cpu1 - cpu0) / (time.monotonic() - t0), 2),
+            "seconds": idle_seconds,
+        }
+        await _load(session, f"{base}/thermostat/{hw}", headers, rate, 1.0)  # warm up
+        latencies, errors = await _load(session, f"{base}/thermostat/{hw}", headers, rate, seconds)
+        get = {**_summary(latencies), "rate": rate, "errors": errors}
+        push = _summary(await _push(session, base, hw, headers, push_rounds))
+        rss_after, _ = _proc_stats(proc.pid)
     return {
         "get_thermostat": get,
         "push": push,

@@ -23,6 +23,7 @@ from bridge.admin import DB_FILE
 from bridge.api.app import create_app
 from bridge.api.context import API_VERSION
 from bridge.api.hosts import HostPolicy
+from bridge.api.server import serve
 from bridge.api.unit import create_unit_app
 from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
@@ -238,14 +239,13 @@ class Bridge:
         )
 
         self.host_policy = HostPolicy(own_names(cfg.host, self.bridge_id), cfg.allowed_hosts)
-        self._runner = web.AppRunner(create_app(self, self.host_policy), access_log=None)
-        await self._runner.setup()
         ssl_ctx = None
         if cfg.tls_cert and cfg.tls_key:
             ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
-        site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=ssl_ctx)
-        await site.start()
+        self._runner = await serve(
+            create_app(self, self.host_policy), cfg.host, cfg.port, ssl_context=ssl_ctx
+        )
         if self._runner.addresses:
             self.port = int(self._runner.addresses[0][1])
         own_addresses = await asyncio.to_thread(lan_addresses, cfg.host)
@@ -270,10 +270,7 @@ class Bridge:
 
     async def _serve_units(self, units: UnitService, link: UnitLink) -> None:
         """Answer the wall units on the unit link's address."""
-        self._unit_runner = web.AppRunner(create_unit_app(units, self.clock), access_log=None)
-        await self._unit_runner.setup()
-        site = web.TCPSite(self._unit_runner, link.host, link.port)
-        await site.start()
+        self._unit_runner = await serve(create_unit_app(units, self.clock), link.host, link.port)
         if self._unit_runner.addresses:
             self.unit_port = int(self._unit_runner.addresses[0][1])
         _LOGGER.info("Answering ThermoSmart wall units on %s:%s", link.host, self.unit_port)

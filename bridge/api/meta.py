@@ -44,6 +44,15 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(render(body))
 
 
+def _too_many_codes(wait: float) -> web.Response:
+    return json_error(
+        429,
+        "rate_limited",
+        "too many wrong pairing codes; wait and try again",
+        headers={"Retry-After": str(math.ceil(wait))},
+    )
+
+
 async def pair(request: web.Request) -> web.Response:
     """Exchange a one-time pairing code for a token."""
     bridge = request.app[BRIDGE_KEY]
@@ -51,17 +60,16 @@ async def pair(request: web.Request) -> web.Response:
     address = client_address(request)
     wait = limiter.blocked(address)
     if wait > 0:
-        return json_error(
-            429,
-            "rate_limited",
-            "too many wrong pairing codes; wait and try again",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+        return _too_many_codes(wait)
     data = decode(PairRequest, await read_json(request))
+    # counted before the await, so concurrent guesses are limited like sequential ones
+    wait = limiter.reserve(address)
+    if wait > 0:
+        return _too_many_codes(wait)
     issued = await bridge.access.pair(data.code, str(data.client_name))
     if issued is None:
-        limiter.failed(address)
         return json_error(401, "invalid_code", "the pairing code is wrong, used or expired")
+    limiter.succeeded(address)
     body = PairResponse(
         access_token=issued.token, token_id=str(issued.info.id), bridge_id=bridge.bridge_id
     )

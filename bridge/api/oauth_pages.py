@@ -153,6 +153,15 @@ async def get_login(request: web.Request) -> web.Response:
     return _login_page(_safe_next(request.query.get("next", "")))
 
 
+def _too_many_logins(wait: float) -> web.Response:
+    return _page(
+        "Too many attempts",
+        "<p class='error'>Too many failed logins from this address; wait and try again.</p>",
+        status=429,
+        headers={"Retry-After": str(math.ceil(wait))},
+    )
+
+
 async def post_login(request: web.Request) -> web.Response:
     """``POST /login`` with form ``username``, ``password`` (and ``next``).
 
@@ -170,19 +179,18 @@ async def post_login(request: web.Request) -> web.Response:
     address = request.remote or "unknown"
     wait = limiter.blocked(address)
     if wait > 0:
-        return _page(
-            "Too many attempts",
-            "<p class='error'>Too many failed logins from this address; wait and try again.</p>",
-            status=429,
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+        return _too_many_logins(wait)
     form = await read_form(request)
     username = one_field(form, "username") or ""
     password = one_field(form, "password") or ""
     next_path = _safe_next(one_field(form, "next") or "")
+    # counted before the await, so concurrent guesses are limited like sequential ones
+    wait = limiter.reserve(address)
+    if wait > 0:
+        return _too_many_logins(wait)
     if not await bridge.access.owner_login(username, password):
-        limiter.failed(address)
         return _login_page(next_path, error="Wrong username or password.", status=401)
+    limiter.succeeded(address)
     store = request.app[SESSIONS_KEY]
     store.end(request.cookies.get(SESSION_COOKIE))
     session_id = store.create(username.strip())

@@ -15,6 +15,12 @@ class FailureLimiter:
     After that the address is refused (HTTP 429) until its oldest failure
     leaves the window. Success does not reset the count, so guessing cannot
     be interleaved with one known-good attempt.
+
+    A handler calls :meth:`reserve` before it awaits the check of a secret:
+    the attempt counts as a failure from then on, and :meth:`succeeded` takes
+    it back. So concurrent attempts from one address are limited exactly as
+    sequential ones: the sixth of fifty simultaneous guesses is already
+    refused, whereas counting after the await would let all fifty through.
     """
 
     def __init__(self, clock: Clock, *, max_failures: int = 5, window: float = 60.0) -> None:
@@ -40,10 +46,24 @@ class FailureLimiter:
             return 0.0
         return max(0.0, q[0] + self._window - self._clock.monotonic())
 
-    def failed(self, address: str) -> None:
-        """Count one failure for ``address``."""
-        self._recent(address)
-        self._failures.setdefault(address, deque()).append(self._clock.monotonic())
+    def reserve(self, address: str) -> float:
+        """Count an attempt of ``address`` as a failure now, before any await.
+
+        Returns 0 when the attempt may go on, else the seconds to wait (and
+        nothing is counted). Call :meth:`succeeded` if the attempt succeeds.
+        """
+        wait = self.blocked(address)
+        if wait == 0:
+            self._failures.setdefault(address, deque()).append(self._clock.monotonic())
+        return wait
+
+    def succeeded(self, address: str) -> None:
+        """Take back the newest attempt :meth:`reserve` counted for ``address``."""
+        q = self._failures.get(address)
+        if q:
+            q.pop()
+            if not q:
+                del self._failures[address]
 
 
 class RequestLimiter:

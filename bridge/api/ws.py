@@ -21,7 +21,11 @@ makes one message. The flush builds the native state once, diffs it once,
 serializes once and queues the same text for every client. Each client has
 a bounded queue: when it overflows, its queue collapses into one ``state``
 message; a client that keeps overflowing, or whose send stalls, is closed
-(1013). Sockets whose token is revoked or expires are closed with 4401.
+(1013), and its connection reset when it does not take the close frame.
+Sockets whose token is revoked or expires are closed with 4401. Client
+frames are checked at their header as they arrive (``api/server.py``):
+unmasked ones close with 1002, a message of MAX_CLIENT_MESSAGE bytes or
+more with 1009.
 Heartbeat pings drop dead clients; the bridge closes all sockets (1001) when
 it stops.
 """
@@ -46,6 +50,7 @@ from bridge.api.routing import (
     ref,
     register,
 )
+from bridge.api.server import GuardedProtocol, reset_connection
 from bridge.core.bodies import BodyError, parse_json
 from bridge.core.payloads.ws import WsServerMessage
 
@@ -69,6 +74,7 @@ RESYNC_WINDOW = 60.0
 TOKEN_CHECK_INTERVAL = 60.0
 """Seconds of clock time between checks that each socket's token is still active."""
 MAX_CLIENT_MESSAGE = 4096
+"""Client messages must be shorter than this (bytes), as aiohttp counts its limit."""
 
 CLOSE_TOKEN = 4401
 CLOSE_TOO_SLOW = int(WSCloseCode.TRY_AGAIN_LATER)
@@ -76,6 +82,8 @@ CLOSE_TOO_SLOW = int(WSCloseCode.TRY_AGAIN_LATER)
 
 def _json_equal(a: Any, b: Any) -> bool:
     """Equal as JSON: ``true`` is not ``1`` (Python says they are), at any depth."""
+    if a is b:  # kept JSON (the schedule's entries) is shared between renderings
+        return True
     if type(a) is not type(b):
         return False
     if isinstance(a, list):
@@ -174,13 +182,27 @@ class _Client:
                     self._hub.dropped += 1
                     self.close(CLOSE_TOO_SLOW, "too slow")
                     return
+                except ConnectionError:
+                    return  # the connection is gone (or was failed by the frame guard)
                 self._hub.sent += 1
 
 
-async def close_socket(ws: web.WebSocketResponse, code: int, reason: str) -> None:
-    """Close ``ws``, not waiting more than :data:`CLOSE_TIMEOUT` for the client."""
-    with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
-        await asyncio.wait_for(ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
+async def close_socket(
+    ws: web.WebSocketResponse, transport: asyncio.Transport | None, code: int, reason: str
+) -> None:
+    """Close ``ws``, not waiting more than :data:`CLOSE_TIMEOUT` for the client.
+
+    When the client does not answer with its close frame (a client that does
+    not read never does), its connection is reset: closing it would leave
+    the kernel trying to deliver what was queued for minutes.
+    """
+    try:
+        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
+    finally:
+        # also when the close ends in CancelledError (as it does with aiohttp 3.14)
+        if transport is not None and ws.close_code in (None, WSCloseCode.ABNORMAL_CLOSURE):
+            reset_connection(transport)
 
 
 class PushHub:
@@ -374,6 +396,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             status=426,
             headers={"Upgrade": "websocket", "Connection": "Upgrade"},
         )
+    protocol = request.protocol
+    if isinstance(protocol, GuardedProtocol):
+        # aiohttp checks the size of whole frames only, and not the mask
+        protocol.limit_websocket(MAX_CLIENT_MESSAGE)
+    transport = request.transport
     await ws.prepare(request)
     if hub.stopped:
         # the upgrade raced the bridge's stop: nobody would ever close this socket
@@ -394,7 +421,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         try:
             if client.close_code is not None:
                 # nobody reads any more, so close() waits for the client's close frame
-                await close_socket(ws, client.close_code, client.close_reason)
+                await close_socket(ws, transport, client.close_code, client.close_reason)
         finally:
             client.finished.set()
     return ws
@@ -433,8 +460,11 @@ ROUTES: tuple[Route, ...] = (
                     "a `state` with the whole native state, then a `changed` deep-merge patch per "
                     "change (objects merge key by key, other values replace, keys are never "
                     "removed), or a new `state` when the client fell behind. Client messages are "
-                    "WsClientMessage (`ping`, `resync`). Close codes: 1001 bridge stopping, 1013 "
-                    "client too slow, 4401 token revoked or expired. The server pings every 30 s.",
+                    "WsClientMessage (`ping`, `resync`) in masked text frames, each message under "
+                    f"{MAX_CLIENT_MESSAGE} bytes. Close codes: 1001 bridge stopping, 1002 unmasked "
+                    "frame, 1003 binary message, 1009 message too big (at the frame header that "
+                    "announces it), 1013 client too slow, 4401 token revoked or expired. The "
+                    f"server pings every {HEARTBEAT:g} s.",
                     "content": {"application/json": {"schema": ref(WsServerMessage)}},
                 },
                 **AUTH_ERRORS,

@@ -447,3 +447,40 @@ def render(obj: Any) -> Any:
     if renderer is None:
         renderer = _RENDERERS[cls] = _renderer(cls)
     return renderer(obj)
+
+
+_KEPT: dict[int, tuple[Any, Any]] = {}
+"""id -> (model instance, its JSON), for :func:`keep_rendered`."""
+_KEPT_CLASSES: set[type] = set()
+_MAX_KEPT = 4096
+
+
+def _kept_or(render_model: _Renderer) -> _Renderer:
+    def render_kept(obj: Any) -> Any:
+        kept = _KEPT.get(id(obj))
+        if kept is not None and kept[0] is obj:
+            return kept[1]
+        return render_model(obj)
+
+    return render_kept
+
+
+def keep_rendered(models: Sequence[Any]) -> None:
+    """Render these model instances now and keep their JSON, so that
+    :func:`render` answers the very same objects from it later.
+
+    For long lists that change rarely but are rendered on every change (the
+    week schedule and the exceptions, in each view of the thermostat):
+    rendered again, their entries are the same JSON objects, so comparing
+    two renderings costs an identity check per entry. The kept JSON is
+    shared: rendered JSON is read, never changed. The models kept last are
+    always kept (older ones are dropped beyond a few thousand).
+    """
+    if len(_KEPT) + len(models) > _MAX_KEPT:
+        _KEPT.clear()
+    for obj in models:
+        cls = type(obj)
+        if cls not in _KEPT_CLASSES:
+            _RENDERERS[cls] = _kept_or(_RENDERERS.get(cls) or _renderer(cls))
+            _KEPT_CLASSES.add(cls)
+        _KEPT[id(obj)] = (obj, render(obj))

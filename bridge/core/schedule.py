@@ -26,18 +26,23 @@ wrong in the repeated hour, so convert with ``.astimezone(tz)`` only to show.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 import itertools
 from typing import Final, Literal
 
-from bridge.core.programs import ExceptionPeriod, WeekSchedule
+from bridge.core.programs import MINUTES_PER_WEEK, ExceptionPeriod, WeekSchedule
 
-#: How far back and ahead a schedule start is always found (a week, plus a DST hour).
-_HORIZON = timedelta(days=8)
+#: Added to the longest gap between schedule starts (a DST hour, and then some).
+_DST_MARGIN = timedelta(hours=2)
 _SECOND = timedelta(seconds=1)
+#: Plans kept (one per schedule, exceptions and timezone in use), weeks of
+#: starts per plan, blocks found per plan.
+_MAX_PLANS = 4
+_MAX_WEEKS = 16
+_MAX_FOUND = 16
 
 BlockSource = Literal["schedule", "exception"]
 SOURCE_SCHEDULE: Final[BlockSource] = "schedule"
@@ -131,22 +136,17 @@ def wall_to_utc(wall: datetime, tz: tzinfo) -> datetime:
     return high
 
 
-def _schedule_starts(
-    schedule: WeekSchedule, tz: tzinfo, low: datetime, high: datetime
-) -> list[tuple[datetime, int]]:
+def _schedule_starts(plan: _Plan, low: datetime, high: datetime) -> list[tuple[datetime, int]]:
     """(instant, entry index) of every schedule start in ``[low, high]``, in order."""
+    tz = plan.tz
     first_day = low.astimezone(tz).date()
     monday = first_day - timedelta(days=first_day.weekday())
     last_day = high.astimezone(tz).date() + timedelta(days=1)
     out: list[tuple[datetime, int]] = []
     while monday <= last_day:
-        for index, entry in enumerate(schedule.entries):
-            wall = datetime.combine(
-                monday + timedelta(days=entry.day), time(entry.hour, entry.minute)
-            )
-            instant = wall_to_utc(wall, tz)
-            if not low <= instant <= high:
-                continue
+        instants, indices = plan.week(monday)
+        for i in range(bisect_left(instants, low), bisect_right(instants, high)):
+            instant, index = instants[i], indices[i]
             if out and out[-1][0] >= instant:
                 # same instant (skipped hour): the later entry wins
                 out[-1] = (instant, index)
@@ -154,6 +154,18 @@ def _schedule_starts(
                 out.append((instant, index))
         monday += timedelta(days=7)
     return out
+
+
+def _horizon(schedule: WeekSchedule) -> timedelta:
+    """How far from any instant a schedule start is sure to be found, either way.
+
+    The longest gap between two starts of the week, plus two hours: a gap
+    that spans the hour repeated when clocks go back is an hour longer.
+    """
+    starts = [entry.minute_of_week for entry in schedule.entries]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    gaps.append(starts[0] + MINUTES_PER_WEEK - starts[-1])
+    return timedelta(minutes=max(gaps)) + _DST_MARGIN
 
 
 @dataclass(frozen=True)
@@ -184,20 +196,99 @@ def _exception_segments(exceptions: Sequence[ExceptionPeriod], tz: tzinfo) -> li
     return segments
 
 
-def _timeline(
-    schedule: WeekSchedule,
-    exceptions: Sequence[ExceptionPeriod],
-    tz: tzinfo,
-    start: datetime,
-    end: datetime,
-) -> list[Block]:
+class _Plan:
+    """What one (schedule, exceptions, timezone) resolves to, worked out once.
+
+    The week's starts as instants (per week, as they are asked for), the
+    exceptions' segments, and the blocks found so far: a block found for one
+    instant answers every instant inside it, with the block after it. So the
+    thousands of time conversions of a long schedule are made once per week
+    and change of schedule, and a resolution inside a known block is a lookup.
+    Schedules, entries and exception tuples are immutable, so a plan is valid
+    for as long as the very same objects are passed (``is``).
+    """
+
+    def __init__(
+        self, schedule: WeekSchedule, exceptions: Sequence[ExceptionPeriod], tz: tzinfo
+    ) -> None:
+        self.schedule = schedule
+        self.exceptions = exceptions
+        self.tz = tz
+        self.horizon = _horizon(schedule)
+        self.segments = _exception_segments(exceptions, tz)
+        self._weeks: dict[date, tuple[list[datetime], list[int]]] = {}
+        self._found: tuple[tuple[Block, Block | None], ...] = ()
+
+    def of(self, schedule: WeekSchedule, exceptions: Sequence[ExceptionPeriod], tz: tzinfo) -> bool:
+        """Whether this plan is for these very objects."""
+        return schedule is self.schedule and exceptions is self.exceptions and tz is self.tz
+
+    def week(self, monday: date) -> tuple[list[datetime], list[int]]:
+        """The instants (UTC, in order) and entry indices of the week from ``monday``."""
+        found = self._weeks.get(monday)
+        if found is None:
+            if len(self._weeks) >= _MAX_WEEKS:
+                self._weeks.clear()
+            instants, indices = [], []
+            for index, entry in enumerate(self.schedule.entries):
+                wall = datetime.combine(
+                    monday + timedelta(days=entry.day), time(entry.hour, entry.minute)
+                )
+                instants.append(wall_to_utc(wall, self.tz))
+                indices.append(index)
+            found = self._weeks[monday] = (instants, indices)
+        return found
+
+    def known(self, instant: datetime) -> tuple[Block, Block | None] | None:
+        """The block found earlier that holds ``instant``, and the block after it."""
+        for pair in self._found:
+            if pair[0].start <= instant < pair[0].end:
+                return pair
+        return None
+
+    def remember(self, pair: tuple[Block, Block | None]) -> None:
+        """Keep a block found (and the one after it) for later lookups."""
+        self._found = (pair, *self._found[: _MAX_FOUND - 1])
+
+
+class _Memo:
+    """The plans kept, newest first."""
+
+    def __init__(self) -> None:
+        self.plans: tuple[_Plan, ...] = ()
+
+    def plan(
+        self, schedule: WeekSchedule, exceptions: Sequence[ExceptionPeriod], tz: tzinfo
+    ) -> _Plan:
+        """The plan of these objects: a kept one, else a new one (kept when the
+        exceptions are a tuple, which cannot change behind the plan's back)."""
+        for plan in self.plans:
+            if plan.of(schedule, exceptions, tz):
+                return plan
+        plan = _Plan(schedule, exceptions, tz)
+        if isinstance(exceptions, tuple):
+            self.plans = (plan, *self.plans[: _MAX_PLANS - 1])
+        return plan
+
+
+_MEMO = _Memo()
+_plan = _MEMO.plan
+
+
+def clear_memo() -> None:
+    """Forget every plan (the next resolution works everything out again)."""
+    _MEMO.plans = ()
+
+
+def _timeline(plan: _Plan, start: datetime, end: datetime) -> list[Block]:
     """Every block from some time before ``start`` to some time after ``end``.
 
-    The blocks are contiguous; each one that overlaps ``[start, end)`` has
-    its true start and end.
+    The blocks are contiguous; each one but the first has its true start and
+    end (so does the first when it overlaps ``[start, end)``).
     """
-    sched = _schedule_starts(schedule, tz, start - _HORIZON, end + _HORIZON)
-    segments = _exception_segments(exceptions, tz)
+    schedule, exceptions = plan.schedule, plan.exceptions
+    sched = _schedule_starts(plan, start - plan.horizon, end + plan.horizon)
+    segments = plan.segments
     first, last = sched[0][0], sched[-1][0]
     points = sorted(
         {t for t, _ in sched}
@@ -236,16 +327,15 @@ def _timeline(
     return blocks
 
 
-def _current_and_next(
-    schedule: WeekSchedule,
-    exceptions: Sequence[ExceptionPeriod],
-    instant: datetime,
-    tz: tzinfo,
-) -> tuple[Block, Block | None]:
-    timeline = _timeline(schedule, exceptions, tz, instant, instant)
+def _current_and_next(plan: _Plan, instant: datetime) -> tuple[Block, Block | None]:
+    known = plan.known(instant)
+    if known is not None:
+        return known
+    timeline = _timeline(plan, instant, instant)
     for i, block in enumerate(timeline):
         if block.start <= instant < block.end:
             following = timeline[i + 1] if i + 1 < len(timeline) else None
+            plan.remember((block, following))
             return block, following
     raise AssertionError("the timeline always covers its own range")  # pragma: no cover
 
@@ -257,7 +347,7 @@ def block_at(
     tz: tzinfo,
 ) -> Block:
     """The block in force at ``when`` (aware)."""
-    return _current_and_next(schedule, exceptions, to_utc(when), tz)[0]
+    return _current_and_next(_plan(schedule, exceptions, tz), to_utc(when))[0]
 
 
 def resolve_schedule(
@@ -267,9 +357,10 @@ def resolve_schedule(
     tz: tzinfo,
 ) -> ScheduleResolution:
     """The block in force at ``when`` (aware) and the block after it."""
-    current, following = _current_and_next(schedule, exceptions, to_utc(when), tz)
+    plan = _plan(schedule, exceptions, tz)
+    current, following = _current_and_next(plan, to_utc(when))
     if following is None:  # a long exception: look again at its end
-        following = block_at(schedule, exceptions, current.end, tz)
+        following = _current_and_next(plan, current.end)[0]
     return ScheduleResolution(current, following)
 
 
@@ -285,9 +376,10 @@ def iter_blocks(
     low, high = to_utc(start), to_utc(end)
     if high <= low:
         return
+    plan = _plan(schedule, exceptions, tz)
     cursor = low
     while cursor < high:
-        timeline = _timeline(schedule, exceptions, tz, cursor, high)
+        timeline = _timeline(plan, cursor, high)
         yielded = False
         for block in timeline:
             if block.end > cursor and block.start < high:

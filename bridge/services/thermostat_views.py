@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge import __version__
 from bridge.core import options as opts, state as core
-from bridge.core.contract import render
+from bridge.core.contract import keep_rendered, render
 from bridge.core.heating import PlanContext
 from bridge.core.payloads import thermostat as p
 from bridge.core.schedule import Block, iter_blocks, resolve_schedule
@@ -180,22 +180,39 @@ class ThermostatViews:
         out: dict[str, Any] = render(self.cloud_model())
         return out
 
+    # The schedule (up to 672 entries) and the exceptions are in every view and
+    # change rarely: their models are made once per schedule and exceptions
+    # object, and their JSON is kept (so renderings share it, and comparing two
+    # states is an identity check per entry).
+    _schedule_models: tuple[object, tuple[p.ScheduleEntry, ...]] = (None, ())
+    _exception_models: tuple[object, tuple[p.ExceptionEntry, ...]] = (None, ())
+
     def _schedule_entries(self) -> list[p.ScheduleEntry]:
-        return [
-            p.ScheduleEntry(start=(e.day, e.hour, e.minute), temperature=e.program)
-            for e in self.state.schedule.entries
-        ]
+        schedule = self.state.schedule
+        if self._schedule_models[0] is not schedule:
+            models = tuple(
+                p.ScheduleEntry(start=(e.day, e.hour, e.minute), temperature=e.program)
+                for e in schedule.entries
+            )
+            keep_rendered(models)
+            self._schedule_models = (schedule, models)
+        return list(self._schedule_models[1])
 
     def _exception_entries(self) -> list[p.ExceptionEntry]:
-        return [
-            p.ExceptionEntry(
-                start=_wall(e.start),
-                end=_wall(e.end),
-                temperature=e.program,
-                description=e.description,
+        exceptions = self.state.exceptions
+        if self._exception_models[0] is not exceptions:
+            models = tuple(
+                p.ExceptionEntry(
+                    start=_wall(e.start),
+                    end=_wall(e.end),
+                    temperature=e.program,
+                    description=e.description,
+                )
+                for e in exceptions
             )
-            for e in self.state.exceptions
-        ]
+            keep_rendered(models)
+            self._exception_models = (exceptions, models)
+        return list(self._exception_models[1])
 
     def native_model(self) -> p.NativeThermostat:
         """The native thermostat: the live state plus programs, schedule and exceptions.

@@ -14,6 +14,7 @@ from bridge.core.contract import (
     Named,
     Unset,
     components,
+    keep_rendered,
     model,
     ref,
     render,
@@ -26,7 +27,7 @@ from bridge.core.payloads.access import PairRequest
 from bridge.core.payloads.boiler import IdCounters, LinkCounters
 from bridge.core.payloads.common import Programs
 from bridge.core.payloads.privacy import EraseRequest
-from bridge.core.payloads.thermostat import PauseRequest, ThermostatUpdate
+from bridge.core.payloads.thermostat import PauseRequest, ScheduleEntry, ThermostatUpdate
 from bridge.core.programs import PROGRAM_NAMES
 from bridge.core.requests import parse_update
 from bridge.core.validation import ValidationError
@@ -234,3 +235,17 @@ def test_a_bound_is_the_same_in_the_error_and_in_the_schema() -> None:
     with pytest.raises(ValidationError) as caught:
         decode(PairRequest, {"code": "abc"})
     assert caught.value.errors[0]["field"] == "code"
+
+
+def test_kept_models_render_to_the_same_json_objects_and_others_afresh() -> None:
+    kept = [ScheduleEntry(start=(0, 6, 30), temperature="home")]
+    keep_rendered(kept)
+    first, again = render(list(kept)), render(list(kept))
+    assert first == [{"start": [0, 6, 30], "temperature": "home"}]
+    assert first[0] is again[0]  # shared: comparing two renderings is an identity check
+    # an equal but other instance is rendered on its own, to the same JSON
+    other = ScheduleEntry(start=(0, 6, 30), temperature="home")
+    assert render(other) == first[0]
+    assert render(other) is not first[0]
+    changed = ScheduleEntry(start=(0, 6, 30), temperature="comfort")
+    assert render(changed) == {"start": [0, 6, 30], "temperature": "comfort"}

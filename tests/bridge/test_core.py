@@ -24,6 +24,7 @@ from bridge.core.programs import (
 )
 from bridge.core.schedule import (
     block_at,
+    clear_memo,
     iter_blocks,
     resolve_schedule,
     wall_to_utc,
@@ -515,6 +516,52 @@ def test_iter_blocks_across_a_dst_week_adds_up_to_the_real_duration() -> None:
     blocks = list(iter_blocks(default_schedule(), (), start, end, AMS))
     inside = sum(((min(b.end, end) - max(b.start, start)) for b in blocks), start=timedelta())
     assert inside == timedelta(days=7) - timedelta(hours=1)
+
+
+def _every_quarter_hour() -> WeekSchedule:
+    """The longest valid schedule: an entry every quarter hour, the program changing at each."""
+    names = ("home", "not_home", "comfort")
+    return WeekSchedule(
+        tuple(
+            ScheduleEntry(m // 96, m % 96 // 4, m % 4 * 15, names[m % 3])
+            for m in range(MAX_SCHEDULE_ENTRIES)
+        )
+    )
+
+
+@pytest.mark.parametrize("day", [(2026, 3, 28), (2026, 10, 24)])
+def test_a_kept_plan_answers_exactly_as_a_fresh_one_across_a_dst_night(
+    day: tuple[int, int, int],
+) -> None:
+    year, month, mday = day
+    evening = wall_time(year, month - 1, mday, 23, 0)
+    schedule = _every_quarter_hour()
+    exceptions = (
+        ExceptionPeriod(evening, evening + timedelta(minutes=45), "anti_freeze"),
+        ExceptionPeriod(evening + timedelta(minutes=30), evening + timedelta(hours=5), "home"),
+    )
+    moments = [local(*day, 20, 0) + timedelta(minutes=7 * i) for i in range(100)]
+    kept = [resolve_schedule(schedule, exceptions, t, AMS) for t in moments]
+    fresh = []
+    for t in moments:
+        clear_memo()
+        fresh.append(resolve_schedule(schedule, exceptions, t, AMS))
+    assert kept == fresh
+    # and a moment inside a block found earlier is answered with that block
+    assert resolve_schedule(schedule, exceptions, moments[0], AMS) == kept[0]
+
+
+def test_an_edited_schedule_or_exception_list_is_resolved_afresh() -> None:
+    at = local(2026, 1, 7, 12, 5)
+    edited = WeekSchedule((ScheduleEntry(0, 0, 0, "comfort"),))
+    assert resolve_schedule(default_schedule(), (), at, AMS).program == "not_home"
+    assert resolve_schedule(edited, (), at, AMS).program == "comfort"
+    noon = wall_time(2026, 0, 7, 12, 0)
+    exceptions = [ExceptionPeriod(noon, noon + timedelta(hours=1), "pause")]
+    assert block_at(edited, exceptions, at, AMS).program == "pause"
+    # a list can change behind the caller's back: it is read again each time
+    exceptions[0] = ExceptionPeriod(noon, noon + timedelta(hours=1), "home")
+    assert block_at(edited, exceptions, at, AMS).program == "home"
 
 
 def test_naive_times_are_refused() -> None:

@@ -105,6 +105,32 @@ async def test_wrong_codes_are_slowed_down(bridge: Bridge, http: aiohttp.ClientS
         assert resp.status == 429
 
 
+async def test_concurrent_wrong_codes_are_limited_like_sequential_ones(
+    bridge: Bridge, http: aiohttp.ClientSession
+) -> None:
+    url = f"{base_url(bridge)}/api/v1/pair"
+
+    async def attempt() -> int:
+        async with http.post(url, json={"code": "WRNG-CODE"}) as resp:
+            return resp.status
+
+    statuses = await asyncio.gather(*(attempt() for _ in range(50)))
+    assert sorted(statuses) == [401] * 5 + [429] * 45
+
+
+async def test_successful_pairings_do_not_use_up_the_failure_budget(
+    bridge: Bridge, http: aiohttp.ClientSession
+) -> None:
+    for _ in range(6):
+        await _pair(bridge, http)
+    url = f"{base_url(bridge)}/api/v1/pair"
+    statuses = []
+    for _ in range(6):
+        async with http.post(url, json={"code": "WRNG-CODE"}) as resp:
+            statuses.append(resp.status)
+    assert statuses == [401] * 5 + [429]
+
+
 async def test_state_needs_a_valid_token(bridge: Bridge, http: aiohttp.ClientSession) -> None:
     url = f"{base_url(bridge)}/api/v1/state"
     async with http.get(url) as resp:

@@ -620,6 +620,13 @@ async def test_repeated_failed_logins_answer_429(
         assert pair.status == 429
 
 
+async def test_concurrent_failed_logins_are_limited_like_sequential_ones(
+    bridge: Bridge, jar: aiohttp.ClientSession
+) -> None:
+    statuses = await asyncio.gather(*(_login(jar, bridge, "WRONG-CODE") for _ in range(50)))
+    assert sorted(r.status for r in statuses) == [401] * 5 + [429] * 45
+
+
 # -- expiry, on the bridge's clock ---------------------------------------------------------
 
 
