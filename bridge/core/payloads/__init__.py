@@ -24,11 +24,13 @@ def catalog() -> dict[str, Any]:
         options,
         privacy,
         thermostat,
+        unit,
         ws,
     )
 
     out: dict[str, Any] = {}
-    for module in (access, boiler, common, history, native, options, privacy, thermostat, ws):
+    modules = (access, boiler, common, history, native, options, privacy, thermostat, unit, ws)
+    for module in modules:
         for value in vars(module).values():
             if is_model(value):
                 name = value.__name__
