@@ -20,10 +20,7 @@ from typing import Any, get_args, get_origin
 import aiohttp
 import pytest
 
-from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
-from bridge.opentherm.sim.world import SimWorld
-from bridge.unit.sim import SimUnit
 from custom_components.thermosmart.client import models
 from custom_components.thermosmart.client.decode import JsonModel, plan
 from custom_components.thermosmart.client.models import (
@@ -36,7 +33,7 @@ from custom_components.thermosmart.client.models import (
     Thermostat,
     merge_patch,
 )
-from tests.bridge.unit_rig import HWID, PASSWORD, START, Rig, register, unit_bridge
+from tests.bridge.unit_rig import HWID, Rig
 
 COMPONENTS: dict[type[JsonModel], str] = {
     models.BridgeInfo: "Health",
@@ -401,29 +398,20 @@ async def test_models_decode_pushed_messages(
                     break
 
 
-async def test_models_decode_the_state_of_a_bridge_with_wall_units(tmp_path: Any) -> None:
+async def test_models_decode_the_state_of_a_bridge_with_wall_units(unit_rig: Rig) -> None:
     """A bridge on a unit link: its units, their device data, and the unit settings."""
-    data = tmp_path / "unit-bridge"
-    await register(data)
-    clock = VirtualClock(START)
-    unit = SimUnit(SimWorld(seed=4, start=START), hardware_id=HWID, password=PASSWORD, revision=5)
-    async with unit_bridge(data, clock) as bridge:
-        rig = Rig(bridge, clock, unit)
-        try:
-            await rig.run(10)
-        finally:
-            await rig.close()
-        token = (await bridge.db.auth.create_token("t")).token
-        async with (
-            aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
-            session.put(
-                f"http://127.0.0.1:{bridge.port}/api/v1/options",
-                json={"unit_language": "en-GB", "unit_calibration": -0.5},
-            ) as changed,
-            session.get(f"http://127.0.0.1:{bridge.port}/api/v1/state") as response,
-        ):
-            assert changed.status == 200, await changed.text()
-            state = BridgeState.from_dict(await response.json())
+    bridge = unit_rig.bridge
+    token = (await bridge.db.auth.create_token("t")).token
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.put(
+            f"http://127.0.0.1:{bridge.port}/api/v1/options",
+            json={"unit_language": "en-GB", "unit_calibration": -0.5},
+        ) as changed,
+        session.get(f"http://127.0.0.1:{bridge.port}/api/v1/state") as response,
+    ):
+        assert changed.status == 200, await changed.text()
+        state = BridgeState.from_dict(await response.json())
     assert state.link.wall_unit
     assert state.units is not None
     [wall_unit] = state.units
@@ -431,7 +419,7 @@ async def test_models_decode_the_state_of_a_bridge_with_wall_units(tmp_path: Any
     assert wall_unit.house
     assert wall_unit.connected
     assert wall_unit.revision == 5
-    assert wall_unit.firmware == unit.firmware
+    assert wall_unit.firmware == unit_rig.unit.firmware
     assert wall_unit.room_temperature is not None
     assert wall_unit.last_seen is not None
     assert wall_unit.pid is not None

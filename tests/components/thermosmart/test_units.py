@@ -8,9 +8,6 @@ Assistant by the bridge's push.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.components.water_heater import WaterHeaterEntityFeature
@@ -25,13 +22,13 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.sim.world import SimWorld
 from bridge.unit.sim import SimUnit
+from custom_components.thermosmart import async_remove_config_entry_device
 from custom_components.thermosmart.const import DOMAIN
 from custom_components.thermosmart.units import unit_issue_id
-from tests.bridge.unit_rig import HWID, PASSWORD, START, Rig, register, settle, unit_bridge
+from tests.bridge.unit_rig import HWID, START, Rig, settle
 
 from .conftest import setup_integration, wait_until
 
@@ -40,19 +37,9 @@ SECOND_PASSWORD = "other-pw"
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    """The bridge on a unit link with one registered unit (revision 5) that has polled."""
-    data = tmp_path / "unit-bridge"
-    await register(data)
-    clock = VirtualClock(START)
-    unit = SimUnit(SimWorld(seed=4, start=START), hardware_id=HWID, password=PASSWORD, revision=5)
-    async with unit_bridge(data, clock) as bridge:
-        r = Rig(bridge, clock, unit)
-        try:
-            await r.run(10)
-            yield r
-        finally:
-            await r.close()
+def rig(unit_rig: Rig) -> Rig:
+    """The bridge on a unit link with one registered unit that has polled."""
+    return unit_rig
 
 
 @pytest.fixture
@@ -268,9 +255,14 @@ async def test_a_unit_registered_while_running_becomes_a_device_and_goes_when_re
         lambda: hass.states.get(unit_entity(hass, bridge, SECOND, "connectivity")).state == "on",
     )
 
+    # a registered unit's device cannot be deleted by hand
+    assert not await async_remove_config_entry_device(hass, config_entry, device)
+
     assert await bridge.db.units.remove(SECOND)
     rig.others.clear()
     await rig.run(10)
     await wait_until(hass, lambda: unit_device(hass, bridge, SECOND) is None)
     assert not er.async_entries_for_device(er.async_get(hass), device.id)
     assert unit_device(hass, bridge, HWID) is not None
+    # one left behind (say, removed while Home Assistant was down) can be
+    assert await async_remove_config_entry_device(hass, config_entry, device)
