@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bridge.config import validate
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkState
@@ -29,6 +30,7 @@ from .unit_rig import (
     HWID,
     PASSWORD,
     START,
+    UNIT_URL,
     Rig,
     register,
     settle,
@@ -297,3 +299,16 @@ async def test_a_unit_added_or_removed_while_running_is_told_to_clients(rig: Rig
     await rig.clock.advance(10)
     await settle()
     assert told[-1:] == [[HWID]]
+
+
+def test_sim_speed_runs_the_bridge_as_fast_as_a_simulated_unit(tmp_path: Path) -> None:
+    """`sim-unit --speed 60` polls every 5 simulated seconds: a bridge at the same speed
+    takes them at the unit's pace (not as a flood); a real boiler's link never speeds up."""
+
+    def clock_speed(boiler: str) -> float:
+        cfg = validate({"data_dir": str(tmp_path), "boiler": boiler, "sim_speed": 60})
+        return float(getattr(Bridge(cfg).clock, "speed", 1.0))
+
+    assert clock_speed(UNIT_URL) == 60.0
+    assert clock_speed("sim://") == 60.0
+    assert clock_speed("otgw+tcp://127.0.0.1:1") == 1.0
