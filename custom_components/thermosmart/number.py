@@ -102,7 +102,7 @@ UNIT_NUMBERS: tuple[ThermoSmartUnitNumberDescription, ...] = (
         native_min_value=UNIT_BRIGHTNESS_RANGE[0],
         native_max_value=UNIT_BRIGHTNESS_RANGE[1],
         native_step=1,
-        mode=NumberMode.SLIDER,
+        mode=NumberMode.BOX,  # a slider would show an unset brightness as 0
         entity_category=EntityCategory.CONFIG,
     ),
     ThermoSmartUnitNumberDescription(
