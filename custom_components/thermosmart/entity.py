@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Concatenate
 
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.device_registry import DeviceEntry, DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -36,6 +36,19 @@ class DeviceKind(StrEnum):
 def unit_identifier(bridge_id: str, hardware_id: str) -> str:
     """The device identifier of one wall unit of a bridge."""
     return f"{bridge_id}_{DeviceKind.UNIT}_{hardware_id}"
+
+
+def unit_hardware_id(bridge_id: str, device: DeviceEntry) -> str | None:
+    """The hardware id of the wall unit ``device`` stands for (None: not a unit's device)."""
+    prefix = unit_identifier(bridge_id, "")
+    return next(
+        (
+            ident.removeprefix(prefix)
+            for domain, ident in device.identifiers
+            if domain == DOMAIN and ident.startswith(prefix)
+        ),
+        None,
+    )
 
 
 def unit_model(unit: WallUnit) -> str:

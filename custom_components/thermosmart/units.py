@@ -21,7 +21,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 
 from .client import BridgeState
 from .const import DOMAIN
-from .entity import DeviceKind, unit_identifier, unit_model
+from .entity import unit_hardware_id, unit_identifier, unit_model
 
 if TYPE_CHECKING:
     from . import ThermoSmartConfigEntry
@@ -36,11 +36,8 @@ def unit_issue_id(entry_id: str, hardware_id: str) -> str:
 
 def registered_unit(state: BridgeState, device: dr.DeviceEntry) -> bool | None:
     """Whether ``device`` is a wall unit the bridge still has (None: not a unit's device)."""
-    prefix = f"{state.bridge.bridge_id}_{DeviceKind.UNIT}_"
-    for domain, identifier in device.identifiers:
-        if domain == DOMAIN and identifier.startswith(prefix):
-            return state.unit(identifier.removeprefix(prefix)) is not None
-    return None
+    hardware_id = unit_hardware_id(state.bridge.bridge_id, device)
+    return None if hardware_id is None else state.unit(hardware_id) is not None
 
 
 class UnitWatcher:

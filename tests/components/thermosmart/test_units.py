@@ -8,6 +8,8 @@ Assistant by the bridge's push.
 
 from __future__ import annotations
 
+import json
+
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.components.water_heater import WaterHeaterEntityFeature
@@ -27,8 +29,9 @@ from bridge.opentherm.sim.world import SimWorld
 from bridge.unit.sim import SimUnit
 from custom_components.thermosmart import async_remove_config_entry_device
 from custom_components.thermosmart.const import DOMAIN
+from custom_components.thermosmart.diagnostics import async_get_device_diagnostics
 from custom_components.thermosmart.units import unit_issue_id
-from tests.bridge.unit_rig import HWID, START, Rig, settle
+from tests.bridge.unit_rig import HWID, PASSWORD, START, Rig, settle
 
 from .conftest import setup_integration, wait_until
 
@@ -118,6 +121,20 @@ async def test_a_unit_is_a_device_of_its_own_with_its_entities(
     assert language.attributes["options"] == ["nl_nl", "nl_be", "de_de", "fr_fr", "fr_be", "en_gb"]
 
 
+async def test_the_unit_device_diagnostics_show_the_unit_and_its_settings(
+    hass: HomeAssistant, rig: Rig, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    device = unit_device(hass, rig.bridge, HWID)
+    assert device is not None
+    found = await async_get_device_diagnostics(hass, config_entry, device)
+    assert found["device"] == "unit"
+    assert found["unit"]["revision"] == 5
+    assert found["unit"]["hardware_id"] == "**REDACTED**"
+    assert found["settings"]["unit_language"] is None
+    assert PASSWORD not in json.dumps(found)
+
+
 async def test_with_a_unit_no_flow_limit_and_no_hot_water_temperature(
     hass: HomeAssistant, rig: Rig, config_entry: MockConfigEntry
 ) -> None:
@@ -134,11 +151,12 @@ async def test_with_a_unit_no_flow_limit_and_no_hot_water_temperature(
     assert registry.async_get_entity_id(
         "sensor", DOMAIN, f"{rig.bridge.bridge_id}_flow_temperature"
     )
+    # hot water: on and off (the bridge's dhw_enable), no temperature
     heater_id = registry.async_get_entity_id("water_heater", DOMAIN, f"{rig.bridge.bridge_id}_dhw")
-    if heater_id is not None:  # the simulated boiler says whether it has hot water
-        features = hass.states.get(heater_id).attributes[ATTR_SUPPORTED_FEATURES]
-        assert not features & WaterHeaterEntityFeature.TARGET_TEMPERATURE
-        assert features & WaterHeaterEntityFeature.ON_OFF
+    assert heater_id is not None
+    features = hass.states.get(heater_id).attributes[ATTR_SUPPORTED_FEATURES]
+    assert not features & WaterHeaterEntityFeature.TARGET_TEMPERATURE
+    assert features & WaterHeaterEntityFeature.ON_OFF
 
 
 async def test_settings_reach_the_bridge_and_the_unit_on_its_next_poll(
@@ -266,3 +284,18 @@ async def test_a_unit_registered_while_running_becomes_a_device_and_goes_when_re
     assert unit_device(hass, bridge, HWID) is not None
     # one left behind (say, removed while Home Assistant was down) can be
     assert await async_remove_config_entry_device(hass, config_entry, device)
+
+
+async def test_unloading_the_entry_drops_the_silent_unit_issue(
+    hass: HomeAssistant, rig: Rig, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    connectivity = unit_entity(hass, rig.bridge, HWID, "connectivity")
+    for _ in range(20):
+        await rig.clock.advance(10)
+        await settle()
+    await wait_until(hass, lambda: hass.states.get(connectivity).state == "off")
+    issue = unit_issue_id(config_entry.entry_id, HWID)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is not None
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
