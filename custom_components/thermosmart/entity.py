@@ -237,7 +237,7 @@ def async_add_unit_entities[_T: EntityDescription](
             return
         units = coordinator.data.units or ()
         present = {unit.hardware_id for unit in units}
-        added.intersection_update({pair for pair in added if pair[0] in present})
+        added.difference_update({pair for pair in added if pair[0] not in present})
         new: list[Entity] = []
         for unit in units:
             for description in wanted:
