@@ -28,7 +28,7 @@ from bridge.api.unit import create_unit_app
 from bridge.core.clock import Clock, SystemClock
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
 from bridge.opentherm.links.sim import SimLink
-from bridge.opentherm.links.unit import UnitLink
+from bridge.opentherm.links.unit import SCHEME as UNIT_SCHEME, UnitLink
 from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from bridge.opentherm.links.base import BoilerLink
 
 _LOGGER = logging.getLogger(__name__)
+
+SIMULATED_SPEED_LINKS = ("sim:", f"{UNIT_SCHEME}:")
+"""Links whose counterpart may be simulated faster than real time (``sim_speed``): the
+simulated boiler, and the wall unit of ``sim-unit --speed``."""
 
 
 def _new_bridge_id() -> str | None:
@@ -108,7 +112,7 @@ class Bridge:
         self.config = config
         if clock is None:
             clock = SystemClock()
-            if config.boiler.startswith("sim:") and config.sim_speed != 1.0:
+            if config.boiler.startswith(SIMULATED_SPEED_LINKS) and config.sim_speed != 1.0:
                 clock = ScaledClock(clock, config.sim_speed)
         self.clock: Clock = clock
         self._link = link

@@ -366,8 +366,15 @@ class UnitService:
         while True:
             await self._clock.sleep(WATCH_S)
             async with self._lock:
+                registered = self._registered()
                 await self.load()  # `unit add` and `unit remove` while the bridge runs
+            if self._registered() != registered:
+                self._thermostat.notify_state()  # clients see a unit added or removed at once
             self.check()
+
+    def _registered(self) -> dict[str, bool]:
+        """The registered units and which is the house's."""
+        return {hardware_id: unit.house for hardware_id, unit in self._units.items()}
 
     def check(self) -> None:
         """Mark units that stopped polling as gone (and tell listeners)."""

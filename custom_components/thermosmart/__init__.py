@@ -25,6 +25,7 @@ from .repairs import (
     async_watch_reauth,
 )
 from .services import async_setup_services
+from .units import async_watch_units, registered_unit
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -34,6 +35,7 @@ PLATFORMS: list[Platform] = [
     Platform.CALENDAR,
     Platform.CLIMATE,
     Platform.NUMBER,
+    Platform.SELECT,
     Platform.SENSOR,
     Platform.WATER_HEATER,
 ]
@@ -86,6 +88,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start_push()
     async_watch_boiler_faults(hass, entry)
+    async_watch_units(hass, entry)
     if outside_entity := entry.options.get(CONF_OUTSIDE_ENTITY):
         OutsideTemperatureFeed(hass, entry, outside_entity).async_start()
     async_entry_working(hass, entry)
@@ -98,6 +101,13 @@ async def async_unload_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry)
     if unloaded:
         await entry.runtime_data.coordinator.async_stop_push()
     return unloaded
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: ThermoSmartConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Only a wall unit the bridge no longer has may be deleted by hand."""
+    return registered_unit(entry.runtime_data.coordinator.data, device) is False
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> None:

@@ -1,4 +1,5 @@
-"""Binary sensors: the boiler's status and fault flags, and the bridge's link to it."""
+"""Binary sensors: the boiler's status and fault flags, the bridge's link to it, and
+whether each wall unit polls the bridge."""
 
 from __future__ import annotations
 
@@ -15,8 +16,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import ThermoSmartConfigEntry
-from .client import BridgeState, Faults, SlaveStatus
-from .entity import DeviceKind, ThermoSmartDescribedEntity, async_add_present_entities
+from .client import BridgeState, Faults, SlaveStatus, WallUnit
+from .entity import (
+    DeviceKind,
+    ThermoSmartDescribedEntity,
+    ThermoSmartUnitEntity,
+    async_add_present_entities,
+    async_add_unit_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -109,6 +116,14 @@ BINARY_SENSORS: tuple[ThermoSmartBinarySensorEntityDescription, ...] = (
 )
 
 
+UNIT_CONNECTIVITY = BinarySensorEntityDescription(
+    key="connectivity",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+"""Whether a wall unit polls the bridge (off after 3 minutes without a poll)."""
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: ThermoSmartConfigEntry,
@@ -122,6 +137,13 @@ async def async_setup_entry(
         ThermoSmartBinarySensor,
         async_add_entities,
     )
+    async_add_unit_entities(
+        entry,
+        (UNIT_CONNECTIVITY,),
+        lambda description, unit: True,
+        ThermoSmartUnitConnectivity,
+        async_add_entities,
+    )
 
 
 class ThermoSmartBinarySensor(ThermoSmartDescribedEntity, BinarySensorEntity):
@@ -133,3 +155,18 @@ class ThermoSmartBinarySensor(ThermoSmartDescribedEntity, BinarySensorEntity):
     def is_on(self) -> bool | None:
         """The flag now."""
         return self.entity_description.value_fn(self.state_data)
+
+
+class ThermoSmartUnitConnectivity(ThermoSmartUnitEntity, BinarySensorEntity):
+    """Whether a wall unit polls the bridge; available while the unit is registered."""
+
+    @property
+    def available(self) -> bool:
+        """Shows off, not unavailable, while the unit is silent."""
+        return self.coordinator.last_update_success and self.unit is not None
+
+    @property
+    def is_on(self) -> bool | None:
+        """The unit polled within the last 3 minutes."""
+        unit: WallUnit | None = self.unit
+        return None if unit is None else unit.connected

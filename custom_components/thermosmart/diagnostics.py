@@ -13,7 +13,7 @@ from homeassistant.helpers import device_registry as dr
 from . import ThermoSmartConfigEntry
 from .client import ThermoSmartError
 from .const import DOMAIN
-from .entity import DeviceKind
+from .entity import DeviceKind, unit_hardware_id
 
 TO_REDACT = {
     CONF_TOKEN,
@@ -78,6 +78,9 @@ async def async_get_device_diagnostics(
         (DOMAIN, f"{bridge_id}_{DeviceKind.BOILER}"): DeviceKind.BOILER,
     }
     kind = next((kinds[i] for i in device.identifiers if i in kinds), None)
+    hardware_id = unit_hardware_id(bridge_id, device)
+    if hardware_id is not None:
+        kind = DeviceKind.UNIT
     found: dict[str, Any] = {"device": None if kind is None else str(kind)}
     if kind is DeviceKind.BRIDGE:
         found.update(
@@ -87,6 +90,13 @@ async def async_get_device_diagnostics(
         found.update(
             thermostat={**data.client.thermostat_view, **(document.get("thermostat") or {})},
             predictions=asdict(data.coordinator.data.predictions),
+        )
+    elif kind is DeviceKind.UNIT:
+        units = document.get("units") or []
+        options = document.get("options") or {}
+        found.update(
+            unit=next((u for u in units if u.get("hardware_id") == hardware_id), None),
+            settings={k: v for k, v in options.items() if k.startswith("unit_")},
         )
     elif kind is DeviceKind.BOILER:
         found.update(

@@ -1,9 +1,14 @@
-"""Numbers: the temperatures of the five programs, and the boiler's maximum flow temperature.
+"""Numbers: the temperatures of the five programs, the boiler's maximum flow temperature,
+and the wall unit's display brightness, sensor calibration and poll throttle.
 
 The maximum flow temperature is the bridge's ``max_ch_setpoint`` option: the
 highest heating water temperature it asks of an OpenTherm boiler. Until it
 is set, the bridge keeps the heating system's default and the entity shows
-the maximum the boiler reports (OpenTherm ID 57).
+the maximum the boiler reports (OpenTherm ID 57). A wall unit drives the
+boiler itself and takes no flow limit, so there is none with a unit link.
+
+The wall unit's settings are the bridge's ``unit_*`` options, on the house
+unit's device; unknown while unset (the unit keeps its own).
 """
 
 from __future__ import annotations
@@ -16,17 +21,26 @@ from homeassistant.components.number import (
     NumberEntityDescription,
     NumberMode,
 )
-from homeassistant.const import EntityCategory, UnitOfTemperature
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import ThermoSmartConfigEntry
-from .client import PROGRAM_NAMES, BridgeState
+from .client import (
+    PROGRAM_NAMES,
+    UNIT_BRIGHTNESS_RANGE,
+    UNIT_CALIBRATION_RANGE,
+    UNIT_THROTTLE_RANGE,
+    BridgeState,
+    WallUnit,
+)
 from .const import TEMPERATURE_MAX, TEMPERATURE_MIN, TEMPERATURE_STEP
 from .entity import (
     DeviceKind,
     ThermoSmartDescribedEntity,
+    ThermoSmartUnitEntity,
     async_add_present_entities,
+    async_add_unit_entities,
     thermosmart_exception_handler,
 )
 
@@ -67,8 +81,58 @@ def max_ch_bounds(state: BridgeState) -> tuple[float, float]:
 
 
 def has_flow_limit(_description: NumberEntityDescription, state: BridgeState) -> bool:
-    """Only an OpenTherm boiler takes a flow limit, and only a bridge with options sets one."""
-    return state.link.opentherm and state.options is not None
+    """Only an OpenTherm boiler the bridge drives takes a flow limit (not one a wall unit
+    drives), and only a bridge with options sets one."""
+    return state.link.opentherm and not state.link.wall_unit and state.options is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThermoSmartUnitNumberDescription(NumberEntityDescription):
+    """A wall unit setting: the bridge option that holds it."""
+
+    option: str
+
+
+UNIT_NUMBERS: tuple[ThermoSmartUnitNumberDescription, ...] = (
+    ThermoSmartUnitNumberDescription(
+        key="unit_brightness",
+        translation_key="unit_brightness",
+        option="unit_brightness",
+        native_unit_of_measurement=PERCENTAGE,
+        native_min_value=UNIT_BRIGHTNESS_RANGE[0],
+        native_max_value=UNIT_BRIGHTNESS_RANGE[1],
+        native_step=1,
+        mode=NumberMode.BOX,  # a slider would show an unset brightness as 0
+        entity_category=EntityCategory.CONFIG,
+    ),
+    ThermoSmartUnitNumberDescription(
+        key="unit_calibration",
+        translation_key="unit_calibration",
+        option="unit_calibration",
+        native_unit_of_measurement=UnitOfTemperature.KELVIN,
+        native_min_value=UNIT_CALIBRATION_RANGE[0],
+        native_max_value=UNIT_CALIBRATION_RANGE[1],
+        native_step=0.1,
+        mode=NumberMode.BOX,
+        entity_category=EntityCategory.CONFIG,
+    ),
+    ThermoSmartUnitNumberDescription(
+        key="unit_poll_throttle",
+        translation_key="unit_poll_throttle",
+        option="unit_poll_throttle",
+        native_min_value=UNIT_THROTTLE_RANGE[0],
+        native_max_value=UNIT_THROTTLE_RANGE[1],
+        native_step=1,
+        mode=NumberMode.BOX,
+        entity_category=EntityCategory.CONFIG,
+    ),
+)
+"""The wall unit's settings: numbers of the house unit's device."""
+
+
+def is_house_unit(_description: object, unit: WallUnit) -> bool:
+    """The unit settings are the bridge's, shown on the house unit's device."""
+    return unit.house
 
 
 PROGRAM_NUMBERS: tuple[ThermoSmartProgramNumberDescription, ...] = tuple(
@@ -107,6 +171,9 @@ async def async_setup_entry(
         has_flow_limit,
         ThermoSmartMaxFlowNumber,
         async_add_entities,
+    )
+    async_add_unit_entities(
+        entry, UNIT_NUMBERS, is_house_unit, ThermoSmartUnitNumber, async_add_entities
     )
 
 
@@ -156,3 +223,25 @@ class ThermoSmartMaxFlowNumber(ThermoSmartDescribedEntity, NumberEntity):
     async def async_set_native_value(self, value: float) -> None:
         """Keep ``value`` as the bridge's maximum flow temperature."""
         await self.coordinator.client.set_options(max_ch_setpoint=value)
+
+
+class ThermoSmartUnitNumber(ThermoSmartUnitEntity, NumberEntity):
+    """A wall unit setting; unknown while the unit keeps its own."""
+
+    entity_description: ThermoSmartUnitNumberDescription
+
+    @property
+    def native_value(self) -> float | None:
+        """The bridge's option, or None while unset."""
+        options = self.state_data.options
+        value: float | None = (
+            None if options is None else getattr(options, self.entity_description.option)
+        )
+        return value
+
+    @thermosmart_exception_handler
+    async def async_set_native_value(self, value: float) -> None:
+        """Keep ``value`` as the bridge's option; the unit gets it on its next poll."""
+        # whole numbers as JSON integers; anything else as given, for the bridge to judge
+        setting: float = int(value) if value.is_integer() else value
+        await self.coordinator.client.set_options(**{self.entity_description.option: setting})

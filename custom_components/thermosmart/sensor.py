@@ -1,6 +1,6 @@
 """Sensors: the boiler's temperatures, pressure, modulation and counters, the outside
-temperature, the learning module's outputs, and the bridge's energy counters (heat
-delivered and gas used, for the Energy dashboard).
+temperature, the learning module's outputs, the bridge's energy counters (heat
+delivered and gas used, for the Energy dashboard), and each wall unit's room reading.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ from homeassistant.helpers.typing import StateType
 from . import ThermoSmartConfigEntry
 from .client import BridgeState
 from .coordinator import ThermoSmartCoordinator
-from .entity import DeviceKind, ThermoSmartDescribedEntity, async_add_present_entities
+from .entity import (
+    DeviceKind,
+    ThermoSmartDescribedEntity,
+    ThermoSmartUnitEntity,
+    async_add_present_entities,
+    async_add_unit_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -241,6 +247,17 @@ ENERGY_SENSORS: tuple[ThermoSmartSensorEntityDescription, ...] = (
 """Monotonic totals the bridge keeps, pushed with its state."""
 
 
+UNIT_ROOM_TEMPERATURE = SensorEntityDescription(
+    key="room_temperature",
+    translation_key="unit_room_temperature",
+    device_class=SensorDeviceClass.TEMPERATURE,
+    native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=1,
+)
+"""A wall unit's own room reading (the house unit's is also the thermostat's)."""
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: ThermoSmartConfigEntry,
@@ -260,6 +277,13 @@ async def async_setup_entry(
         factory,
         async_add_entities,
     )
+    async_add_unit_entities(
+        entry,
+        (UNIT_ROOM_TEMPERATURE,),
+        lambda description, unit: True,
+        ThermoSmartUnitSensor,
+        async_add_entities,
+    )
 
 
 class ThermoSmartSensor(ThermoSmartDescribedEntity, SensorEntity):
@@ -271,3 +295,13 @@ class ThermoSmartSensor(ThermoSmartDescribedEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The value now."""
         return self.entity_description.value_fn(self.state_data)
+
+
+class ThermoSmartUnitSensor(ThermoSmartUnitEntity, SensorEntity):
+    """A wall unit's room reading."""
+
+    @property
+    def native_value(self) -> float | None:
+        """°C, as the unit measures it (0.1 °C steps)."""
+        unit = self.unit
+        return None if unit is None else unit.room_temperature

@@ -4,7 +4,9 @@ Shows the DHW temperature, its setpoint and whether DHW is on (``gas``) or
 off. Setting the temperature, turning it on or off and choosing the
 operation change the bridge's ``dhw_setpoint`` and ``dhw_enable`` options;
 the bridge sends them to the boiler (OpenTherm IDs 56 and 0). Until a
-setpoint is set, the entity shows the one the boiler reports.
+setpoint is set, the entity shows the one the boiler reports. A boiler
+driven by a ThermoSmart wall unit takes no hot-water temperature from the
+bridge: there the entity only turns hot water on and off.
 """
 
 from __future__ import annotations
@@ -38,11 +40,8 @@ PARALLEL_UPDATES = 1
 DHW_KEY = "dhw"
 OPERATIONS = {STATE_GAS: True, STATE_OFF: False}
 """The operations, and the ``dhw_enable`` each stands for."""
-WRITABLE = (
-    WaterHeaterEntityFeature.TARGET_TEMPERATURE
-    | WaterHeaterEntityFeature.ON_OFF
-    | WaterHeaterEntityFeature.OPERATION_MODE
-)
+SWITCHABLE = WaterHeaterEntityFeature.ON_OFF | WaterHeaterEntityFeature.OPERATION_MODE
+WRITABLE = SWITCHABLE | WaterHeaterEntityFeature.TARGET_TEMPERATURE
 
 
 def _has_dhw(_key: str, state: BridgeState) -> bool:
@@ -77,9 +76,12 @@ class ThermoSmartWaterHeater(ThermoSmartEntity, WaterHeaterEntity):
 
     @property
     def supported_features(self) -> WaterHeaterEntityFeature:
-        """Writable through the bridge's options (bridges that show no options are read-only)."""
+        """Writable through the bridge's options (bridges that show no options are read-only;
+        with a wall unit, on and off only)."""
         if self.state_data.options is None:
             return WaterHeaterEntityFeature(0)
+        if self.state_data.link.wall_unit:
+            return SWITCHABLE  # the unit keeps its own hot-water temperature
         return WRITABLE
 
     @property

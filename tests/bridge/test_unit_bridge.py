@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-import contextlib
 import json
 import logging
 import os
@@ -24,52 +23,27 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from bridge.admin import DB_FILE
 from bridge.config import validate
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkState
 from bridge.opentherm.sim.world import SimWorld
-from bridge.storage import Database
 from bridge.unit.protocol import UnitSource, build_request_path, encrypt_poll
 from bridge.unit.sim import SimUnit
 from bridge.unit.sim.client import poll_once
 
 from .native_helpers import call, make_token
-
-HWID = "TS123456"
-PASSWORD = "s3cret-pw"
-START = 1_767_225_600.0  # 2026-01-01 00:00 UTC, a Thursday (01:00 in Amsterdam)
-UNIT_URL = "thermosmart-unit://127.0.0.1:0"
-
-
-async def register(data_dir: Path, hardware_id: str = HWID, password: str = PASSWORD) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db = await Database.open(data_dir / DB_FILE, VirtualClock(START))
-    try:
-        await db.units.add(hardware_id, password)
-    finally:
-        await db.close()
-
-
-@contextlib.asynccontextmanager
-async def unit_bridge(data_dir: Path, clock: VirtualClock) -> AsyncIterator[Bridge]:
-    """A started bridge with the unit link on a free loopback port."""
-    cfg = validate(
-        {
-            "data_dir": str(data_dir),
-            "host": "127.0.0.1",
-            "port": 0,
-            "zeroconf": False,
-            "boiler": UNIT_URL,
-        }
-    )
-    bridge = Bridge(cfg, clock=clock)
-    await bridge.start()
-    try:
-        yield bridge
-    finally:
-        await bridge.stop()
+from .unit_rig import (
+    HWID,
+    PASSWORD,
+    START,
+    UNIT_URL,
+    Rig,
+    register,
+    settle,
+    unit_bridge,
+    unit_url,
+)
 
 
 def free_port() -> int:
@@ -77,36 +51,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def unit_url(bridge: Bridge) -> URL:
-    assert bridge.unit_port is not None
-    return URL(f"http://127.0.0.1:{bridge.unit_port}")
-
-
-class Rig:
-    """A bridge, a simulated unit and the steps that move them together."""
-
-    def __init__(self, bridge: Bridge, clock: VirtualClock, unit: SimUnit) -> None:
-        self.bridge = bridge
-        self.clock = clock
-        self.unit = unit
-        self.http = aiohttp.ClientSession()
-
-    async def poll(self) -> str | None:
-        self.unit.advance_to(self.clock.time())
-        return await poll_once(self.unit, unit_url(self.bridge), self.http)
-
-    async def run(self, seconds: float, step: float = 5.0) -> None:
-        """Advance the clock ``seconds``, the unit polling every ``step``."""
-        end = self.clock.time() + seconds
-        while self.clock.time() < end:
-            await self.clock.advance(min(step, end - self.clock.time()))
-            problem = await self.poll()
-            assert problem is None, problem
-
-    async def close(self) -> None:
-        await self.http.close()
 
 
 @pytest.fixture
@@ -230,12 +174,6 @@ async def test_a_dial_turn_is_a_manual_target_pushed_to_clients(rig: Rig) -> Non
     await rig.run(30)
     assert b.thermostat.resolution().target == 22.5
     assert rig.unit.target == 22.5
-
-
-async def settle() -> None:
-    """Let the bridge's tasks finish what the last clock step woke (database work is real)."""
-    for _ in range(5):
-        await asyncio.sleep(0.01)
 
 
 async def raw_poll(bridge: Bridge, path: str) -> tuple[int, str]:
@@ -526,3 +464,34 @@ async def test_hot_water_off_reaches_the_unit_in_init_and_calendar(rig: Rig) -> 
     assert not any(r.hot_water for r in rig.unit.calendar.week)
     [unit] = b.native_state()["units"]
     assert unit["setpoint"] == b.thermostat.resolution().target  # what it was sent
+
+
+async def test_a_unit_added_or_removed_while_running_is_told_to_clients(rig: Rig) -> None:
+    """`unit add` and `unit remove` reach clients within the re-read, without any poll."""
+    b = rig.bridge
+    await rig.run(10)
+    told: list[list[str]] = []
+    b.thermostat.add_state_listener(
+        lambda: told.append([u["hardware_id"] for u in b.native_state()["units"]])
+    )
+    await b.db.units.add("TS654321", "other-pw")
+    await rig.clock.advance(10)
+    await settle()
+    assert told[-1:] == [[HWID, "TS654321"]]
+    await b.db.units.remove("TS654321")
+    await rig.clock.advance(10)
+    await settle()
+    assert told[-1:] == [[HWID]]
+
+
+def test_sim_speed_runs_the_bridge_as_fast_as_a_simulated_unit(tmp_path: Path) -> None:
+    """`sim-unit --speed 60` polls every 5 simulated seconds: a bridge at the same speed
+    takes them at the unit's pace (not as a flood); a real boiler's link never speeds up."""
+
+    def clock_speed(boiler: str) -> float:
+        cfg = validate({"data_dir": str(tmp_path), "boiler": boiler, "sim_speed": 60})
+        return float(getattr(Bridge(cfg).clock, "speed", 1.0))
+
+    assert clock_speed(UNIT_URL) == 60.0
+    assert clock_speed("sim://") == 60.0
+    assert clock_speed("otgw+tcp://127.0.0.1:1") == 1.0

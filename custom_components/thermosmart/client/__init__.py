@@ -17,6 +17,12 @@ from .models import (
     COUNTER_NAMES,
     HEATING_SYSTEMS,
     PROGRAM_NAMES,
+    UNIT_BRIGHTNESS_RANGE,
+    UNIT_CALIBRATION_RANGE,
+    UNIT_DISPLAYS,
+    UNIT_LANGUAGES,
+    UNIT_STATUS_LEDS,
+    UNIT_THROTTLE_RANGE,
     Boiler,
     BoilerValue,
     BridgeInfo,
@@ -35,6 +41,8 @@ from .models import (
     ScheduleException,
     SlaveStatus,
     Thermostat,
+    UnitPid,
+    WallUnit,
 )
 
 __all__ = [
@@ -42,6 +50,12 @@ __all__ = [
     "HEARTBEAT",
     "HEATING_SYSTEMS",
     "PROGRAM_NAMES",
+    "UNIT_BRIGHTNESS_RANGE",
+    "UNIT_CALIBRATION_RANGE",
+    "UNIT_DISPLAYS",
+    "UNIT_LANGUAGES",
+    "UNIT_STATUS_LEDS",
+    "UNIT_THROTTLE_RANGE",
     "Boiler",
     "BoilerValue",
     "BridgeInfo",
@@ -67,4 +81,6 @@ __all__ = [
     "ThermoSmartResponseError",
     "ThermoSmartValidationError",
     "Thermostat",
+    "UnitPid",
+    "WallUnit",
 ]

@@ -305,7 +305,9 @@ class ThermoSmartClient:
         """``PUT /api/v1/options``: change some options whole or not at all.
 
         Keys: ``preheat``, ``heating_system``, ``max_ch_setpoint``,
-        ``dhw_enable``, ``dhw_setpoint``. Raises
+        ``dhw_enable``, ``dhw_setpoint``, and a wall unit's ``unit_brightness``,
+        ``unit_status_led``, ``unit_display``, ``unit_calibration``,
+        ``unit_language``, ``unit_poll_throttle``. Raises
         :class:`ThermoSmartValidationError` naming the fields the bridge refused.
         Returns all the options now in effect.
         """

@@ -22,6 +22,20 @@ PROGRAM_NAMES: tuple[str, ...] = ("anti_freeze", "not_home", "home", "comfort", 
 """The five temperature programs, as the bridge names them."""
 HEATING_SYSTEMS: tuple[str, ...] = ("radiators", "underfloor")
 """The heating systems the bridge has control defaults for."""
+UNIT_LINK = "unit"
+"""The link kind of a bridge that serves ThermoSmart wall units."""
+UNIT_STATUS_LEDS: tuple[str, ...] = ("off", "errors", "activity")
+"""A wall unit's status LED settings (the bridge's ``unit_status_led``)."""
+UNIT_DISPLAYS: tuple[str, ...] = ("temperature", "clock")
+"""What a wall unit's display shows (``unit_display``)."""
+UNIT_LANGUAGES: tuple[str, ...] = ("nl-NL", "nl-BE", "de-DE", "fr-FR", "fr-BE", "en-GB")
+"""A wall unit's display languages (``unit_language``)."""
+UNIT_BRIGHTNESS_RANGE: tuple[int, int] = (0, 100)
+"""A wall unit's display brightness, %."""
+UNIT_CALIBRATION_RANGE: tuple[float, float] = (-2.5, 2.5)
+"""What the bridge adds to a wall unit's room reading, K."""
+UNIT_THROTTLE_RANGE: tuple[int, int] = (0, 10)
+"""A wall unit's poll throttle: 0 polls every 5 s, higher slower."""
 
 
 def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
@@ -357,6 +371,46 @@ class LinkInfo(JsonModel):
         """Whether the bridge talks to the boiler now."""
         return self.state == "connected"
 
+    @property
+    def wall_unit(self) -> bool:
+        """The boiler is driven by ThermoSmart wall units (which take no flow or hot-water
+        temperature from the bridge)."""
+        return self.kind == UNIT_LINK
+
+
+# -- wall units -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnitPid(JsonModel):
+    """A wall unit's own PID parameters, as it reports them."""
+
+    kp: float
+    ti: float
+    td: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WallUnit(JsonModel):
+    """A registered ThermoSmart wall unit and what it said on its last poll.
+
+    ``connected`` turns false when the unit has not polled for a few minutes;
+    ``house`` marks the house's thermostat unit; ``revision`` (1-5) and
+    ``firmware`` are None until the unit first polled.
+    """
+
+    hardware_id: str
+    house: bool = False
+    connected: bool = False
+    last_seen: datetime | None
+    revision: int | None
+    firmware: str | None
+    room_temperature: float | None
+    source: str | None
+    setpoint: float | None
+    pid: UnitPid | None
+    calendar_version: int | None
+
 
 # -- options ---------------------------------------------------------------------------------
 
@@ -366,7 +420,8 @@ class Options(JsonModel):
     """The owner's per-bridge options (``GET /api/v1/options``); None where not given.
 
     ``max_ch_setpoint`` None keeps the heating system's default; ``dhw_setpoint``
-    None leaves the boiler's own setting.
+    None leaves the boiler's own setting. The ``unit_*`` settings are a wall
+    unit's; None where unset (the unit keeps its own).
     """
 
     preheat: bool | None
@@ -374,6 +429,12 @@ class Options(JsonModel):
     max_ch_setpoint: float | None
     dhw_enable: bool | None
     dhw_setpoint: float | None
+    unit_brightness: int | None = None
+    unit_status_led: str | None = None
+    unit_display: str | None = None
+    unit_calibration: float | None = None
+    unit_language: str | None = None
+    unit_poll_throttle: int | None = None
 
 
 # -- predictions ---------------------------------------------------------------------------
@@ -445,6 +506,8 @@ class BridgeState(JsonModel):
     that does not show them; ``energy`` is None for a boiler the bridge
     cannot meter (a relay, or one that does not report its size).
     ``predictions`` is not read from the state: pass it to ``from_dict``.
+    ``units`` is None unless the bridge serves wall units (then the
+    registered ones, the house's first).
     """
 
     bridge: BridgeInfo
@@ -459,3 +522,8 @@ class BridgeState(JsonModel):
     predictions: Annotated[Predictions, Given()] = NO_PREDICTIONS
     options: Options | None = None
     energy: Energy | None = None
+    units: tuple[WallUnit, ...] | None = None
+
+    def unit(self, hardware_id: str) -> WallUnit | None:
+        """The registered wall unit with ``hardware_id``, or None."""
+        return next((u for u in self.units or () if u.hardware_id == hardware_id), None)

@@ -20,7 +20,10 @@ from bridge.config import validate
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
+from bridge.opentherm.sim.world import SimWorld
+from bridge.unit.sim import SimUnit
 from custom_components.thermosmart.const import CONF_BRIDGE_ID, CONF_TOKEN_ID, DOMAIN
+from tests.bridge.unit_rig import HWID, PASSWORD, START, Rig, register, unit_bridge
 
 BRIDGE_ID = "0123456789abcdef"
 HARDWARE_ID = "TSL0000C0FFEE"
@@ -60,6 +63,11 @@ async def api_token(bridge: Bridge) -> str:
 @pytest.fixture
 def config_entry(bridge: Bridge, api_token: str) -> MockConfigEntry:
     """A config entry for the running bridge."""
+    return entry_for(bridge, api_token)
+
+
+def entry_for(bridge: Bridge, api_token: str) -> MockConfigEntry:
+    """A config entry for ``bridge`` with a token it accepts."""
     return MockConfigEntry(
         domain=DOMAIN,
         title=bridge.name,
@@ -132,6 +140,23 @@ async def bridge_proxy(bridge: Bridge) -> AsyncIterator[tuple[int, dict[tuple[st
 
     async with serve(handle) as port:
         yield port, answers
+
+
+@pytest.fixture
+async def unit_rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    """A bridge on a unit link (virtual clock) with one registered wall unit, revision 5,
+    that has polled; the test moves the clock and the unit with ``unit_rig.run``."""
+    data = tmp_path / "unit-bridge"
+    await register(data)
+    clock = VirtualClock(START)
+    unit = SimUnit(SimWorld(seed=4, start=START), hardware_id=HWID, password=PASSWORD, revision=5)
+    async with unit_bridge(data, clock) as bridge:
+        rig = Rig(bridge, clock, unit)
+        try:
+            await rig.run(10)
+            yield rig
+        finally:
+            await rig.close()
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from custom_components.thermosmart.client.models import (
     Thermostat,
     merge_patch,
 )
+from tests.bridge.unit_rig import HWID, Rig
 
 COMPONENTS: dict[type[JsonModel], str] = {
     models.BridgeInfo: "Health",
@@ -252,6 +253,29 @@ async def test_every_model_fits_the_published_document(document: dict[str, Any])
     assert contract.checked == every_model()
 
 
+UNIT_SETTINGS: dict[str, tuple[Any, ...]] = {
+    "unit_status_led": models.UNIT_STATUS_LEDS,
+    "unit_display": models.UNIT_DISPLAYS,
+    "unit_language": models.UNIT_LANGUAGES,
+    "unit_brightness": models.UNIT_BRIGHTNESS_RANGE,
+    "unit_calibration": models.UNIT_CALIBRATION_RANGE,
+    "unit_poll_throttle": models.UNIT_THROTTLE_RANGE,
+}
+"""The wall unit settings' values or bounds the entities offer, by option."""
+
+
+async def test_the_unit_settings_offered_are_the_ones_the_bridge_takes(
+    document: dict[str, Any],
+) -> None:
+    """The selects' values and the numbers' bounds are the bridge's, in its order."""
+    properties = document["components"]["schemas"]["OptionsChange"]["properties"]
+    for name, offered in UNIT_SETTINGS.items():
+        schema = properties[name]
+        enums = [alt["enum"] for alt in schema.get("anyOf", [schema]) if "enum" in alt]
+        taken = tuple(enums[0]) if enums else (schema["minimum"], schema["maximum"])
+        assert offered == taken, name
+
+
 def _rename(schema: dict[str, Any], old: str, new: str) -> None:
     schema["properties"][new] = schema["properties"].pop(old)
     schema["required"] = [new if key == old else key for key in schema.get("required", [])]
@@ -326,6 +350,9 @@ async def test_models_decode_every_live_answer(
     assert state.faults is not None
     assert state.options is not None
     assert state.options.heating_system == "radiators"
+    assert state.options.unit_language is None
+    assert state.units is None  # not a unit link
+    assert not state.link.wall_unit
     assert state.energy is not None
     assert all(isinstance(state.counters[name], int) for name in models.COUNTER_NAMES)
     assert state.thermostat.room_temperature is not None
@@ -369,3 +396,35 @@ async def test_models_decode_pushed_messages(
                 merge_patch(document, message["data"])
                 if BridgeState.from_dict(document).thermostat.target_temperature == 22.0:
                     break
+
+
+async def test_models_decode_the_state_of_a_bridge_with_wall_units(unit_rig: Rig) -> None:
+    """A bridge on a unit link: its units, their device data, and the unit settings."""
+    bridge = unit_rig.bridge
+    token = (await bridge.db.auth.create_token("t")).token
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.put(
+            f"http://127.0.0.1:{bridge.port}/api/v1/options",
+            json={"unit_language": "en-GB", "unit_calibration": -0.5},
+        ) as changed,
+        session.get(f"http://127.0.0.1:{bridge.port}/api/v1/state") as response,
+    ):
+        assert changed.status == 200, await changed.text()
+        state = BridgeState.from_dict(await response.json())
+    assert state.link.wall_unit
+    assert state.units is not None
+    [wall_unit] = state.units
+    assert wall_unit.hardware_id == HWID
+    assert wall_unit.house
+    assert wall_unit.connected
+    assert wall_unit.revision == 5
+    assert wall_unit.firmware == unit_rig.unit.firmware
+    assert wall_unit.room_temperature is not None
+    assert wall_unit.last_seen is not None
+    assert wall_unit.pid is not None
+    assert state.unit(HWID) == wall_unit
+    assert state.options is not None
+    assert state.options.unit_language == "en-GB"
+    assert state.options.unit_calibration == -0.5
+    assert state.options.unit_brightness is None

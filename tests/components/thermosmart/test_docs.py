@@ -6,7 +6,8 @@ loopback: platform, English name, device, entity category and whether it is
 enabled by default. The simulated boiler does not report everything (no
 outside sensor, no hot-water flow), so every entity description is made
 present for this test; names, categories and defaults stay the
-integration's own.
+integration's own. The rows of the *wall unit* device are checked against a
+bridge on a unit link with a simulated unit polling it.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bridge.daemon import Bridge
 from custom_components.thermosmart import binary_sensor, sensor
+from tests.bridge.unit_rig import Rig
 
-from .conftest import setup_integration
+from .conftest import entry_for, setup_integration
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "home-assistant.md"
 HEADER = ["platform", "entity", "device", "category", "enabled by default"]
+WALL_UNIT = "wall unit"
+Row = tuple[str, str | None, str, str | None, bool]
 
 
-def documented_entities() -> list[tuple[str, str | None, str, str | None, bool]]:
+def documented_entities() -> list[Row]:
     """(platform, name, device, category, enabled) from the doc's "Every entity" table."""
     lines = DOC.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| platform | entity |"))
@@ -78,32 +82,56 @@ def every_description_present() -> Iterator[None]:
 
 
 def _device_kind(device: dr.DeviceEntry | None) -> str:
-    """The device by its model: the bridge, the thermostat, else the boiler."""
-    model = device.model if device else None
-    return {"Bridge": "bridge", "Thermostat": "thermostat"}.get(model or "", "boiler")
+    """The device by its model: the bridge, the thermostat, a wall unit, else the boiler."""
+    model = (device.model if device else None) or ""
+    if model.startswith("Wall unit"):
+        return WALL_UNIT
+    return {"Bridge": "bridge", "Thermostat": "thermostat"}.get(model, "boiler")
 
 
-async def test_every_documented_entity_exists_as_documented(
-    hass: HomeAssistant,
-    config_entry: MockConfigEntry,
-    entity_registry: er.EntityRegistry,
-    device_registry: dr.DeviceRegistry,
-) -> None:
-    with every_description_present():
-        await setup_integration(hass, config_entry)
-    real = sorted(
+def registered_entities(
+    hass: HomeAssistant, entry: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> list[Row]:
+    devices = dr.async_get(hass)
+    return [
         (
-            entry.domain,
-            entry.original_name,
-            _device_kind(device_registry.async_get(entry.device_id or "")),
-            entry.entity_category.value if entry.entity_category else None,
-            entry.disabled_by is None,
+            item.domain,
+            item.original_name,
+            _device_kind(devices.async_get(item.device_id or "")),
+            item.entity_category.value if item.entity_category else None,
+            item.disabled_by is None,
         )
-        for entry in er.async_entries_for_config_entry(entity_registry, config_entry.entry_id)
-    )
-    documented = sorted(documented_entities(), key=lambda row: tuple(map(str, row)))
+        for item in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    ]
+
+
+def compare(documented: list[Row], real: list[Row]) -> None:
+    documented = sorted(documented, key=lambda row: tuple(map(str, row)))
     real = sorted(real, key=lambda row: tuple(map(str, row)))
     missing = [row for row in documented if row not in real]
     undocumented = [row for row in real if row not in documented]
     assert not missing, f"the doc names entities that are not so: {missing}"
     assert not undocumented, f"entities the doc does not list (or lists otherwise): {undocumented}"
+
+
+async def test_every_documented_entity_exists_as_documented(
+    hass: HomeAssistant, config_entry: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    with every_description_present():
+        await setup_integration(hass, config_entry)
+    compare(
+        [row for row in documented_entities() if row[2] != WALL_UNIT],
+        registered_entities(hass, config_entry, entity_registry),
+    )
+
+
+async def test_every_documented_wall_unit_entity_exists_as_documented(
+    hass: HomeAssistant, unit_rig: Rig, entity_registry: er.EntityRegistry
+) -> None:
+    token = (await unit_rig.bridge.db.auth.create_token("Home Assistant")).token
+    entry = await setup_integration(hass, entry_for(unit_rig.bridge, token))
+    real = registered_entities(hass, entry, entity_registry)
+    compare(
+        [row for row in documented_entities() if row[2] == WALL_UNIT],
+        [row for row in real if row[2] == WALL_UNIT],
+    )
