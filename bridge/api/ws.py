@@ -387,7 +387,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     """``GET /api/v1/ws``: the push channel (the token is checked before the upgrade)."""
     hub = request.app[PUSH_KEY]
     ws = web.WebSocketResponse(
-        heartbeat=HEARTBEAT, timeout=CLOSE_TIMEOUT, max_msg_size=MAX_CLIENT_MESSAGE
+        heartbeat=HEARTBEAT,
+        timeout=CLOSE_TIMEOUT,
+        max_msg_size=MAX_CLIENT_MESSAGE,
+        # no per-message deflate: a change goes to every client, and compressing it once
+        # per client (a browser asks for it) would cost the CPU of a Pi on a fast LAN
+        compress=False,
     )
     check = ws.can_prepare(request)
     if not check.ok:
