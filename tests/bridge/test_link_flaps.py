@@ -87,6 +87,7 @@ async def test_link_flapping_all_day_logs_each_outage_once_and_leaks_nothing(
     try:
         await _until(lambda: link.state is LinkState.CONNECTED, clock)
         outages = 0
+        outages_at_baseline = 0
         lines: dict[str, int] = {}
         baseline: dict[str, int] | None = None
         end = clock.time() + HOURS * 3600
@@ -103,6 +104,7 @@ async def test_link_flapping_all_day_logs_each_outage_once_and_leaks_nothing(
             _tally(caplog, lines)  # and forget the records: caplog would hold them all day
             if baseline is None and clock.time() >= settled:
                 baseline = _sizes(bridge, link)
+                outages_at_baseline = outages
         assert baseline is not None
         after = _sizes(bridge, link)
     finally:
@@ -113,7 +115,10 @@ async def test_link_flapping_all_day_logs_each_outage_once_and_leaks_nothing(
     # that are in flight at any moment; a leak would add one or more per outage
     for key in ("tasks", "files", "link listeners", "read waiters", "summary waiters"):
         assert after[key] <= baseline[key] + 3, (key, baseline, after)
-    assert after["objects"] < baseline["objects"] + 1000, (baseline, after)
+    # Python objects: fewer new ones than outages since the baseline (a leak of one object
+    # an outage would reach it; Python 3.11's asyncio keeps a few weak references longer)
+    since = outages - outages_at_baseline
+    assert after["objects"] - baseline["objects"] < since, (since, baseline, after)
 
     # one line when an outage starts, one when it ends; the retries in between are quiet
     assert lines == {

@@ -386,9 +386,8 @@ async def test_a_websocket_client_that_never_reads_is_dropped_and_reset(quick: B
             while hub.stats()["dropped_clients"] == 0:
                 await raw.send(resync * 20)
                 await asyncio.sleep(0.005)
-        assert established(quick.port, client_port)
         # the close frame cannot be delivered either: the connection is reset, not
-        # left established with what was queued for it
+        # left established with what was queued for it (it may be gone already)
         async with asyncio.timeout(push.CLOSE_TIMEOUT + 5):
             while established(quick.port, client_port):
                 await asyncio.sleep(0.05)
