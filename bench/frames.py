@@ -12,14 +12,11 @@ OpenTherm Gateway monitor lines. Cases:
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Sequence
-import json
-from pathlib import Path
-import platform
-import time
 from typing import Any
 
+from bench import timing
+from bench.timing import Case, measure
 from bridge.opentherm.decode import decode_line
 from bridge.opentherm.formats import DayTime
 from bridge.opentherm.frame import Frame, MsgType
@@ -91,18 +88,9 @@ def build_mix() -> tuple[list[str], list[str], list[tuple[MsgType, int, Any]]]:
     return frames, lines, values
 
 
-def _measure(run_once: Callable[[], int], seconds: float) -> dict[str, float]:
+def _measure(run_once: Case, seconds: float) -> dict[str, float]:
     """Call ``run_once`` (which returns the frames it handled) for ``seconds``."""
-    run_once()  # warm up
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        count += run_once()
-        now = time.perf_counter()
-        if now >= deadline:
-            break
-    elapsed = now - start
+    count, elapsed = measure(run_once, seconds)
     return {
         "frames": count,
         "seconds": round(elapsed, 4),
@@ -149,25 +137,14 @@ def _table(results: dict[str, dict[str, float]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print a table and optionally write JSON."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.frames", description=__doc__.split("\n")[0]
+    return timing.main(
+        argv,
+        name="frames",
+        title="OpenTherm frames",
+        description=__doc__.split("\n")[0],
+        run=run,
+        table=_table,
     )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
-    parser.add_argument(
-        "--seconds", type=float, default=1.0, metavar="S", help="time per case (default 1)"
-    )
-    args = parser.parse_args(argv)
-    if args.seconds <= 0:
-        parser.error("--seconds must be positive")
-    results = run(args.seconds)
-    print(f"OpenTherm frames, Python {platform.python_version()}, {args.seconds:g} s per case")
-    print(_table(results))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps({"benchmark": "frames", "results": results}, indent=2) + "\n"
-        )
-    return 0
 
 
 if __name__ == "__main__":

@@ -15,15 +15,12 @@ padding). Cases, each the pure codec work of one request (no HTTP):
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-import json
-from pathlib import Path
-import platform
-import time
 from zoneinfo import ZoneInfo
 
+from bench import timing
+from bench.timing import measure
 from bridge.core.programs import (
     PROGRAM_NAMES,
     ExceptionPeriod,
@@ -51,17 +48,12 @@ TZ = ZoneInfo("Europe/Amsterdam")
 
 def _measure(run_once: Callable[[], object], seconds: float) -> dict[str, float]:
     """Call ``run_once`` for ``seconds``; its rate and mean time."""
-    run_once()  # warm up
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
+
+    def once() -> int:
         run_once()
-        count += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            break
-    elapsed = now - start
+        return 1
+
+    count, elapsed = measure(once, seconds)
     return {
         "runs": count,
         "seconds": round(elapsed, 4),
@@ -123,25 +115,14 @@ def _table(results: dict[str, dict[str, float]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print a table and optionally write JSON."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.unit_codec", description=__doc__.split("\n")[0]
+    return timing.main(
+        argv,
+        name="unit_codec",
+        title="Wall-unit codec",
+        description=__doc__.split("\n")[0],
+        run=run,
+        table=_table,
     )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
-    parser.add_argument(
-        "--seconds", type=float, default=1.0, metavar="S", help="time per case (default 1)"
-    )
-    args = parser.parse_args(argv)
-    if args.seconds <= 0:
-        parser.error("--seconds must be positive")
-    results = run(args.seconds)
-    print(f"Wall-unit codec, Python {platform.python_version()}, {args.seconds:g} s per case")
-    print(_table(results))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps({"benchmark": "unit_codec", "results": results}, indent=2) + "\n"
-        )
-    return 0
 
 
 if __name__ == "__main__":
