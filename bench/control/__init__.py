@@ -60,8 +60,9 @@ from typing import Any
 from bridge.opentherm.sim import PROFILE_NAMES, BoilerSpec, get_profile
 
 from .controllers import CONTROLLER_NAMES
+from .oracle import OracleController
 from .runner import DAY, HOUR, START, Ideal, Trace, ideal, simulate
-from .scoring import controller_metrics, extra_metrics, forecast_rmse
+from .scoring import controller_metrics, extra_metrics, forecast_rmse, ratio_to_oracle
 
 QUICK_HOUSE = "terraced_1970s"
 
@@ -71,6 +72,9 @@ def _days(quick: bool) -> tuple[float, float, float]:
     return (1.0, 2.0, 2.0) if quick else (7.0, 14.0, 16.0)
 
 
+ORACLE_LEAD_D = 0.5
+"""The oracle plans from this long before the scored week (the evening before it), so that
+the week's first morning is not decided by the house it inherits."""
 LEADS_H = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
 """The leads an owner of ``onoff_early`` tries, shortest first."""
 ON_TIME_MINUTES = 10.0
@@ -114,6 +118,7 @@ def run_house(house: str, *, seed: int = 1, quick: bool = False) -> dict[str, An
         "7d": {"rmse_1h": None, "rmse_3h": None},
         "14d": {"rmse_1h": None, "rmse_3h": None},
     }
+    oracle: dict[str, Any] | None = None
     for name in CONTROLLER_NAMES:
         ours = name == "thermosmart"
         windows = () if quick or not ours else ((7.0, 9.0), (14.0, 16.0))
@@ -124,7 +129,7 @@ def run_house(house: str, *, seed: int = 1, quick: bool = False) -> dict[str, An
             lead_h = pick_lead(
                 house, seed=seed, best=best, begin_d=1.0 if begin_d > 1.0 else 0.0, end_d=begin_d
             )
-        trace, log, _ = simulate(
+        trace, log, controller = simulate(
             house,
             name,
             seed=seed,
@@ -132,18 +137,29 @@ def run_house(house: str, *, seed: int = 1, quick: bool = False) -> dict[str, An
             record_from=max(0.0, begin_d - 1.0),
             score_windows=windows,
             lead_s=0.0 if lead_h is None else lead_h * HOUR,
+            window=(begin_d - ORACLE_LEAD_D, end_d) if name == "oracle" else None,
         )
         controllers[name] = controller_metrics(trace, best, begin, end, boiler_min_w=spec.min_w)
+        if isinstance(controller, OracleController) and controller.plan is not None:
+            oracle = controller.plan.figures(begin, end)
         extras[name] = extra_metrics(trace, begin, end)
         extras[name]["lead_h"] = lead_h
         traces[name] = trace
         if ours and log is not None:
             learning["7d"] = forecast_rmse(log, START + 7 * DAY, START + 9 * DAY)
             learning["14d"] = forecast_rmse(log, START + 14 * DAY, START + 16 * DAY)
+    ratio_to_oracle(controllers)
+    if oracle is not None:
+        replayed = controllers["oracle"]["energy_kwh"]
+        solver = oracle["solver_gas_kwh"]
+        oracle["replayed_gas_kwh"] = replayed
+        oracle["gas_replayed_over_solver"] = round(replayed / solver, 4) if solver else None
+        oracle["replayed_discomfort_kh"] = controllers["oracle"]["discomfort_kh"]
     entry = {
         "radiators": get_profile(house).emitter.kind != "underfloor",
         "controllers": controllers,
         "learning": learning,
+        "oracle": oracle,
     }
     return {"entry": entry, "extras": extras, "traces": traces}
 

@@ -24,7 +24,8 @@ def _fmt(value: Any, spec: str) -> str:
 def table(results: dict[str, dict[str, Any]]) -> str:
     """The results as a text table."""
     rows = [
-        f"{'house':<15} {'controller':<22} {'gas kWh':>8} {'/ideal':>7} {'disc Kh':>8} "
+        f"{'house':<15} {'controller':<22} {'gas kWh':>8} {'/ideal':>7} {'/oracle':>7} "
+        f"{'disc Kh':>8} "
         f"{'late p90':>8} {'strict':>7} {'over K':>7} {'starts/h':>8} {'cond':>6} "
         f"{'mean dT':>8}"
     ]
@@ -35,11 +36,22 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             label = name if x.get("lead_h") is None else f"{name} -{x['lead_h']:g}h"
             rows.append(
                 f"{house:<15} {label:<22} {_fmt(m['energy_kwh'], '8.1f')} "
-                f"{_fmt(m['energy_ratio_to_ideal'], '7.3f')} {_fmt(m['discomfort_kh'], '8.2f')} "
+                f"{_fmt(m['energy_ratio_to_ideal'], '7.3f')} "
+                f"{_fmt(m['energy_ratio_to_oracle'], '7.3f')} {_fmt(m['discomfort_kh'], '8.2f')} "
                 f"{_fmt(m['arrival_late_minutes_p90'], '8.1f')} "
                 f"{_fmt(x['arrival_late_minutes_p90_strict'], '7.1f')} "
                 f"{_fmt(m['overshoot_k_max'], '7.2f')} {_fmt(m['starts_per_hour'], '8.2f')} "
                 f"{_fmt(m['condensing_share'], '6.3f')} {_fmt(x['mean_error_occupied_k'], '8.2f')}"
+            )
+        plan = entry.get("oracle")
+        if plan is not None:
+            rows.append(
+                f"{house:<15} {'oracle plan':<22} solver {plan['solver_gas_kwh']:.1f} kWh "
+                f"(LP {plan['lp_gas_kwh']:.1f}), replayed {plan['replayed_gas_kwh']:.1f} kWh "
+                f"(x{_fmt(plan['gas_replayed_over_solver'], '.4f')}); discomfort solver "
+                f"{plan['solver_discomfort_kh']:.2f} K·h, replayed "
+                f"{plan['replayed_discomfort_kh']:.2f} K·h; {plan['iterations']} LPs, "
+                f"{plan['solve_s']:.0f} s"
             )
         learn = entry["learning"]
         rows.append(

@@ -291,6 +291,14 @@ class Curve:
         return Command(ch_enable=True, setpoint_c=self.curve.flow(res.target, load))
 
 
-CONTROLLER_NAMES = ("thermosmart", "onoff", "curve", "thermosmart_no_preheat", "onoff_early")
-"""Ours, the two baselines, and two comparisons at like comfort: ours without optimal start
-(as late as the baselines) and the on/off thermostat programmed early (on time like ours)."""
+CONTROLLER_NAMES = (
+    "thermosmart",
+    "onoff",
+    "curve",
+    "thermosmart_no_preheat",
+    "onoff_early",
+    "oracle",
+)
+"""Ours, the two baselines, two comparisons at like comfort (ours without optimal start, as late
+as the baselines; the on/off thermostat programmed early, on time like ours) and the oracle
+(:mod:`bench.control.oracle`: the least gas that keeps the comfort rule)."""

@@ -17,6 +17,8 @@ from bridge.opentherm.sim.weather import SyntheticWeather
 from .controllers import Controller, Curve, OnOff, OnOffEarly, OpenThermPort, Ours
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.learning import Predictor
     from bridge.opentherm.sim import HouseProfile
 
@@ -113,10 +115,41 @@ class LearningLog:
     sensor: dict[int, float] = field(default_factory=dict)
 
 
+def comfort_floor(schedule: Schedule) -> Callable[[float], float | None]:
+    """The comfort band's lower edge at a time in a home or comfort period (None outside)."""
+    from .scoring import COMFORT_BAND_K  # scoring imports this module
+
+    def at(ts: float) -> float | None:
+        res = schedule.at(ts)
+        return res.target - COMFORT_BAND_K if res.program in OCCUPIED else None
+
+    return at
+
+
 def make_controller(
-    name: str, port: OpenThermPort, profile: HouseProfile, *, lead_s: float = 0.0
+    name: str,
+    port: OpenThermPort,
+    profile: HouseProfile,
+    *,
+    lead_s: float = 0.0,
+    window: tuple[float, float] | None = None,
 ) -> Controller:
-    """A fresh controller by its benchmark name (``lead_s``: for ``onoff_early``)."""
+    """A fresh controller by its benchmark name.
+
+    ``lead_s``: for ``onoff_early``; ``window`` (Unix s): the week the oracle plans.
+    """
+    if name == "oracle":
+        from .oracle import OracleController  # the solver only when the oracle runs
+
+        if window is None:
+            raise ValueError("the oracle needs the window it plans")
+        return OracleController(
+            port.world,
+            begin=window[0],
+            end=window[1],
+            lower_at=comfort_floor(Schedule(bench_state())),
+            utc_offset_h=UTC_OFFSET_H,
+        )
     if name == "thermosmart":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor")
     if name == "thermosmart_no_preheat":
@@ -139,16 +172,24 @@ def simulate(
     record_from: float = 0.0,
     score_windows: tuple[tuple[float, float], ...] = (),
     lead_s: float = 0.0,
+    window: tuple[float, float] | None = None,
 ) -> tuple[Trace, LearningLog | None, Controller]:
     """Run ``controller_name`` on ``house`` for ``days``; trace from ``record_from`` days on.
 
     ``score_windows`` (days, for ours): where to keep hourly forecasts for
-    the forecast score. ``lead_s``: the lead of ``onoff_early``.
+    the forecast score. ``lead_s``: the lead of ``onoff_early``; ``window``
+    (days): the week the oracle plans.
     """
     profile = get_profile(house)
     world = SimWorld(profile, seed=seed, start=START, utc_offset_h=UTC_OFFSET_H)
     port = OpenThermPort(world, pushed_outside=not profile.boiler_outside_sensor)
-    controller = make_controller(controller_name, port, profile, lead_s=lead_s)
+    controller = make_controller(
+        controller_name,
+        port,
+        profile,
+        lead_s=lead_s,
+        window=None if window is None else (START + window[0] * DAY, START + window[1] * DAY),
+    )
     state = bench_state()
     schedule = Schedule(state)
     clock = VirtualClock(START)

@@ -17,9 +17,17 @@ from bench.control.controllers import (
     Readings,
     installer_curve,
 )
+from bench.control.oracle import STEP_S, phi_slope, plan_week
 from bench.control.runner import DAY, HOUR, START, Schedule, Trace, bench_state, ideal
 from bench.control.scoring import CONTROLLER_KEYS, arrivals, controller_metrics, percentile
-from bridge.opentherm.sim import BEST_EFFICIENCY, SimWorld, get_profile
+from bridge.opentherm.sim import (
+    BEST_EFFICIENCY,
+    BoilerSpec,
+    ConstantWeather,
+    SimWorld,
+    efficiency,
+    get_profile,
+)
 
 
 def test_quick_run_writes_exactly_the_documented_json(
@@ -34,7 +42,7 @@ def test_quick_run_writes_exactly_the_documented_json(
     assert set(doc) == {"houses"}
     assert set(doc["houses"]) == {QUICK_HOUSE}
     house = doc["houses"][QUICK_HOUSE]
-    assert set(house) == {"radiators", "controllers", "learning"}
+    assert set(house) == {"radiators", "controllers", "learning", "oracle"}
     assert house["radiators"] is True
     assert set(house["controllers"]) == {
         "thermosmart",
@@ -42,6 +50,7 @@ def test_quick_run_writes_exactly_the_documented_json(
         "curve",
         "thermosmart_no_preheat",
         "onoff_early",
+        "oracle",
     }
     for metrics in house["controllers"].values():
         assert set(metrics) == set(CONTROLLER_KEYS)
@@ -57,8 +66,27 @@ def test_quick_run_writes_exactly_the_documented_json(
     controllers = house["controllers"]
     assert controllers["thermosmart"] == controllers["thermosmart_no_preheat"]
     energies = {m["energy_kwh"] for m in controllers.values()}
-    assert len(energies) == 4
+    assert len(energies) == 5
     assert "onoff_early -" in printed  # with the lead it was tuned to
+    # the oracle keeps the comfort rule, and its replay through the simulator matches the plan
+    oracle = controllers["oracle"]
+    assert oracle["energy_ratio_to_oracle"] == 1.0
+    assert oracle["arrival_late_minutes_p90"] <= 10.0
+    assert oracle["discomfort_kh"] <= 0.5
+    assert all(
+        oracle["discomfort_kh"] < m["discomfort_kh"]
+        for m in controllers.values()
+        if m is not oracle
+    )
+    for metrics in controllers.values():
+        assert metrics["energy_ratio_to_oracle"] == pytest.approx(
+            metrics["energy_kwh"] / oracle["energy_kwh"], abs=1e-3
+        )
+    plan = house["oracle"]
+    assert plan["solver_discomfort_kh"] == 0.0
+    assert plan["replayed_gas_kwh"] == oracle["energy_kwh"]
+    assert 0.97 < plan["gas_replayed_over_solver"] < 1.03
+    assert "oracle plan" in printed
 
 
 def test_percentile_and_arrivals_on_a_known_trace() -> None:
@@ -166,3 +194,42 @@ def test_the_early_on_off_thermostat_moves_only_the_rises_earlier() -> None:
     assert heating(early, end, 21.5) is False
     with pytest.raises(ValueError, match="lead"):
         OnOffEarly(-1.0)
+
+
+def test_the_oracle_plans_on_the_convex_hull_of_the_efficiency_curve() -> None:
+    slopes = [phi_slope(r) for r in range(10, 100, 5)]
+    # gas per heat rises with the return temperature, ever more steeply: a convex hull
+    assert all(s > 0.0 for s in slopes)
+    assert slopes == sorted(slopes)
+    # below the hull's corners it never asks more than the curve: a lower bound of it
+    assert phi_slope(70.0) < (1 / efficiency(55.0) - 1 / efficiency(50.0)) / 5.0
+
+
+def test_the_oracle_plan_keeps_the_comfort_rule_within_the_boiler_limits() -> None:
+    profile = get_profile(QUICK_HOUSE)
+    spec = BoilerSpec()
+    steps = round(12 * HOUR / STEP_S)
+    # a cold day: 21 °C wanted from hour 6 on, a 15 °C house with cold fabric at the start
+    plan = plan_week(
+        profile,
+        spec,
+        ConstantWeather(-5.0),
+        x0=(15.0, 12.0, 15.0),
+        begin=START,
+        steps=steps,
+        lower_at=lambda ts: 20.7 if ts >= START + 6 * HOUR else None,
+        hot_water=lambda ts: False,
+        utc_offset_h=1.0,
+    )
+    assert len(plan.q_w) == steps
+    assert plan.q_w.min() >= 0.0
+    assert plan.q_w.max() <= spec.max_w
+    # the house model the plan was made in is warm on time and stays so
+    occupied = plan.air[round(6 * HOUR / STEP_S) :]
+    assert occupied.min() >= 20.7 - 1e-6
+    # warm from the period's start: the heating starts before it
+    assert plan.q_w[: round(6 * HOUR / STEP_S)].sum() > 0.0
+    figures = plan.figures(START, START + 12 * HOUR)
+    assert figures["solver_discomfort_kh"] == 0.0
+    assert figures["solver_gas_kwh"] > 0.0
+    assert plan.heat_until(START + 12 * HOUR) == pytest.approx(plan.q_w.sum() * STEP_S)
