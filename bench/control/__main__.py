@@ -13,12 +13,15 @@ from typing import Any
 
 from bridge.opentherm.sim import PROFILE_NAMES
 
-from . import __doc__ as package_doc, run
+from . import __doc__ as package_doc, run, variants
 from .runner import DAY, HOUR, START, UTC_OFFSET_H
 
 
 def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+    if value is None:
+        width = spec.split(".", maxsplit=1)[0]
+        return "-".rjust(int(width)) if width.isdigit() else "-"
+    return format(value, spec)
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
@@ -54,11 +57,43 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 f"{plan['solve_s']:.0f} s"
             )
         learn = entry["learning"]
+        parts = [
+            f"{key}: {_fmt(v['rmse_1h'], '.3f')}/{_fmt(v['rmse_3h'], '.3f')} K "
+            f"late {_fmt(v['late_p90_minutes'], '.0f')} min"
+            for key, v in learn.items()
+            if isinstance(v, dict)
+        ]
         rows.append(
-            f"{house:<15} {'forecast':<22} 7d: 1h {_fmt(learn['7d']['rmse_1h'], '.3f')} K, "
-            f"3h {_fmt(learn['7d']['rmse_3h'], '.3f')} K; 14d: 1h "
-            f"{_fmt(learn['14d']['rmse_1h'], '.3f')} K, 3h {_fmt(learn['14d']['rmse_3h'], '.3f')} K"
+            f"{house:<15} {'learning 1h/3h rmse':<22} {'; '.join(parts)}; late p90 from day 3: "
+            f"{_fmt(learn['late_p90_minutes_from_3d'], '.0f')} min"
         )
+    return "\n".join(rows)
+
+
+ROBUST_SHOWN = ("thermosmart", "onoff_early", "oracle")
+
+
+def robustness_table(results: dict[str, dict[str, Any]]) -> str:
+    """The robustness variants as a text table (ours, early on/off and the oracle)."""
+    rows = [
+        f"{'house':<15} {'variant':<11} {'controller':<16} {'gas kWh':>8} {'/oracle':>7} "
+        f"{'disc Kh':>8} {'late p90':>8} {'starts/h':>8} {'rmse 3h 3d':>10} {'late 3d+':>8}"
+    ]
+    for house, r in results.items():
+        for variant, v in r["entry"].get("robustness", {}).items():
+            learn = v["learning"]
+            for name in ROBUST_SHOWN:
+                m = v["controllers"][name]
+                ours = name == "thermosmart"
+                rows.append(
+                    f"{house:<15} {variant:<11} {name:<16} {_fmt(m['energy_kwh'], '8.1f')} "
+                    f"{_fmt(m['energy_ratio_to_oracle'], '7.3f')} "
+                    f"{_fmt(m['discomfort_kh'], '8.2f')} "
+                    f"{_fmt(m['arrival_late_minutes_p90'], '8.1f')} "
+                    f"{_fmt(m['starts_per_hour'], '8.2f')} "
+                    f"{_fmt(learn['3d']['rmse_3h'] if ours else None, '10.3f')} "
+                    f"{_fmt(learn['late_p90_minutes_from_3d'] if ours else None, '8.1f')}"
+                )
     return "\n".join(rows)
 
 
@@ -82,13 +117,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=min(4, os.cpu_count() or 1),
         help="houses run in parallel processes (default: CPUs, at most 4)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=tuple(variants(1)),
+        help="only this robustness variant (repeatable; default: all, none with --quick; "
+        "seed variants are named for --seed 1)",
+    )
+    parser.add_argument(
+        "--no-variants", action="store_true", help="no robustness variants (the houses only)"
+    )
     args = parser.parse_args(argv)
+    all_variants = tuple(variants(args.seed))
+    if args.no_variants or (args.quick and not args.variant):
+        chosen: tuple[str, ...] = ()
+    elif args.variant:
+        # the seed variants are the next seeds after --seed, whatever it is
+        names = dict(zip(variants(1), all_variants, strict=True))
+        chosen = tuple(names[v] for v in args.variant)
+    else:
+        chosen = all_variants
     began = time.perf_counter()
     results = run(
         seed=args.seed,
         quick=args.quick,
         houses=tuple(args.house) if args.house else None,
         jobs=args.jobs,
+        robustness=chosen,
     )
     took = time.perf_counter() - began
     mode = "quick: one house, scored on day 2" if args.quick else "scored on days 7-14"
@@ -97,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{took:.0f} s"
     )
     print(table(results))
+    if chosen:
+        print()
+        print(f"Robustness: {', '.join(chosen)}")
+        print(robustness_table(results))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         doc = {"houses": {house: r["entry"] for house, r in results.items()}}

@@ -41,12 +41,12 @@ from dataclasses import dataclass
 import itertools
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import highspy
 import numpy as np
 
-from bridge.opentherm.sim import PHYSICS_STEP_S, House, TapSchedule, efficiency
+from bridge.opentherm.sim import PHYSICS_STEP_S, House, HouseProfile, TapSchedule, efficiency
 from bridge.opentherm.sim.boiler_spec import EFFICIENCY_CURVE
 
 from .controllers import Command, OnOff
@@ -57,7 +57,13 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from bridge.core.state import Resolution, ThermostatState
-    from bridge.opentherm.sim import BoilerSpec, HouseProfile, SimWorld
+    from bridge.opentherm.sim import (
+        BoilerSpec,
+        EmitterSpec,
+        HouseModel,
+        HouseSpec,
+        SimWorld,
+    )
     from bridge.opentherm.sim.weather import WeatherSource
 
     from .controllers import Readings
@@ -85,6 +91,95 @@ CYCLE_S = 300.0
 """Below minimum output the replay fires when this long at minimum output is owed."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RcNetwork:
+    """A house as heat capacities and conductances: what the oracle's linear programme models.
+
+    Nodes are numbered from 0. The emitter law ``k * (body - air) ** n``
+    (the house's :class:`~bridge.opentherm.sim.EmitterSpec`) links the
+    ``emitter`` node to the ``air`` node; its radiant share goes to
+    ``radiant_to`` instead. The sun (``solar_aperture_m2`` times the
+    irradiance) and the household's free heat are shared out over the nodes.
+    """
+
+    capacity_j_per_k: tuple[float, ...]
+    links_w_per_k: tuple[tuple[int, int, float], ...]
+    """``(node, node, conductance)`` between nodes."""
+    to_outside_w_per_k: tuple[float, ...]
+    solar_share: tuple[float, ...]
+    internal_share: tuple[float, ...]
+    solar_aperture_m2: float
+    air: int
+    emitter: int
+    radiant_to: int
+
+
+@runtime_checkable
+class NetworkHouse(Protocol):
+    """A house spec that can tell the oracle its :class:`RcNetwork`."""
+
+    def network(self) -> RcNetwork:
+        """The house's heat network."""
+        ...
+
+
+@runtime_checkable
+class StateHouse(Protocol):
+    """A house state the oracle can read and set, node by node (the network's order)."""
+
+    def state(self) -> tuple[float, ...]:
+        """Every node's temperature, °C."""
+        ...
+
+    def set_state(self, state: Sequence[float]) -> None:
+        """Set every node's temperature."""
+        ...
+
+
+def network_of(spec: HouseSpec) -> RcNetwork | None:
+    """The heat network of a house (None when it tells none: no oracle for it)."""
+    if isinstance(spec, HouseProfile):
+        sol_air = spec.solar_to_air_fraction
+        int_air = spec.internal_to_air_fraction
+        return RcNetwork(  # air, fabric, emitters: the nodes of bridge.opentherm.sim.House
+            capacity_j_per_k=(
+                spec.c_air_j_per_k,
+                spec.c_mass_j_per_k,
+                spec.emitter.capacity_j_per_k,
+            ),
+            links_w_per_k=((0, 1, spec.h_air_mass_w_per_k),),
+            to_outside_w_per_k=(spec.h_air_out_w_per_k, spec.h_mass_out_w_per_k, 0.0),
+            solar_share=(sol_air, 1.0 - sol_air, 0.0),
+            internal_share=(int_air, 1.0 - int_air, 0.0),
+            solar_aperture_m2=spec.solar_aperture_m2,
+            air=0,
+            emitter=2,
+            radiant_to=1,
+        )
+    if isinstance(spec, NetworkHouse):
+        return spec.network()
+    return None
+
+
+def state_of(house: HouseModel) -> tuple[float, ...]:
+    """Every node's temperature (the network's order)."""
+    if isinstance(house, House):
+        return (house.t_air, house.t_mass, house.t_emitter)
+    if isinstance(house, StateHouse):
+        return house.state()
+    raise TypeError("the oracle needs a house whose state it can read (state(), set_state())")
+
+
+def set_state(house: HouseModel, state: Sequence[float]) -> None:
+    """Set every node's temperature (the network's order)."""
+    if isinstance(house, House):
+        house.t_air, house.t_mass, house.t_emitter = state
+    elif isinstance(house, StateHouse):
+        house.set_state(state)
+    else:
+        raise TypeError("the oracle needs a house whose state it can set (state(), set_state())")
+
+
 @dataclass(frozen=True, slots=True)
 class Exogenous:
     """What the house gets besides the boiler's heat, per plan step (means)."""
@@ -97,7 +192,7 @@ class Exogenous:
 
 
 def exogenous(
-    profile: HouseProfile,
+    profile: HouseSpec,
     *,
     weather: WeatherSource,
     hot_water: Callable[[float], bool],
@@ -174,20 +269,20 @@ class ModelRun:
 
 
 def run_model(
-    profile: HouseProfile,
-    x0: tuple[float, float, float],
+    spec: HouseSpec,
+    x0: Sequence[float],
     q_w: NDArray[np.float64],
     minutes: Sequence[tuple[float, float, float, float]],
     lower: NDArray[np.float64],
 ) -> ModelRun:
-    """The plan ``q_w`` through the simulator's house step (10 s), with the loop in steady state.
+    """The plan ``q_w`` through the house's own step (10 s), with the loop in steady state.
 
     A step's heat goes in while the boiler is free of hot water (see :func:`exogenous`).
     """
-    e = profile.emitter
+    e = spec.emitter
     g = e.loop_conductance_w_per_k
-    house = House(profile, t_air=x0[0], t_outside=minutes[0][0])
-    house.t_air, house.t_mass, house.t_emitter = x0
+    house = spec.make_house(t_air=x0[0], t_outside=minutes[0][0])
+    set_state(house, x0)
     per = round(STEP_S / SUB_S)
     inner = round(SUB_S / PHYSICS_STEP_S)
     steps = len(q_w)
@@ -287,32 +382,36 @@ class OraclePlan:
 
 
 def _discretise(
-    profile: HouseProfile, beta: float
+    net: RcNetwork, emitter: EmitterSpec, beta: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(M, S) of one plan step with the emitter law ``alpha + beta * (body - air)``.
+    """(M, S) of one plan step with the emitter law ``beta * (body - air)``.
 
     ``x[k+1] = M x[k] + S u`` for a constant input ``u`` (K/s per node) over
     the step, from backward Euler at :data:`SUB_S`.
     """
-    e = profile.emitter
-    ca, cm, ce = profile.c_air_j_per_k, profile.c_mass_j_per_k, e.capacity_j_per_k
-    h_ao, h_am, h_mo = (
-        profile.h_air_out_w_per_k,
-        profile.h_air_mass_w_per_k,
-        profile.h_mass_out_w_per_k,
-    )
-    rho = e.radiant_fraction
-    a = np.array(
-        [
-            [(-(1 - rho) * beta - h_ao - h_am) / ca, h_am / ca, (1 - rho) * beta / ca],
-            [(h_am - rho * beta) / cm, (-h_am - h_mo) / cm, rho * beta / cm],
-            [beta / ce, 0.0, -beta / ce],
-        ]
-    )
+    c = np.array(net.capacity_j_per_k)
+    n = len(c)
+    a = np.zeros((n, n))
+    for i, j, cond in net.links_w_per_k:
+        a[i, i] -= cond
+        a[i, j] += cond
+        a[j, j] -= cond
+        a[j, i] += cond
+    a[np.arange(n), np.arange(n)] -= np.array(net.to_outside_w_per_k)
+    rho = emitter.radiant_fraction
+    air, body, radiant = net.air, net.emitter, net.radiant_to
+    # the emitters' output beta * (body - air): the convective share to the air, the rest
+    # to the node the radiant share warms, all of it from the body
+    for node, share in ((air, 1.0 - rho), (radiant, rho)):
+        a[node, body] += share * beta
+        a[node, air] -= share * beta
+    a[body, body] -= beta
+    a[body, air] += beta
+    a /= c[:, None]
     m = round(STEP_S / SUB_S)
-    p = np.linalg.inv(np.eye(3) - SUB_S * a)
-    big_m = np.eye(3)
-    s = np.zeros((3, 3))
+    p = np.linalg.inv(np.eye(n) - SUB_S * a)
+    big_m = np.eye(n)
+    s = np.zeros((n, n))
     for _ in range(m):
         big_m = p @ big_m
         s += big_m
@@ -320,11 +419,11 @@ def _discretise(
 
 
 def plan_week(
-    profile: HouseProfile,
+    house: HouseSpec,
     spec: BoilerSpec,
     weather: WeatherSource,
     *,
-    x0: tuple[float, float, float],
+    x0: Sequence[float],
     begin: float,
     steps: int,
     lower_at: Callable[[float], float | None],
@@ -333,14 +432,19 @@ def plan_week(
 ) -> OraclePlan:
     """The least-gas plan over ``steps`` plan steps from ``begin`` (see the module docstring).
 
-    ``lower_at(ts)``: the comfort band's lower edge (target - band) at ``ts``
-    in a home or comfort period, None outside them; ``hot_water(ts)``: whether
-    the boiler heats hot water then (no heating meanwhile).
+    ``x0``: the house's state (:func:`state_of`) at ``begin``; ``lower_at(ts)``:
+    the comfort band's lower edge (target - band) at ``ts`` in a home or
+    comfort period, None outside them; ``hot_water(ts)``: whether the boiler
+    heats hot water then (no heating meanwhile). ValueError for a house
+    without an :class:`RcNetwork`.
     """
     began = time.perf_counter()
-    e = profile.emitter
+    net = network_of(house)
+    if net is None:
+        raise ValueError(f"house {house.name!r} has no heat network for the oracle")
+    e = house.emitter
     ex, minutes = exogenous(
-        profile,
+        house,
         weather=weather,
         hot_water=hot_water,
         begin=begin,
@@ -352,18 +456,16 @@ def plan_week(
     )
     g = e.loop_conductance_w_per_k
     leak = (1.0 - e.effectiveness) / g  # return above body per W
-    flow_max = profile.max_flow_c - FLOW_MARGIN_K
-    q_max = spec.max_w
-    ca, cm, ce = profile.c_air_j_per_k, profile.c_mass_j_per_k, e.capacity_j_per_k
-    rho = e.radiant_fraction
-    sol = profile.solar_aperture_m2 * ex.solar_w_m2
-    sol_air = sol * profile.solar_to_air_fraction
-    int_air = ex.internal_w * profile.internal_to_air_fraction
-    w_air = sol_air + int_air + profile.h_air_out_w_per_k * ex.outside_c
-    w_mass = (sol - sol_air) + (ex.internal_w - int_air) + profile.h_mass_out_w_per_k * ex.outside_c
+    sol = net.solar_aperture_m2 * ex.solar_w_m2
+    # the exogenous heat per node (K/s): outside, sun, household
+    w = (
+        np.outer(ex.outside_c, net.to_outside_w_per_k)
+        + np.outer(sol, net.solar_share)
+        + np.outer(ex.internal_w, net.internal_share)
+    ) / np.array(net.capacity_j_per_k)
 
     # the first linearisation point: the emitters at the mean load of the week
-    mean_load = max(0.0, profile.heat_loss_w_per_k * (18.0 - float(ex.outside_c.mean())))
+    mean_load = max(0.0, house.heat_loss_w_per_k * (18.0 - float(ex.outside_c.mean())))
     d0 = np.full(steps, max(MIN_DT_K, (mean_load / e.coefficient_w) ** (1.0 / e.exponent)))
     r0 = np.full(steps, 40.0)
     q0 = np.zeros(steps)
@@ -373,23 +475,20 @@ def plan_week(
     done = 0
     for _ in range(ITERATIONS):
         q, lp_gas = _solve(
-            profile,
+            net,
+            e,
             x0=x0,
             d0=d0,
             r0=r0,
             q0=q0,
-            w=(w_air / ca, w_mass / cm),
+            w=w,
             lower=lower,
-            leak=leak,
-            g=g,
-            flow_max=flow_max,
-            q_max=q_max,
-            rho=rho,
-            ce=ce,
+            flow_max=house.max_flow_c - FLOW_MARGIN_K,
+            q_max=spec.max_w,
             free=ex.free,
         )
         done += 1
-        run = run_model(profile, x0, q, minutes, lower)
+        run = run_model(house, x0, q, minutes, lower)
         key = (round(run.shortfall_kh, 3), run.total_gas_kwh)
         if best is None or key < best[0]:
             best = (key, q, run, lp_gas)
@@ -415,40 +514,39 @@ def plan_week(
 
 
 def _solve(
-    profile: HouseProfile,
+    net: RcNetwork,
+    emitter: EmitterSpec,
     *,
-    x0: tuple[float, float, float],
+    x0: Sequence[float],
     d0: NDArray[np.float64],
     r0: NDArray[np.float64],
     q0: NDArray[np.float64],
-    w: tuple[NDArray[np.float64], NDArray[np.float64]],
+    w: NDArray[np.float64],
     lower: NDArray[np.float64],
-    leak: float,
-    g: float,
     flow_max: float,
     q_max: float,
-    rho: float,
-    ce: float,
     free: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """One linear programme: the heat per step and its gas per step (its own model), kWh."""
-    e = profile.emitter
-    ca, cm = profile.c_air_j_per_k, profile.c_mass_j_per_k
     n = len(d0)
-    k_em, n_em = e.coefficient_w, e.exponent
+    nodes = len(net.capacity_j_per_k)
+    g = emitter.loop_conductance_w_per_k
+    leak = (1.0 - emitter.effectiveness) / g
     # the secant through zero: exact where the body is at the air and at the iterate's difference
-    beta = k_em * d0 ** (n_em - 1.0)
-    alpha = np.zeros(n)
+    beta = emitter.coefficient_w * d0 ** (emitter.exponent - 1.0)
     phi0 = np.array([1.0 / efficiency(float(r)) for r in r0])
     slope = np.array([phi_slope(float(r)) for r in r0])
-    # columns: air 0..n, mass 0..n, body 0..n, heat 0..n-1, shortfall 0..n
-    ia, im, ie, iq, isf = 0, n + 1, 2 * (n + 1), 3 * (n + 1), 3 * (n + 1) + n
+    # columns: each node's temperature at steps 0..n, heat 0..n-1, shortfall 0..n
+    first = [i * (n + 1) for i in range(nodes)]
+    ia, ie = first[net.air], first[net.emitter]
+    iq = nodes * (n + 1)
+    isf = iq + n
     ncol = isf + n + 1
     inf = highspy.kHighsInf
     col_lo = np.full(ncol, -inf)
     col_hi = np.full(ncol, inf)
     cost = np.zeros(ncol)
-    for node, v in zip((ia, im, ie), x0, strict=True):
+    for node, v in zip(first, x0, strict=True):
         col_lo[node] = col_hi[node] = v
     col_lo[iq : iq + n] = 0.0
     col_hi[iq : iq + n] = q_max * free
@@ -475,27 +573,18 @@ def _solve(
         rows_hi.append(hi)
 
     cache: dict[float, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
-    w_air, w_mass = w
+    ce = net.capacity_j_per_k[net.emitter]
     for k in range(n):
         b = round(float(beta[k]), 1)
         mats = cache.get(b)
         if mats is None:
-            mats = cache[b] = _discretise(profile, b)
+            mats = cache[b] = _discretise(net, emitter, b)
         big_m, s = mats
-        al = float(alpha[k])
-        u_fixed = np.array(
-            [
-                w_air[k] + (1 - rho) * al / ca,
-                w_mass[k] + rho * al / cm,
-                -al / ce,
-            ]
-        )
-        const = s @ u_fixed
-        sq = s[:, 2] / ce  # the heat enters the body
-        cur = (ia + k, im + k, ie + k)
-        for j, nxt in enumerate((ia + k + 1, im + k + 1, ie + k + 1)):
-            cols = [(nxt, 1.0)]
-            cols += [(cur[c], -float(big_m[j, c])) for c in range(3)]
+        const = s @ w[k]
+        sq = s[:, net.emitter] / ce  # the heat enters the body
+        for j in range(nodes):
+            cols = [(first[j] + k + 1, 1.0)]
+            cols += [(first[c] + k, -float(big_m[j, c])) for c in range(nodes)]
             cols.append((iq + k, -float(sq[j])))
             row(cols, float(const[j]), float(const[j]))
         # the flow temperature (body + heat over the loop conductance) at both ends of the step
@@ -529,17 +618,6 @@ def _solve(
     r = 0.5 * (body[:-1] + body[1:]) + leak * q
     lp_gas = q * np.array([1.0 / efficiency(float(v)) for v in r]) * kwh
     return q, lp_gas
-
-
-__all__ = [
-    "STEP_S",
-    "ModelRun",
-    "OracleController",
-    "OraclePlan",
-    "phi_slope",
-    "plan_week",
-    "run_model",
-]
 
 
 class OracleController(OnOff):
@@ -585,7 +663,7 @@ class OracleController(OnOff):
                 world.profile,
                 boiler.spec,
                 world.weather,
-                x0=(house.t_air, house.t_mass, house.t_emitter),
+                x0=state_of(house),
                 begin=now,
                 steps=round((self.end - now) / STEP_S),
                 lower_at=self.lower_at,
@@ -613,3 +691,20 @@ class OracleController(OnOff):
             setpoint_c=world.profile.max_flow_c,
             max_modulation_pct=modulation,
         )
+
+
+__all__ = [
+    "STEP_S",
+    "ModelRun",
+    "NetworkHouse",
+    "OracleController",
+    "OraclePlan",
+    "RcNetwork",
+    "StateHouse",
+    "network_of",
+    "phi_slope",
+    "plan_week",
+    "run_model",
+    "set_state",
+    "state_of",
+]

@@ -74,6 +74,18 @@ class Schedule:
         return self._res
 
 
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """The room sensor a run reads: noise (standard deviation) and resolution, °C."""
+
+    noise_sd_c: float = 0.05
+    resolution_c: float = 0.1
+
+
+DEFAULT_SENSOR = Sensor()
+"""The simulator's room sensor: 0.05 K noise, 0.1 °C steps."""
+
+
 @dataclass
 class Trace:
     """One run, sampled at every control step (true values, for scoring and plots)."""
@@ -173,15 +185,23 @@ def simulate(
     score_windows: tuple[tuple[float, float], ...] = (),
     lead_s: float = 0.0,
     window: tuple[float, float] | None = None,
+    sensor: Sensor = DEFAULT_SENSOR,
 ) -> tuple[Trace, LearningLog | None, Controller]:
     """Run ``controller_name`` on ``house`` for ``days``; trace from ``record_from`` days on.
 
     ``score_windows`` (days, for ours): where to keep hourly forecasts for
     the forecast score. ``lead_s``: the lead of ``onoff_early``; ``window``
-    (days): the week the oracle plans.
+    (days): the week the oracle plans; ``sensor``: the room sensor every controller reads.
     """
     profile = get_profile(house)
-    world = SimWorld(profile, seed=seed, start=START, utc_offset_h=UTC_OFFSET_H)
+    world = SimWorld(
+        profile,
+        seed=seed,
+        start=START,
+        utc_offset_h=UTC_OFFSET_H,
+        sensor_noise_c=sensor.noise_sd_c,
+    )
+    world.sensor.resolution_c = sensor.resolution_c
     port = OpenThermPort(world, pushed_outside=not profile.boiler_outside_sensor)
     controller = make_controller(
         controller_name,
@@ -319,12 +339,14 @@ def ideal(house: str, *, seed: int, days: float) -> Ideal:
 __all__ = [
     "CONTROL_S",
     "DAY",
+    "DEFAULT_SENSOR",
     "HOUR",
     "OCCUPIED",
     "START",
     "Ideal",
     "LearningLog",
     "Schedule",
+    "Sensor",
     "Trace",
     "bench_schedule",
     "bench_state",

@@ -58,9 +58,11 @@ def test_quick_run_writes_exactly_the_documented_json(
         assert metrics["energy_ratio_to_ideal"] > 0.5
         assert metrics["discomfort_kh"] >= 0.0
         assert metrics["overshoot_k_max"] >= 0.0
-    assert set(house["learning"]) == {"7d", "14d"}
-    for horizon in house["learning"].values():
-        assert horizon == {"rmse_1h": None, "rmse_3h": None}  # two days: nothing learned yet
+    learning = house["learning"]
+    assert set(learning) == {"1d", "3d", "7d", "14d", "late_p90_minutes_from_3d"}
+    assert learning["late_p90_minutes_from_3d"] is None  # two days: nothing learned yet
+    for horizon in ("1d", "3d", "7d", "14d"):
+        assert learning[horizon] == {"rmse_1h": None, "rmse_3h": None, "late_p90_minutes": None}
     # one house, one weather: the controllers really differ, except ours with and without
     # optimal start, which are the same until something has been learned
     controllers = house["controllers"]
