@@ -59,11 +59,22 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from bridge.opentherm.sim import PROFILE_NAMES, BoilerSpec, get_profile
+from bridge.opentherm.sim import PROFILE_NAMES, BoilerSpec
 
 from .controllers import CONTROLLER_NAMES
-from .oracle import OracleController
-from .runner import DAY, DEFAULT_SENSOR, HOUR, START, Ideal, Sensor, Trace, ideal, simulate
+from .oracle import OracleController, network_of
+from .runner import (
+    DAY,
+    DEFAULT_SENSOR,
+    HOUR,
+    START,
+    Ideal,
+    Sensor,
+    Trace,
+    house_spec,
+    ideal,
+    simulate,
+)
 from .scoring import (
     arrivals,
     controller_metrics,
@@ -150,7 +161,10 @@ def run_house(
     }
     learning["late_p90_minutes_from_3d"] = None
     oracle: dict[str, Any] | None = None
+    plannable = network_of(house_spec(house)) is not None
     for name in CONTROLLER_NAMES:
+        if name == "oracle" and not plannable:
+            continue  # a house that tells no heat network has no oracle
         ours = name == "thermosmart"
         windows = () if quick or not ours else tuple((d, d + 2.0) for d in LEARNING_DAYS)
         lead_h = None
@@ -200,7 +214,7 @@ def run_house(
         oracle["gas_replayed_over_solver"] = round(replayed / solver, 4) if solver else None
         oracle["replayed_discomfort_kh"] = controllers["oracle"]["discomfort_kh"]
     entry = {
-        "radiators": get_profile(house).emitter.kind != "underfloor",
+        "radiators": house_spec(house).emitter.kind != "underfloor",
         "controllers": controllers,
         "learning": learning,
         "oracle": oracle,
@@ -243,6 +257,9 @@ def run(
 ) -> dict[str, dict[str, Any]]:
     """Every house (one in quick mode), in parallel processes when ``jobs`` > 1.
 
+    ``houses``: simulator profile names or ``MODULE:FACTORY`` references
+    (:func:`~bench.control.runner.house_spec`); the results are keyed by the houses' names.
+
     ``robustness``: the names of :func:`variants` to run too; each goes, without its
     traces, under ``robustness`` in its house's entry.
     """
@@ -260,10 +277,12 @@ def run(
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             done = list(pool.map(_run_one, tasks))
-    results = {house: r for house, variant, r in done if variant is None}
-    for house, variant, r in done:
+    named = {ref: house_spec(ref).name for ref in names}
+    results = {named[ref]: r for ref, variant, r in done if variant is None}
+    for ref, variant, r in done:
         if variant is not None:
             entry = r["entry"]
+            house = named[ref]
             results[house]["entry"].setdefault("robustness", {})[variant] = {
                 key: entry[key] for key in ("controllers", "learning", "oracle")
             }

@@ -13,8 +13,8 @@ from typing import Any
 
 from bridge.opentherm.sim import PROFILE_NAMES
 
-from . import __doc__ as package_doc, run, variants
-from .runner import DAY, HOUR, START, UTC_OFFSET_H
+from . import QUICK_HOUSE, __doc__ as package_doc, run, variants
+from .runner import DAY, HOUR, START, UTC_OFFSET_H, house_spec
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -118,6 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="houses run in parallel processes (default: CPUs, at most 4)",
     )
     parser.add_argument(
+        "--house-module",
+        action="append",
+        metavar="MODULE:FACTORY",
+        help="also a house from outside the project: FACTORY() in MODULE returns it "
+        "(the house protocol of docs/learning.md; repeatable)",
+    )
+    parser.add_argument(
         "--variant",
         action="append",
         choices=tuple(variants(1)),
@@ -137,11 +144,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = tuple(names[v] for v in args.variant)
     else:
         chosen = all_variants
+    houses: tuple[str, ...] | None = tuple(args.house) if args.house else None
+    if args.house_module:
+        for ref in args.house_module:
+            try:
+                house_spec(ref)
+            except ValueError as err:
+                parser.error(str(err))
+        base = houses or ((QUICK_HOUSE,) if args.quick else PROFILE_NAMES)
+        houses = (*base, *args.house_module)
     began = time.perf_counter()
     results = run(
         seed=args.seed,
         quick=args.quick,
-        houses=tuple(args.house) if args.house else None,
+        houses=houses,
         jobs=args.jobs,
         robustness=chosen,
     )

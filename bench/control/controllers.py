@@ -42,7 +42,7 @@ from bridge.services.learning import LearningService
 
 if TYPE_CHECKING:
     from bridge.core.state import Resolution, ThermostatState
-    from bridge.opentherm.sim import HouseProfile, SimWorld
+    from bridge.opentherm.sim import HouseSpec, SimWorld
 
 #: Seconds between measurements fed to the learner (the daemon's RECORD_INTERVAL).
 RECORD_S = 60.0
@@ -250,7 +250,7 @@ class OnOffEarly(OnOff):
         return super().step(now, mono, state, res, r)
 
 
-def installer_curve(profile: HouseProfile) -> HeatingCurve:
+def installer_curve(profile: HouseSpec) -> HeatingCurve:
     """The best fixed curve for ``profile``: its emitters at the design load (20 °C at -10 °C).
 
     The installer knows the radiators or floor (from the simulator's
@@ -278,7 +278,7 @@ class Curve:
 
     name = "curve"
 
-    def __init__(self, profile: HouseProfile) -> None:
+    def __init__(self, profile: HouseSpec) -> None:
         self.curve = installer_curve(profile)
 
     def step(

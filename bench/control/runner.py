@@ -5,13 +5,15 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import functools
+import importlib
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from bridge.core import state as core
 from bridge.core.clock import VirtualClock
 from bridge.core.programs import Programs, ScheduleEntry, WeekSchedule
-from bridge.opentherm.sim import DEFAULT_START, PHYSICS_STEP_S, House, SimWorld, get_profile
+from bridge.opentherm.sim import DEFAULT_START, PHYSICS_STEP_S, SimWorld, get_profile
 from bridge.opentherm.sim.weather import SyntheticWeather
 
 from .controllers import Controller, Curve, OnOff, OnOffEarly, OpenThermPort, Ours
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.learning import Predictor
-    from bridge.opentherm.sim import HouseProfile
+    from bridge.opentherm.sim import HouseSpec
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -33,6 +35,51 @@ UTC_OFFSET_H = 1.0
 OCCUPIED = frozenset({"home", "comfort"})
 SAMPLE_S = 600.0
 """The learner's sample period (for the forecast score)."""
+
+
+def house_spec(ref: str) -> HouseSpec:
+    """A house by its reference: a simulator profile's name, or ``MODULE:FACTORY``.
+
+    ``MODULE:FACTORY`` imports ``MODULE`` and calls ``FACTORY()``, which returns
+    a house from outside the project (the protocol of
+    :class:`~bridge.opentherm.sim.house.HouseSpec`, see ``docs/learning.md``).
+    ValueError says what is wrong with a reference or the house it gives.
+    """
+    if ":" not in ref:
+        return get_profile(ref)
+    return _load_house(ref)
+
+
+#: What the benchmark reads of a house from outside the project (HouseSpec's members).
+HOUSE_SPEC_MEMBERS = (
+    "name",
+    "emitter",
+    "internal_gains_w",
+    "boiler_outside_sensor",
+    "max_flow_c",
+    "heat_loss_w_per_k",
+    "c_air_j_per_k",
+    "make_house",
+)
+
+
+@functools.cache
+def _load_house(ref: str) -> HouseSpec:
+    module_name, _, factory_name = ref.partition(":")
+    if not module_name or not factory_name:
+        raise ValueError(f"house module {ref!r}: give it as MODULE:FACTORY")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"house module {ref!r}: cannot import {module_name!r}: {err}") from err
+    factory = getattr(module, factory_name, None)
+    spec = factory() if callable(factory) else None
+    if spec is None:
+        raise ValueError(f"house module {ref!r}: {module_name} has no factory {factory_name!r}")
+    missing = [m for m in HOUSE_SPEC_MEMBERS if not hasattr(spec, m)]
+    if missing:
+        raise ValueError(f"house module {ref!r}: its house lacks {', '.join(missing)}")
+    return cast("HouseSpec", spec)
 
 
 def bench_schedule() -> WeekSchedule:
@@ -141,7 +188,7 @@ def comfort_floor(schedule: Schedule) -> Callable[[float], float | None]:
 def make_controller(
     name: str,
     port: OpenThermPort,
-    profile: HouseProfile,
+    profile: HouseSpec,
     *,
     lead_s: float = 0.0,
     window: tuple[float, float] | None = None,
@@ -193,7 +240,7 @@ def simulate(
     the forecast score. ``lead_s``: the lead of ``onoff_early``; ``window``
     (days): the week the oracle plans; ``sensor``: the room sensor every controller reads.
     """
-    profile = get_profile(house)
+    profile = house_spec(house)
     world = SimWorld(
         profile,
         seed=seed,
@@ -306,11 +353,11 @@ def ideal(house: str, *, seed: int, days: float) -> Ideal:
     The same profile, weather, internal gains and start as the controllers'
     worlds; the emitters and fabric float and are warmed through the air.
     """
-    profile = get_profile(house)
+    profile = house_spec(house)
     weather = SyntheticWeather(seed)
     out0, _ = weather.sample(START)
     initial = 19.0
-    h = House(profile, t_air=initial, t_outside=out0)
+    h = profile.make_house(t_air=initial, t_outside=out0)
     schedule = Schedule(bench_state())
     step = PHYSICS_STEP_S
     c_air = profile.c_air_j_per_k
@@ -350,6 +397,7 @@ __all__ = [
     "Trace",
     "bench_schedule",
     "bench_state",
+    "house_spec",
     "ideal",
     "make_controller",
     "simulate",

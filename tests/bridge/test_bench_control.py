@@ -17,8 +17,17 @@ from bench.control.controllers import (
     Readings,
     installer_curve,
 )
-from bench.control.oracle import STEP_S, phi_slope, plan_week
-from bench.control.runner import DAY, HOUR, START, Schedule, Trace, bench_state, ideal
+from bench.control.oracle import STEP_S, network_of, phi_slope, plan_week, state_of
+from bench.control.runner import (
+    DAY,
+    HOUR,
+    START,
+    Schedule,
+    Trace,
+    bench_state,
+    house_spec,
+    ideal,
+)
 from bench.control.scoring import CONTROLLER_KEYS, arrivals, controller_metrics, percentile
 from bridge.opentherm.sim import (
     BEST_EFFICIENCY,
@@ -235,3 +244,40 @@ def test_the_oracle_plan_keeps_the_comfort_rule_within_the_boiler_limits() -> No
     assert figures["solver_discomfort_kh"] == 0.0
     assert figures["solver_gas_kwh"] > 0.0
     assert plan.heat_until(START + 12 * HOUR) == pytest.approx(plan.q_w.sum() * STEP_S)
+
+
+def test_a_house_from_outside_the_project_runs_through_the_house_protocol() -> None:
+    spec = house_spec("bench.control.five_node:five_node")
+    assert spec.name == "five_node_1990s"
+    world = SimWorld(spec, seed=1)
+    house = world.house
+    stored = house.stored_heat_j()
+    world.boiler.command(ch_enable=True, control_setpoint_c=60.0)
+    world.step(6 * HOUR)
+    # its energy book closes: the loop's heat and the gains are stored or lost
+    gained = (
+        world.boiler.heat_to_loop_j + house.solar_gain_j + house.internal_gain_j - house.heat_loss_j
+    )
+    assert house.stored_heat_j() - stored == pytest.approx(gained, rel=1e-6)
+    assert house.t_air > 19.3  # six hours of heating warmed it from 19 °C
+    # the oracle reads its heat network and state through the same protocol
+    net = network_of(spec)
+    assert net is not None
+    assert len(net.capacity_j_per_k) == len(state_of(house)) == 5
+    assert state_of(house)[net.air] == house.t_air
+
+
+def test_a_house_module_that_is_not_one_says_what_is_wrong(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(ValueError, match="MODULE:FACTORY"):
+        house_spec("bench.control.five_node:")
+    with pytest.raises(ValueError, match="cannot import"):
+        house_spec("bench.control.no_such_house:five_node")
+    with pytest.raises(ValueError, match="no factory 'nothing'"):
+        house_spec("bench.control.five_node:nothing")
+    with pytest.raises(ValueError, match=r"lacks name, emitter, .*make_house"):
+        house_spec("builtins:dict")  # a factory, but of no house
+    with pytest.raises(SystemExit):
+        main(["--house-module", "bench.control.five_node:nothing"])
+    assert "no factory 'nothing'" in capsys.readouterr().err
