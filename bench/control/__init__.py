@@ -218,6 +218,7 @@ def run_house(
         "controllers": controllers,
         "learning": learning,
         "oracle": oracle,
+        "forecast": forecast_gain(controllers),
     }
     return {"entry": entry, "extras": extras, "traces": traces}
 
@@ -238,6 +239,19 @@ def variants(seed: int) -> dict[str, tuple[int, Sensor]]:
 
 VARIANT_NAMES = tuple(n for n in variants(1) if not n.startswith("seed"))
 """The sensor variants (the seed variants are named by their seed)."""
+
+
+def forecast_gain(controllers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the weather forecast gives ours: its gas against ours without, and both lateness."""
+    with_, without = controllers["thermosmart"], controllers["thermosmart_no_forecast"]
+    gas = without["energy_kwh"]
+    return {
+        "gas_ratio_to_no_forecast": round(with_["energy_kwh"] / gas, 4) if gas else None,
+        "late_p90_minutes": with_["arrival_late_minutes_p90"],
+        "late_p90_minutes_no_forecast": without["arrival_late_minutes_p90"],
+        "discomfort_kh": with_["discomfort_kh"],
+        "discomfort_kh_no_forecast": without["discomfort_kh"],
+    }
 
 
 def _run_one(
@@ -284,7 +298,7 @@ def run(
             entry = r["entry"]
             house = named[ref]
             results[house]["entry"].setdefault("robustness", {})[variant] = {
-                key: entry[key] for key in ("controllers", "learning", "oracle")
+                key: entry[key] for key in ("controllers", "learning", "oracle", "forecast")
             }
             results[house].setdefault("variant_extras", {})[variant] = r["extras"]
     return results

@@ -56,6 +56,14 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 f"{plan['replayed_discomfort_kh']:.2f} K·h; {plan['iterations']} LPs, "
                 f"{plan['solve_s']:.0f} s"
             )
+        gain = entry["forecast"]
+        rows.append(
+            f"{house:<15} {'weather forecast':<22} gas x{_fmt(gain['gas_ratio_to_no_forecast'], '.4f')} "
+            f"of ours without it; late p90 {_fmt(gain['late_p90_minutes'], '.1f')} min "
+            f"(without {_fmt(gain['late_p90_minutes_no_forecast'], '.1f')}), discomfort "
+            f"{_fmt(gain['discomfort_kh'], '.2f')} K·h (without "
+            f"{_fmt(gain['discomfort_kh_no_forecast'], '.2f')})"
+        )
         learn = entry["learning"]
         parts = [
             f"{key}: {_fmt(v['rmse_1h'], '.3f')}/{_fmt(v['rmse_3h'], '.3f')} K "

@@ -41,7 +41,10 @@ from bridge.opentherm.sim.house import WATER_J_PER_KG_K
 from bridge.services.learning import LearningService
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.core.state import Resolution, ThermostatState
+    from bridge.learning import OutsideForecast
     from bridge.opentherm.sim import HouseSpec, SimWorld
 
 #: Seconds between measurements fed to the learner (the daemon's RECORD_INTERVAL).
@@ -149,8 +152,18 @@ class Controller(Protocol):
 class Ours:
     """The bridge's control path: ThermostatControl with the learner and optimal start."""
 
-    def __init__(self, port: OpenThermPort, *, underfloor: bool, preheat: bool = True) -> None:
+    def __init__(
+        self,
+        port: OpenThermPort,
+        *,
+        underfloor: bool,
+        preheat: bool = True,
+        weather: Callable[[float], OutsideForecast] | None = None,
+    ) -> None:
         self.name = "thermosmart" if preheat else "thermosmart_no_preheat"
+        self.weather = weather
+        """The hourly outside forecast issued at a time (None: no forecast)."""
+        self._next_forecast = -math.inf
         base = BoilerControlConfig.underfloor() if underfloor else BoilerControlConfig.radiators()
         self.port = port
         self.learning = LearningService(preheat=preheat, emitter_exponent=base.curve.exponent)
@@ -167,6 +180,9 @@ class Ours:
     def step(
         self, now: float, mono: float, state: ThermostatState, res: Resolution, r: Readings
     ) -> Command:
+        if self.weather is not None and now >= self._next_forecast:
+            self._next_forecast = (math.floor(now / 3600.0) + 1) * 3600.0
+            self.learning.set_outside_forecast(self.weather(now))
         ctx = PlanContext.of(state, res, now)
         cmd = self.control.boiler_step(
             mono,
@@ -298,7 +314,9 @@ CONTROLLER_NAMES = (
     "thermosmart_no_preheat",
     "onoff_early",
     "oracle",
+    "thermosmart_no_forecast",
 )
-"""Ours, the two baselines, two comparisons at like comfort (ours without optimal start, as late
-as the baselines; the on/off thermostat programmed early, on time like ours) and the oracle
-(:mod:`bench.control.oracle`: the least gas that keeps the comfort rule)."""
+"""Ours (with the weather forecast), the two baselines, two comparisons at like comfort (ours
+without optimal start, as late as the baselines; the on/off thermostat programmed early, on
+time like ours), the oracle (:mod:`bench.control.oracle`: the least gas that keeps the comfort
+rule) and ours without the weather forecast (what the forecast gains)."""

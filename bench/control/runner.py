@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 import functools
 import importlib
 import math
+import random
 from typing import TYPE_CHECKING, cast
 
 from bridge.core import state as core
 from bridge.core.clock import VirtualClock
 from bridge.core.programs import Programs, ScheduleEntry, WeekSchedule
+from bridge.learning import OutsideForecast
 from bridge.opentherm.sim import DEFAULT_START, PHYSICS_STEP_S, SimWorld, get_profile
 from bridge.opentherm.sim.weather import SyntheticWeather
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
     from bridge.learning import Predictor
     from bridge.opentherm.sim import HouseSpec
+    from bridge.opentherm.sim.weather import WeatherSource
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -35,6 +38,36 @@ UTC_OFFSET_H = 1.0
 OCCUPIED = frozenset({"home", "comfort"})
 SAMPLE_S = 600.0
 """The learner's sample period (for the forecast score)."""
+
+
+FORECAST_HOURS = 24
+"""How far the weather forecast the benchmark gives ours reaches, h."""
+FORECAST_SD_6H_K = 1.0
+"""The forecast's error (standard deviation) 6 h ahead; it grows as a random walk with lead."""
+
+
+def weather_forecast(weather: WeatherSource, seed: int) -> Callable[[float], OutsideForecast]:
+    """The hourly outside forecast issued at a time: the truth plus a seeded random walk.
+
+    Each issue draws its own error path, which starts at zero and grows with the
+    lead (standard deviation :data:`FORECAST_SD_6H_K` at 6 h, twice that at 24 h),
+    as a weather service's forecast does.
+    """
+    step_sd = FORECAST_SD_6H_K / math.sqrt(6.0)
+
+    def issued(now: float) -> OutsideForecast:
+        first = math.floor(now / HOUR) * HOUR
+        rng = random.Random(f"thermosmart-bench-forecast:{seed}:{round(first)}")
+        error = 0.0
+        points: list[tuple[float, float]] = []
+        for h in range(FORECAST_HOURS + 1):
+            if h:
+                error += rng.gauss(0.0, step_sd)
+            ts = first + h * HOUR
+            points.append((ts, weather.sample(ts)[0] + error))
+        return OutsideForecast.of(points)
+
+    return issued
 
 
 def house_spec(ref: str) -> HouseSpec:
@@ -210,6 +243,13 @@ def make_controller(
             utc_offset_h=UTC_OFFSET_H,
         )
     if name == "thermosmart":
+        world = port.world
+        return Ours(
+            port,
+            underfloor=profile.emitter.kind == "underfloor",
+            weather=weather_forecast(world.weather, world.seed),
+        )
+    if name == "thermosmart_no_forecast":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor")
     if name == "thermosmart_no_preheat":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor", preheat=False)
@@ -401,4 +441,5 @@ __all__ = [
     "ideal",
     "make_controller",
     "simulate",
+    "weather_forecast",
 ]

@@ -51,7 +51,7 @@ def test_quick_run_writes_exactly_the_documented_json(
     assert set(doc) == {"houses"}
     assert set(doc["houses"]) == {QUICK_HOUSE}
     house = doc["houses"][QUICK_HOUSE]
-    assert set(house) == {"radiators", "controllers", "learning", "oracle"}
+    assert set(house) == {"radiators", "controllers", "learning", "oracle", "forecast"}
     assert house["radiators"] is True
     assert set(house["controllers"]) == {
         "thermosmart",
@@ -60,6 +60,7 @@ def test_quick_run_writes_exactly_the_documented_json(
         "thermosmart_no_preheat",
         "onoff_early",
         "oracle",
+        "thermosmart_no_forecast",
     }
     for metrics in house["controllers"].values():
         assert set(metrics) == set(CONTROLLER_KEYS)
@@ -76,6 +77,8 @@ def test_quick_run_writes_exactly_the_documented_json(
     # optimal start, which are the same until something has been learned
     controllers = house["controllers"]
     assert controllers["thermosmart"] == controllers["thermosmart_no_preheat"]
+    assert controllers["thermosmart"] == controllers["thermosmart_no_forecast"]
+    assert house["forecast"]["gas_ratio_to_no_forecast"] == 1.0
     energies = {m["energy_kwh"] for m in controllers.values()}
     assert len(energies) == 5
     assert "onoff_early -" in printed  # with the lead it was tuned to
