@@ -185,12 +185,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc = {"houses": {house: r["entry"] for house, r in results.items()}}
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
     if args.plots is not None:
-        from .plots import plot_day  # matplotlib only when asked
+        from .plots import coldest_day, plot_against_oracle, plot_day  # matplotlib only now
 
         day = 1 if args.quick else 8  # Friday 2 or 9 January
         local_midnight = START + day * DAY - UTC_OFFSET_H * HOUR
+        scored = (
+            (START + DAY, START + 2 * DAY) if args.quick else (START + 7 * DAY, START + 14 * DAY)
+        )
         for house, r in results.items():
-            print(f"plot: {plot_day(house, r['traces'], local_midnight, args.plots)}")
+            traces = r["traces"]
+            print(f"plot: {plot_day(house, traces, local_midnight, args.plots)}")
+            if "oracle" in traces:
+                cold = coldest_day(traces["oracle"], *scored)
+                print(f"plot: {plot_against_oracle(house, traces, cold, args.plots)}")
     return 0
 
 

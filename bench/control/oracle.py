@@ -77,6 +77,8 @@ MARGIN_K = 0.1
 FLOW_MARGIN_K = 1.0
 """The plan keeps the flow this much below the max CH setpoint (the boiler's own control)."""
 ITERATIONS = 10
+WARMUP_LOADS = 3.0
+"""The emitters' first linearisation point, in mean loads of the planned days."""
 SHORTFALL_KWH_PER_KH = 50.0
 """What the plan pays per kelvin-hour below the comfort band (when the house cannot keep it)."""
 MIN_DT_K = 1.0
@@ -464,9 +466,10 @@ def plan_week(
         + np.outer(ex.internal_w, net.internal_share)
     ) / np.array(net.capacity_j_per_k)
 
-    # the first linearisation point: the emitters at the mean load of the week
-    mean_load = max(0.0, house.heat_loss_w_per_k * (18.0 - float(ex.outside_c.mean())))
-    d0 = np.full(steps, max(MIN_DT_K, (mean_load / e.coefficient_w) ** (1.0 / e.exponent)))
+    # the first linearisation point: the emitters warming up (three times the week's mean
+    # load); the iterates that start from it end lower than those from the mean load itself
+    load = WARMUP_LOADS * max(0.0, house.heat_loss_w_per_k * (18.0 - float(ex.outside_c.mean())))
+    d0 = np.full(steps, max(MIN_DT_K, (load / e.coefficient_w) ** (1.0 / e.exponent)))
     r0 = np.full(steps, 40.0)
     q0 = np.zeros(steps)
     best: tuple[tuple[float, float], NDArray[np.float64], ModelRun, NDArray[np.float64]] | None = (
