@@ -5,7 +5,9 @@ Run ``python -m bench.control [--json PATH] [--quick] [--plots DIR]`` (or
 
 Protocol
     * Houses: every profile of the simulator (``new_build``,
-      ``terraced_1970s``, ``old_draughty``, ``underfloor``), each with the
+      ``terraced_1970s``, ``old_draughty``, ``underfloor``) and any brought
+      with ``--house-module MODULE:FACTORY`` (the house protocol of
+      ``docs/learning.md``; :mod:`bench.control.five_node` is an example), each with the
       simulated 24 kW condensing boiler (20 % minimum modulation), household
       hot-water taps, the noisy 0.1 °C room sensor, and seeded synthetic
       Dutch winter weather from Thursday 1 January 2026 (seed 1 unless
@@ -24,6 +26,13 @@ Protocol
       (the on/off thermostat with every rise of the schedule moved earlier
       by the shortest lead of :data:`LEADS_H` that makes it on time over
       days 1-7, as an owner would tune it; the table shows the lead).
+      ``oracle`` (:mod:`bench.control.oracle`): the least gas that keeps the
+      comfort rule with perfect knowledge, planned from half a day before
+      the scored week and replayed through the simulator (the plain on/off
+      thermostat before it). ``thermosmart`` is given the synthetic
+      weather's hourly forecast with a lead-growing error
+      (:func:`~bench.control.runner.weather_forecast`);
+      ``thermosmart_no_forecast`` is ours without it.
     * Learning: ours starts with nothing learned and preheat on; until its
       model is confident it heats at each period's start (no preheat). Week
       one (days 0-7) is learning for every controller alike; the control
@@ -46,12 +55,15 @@ Protocol
       low-load hours (the ideal heater needs less than the boiler's minimum
       output and the target holds all hour); condensing share (heating
       burner time with return water below 55 °C while it is above 0 °C
-      outside).
+      outside); gas as a ratio to the oracle's.
+    * Robustness (``robustness``): every controller again per variant of
+      :func:`variants`: two more seeds, a 0.5 °C-step and a ±0.2 K-noise
+      room sensor.
     * ``--quick``: one house (``terraced_1970s``), two days, scored on the
-      second; no forecast score (null).
+      second; no forecast score (null), no robustness variants.
 
 The learner sees only what the bridge measures; the simulator's truth is
-used for scoring (and for the fixed curve's installer settings) only.
+used for scoring, the fixed curve's installer settings and the oracle only.
 """
 
 from __future__ import annotations
