@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from bench.control.runner import (
     bench_state,
     house_spec,
     ideal,
+    weather_forecast,
 )
 from bench.control.scoring import CONTROLLER_KEYS, arrivals, controller_metrics, percentile
 from bridge.opentherm.sim import (
@@ -284,3 +286,18 @@ def test_a_house_module_that_is_not_one_says_what_is_wrong(
     with pytest.raises(SystemExit):
         main(["--house-module", "bench.control.five_node:nothing"])
     assert "no factory 'nothing'" in capsys.readouterr().err
+
+
+def test_the_weather_forecast_errs_more_the_further_ahead() -> None:
+    issue = weather_forecast(ConstantWeather(4.0), seed=1)
+    errors: dict[int, list[float]] = {0: [], 6: [], 24: []}
+    for k in range(300):
+        forecast = issue(START + k * HOUR + 60.0)
+        assert forecast.ts[0] == START + k * HOUR  # issued on the hour
+        for lead, values in errors.items():
+            values.append(forecast.at(START + (k + lead) * HOUR) - 4.0)
+    sd = {lead: math.sqrt(sum(e * e for e in v) / len(v)) for lead, v in errors.items()}
+    assert sd[0] == 0.0
+    assert 0.8 < sd[6] < 1.2  # about 1 K six hours ahead
+    assert 1.6 < sd[24] < 2.4  # twice that a day ahead
+    assert issue(START + 60.0) == issue(START + 120.0)  # the same issue within the hour
