@@ -41,8 +41,11 @@ from bridge.opentherm.sim.house import WATER_J_PER_KG_K
 from bridge.services.learning import LearningService
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.core.state import Resolution, ThermostatState
-    from bridge.opentherm.sim import HouseProfile, SimWorld
+    from bridge.learning import OutsideForecast
+    from bridge.opentherm.sim import HouseSpec, SimWorld
 
 #: Seconds between measurements fed to the learner (the daemon's RECORD_INTERVAL).
 RECORD_S = 60.0
@@ -149,8 +152,18 @@ class Controller(Protocol):
 class Ours:
     """The bridge's control path: ThermostatControl with the learner and optimal start."""
 
-    def __init__(self, port: OpenThermPort, *, underfloor: bool, preheat: bool = True) -> None:
+    def __init__(
+        self,
+        port: OpenThermPort,
+        *,
+        underfloor: bool,
+        preheat: bool = True,
+        weather: Callable[[float], OutsideForecast] | None = None,
+    ) -> None:
         self.name = "thermosmart" if preheat else "thermosmart_no_preheat"
+        self.weather = weather
+        """The hourly outside forecast issued at a time (None: no forecast)."""
+        self._next_forecast = -math.inf
         base = BoilerControlConfig.underfloor() if underfloor else BoilerControlConfig.radiators()
         self.port = port
         self.learning = LearningService(preheat=preheat, emitter_exponent=base.curve.exponent)
@@ -167,6 +180,9 @@ class Ours:
     def step(
         self, now: float, mono: float, state: ThermostatState, res: Resolution, r: Readings
     ) -> Command:
+        if self.weather is not None and now >= self._next_forecast:
+            self._next_forecast = (math.floor(now / 3600.0) + 1) * 3600.0
+            self.learning.set_outside_forecast(self.weather(now))
         ctx = PlanContext.of(state, res, now)
         cmd = self.control.boiler_step(
             mono,
@@ -250,7 +266,7 @@ class OnOffEarly(OnOff):
         return super().step(now, mono, state, res, r)
 
 
-def installer_curve(profile: HouseProfile) -> HeatingCurve:
+def installer_curve(profile: HouseSpec) -> HeatingCurve:
     """The best fixed curve for ``profile``: its emitters at the design load (20 °C at -10 °C).
 
     The installer knows the radiators or floor (from the simulator's
@@ -278,7 +294,7 @@ class Curve:
 
     name = "curve"
 
-    def __init__(self, profile: HouseProfile) -> None:
+    def __init__(self, profile: HouseSpec) -> None:
         self.curve = installer_curve(profile)
 
     def step(
@@ -291,6 +307,16 @@ class Curve:
         return Command(ch_enable=True, setpoint_c=self.curve.flow(res.target, load))
 
 
-CONTROLLER_NAMES = ("thermosmart", "onoff", "curve", "thermosmart_no_preheat", "onoff_early")
-"""Ours, the two baselines, and two comparisons at like comfort: ours without optimal start
-(as late as the baselines) and the on/off thermostat programmed early (on time like ours)."""
+CONTROLLER_NAMES = (
+    "thermosmart",
+    "onoff",
+    "curve",
+    "thermosmart_no_preheat",
+    "onoff_early",
+    "oracle",
+    "thermosmart_no_forecast",
+)
+"""Ours (with the weather forecast), the two baselines, two comparisons at like comfort (ours
+without optimal start, as late as the baselines; the on/off thermostat programmed early, on
+time like ours), the oracle (:mod:`bench.control.oracle`: the least gas that keeps the comfort
+rule) and ours without the weather forecast (what the forecast gains)."""

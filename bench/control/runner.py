@@ -5,20 +5,27 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+import functools
+import importlib
 import math
-from typing import TYPE_CHECKING
+import random
+from typing import TYPE_CHECKING, cast
 
 from bridge.core import state as core
 from bridge.core.clock import VirtualClock
 from bridge.core.programs import Programs, ScheduleEntry, WeekSchedule
-from bridge.opentherm.sim import DEFAULT_START, PHYSICS_STEP_S, House, SimWorld, get_profile
+from bridge.learning import OutsideForecast
+from bridge.opentherm.sim import DEFAULT_START, PHYSICS_STEP_S, SimWorld, get_profile
 from bridge.opentherm.sim.weather import SyntheticWeather
 
 from .controllers import Controller, Curve, OnOff, OnOffEarly, OpenThermPort, Ours
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.learning import Predictor
-    from bridge.opentherm.sim import HouseProfile
+    from bridge.opentherm.sim import HouseSpec
+    from bridge.opentherm.sim.weather import WeatherSource
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -31,6 +38,81 @@ UTC_OFFSET_H = 1.0
 OCCUPIED = frozenset({"home", "comfort"})
 SAMPLE_S = 600.0
 """The learner's sample period (for the forecast score)."""
+
+
+FORECAST_HOURS = 24
+"""How far the weather forecast the benchmark gives ours reaches, h."""
+FORECAST_SD_6H_K = 1.0
+"""The forecast's error (standard deviation) 6 h ahead; it grows as a random walk with lead."""
+
+
+def weather_forecast(weather: WeatherSource, seed: int) -> Callable[[float], OutsideForecast]:
+    """The hourly outside forecast issued at a time: the truth plus a seeded random walk.
+
+    Each issue draws its own error path, which starts at zero and grows with the
+    lead (standard deviation :data:`FORECAST_SD_6H_K` at 6 h, twice that at 24 h),
+    as a weather service's forecast does.
+    """
+    step_sd = FORECAST_SD_6H_K / math.sqrt(6.0)
+
+    def issued(now: float) -> OutsideForecast:
+        first = math.floor(now / HOUR) * HOUR
+        rng = random.Random(f"thermosmart-bench-forecast:{seed}:{round(first)}")
+        error = 0.0
+        points: list[tuple[float, float]] = []
+        for h in range(FORECAST_HOURS + 1):
+            if h:
+                error += rng.gauss(0.0, step_sd)
+            ts = first + h * HOUR
+            points.append((ts, weather.sample(ts)[0] + error))
+        return OutsideForecast.of(points)
+
+    return issued
+
+
+def house_spec(ref: str) -> HouseSpec:
+    """A house by its reference: a simulator profile's name, or ``MODULE:FACTORY``.
+
+    ``MODULE:FACTORY`` imports ``MODULE`` and calls ``FACTORY()``, which returns
+    a house from outside the project (the protocol of
+    :class:`~bridge.opentherm.sim.house.HouseSpec`, see ``docs/learning.md``).
+    ValueError says what is wrong with a reference or the house it gives.
+    """
+    if ":" not in ref:
+        return get_profile(ref)
+    return _load_house(ref)
+
+
+#: What the benchmark reads of a house from outside the project (HouseSpec's members).
+HOUSE_SPEC_MEMBERS = (
+    "name",
+    "emitter",
+    "internal_gains_w",
+    "boiler_outside_sensor",
+    "max_flow_c",
+    "heat_loss_w_per_k",
+    "c_air_j_per_k",
+    "make_house",
+)
+
+
+@functools.cache
+def _load_house(ref: str) -> HouseSpec:
+    module_name, _, factory_name = ref.partition(":")
+    if not module_name or not factory_name:
+        raise ValueError(f"house module {ref!r}: give it as MODULE:FACTORY")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"house module {ref!r}: cannot import {module_name!r}: {err}") from err
+    factory = getattr(module, factory_name, None)
+    spec = factory() if callable(factory) else None
+    if spec is None:
+        raise ValueError(f"house module {ref!r}: {module_name} has no factory {factory_name!r}")
+    missing = [m for m in HOUSE_SPEC_MEMBERS if not hasattr(spec, m)]
+    if missing:
+        raise ValueError(f"house module {ref!r}: its house lacks {', '.join(missing)}")
+    return cast("HouseSpec", spec)
 
 
 def bench_schedule() -> WeekSchedule:
@@ -70,6 +152,18 @@ class Schedule:
             self._res = res
             self._span = (res.block_start.timestamp(), res.next_start.timestamp())
         return self._res
+
+
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """The room sensor a run reads: noise (standard deviation) and resolution, °C."""
+
+    noise_sd_c: float = 0.05
+    resolution_c: float = 0.1
+
+
+DEFAULT_SENSOR = Sensor()
+"""The simulator's room sensor: 0.05 K noise, 0.1 °C steps."""
 
 
 @dataclass
@@ -113,11 +207,49 @@ class LearningLog:
     sensor: dict[int, float] = field(default_factory=dict)
 
 
+def comfort_floor(schedule: Schedule) -> Callable[[float], float | None]:
+    """The comfort band's lower edge at a time in a home or comfort period (None outside)."""
+    from .scoring import COMFORT_BAND_K  # scoring imports this module
+
+    def at(ts: float) -> float | None:
+        res = schedule.at(ts)
+        return res.target - COMFORT_BAND_K if res.program in OCCUPIED else None
+
+    return at
+
+
 def make_controller(
-    name: str, port: OpenThermPort, profile: HouseProfile, *, lead_s: float = 0.0
+    name: str,
+    port: OpenThermPort,
+    profile: HouseSpec,
+    *,
+    lead_s: float = 0.0,
+    window: tuple[float, float] | None = None,
 ) -> Controller:
-    """A fresh controller by its benchmark name (``lead_s``: for ``onoff_early``)."""
+    """A fresh controller by its benchmark name.
+
+    ``lead_s``: for ``onoff_early``; ``window`` (Unix s): the week the oracle plans.
+    """
+    if name == "oracle":
+        from .oracle import OracleController  # the solver only when the oracle runs
+
+        if window is None:
+            raise ValueError("the oracle needs the window it plans")
+        return OracleController(
+            port.world,
+            begin=window[0],
+            end=window[1],
+            lower_at=comfort_floor(Schedule(bench_state())),
+            utc_offset_h=UTC_OFFSET_H,
+        )
     if name == "thermosmart":
+        world = port.world
+        return Ours(
+            port,
+            underfloor=profile.emitter.kind == "underfloor",
+            weather=weather_forecast(world.weather, world.seed),
+        )
+    if name == "thermosmart_no_forecast":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor")
     if name == "thermosmart_no_preheat":
         return Ours(port, underfloor=profile.emitter.kind == "underfloor", preheat=False)
@@ -139,16 +271,32 @@ def simulate(
     record_from: float = 0.0,
     score_windows: tuple[tuple[float, float], ...] = (),
     lead_s: float = 0.0,
+    window: tuple[float, float] | None = None,
+    sensor: Sensor = DEFAULT_SENSOR,
 ) -> tuple[Trace, LearningLog | None, Controller]:
     """Run ``controller_name`` on ``house`` for ``days``; trace from ``record_from`` days on.
 
     ``score_windows`` (days, for ours): where to keep hourly forecasts for
-    the forecast score. ``lead_s``: the lead of ``onoff_early``.
+    the forecast score. ``lead_s``: the lead of ``onoff_early``; ``window``
+    (days): the week the oracle plans; ``sensor``: the room sensor every controller reads.
     """
-    profile = get_profile(house)
-    world = SimWorld(profile, seed=seed, start=START, utc_offset_h=UTC_OFFSET_H)
+    profile = house_spec(house)
+    world = SimWorld(
+        profile,
+        seed=seed,
+        start=START,
+        utc_offset_h=UTC_OFFSET_H,
+        sensor_noise_c=sensor.noise_sd_c,
+    )
+    world.sensor.resolution_c = sensor.resolution_c
     port = OpenThermPort(world, pushed_outside=not profile.boiler_outside_sensor)
-    controller = make_controller(controller_name, port, profile, lead_s=lead_s)
+    controller = make_controller(
+        controller_name,
+        port,
+        profile,
+        lead_s=lead_s,
+        window=None if window is None else (START + window[0] * DAY, START + window[1] * DAY),
+    )
     state = bench_state()
     schedule = Schedule(state)
     clock = VirtualClock(START)
@@ -245,11 +393,11 @@ def ideal(house: str, *, seed: int, days: float) -> Ideal:
     The same profile, weather, internal gains and start as the controllers'
     worlds; the emitters and fabric float and are warmed through the air.
     """
-    profile = get_profile(house)
+    profile = house_spec(house)
     weather = SyntheticWeather(seed)
     out0, _ = weather.sample(START)
     initial = 19.0
-    h = House(profile, t_air=initial, t_outside=out0)
+    h = profile.make_house(t_air=initial, t_outside=out0)
     schedule = Schedule(bench_state())
     step = PHYSICS_STEP_S
     c_air = profile.c_air_j_per_k
@@ -278,16 +426,20 @@ def ideal(house: str, *, seed: int, days: float) -> Ideal:
 __all__ = [
     "CONTROL_S",
     "DAY",
+    "DEFAULT_SENSOR",
     "HOUR",
     "OCCUPIED",
     "START",
     "Ideal",
     "LearningLog",
     "Schedule",
+    "Sensor",
     "Trace",
     "bench_schedule",
     "bench_state",
+    "house_spec",
     "ideal",
     "make_controller",
     "simulate",
+    "weather_forecast",
 ]

@@ -23,6 +23,7 @@ CONTROLLER_KEYS = (
     "overshoot_k_max",
     "starts_per_hour",
     "condensing_share",
+    "energy_ratio_to_oracle",
 )
 
 
@@ -117,6 +118,14 @@ def controller_metrics(
         "starts_per_hour": round(starts / hours, 2) if hours else None,
         "condensing_share": round(cond / burn, 3) if burn > 0 else None,
     }
+
+
+def ratio_to_oracle(controllers: dict[str, dict[str, Any]]) -> None:
+    """Add ``energy_ratio_to_oracle`` to every controller's indicators (None without an oracle)."""
+    oracle = controllers.get("oracle")
+    gas = None if oracle is None else oracle["energy_kwh"]
+    for metrics in controllers.values():
+        metrics["energy_ratio_to_oracle"] = round(metrics["energy_kwh"] / gas, 3) if gas else None
 
 
 def extra_metrics(trace: Trace, begin: float, end: float) -> dict[str, Any]:

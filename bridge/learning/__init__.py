@@ -31,6 +31,7 @@ from bridge.learning.predict import (
     time_to_target,
 )
 from bridge.learning.screening import HeatSource, Measurement, clear_sky_w_m2, heat_source_for
+from bridge.learning.weather import OutsideForecast
 
 __all__ = [
     "FALLBACK_FROZEN",
@@ -49,6 +50,7 @@ __all__ = [
     "LearnerConfig",
     "Measurement",
     "ModelState",
+    "OutsideForecast",
     "Predictor",
     "StartPlan",
     "ThermalModel",

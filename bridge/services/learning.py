@@ -45,6 +45,7 @@ from bridge.learning.outlook import FORECAST_HOURS, FORECAST_STEP_S, follow_sche
 from bridge.learning.predict import Forecast, StartPlan
 from bridge.learning.screening import HeatSource, Measurement
 from bridge.learning.views import Snapshot, Tuning, predictions_body
+from bridge.learning.weather import OutsideForecast
 
 if TYPE_CHECKING:
     from bridge.storage.learning import LearningRepo
@@ -125,6 +126,7 @@ class LearningService:
         self._last_index: int | None = None
         self._refresh_wanted = True
         self._tuned: tuple[tuple[Any, ...], BoilerControlConfig] | None = None
+        self._outside_forecast: OutsideForecast | None = None
         self.stats: dict[str, float] = {
             "observations": 0,
             "inline": 0,
@@ -152,6 +154,13 @@ class LearningService:
         return self._emitter.exponent
 
     # ------------------------------------------------------------ input (synchronous)
+
+    def set_outside_forecast(self, forecast: OutsideForecast | None) -> None:
+        """The hourly outside forecast the warm-up plan uses from its next refresh (None: none).
+
+        Without one (or once it is stale) the plan holds the last outside temperature.
+        """
+        self._outside_forecast = forecast
 
     def set_heat_source(self, source: HeatSource) -> None:
         """How the boiler's reports become watts (from OpenTherm ID 15 once it is read)."""
@@ -232,11 +241,13 @@ class LearningService:
         if predictor is not None and ctx is not None:
             target_c = ctx.target
             if ready and ctx.warmup_ahead and 0.0 < ctx.next_start - ctx.now <= _PLAN_AHEAD_S:
+                weather = self._outside_forecast
                 plan = predictor.optimal_start(
                     ctx.next_start,
                     ctx.next_target - _AIM_K,
                     setback_c=ctx.target,
                     max_heat_w=boost_w,
+                    outside=None if weather is None else weather.series(ctx.now),
                 )
                 plan_key = (ctx.next_start, ctx.next_target, ctx.next_program)
                 if self.preheat_enabled:

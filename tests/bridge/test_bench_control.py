@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,27 @@ from bench.control.controllers import (
     Readings,
     installer_curve,
 )
-from bench.control.runner import DAY, HOUR, START, Schedule, Trace, bench_state, ideal
+from bench.control.oracle import STEP_S, network_of, phi_slope, plan_week, state_of
+from bench.control.runner import (
+    DAY,
+    HOUR,
+    START,
+    Schedule,
+    Trace,
+    bench_state,
+    house_spec,
+    ideal,
+    weather_forecast,
+)
 from bench.control.scoring import CONTROLLER_KEYS, arrivals, controller_metrics, percentile
-from bridge.opentherm.sim import BEST_EFFICIENCY, SimWorld, get_profile
+from bridge.opentherm.sim import (
+    BEST_EFFICIENCY,
+    BoilerSpec,
+    ConstantWeather,
+    SimWorld,
+    efficiency,
+    get_profile,
+)
 
 
 def test_quick_run_writes_exactly_the_documented_json(
@@ -34,7 +53,7 @@ def test_quick_run_writes_exactly_the_documented_json(
     assert set(doc) == {"houses"}
     assert set(doc["houses"]) == {QUICK_HOUSE}
     house = doc["houses"][QUICK_HOUSE]
-    assert set(house) == {"radiators", "controllers", "learning"}
+    assert set(house) == {"radiators", "controllers", "learning", "oracle", "forecast"}
     assert house["radiators"] is True
     assert set(house["controllers"]) == {
         "thermosmart",
@@ -42,6 +61,8 @@ def test_quick_run_writes_exactly_the_documented_json(
         "curve",
         "thermosmart_no_preheat",
         "onoff_early",
+        "oracle",
+        "thermosmart_no_forecast",
     }
     for metrics in house["controllers"].values():
         assert set(metrics) == set(CONTROLLER_KEYS)
@@ -49,16 +70,39 @@ def test_quick_run_writes_exactly_the_documented_json(
         assert metrics["energy_ratio_to_ideal"] > 0.5
         assert metrics["discomfort_kh"] >= 0.0
         assert metrics["overshoot_k_max"] >= 0.0
-    assert set(house["learning"]) == {"7d", "14d"}
-    for horizon in house["learning"].values():
-        assert horizon == {"rmse_1h": None, "rmse_3h": None}  # two days: nothing learned yet
+    learning = house["learning"]
+    assert set(learning) == {"1d", "3d", "7d", "14d", "late_p90_minutes_from_3d"}
+    assert learning["late_p90_minutes_from_3d"] is None  # two days: nothing learned yet
+    for horizon in ("1d", "3d", "7d", "14d"):
+        assert learning[horizon] == {"rmse_1h": None, "rmse_3h": None, "late_p90_minutes": None}
     # one house, one weather: the controllers really differ, except ours with and without
     # optimal start, which are the same until something has been learned
     controllers = house["controllers"]
     assert controllers["thermosmart"] == controllers["thermosmart_no_preheat"]
+    assert controllers["thermosmart"] == controllers["thermosmart_no_forecast"]
+    assert house["forecast"]["gas_ratio_to_no_forecast"] == 1.0
     energies = {m["energy_kwh"] for m in controllers.values()}
-    assert len(energies) == 4
+    assert len(energies) == 5
     assert "onoff_early -" in printed  # with the lead it was tuned to
+    # the oracle keeps the comfort rule, and its replay through the simulator matches the plan
+    oracle = controllers["oracle"]
+    assert oracle["energy_ratio_to_oracle"] == 1.0
+    assert oracle["arrival_late_minutes_p90"] <= 10.0
+    assert oracle["discomfort_kh"] <= 0.5
+    assert all(
+        oracle["discomfort_kh"] < m["discomfort_kh"]
+        for m in controllers.values()
+        if m is not oracle
+    )
+    for metrics in controllers.values():
+        assert metrics["energy_ratio_to_oracle"] == pytest.approx(
+            metrics["energy_kwh"] / oracle["energy_kwh"], abs=1e-3
+        )
+    plan = house["oracle"]
+    assert plan["solver_discomfort_kh"] == 0.0
+    assert plan["replayed_gas_kwh"] == oracle["energy_kwh"]
+    assert 0.97 < plan["gas_replayed_over_solver"] < 1.03
+    assert "oracle plan" in printed
 
 
 def test_percentile_and_arrivals_on_a_known_trace() -> None:
@@ -166,3 +210,96 @@ def test_the_early_on_off_thermostat_moves_only_the_rises_earlier() -> None:
     assert heating(early, end, 21.5) is False
     with pytest.raises(ValueError, match="lead"):
         OnOffEarly(-1.0)
+
+
+def test_the_oracle_plans_on_the_convex_hull_of_the_efficiency_curve() -> None:
+    slopes = [phi_slope(r) for r in range(10, 100, 5)]
+    # gas per heat rises with the return temperature, ever more steeply: a convex hull
+    assert all(s > 0.0 for s in slopes)
+    assert slopes == sorted(slopes)
+    # below the hull's corners it never asks more than the curve: a lower bound of it
+    assert phi_slope(70.0) < (1 / efficiency(55.0) - 1 / efficiency(50.0)) / 5.0
+
+
+def test_the_oracle_plan_keeps_the_comfort_rule_within_the_boiler_limits() -> None:
+    profile = get_profile(QUICK_HOUSE)
+    spec = BoilerSpec()
+    steps = round(12 * HOUR / STEP_S)
+    # a cold day: 21 °C wanted from hour 6 on, a 15 °C house with cold fabric at the start
+    plan = plan_week(
+        profile,
+        spec,
+        ConstantWeather(-5.0),
+        x0=(15.0, 12.0, 15.0),
+        begin=START,
+        steps=steps,
+        lower_at=lambda ts: 20.7 if ts >= START + 6 * HOUR else None,
+        hot_water=lambda ts: False,
+        utc_offset_h=1.0,
+    )
+    assert len(plan.q_w) == steps
+    assert plan.q_w.min() >= 0.0
+    assert plan.q_w.max() <= spec.max_w
+    # the house model the plan was made in is warm on time and stays so
+    occupied = plan.air[round(6 * HOUR / STEP_S) :]
+    assert occupied.min() >= 20.7 - 1e-6
+    # warm from the period's start: the heating starts before it
+    assert plan.q_w[: round(6 * HOUR / STEP_S)].sum() > 0.0
+    figures = plan.figures(START, START + 12 * HOUR)
+    assert figures["solver_discomfort_kh"] == 0.0
+    gas = figures["solver_gas_kwh"]
+    assert gas is not None
+    assert gas > 0.0
+    assert plan.heat_until(START + 12 * HOUR) == pytest.approx(plan.q_w.sum() * STEP_S)
+
+
+def test_a_house_from_outside_the_project_runs_through_the_house_protocol() -> None:
+    spec = house_spec("bench.control.five_node:five_node")
+    assert spec.name == "five_node_1990s"
+    world = SimWorld(spec, seed=1)
+    house = world.house
+    stored = house.stored_heat_j()
+    world.boiler.command(ch_enable=True, control_setpoint_c=60.0)
+    world.step(6 * HOUR)
+    # its energy book closes: the loop's heat and the gains are stored or lost
+    gained = (
+        world.boiler.heat_to_loop_j + house.solar_gain_j + house.internal_gain_j - house.heat_loss_j
+    )
+    assert house.stored_heat_j() - stored == pytest.approx(gained, rel=1e-6)
+    assert house.t_air > 19.3  # six hours of heating warmed it from 19 °C
+    # the oracle reads its heat network and state through the same protocol
+    net = network_of(spec)
+    assert net is not None
+    assert len(net.capacity_j_per_k) == len(state_of(house)) == 5
+    assert state_of(house)[net.air] == house.t_air
+
+
+def test_a_house_module_that_is_not_one_says_what_is_wrong(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(ValueError, match="MODULE:FACTORY"):
+        house_spec("bench.control.five_node:")
+    with pytest.raises(ValueError, match="cannot import"):
+        house_spec("bench.control.no_such_house:five_node")
+    with pytest.raises(ValueError, match="no factory 'nothing'"):
+        house_spec("bench.control.five_node:nothing")
+    with pytest.raises(ValueError, match=r"lacks name, emitter, .*make_house"):
+        house_spec("builtins:dict")  # a factory, but of no house
+    with pytest.raises(SystemExit):
+        main(["--house-module", "bench.control.five_node:nothing"])
+    assert "no factory 'nothing'" in capsys.readouterr().err
+
+
+def test_the_weather_forecast_errs_more_the_further_ahead() -> None:
+    issue = weather_forecast(ConstantWeather(4.0), seed=1)
+    errors: dict[int, list[float]] = {0: [], 6: [], 24: []}
+    for k in range(300):
+        forecast = issue(START + k * HOUR + 60.0)
+        assert forecast.ts[0] == START + k * HOUR  # issued on the hour
+        for lead, values in errors.items():
+            values.append(forecast.at(START + (k + lead) * HOUR) - 4.0)
+    sd = {lead: math.sqrt(sum(e * e for e in v) / len(v)) for lead, v in errors.items()}
+    assert sd[0] == 0.0
+    assert 0.8 < sd[6] < 1.2  # about 1 K six hours ahead
+    assert 1.6 < sd[24] < 2.4  # twice that a day ahead
+    assert issue(START + 60.0) == issue(START + 120.0)  # the same issue within the hour

@@ -32,7 +32,7 @@ from bridge.core.clock import VirtualClock
 from bridge.core.curve import HeatingCurve
 from bridge.core.heating import PlanContext, ThermostatControl
 from bridge.daemon import Bridge
-from bridge.learning import HeatSource, Learner, Measurement
+from bridge.learning import HeatSource, Learner, Measurement, OutsideForecast
 from bridge.learning.emitters import EmitterEstimator
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim import SimWorld, get_profile
@@ -207,6 +207,44 @@ def test_optimal_start_heats_up_before_the_period_once_confident() -> None:
     cool = next(s for s in plain if s.ts >= period).sensor
     assert warm >= 18.5
     assert warm - cool > 3.0
+
+
+def test_the_warmup_plan_takes_the_hourly_outside_forecast() -> None:
+    world, state = trained()
+    service = restored(state)
+    thermostat = core.ThermostatState()
+    # Thursday 8 January, 00:00 UTC: 15 °C until home (19.5 °C) at 05:30 UTC
+    now = world.now
+    ctx = PlanContext.of(thermostat, Targets(thermostat).at(now), now)
+    plain = service.refresh(ctx).plan
+    assert plain is not None
+    assert plain.on_time
+    # a hard frost coming: the warm-up starts earlier than on the last measured outside
+    frost = OutsideForecast.of([(now + h * HOUR, -15.0) for h in range(25)])
+    service.set_outside_forecast(frost)
+    cold = service.refresh(ctx).plan
+    assert cold is not None
+    assert cold.start_ts < plain.start_ts - 15 * 60
+    # a forecast that has run out is not used: the plan holds the last outside temperature
+    service.set_outside_forecast(
+        OutsideForecast.of([(now - 30 * HOUR + h * HOUR, -15.0) for h in range(25)])
+    )
+    stale = service.refresh(ctx).plan
+    assert stale is not None
+    assert stale.start_ts == plain.start_ts
+
+
+def test_an_outside_forecast_is_checked_and_interpolated() -> None:
+    forecast = OutsideForecast.of([(0.0, 2.0), (HOUR, 4.0)])
+    assert forecast.at(HOUR / 2) == pytest.approx(3.0)
+    assert forecast.at(-HOUR) == 2.0  # held flat past either end
+    assert forecast.at(5 * HOUR) == 4.0
+    with pytest.raises(ValueError, match="2 to 240 points"):
+        OutsideForecast.of([(0.0, 2.0)])
+    with pytest.raises(ValueError, match="rising"):
+        OutsideForecast.of([(HOUR, 2.0), (0.0, 3.0)])
+    with pytest.raises(ValueError, match="not plausible"):
+        OutsideForecast.of([(0.0, 2.0), (HOUR, math.nan)])
 
 
 def test_a_warmup_that_came_late_moves_the_next_start_earlier() -> None:

@@ -28,6 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 import random
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: Hourly internal gains (W) of an ordinary household: people, cooking, appliances.
 DEFAULT_INTERNAL_GAINS_W: tuple[float, ...] = (
@@ -68,6 +72,87 @@ class EmitterSpec:
 
 
 WATER_J_PER_KG_K = 4186.0
+
+
+class HouseModel(Protocol):
+    """A house's state as :class:`~bridge.opentherm.sim.SimWorld` drives it.
+
+    Temperatures in °C, heat counters in J since the start. The world sets
+    nothing but calls :meth:`step` every physics step; the control benchmark's
+    ideal heater also sets ``t_air`` (heat straight into the room air).
+    """
+
+    t_air: float
+    """The room air: what the room sensor follows."""
+    t_mass: float
+    """The building fabric (one representative temperature, for the truth record)."""
+    t_emitter: float
+    """The emitter body (radiators or floor): the boiler's loop gives its heat to it."""
+    emitter_w: float
+    """The emitters' output over the last step, W."""
+    heat_emitted_j: float
+    heat_loss_j: float
+    solar_gain_j: float
+    internal_gain_j: float
+
+    def settle(self, t_air: float, t_outside: float) -> None:
+        """Put the house in steady state with the air at ``t_air`` and no heating."""
+        ...
+
+    def stored_heat_j(self) -> float:
+        """Heat stored in all its nodes relative to 0 °C (the energy book's other side)."""
+        ...
+
+    def step(
+        self, h: float, q_loop_w: float, t_out: float, solar_w_m2: float, internal_w: float
+    ) -> None:
+        """Advance ``h`` seconds with ``q_loop_w`` watts from the boiler's loop into the emitter."""
+        ...
+
+
+class HouseSpec(Protocol):
+    """A house as data: what the world, the boiler and the benchmark read, and its state's maker.
+
+    :class:`HouseProfile` is one; a house from outside the project (see
+    ``docs/learning.md``) is another.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def emitter(self) -> EmitterSpec:
+        """The emitters' kind and law and the loop (pump flow, effectiveness) the boiler sees."""
+        ...
+
+    @property
+    def internal_gains_w(self) -> Sequence[float]:
+        """The household's free heat per local hour (24 values), W."""
+        ...
+
+    @property
+    def boiler_outside_sensor(self) -> bool:
+        """Whether the boiler has an outside sensor (OpenTherm ID 27)."""
+        ...
+
+    @property
+    def max_flow_c(self) -> float:
+        """The installer's max CH setpoint (ID 57 at start-up)."""
+        ...
+
+    @property
+    def heat_loss_w_per_k(self) -> float:
+        """Steady-state heat loss from the room air to outside, W/K."""
+        ...
+
+    @property
+    def c_air_j_per_k(self) -> float:
+        """The room air node's heat capacity, J/K."""
+        ...
+
+    def make_house(self, *, t_air: float, t_outside: float) -> HouseModel:
+        """A fresh state, settled with the air at ``t_air`` and no heating."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +216,10 @@ class HouseProfile:
     def design_load_w(self, room_c: float = 20.0, outside_c: float = -10.0) -> float:
         """Steady heat loss at design conditions."""
         return self.heat_loss_w_per_k * (room_c - outside_c)
+
+    def make_house(self, *, t_air: float, t_outside: float) -> House:
+        """A fresh :class:`House` of this profile."""
+        return House(self, t_air=t_air, t_outside=t_outside)
 
 
 def _mass_out_for(total: float, h_air_out: float, h_air_mass: float) -> float:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bridge.opentherm.sim.boiler import Boiler
 from bridge.opentherm.sim.boiler_spec import BoilerSpec
-from bridge.opentherm.sim.house import House, HouseProfile, RoomSensor, get_profile
+from bridge.opentherm.sim.house import HouseModel, HouseSpec, RoomSensor, get_profile
 from bridge.opentherm.sim.taps import TapSchedule
 from bridge.opentherm.sim.weather import SyntheticWeather, WeatherSource
 
@@ -79,7 +79,8 @@ class SimWorld:
     """A house with a boiler under a weather series, advanced on simulated time.
 
     ``profile`` is a profile name (see :data:`bridge.opentherm.sim.PROFILES`)
-    or a :class:`HouseProfile`. ``weather`` defaults to
+    or a :class:`~bridge.opentherm.sim.house.HouseSpec` (a :class:`HouseProfile`, or
+    a house from outside the project). ``weather`` defaults to
     :class:`SyntheticWeather` with the same seed. ``outside_sensor`` overrides
     the profile's flag for the boiler's outside sensor (ID 27). With
     ``dhw_taps`` the household draws hot water on a seeded daily pattern.
@@ -88,7 +89,7 @@ class SimWorld:
 
     def __init__(
         self,
-        profile: str | HouseProfile = "terraced_1970s",
+        profile: str | HouseSpec = "terraced_1970s",
         *,
         seed: int = DEFAULT_SEED,
         start: float = DEFAULT_START,
@@ -101,7 +102,7 @@ class SimWorld:
         utc_offset_h: float = 1.0,
         sensor_noise_c: float = 0.05,
     ) -> None:
-        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.profile: HouseSpec = get_profile(profile) if isinstance(profile, str) else profile
         self.seed = seed
         self.weather: WeatherSource = weather or SyntheticWeather(seed)
         spec = boiler_spec or BoilerSpec()
@@ -111,7 +112,7 @@ class SimWorld:
         if spec.outside_sensor != sensor_flag:
             spec = replace(spec, outside_sensor=sensor_flag)
         out0, sol0 = self.weather.sample(start)
-        self.house = House(self.profile, t_air=initial_room_c, t_outside=out0)
+        self.house: HouseModel = self.profile.make_house(t_air=initial_room_c, t_outside=out0)
         self.boiler = Boiler(self.profile.emitter, spec, seed=seed, t_initial=initial_room_c)
         self.boiler.outside_c = out0
         self.boiler.command(max_ch_setpoint_c=self.profile.max_flow_c)
