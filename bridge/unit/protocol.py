@@ -46,7 +46,6 @@ from typing import Any, Final, TypeVar
 
 from bridge.core.programs import round_temperature
 from bridge.core.unit import HARDWARE_ID_MAX, LOCALES as UNIT_LOCALES, check_hardware_id
-from bridge.opentherm.ids import DecodedValue, decode_value, get_spec
 from bridge.unit.calendar import MAX_CALENDAR_LENGTH, Calendar, parse_calendar, render_calendar
 from bridge.unit.crypto import arc4, unit_key
 from bridge.unit.errors import UnitProtocolError
@@ -90,7 +89,6 @@ __all__ = [
     "decrypt_poll",
     "encrypt_answer",
     "encrypt_poll",
-    "opentherm_values",
     "parse_answer",
     "parse_poll",
     "poll_interval",
@@ -278,20 +276,6 @@ class Poll:
         _optional(self.clock, lambda v: _check_int(v, *CLOCK_RANGE, "ts"))
         _check_bool(self.init, "init")
         set_(self, "unknown", tuple(self.unknown))
-
-
-def opentherm_values(poll: Poll) -> dict[str, DecodedValue]:
-    """The poll's OpenTherm values decoded with the project's codec, by data-id key.
-
-    ``{"flow_temperature": 45.5, "status": {...}, "dhw_temperature": None}``:
-    a value the unit reports as not available is None.
-    """
-    out: dict[str, DecodedValue] = {}
-    for data_id, raw in poll.opentherm.items():
-        spec = get_spec(data_id)
-        if spec is not None:
-            out[spec.key] = None if raw is None else decode_value(data_id, raw)
-    return out
 
 
 # ---------------------------------------------------------------- the request

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
+from bridge.core.clock import VirtualClock
 from bridge.core.programs import (
     MAX_SCHEDULE_ENTRIES,
     PROGRAM_NAMES,
@@ -25,6 +26,7 @@ from bridge.core.programs import (
     default_schedule,
 )
 from bridge.core.schedule import block_at
+from bridge.opentherm.links.unit import UnitLink
 from bridge.unit.calendar import (
     MAX_EXCEPTION_RECORDS,
     MAX_WEEK_RECORDS,
@@ -57,7 +59,6 @@ from bridge.unit.protocol import (
     decrypt_poll,
     encrypt_answer,
     encrypt_poll,
-    opentherm_values,
     parse_answer,
     parse_poll,
     poll_interval,
@@ -209,12 +210,15 @@ def test_a_poll_parses_to_its_values() -> None:
         init=True,
         unknown=("rssi", "ot5"),
     )
-    values = opentherm_values(poll)
-    assert values["flow_temperature"] == 45.5
-    assert values["dhw_setpoint"] == 60.0
-    assert values["outside_temperature"] is None
-    assert values["heat_exchanger_temperature"] is None
-    assert values["status"] == {
+    # the bridge decodes the unit's words where it decodes its own: the link's boiler state
+    link = UnitLink(clock=VirtualClock())
+    link.report(room=poll.room_temperature, opentherm=poll.opentherm, opentherm_boiler=True)
+    values = link.boiler
+    assert values.value(25) == 45.5  # flow temperature
+    assert values.value(56) == 60.0  # hot-water setpoint
+    assert values.value(27) is None  # outside: DEAD, not a value
+    assert values.value(34) is None  # heat exchanger: DEAD
+    assert values.value(0) == {
         "hb": {
             "ch_enable": False,
             "dhw_enable": True,
