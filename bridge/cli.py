@@ -296,7 +296,7 @@ def _cmd_sim_modbus(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim_unit(args: argparse.Namespace) -> int:
-    from bridge.unit.crypto import check_password
+    from bridge.core.unit import check_unit_password
     from bridge.unit.protocol import UnitProtocolError, build_request_path
     from bridge.unit.sim.client import check_server_url, serve_sim_unit
 
@@ -306,7 +306,7 @@ def _cmd_sim_unit(args: argparse.Namespace) -> int:
     try:
         url = check_server_url(args.server)
         build_request_path(args.hardware_id, "00")
-        check_password(args.password)
+        check_unit_password(args.password)
     except (UnitProtocolError, ValueError) as err:
         print(f"thermosmart-bridge sim-unit: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bridge.core.unit import PASSWORD_MAX, check_unit_password
 
-__all__ = ["MASTER_KEY", "MAX_PASSWORD_LENGTH", "arc4", "check_password", "unit_key"]
+__all__ = ["MASTER_KEY", "MAX_PASSWORD_LENGTH", "arc4", "unit_key"]
 
 #: The master text the unit's key is completed with.
 MASTER_KEY = "MR1FGUGSq0YLnZpI2kjABw=="
@@ -43,12 +43,7 @@ def arc4(key: bytes, data: bytes) -> bytes:
     return bytes(out)
 
 
-def check_password(password: str) -> str:
-    """``password`` if a unit can have it (1-24 printable ASCII characters), else ValueError."""
-    return check_unit_password(password)
-
-
 def unit_key(password: str) -> bytes:
     """The ARC4 key of a unit with ``password``: 24 ASCII bytes."""
-    check_password(password)
+    check_unit_password(password)
     return (password + MASTER_KEY[len(password) :]).encode("ascii")
