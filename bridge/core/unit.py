@@ -19,6 +19,8 @@ PASSWORD_MAX: Final = 24
 """The ARC4 key is the password followed by the master text up to 24 characters."""
 _PASSWORD = re.compile(r"[\x20-\x7e]{1,24}")
 
+SOURCES: Final = ("crash", "manual", "server", "week", "exception", "pause")
+"""What a unit follows, by its ``src`` number 0-5."""
 LOCALES: Final = ("nl-NL", "nl-BE", "de-DE", "fr-FR", "fr-BE", "en-GB")
 """The display languages the unit knows (its ``LOCALE``)."""
 STATUS_LEDS: Final = ("off", "errors", "activity")
@@ -56,6 +58,7 @@ __all__ = [
     "LOCALES",
     "PASSWORD_MAX",
     "SETPOINT_RANGE",
+    "SOURCES",
     "STATUS_LEDS",
     "THROTTLE_RANGE",
     "check_hardware_id",

@@ -34,7 +34,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from bridge.core.payloads.unit import UnitPid, WallUnit
-from bridge.core.unit import DISPLAYS, STATUS_LEDS
+from bridge.core.unit import DISPLAYS, SOURCES, STATUS_LEDS
 from bridge.core.validation import ValidationError
 from bridge.opentherm.links.base import LinkState
 from bridge.storage.settings import UNIT_CALENDAR
@@ -78,7 +78,6 @@ while the bridge runs)."""
 WATCH_S: Final = 10.0
 """How often the service checks which units stopped polling."""
 DEFAULT_LOCALE: Final = "nl-NL"
-SOURCE_NAMES: Final = ("crash", "manual", "server", "week", "exception", "pause")
 
 
 class UnitRefused(Exception):
@@ -419,7 +418,7 @@ class UnitService:
                     revision=live.revision,
                     firmware=live.firmware,
                     room_temperature=live.room,
-                    source=None if live.source is None else SOURCE_NAMES[live.source],
+                    source=None if live.source is None else SOURCES[live.source],
                     setpoint=live.setpoint
                     if live.source == UnitSource.MANUAL
                     else live.sent_setpoint,

@@ -45,7 +45,12 @@ import re
 from typing import Any, Final, TypeVar
 
 from bridge.core.programs import round_temperature
-from bridge.core.unit import HARDWARE_ID_MAX, LOCALES as UNIT_LOCALES, check_hardware_id
+from bridge.core.unit import (
+    HARDWARE_ID_MAX,
+    LOCALES as UNIT_LOCALES,
+    SOURCES as UNIT_SOURCES,
+    check_hardware_id,
+)
 from bridge.unit.calendar import MAX_CALENDAR_LENGTH, Calendar, parse_calendar, render_calendar
 from bridge.unit.crypto import arc4, unit_key
 from bridge.unit.errors import UnitProtocolError
@@ -146,6 +151,10 @@ class UnitSource(IntEnum):
     WEEK = 3
     EXCEPTION = 4
     PAUSE = 5
+
+
+# the names the bridge shows are core's, in the same order as the numbers
+assert tuple(s.name.lower() for s in UnitSource) == UNIT_SOURCES
 
 
 # ---------------------------------------------------------------- checks

@@ -6,10 +6,9 @@ from typing import Annotated
 
 from bridge.core.contract import Keywords, model, spec
 from bridge.core.payloads.common import Timestamp
+from bridge.core.unit import SOURCES
 
-UnitSourceName = Annotated[
-    str, Keywords(enum=["crash", "manual", "server", "week", "exception", "pause"])
-]
+UnitSourceName = Annotated[str, Keywords(enum=list(SOURCES))]
 """What a unit follows (its ``src`` 0-5), by name."""
 
 
