@@ -72,11 +72,8 @@ REFUSAL_LOG_S: Final = 60.0
 """At most one log line per unit (or address) per this many seconds for refused polls."""
 UNREGISTERED_LOG_S: Final = 3600.0
 """A unit that is not registered is logged once per hour."""
-RELOAD_S: Final = 10.0
-"""An unknown hardware id re-reads the registrations at most this often (``unit add``
-while the bridge runs)."""
 WATCH_S: Final = 10.0
-"""How often the service checks which units stopped polling."""
+"""How often the service re-reads the registrations and checks which units stopped polling."""
 DEFAULT_LOCALE: Final = "nl-NL"
 
 
@@ -120,13 +117,12 @@ class UnitService:
         self._calendar: tuple[int, str] | None = None
         self._calendar_cache: tuple[tuple[Any, ...], Calendar, str] | None = None
         self._logged: dict[str, float] = {}
-        self._reloaded: float | None = None
         self._lock = asyncio.Lock()
 
     # -- registrations ------------------------------------------------------------
 
     async def load(self) -> None:
-        """Read the registered units and the calendar version."""
+        """Read the registered units; forget what was kept of removed ones."""
         units = await self._db.units.list()
         self._units = {u.hardware_id: u for u in units}
         self._passwords = await self._db.units.credentials()
@@ -137,15 +133,6 @@ class UnitService:
             live = self._live.setdefault(unit.hardware_id, _Live())
             live.revision = live.revision or unit.revision
             live.firmware = live.firmware or unit.firmware
-        self._reloaded = self._clock.monotonic()
-
-    async def _reload_for(self, hardware_id: str) -> None:
-        """Re-read registrations for an unknown id, at most every :data:`RELOAD_S`."""
-        now = self._clock.monotonic()
-        if self._reloaded is None or now - self._reloaded >= RELOAD_S:
-            await self.load()
-            if hardware_id in self._units:
-                self._thermostat.notify_state()
 
     def house_unit(self) -> str | None:
         """The hardware id of the house's thermostat unit, if one is registered."""
@@ -165,9 +152,6 @@ class UnitService:
             raise UnitRefused(str(err)) from None
         async with self._lock:
             password = self._passwords.get(hardware_id)
-            if password is None:
-                await self._reload_for(hardware_id)
-                password = self._passwords.get(hardware_id)
             if password is None:
                 self._log_unregistered(hardware_id, address)
                 raise UnitRefused(f"unit {hardware_id} is not registered")
