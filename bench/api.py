@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
-import platform
 import socket
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ import time
 from typing import Any
 
 import aiohttp
+
+from bench.report import write_results
 
 GOALS = {"get_p99_ms": 20.0, "push_p99_ms": 50.0, "idle_rss_mb": 60.0}
 
@@ -259,14 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'idle RSS (MB)':<34}{idle['rss_mb']:>12}  < {GOALS['idle_rss_mb']:g}")
     print(f"{'idle CPU (%)':<34}{idle['cpu_percent']:>12}")
     print(f"{'RSS after load (MB)':<34}{results['rss_after_load_mb']:>12}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"benchmark": "api", "python": platform.python_version(), "results": results},
-                indent=2,
-            )
-        )
+    write_results(args.json, "api", results)
     return 0
 
 

@@ -23,7 +23,6 @@ import asyncio
 from datetime import UTC, datetime
 import json
 from pathlib import Path
-import platform
 import sys
 import time
 from typing import Any
@@ -32,6 +31,7 @@ import zoneinfo
 import aiohttp
 
 from bench.api import _load, _proc_stats, _summary, bridge_process
+from bench.report import write_results
 from bench.schedule import worst_exceptions, worst_schedule
 from bridge.core.programs import DEFAULT_TIMEZONE, wall_to_list
 
@@ -198,14 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'  clients closed early':<34}{push['clients_closed_early']:>12}")
     print(f"{'bridge RSS, max (MB)':<34}{results['rss_mb']:>12}  < {GOALS['rss_mb']:g}")
     print(f"{'bridge CPU (%)':<34}{results['cpu_percent']:>12}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"benchmark": "api_load", "python": platform.python_version(), "results": results},
-                indent=2,
-            )
-        )
+    write_results(args.json, "api_load", results)
     return 0
 
 

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
-import platform
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.core.result import Err
 
 from bench.api import _free_port
+from bench.report import write_results
 
 #: Fields of the cloud thermostat object that move on their own (readings).
 _MOVING = ("room_temperature", "outside_temperature", "outside_temperature_icon", "ot")
@@ -356,14 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for failure in results["failures"][:20]:
         print(json.dumps(failure))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"benchmark": "fuzz", "python": platform.python_version(), "results": results},
-                indent=2,
-            )
-        )
+    write_results(args.json, "fuzz", results)
     return 0 if results["held"] else 1
 
 

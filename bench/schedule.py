@@ -26,15 +26,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-import json
 from pathlib import Path
-import platform
 import sys
 import time
 from typing import Any
 import zoneinfo
 
 from bench.api import _summary
+from bench.report import write_results
 from bridge.core import schedule as sched, state as core
 from bridge.core.programs import (
     MAX_EXCEPTIONS,
@@ -170,14 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{warm['p50_ms']:>10}{warm['p99_ms']:>10}"
         )
     print(f"goal: warm resolve_after_change p99 < {GOALS['warm_change_p99_ms']:g} ms")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"benchmark": "schedule", "python": platform.python_version(), "results": results},
-                indent=2,
-            )
-        )
+    write_results(args.json, "schedule", results)
     return 0
 
 

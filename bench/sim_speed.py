@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-import json
 from pathlib import Path
 import platform
 import time
 from typing import Any
 
+from bench.report import write_results
 from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.sim import PROFILE_NAMES, SimWorld
 
@@ -122,11 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.days:g} simulated days per run, seed {args.seed}"
     )
     print(_table(results))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps({"benchmark": "sim_speed", "results": results}, indent=2) + "\n"
-        )
+    write_results(args.json, "sim_speed", results)
     return 0
 
 

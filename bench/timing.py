@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-import json
 from pathlib import Path
 import platform
 import time
+
+from bench.report import write_results
 
 Results = dict[str, dict[str, float]]
 """Per case, its figures by name."""
@@ -55,7 +56,5 @@ def main(
     results = run(args.seconds)
     print(f"{title}, Python {platform.python_version()}, {args.seconds:g} s per case")
     print(table(results))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": name, "results": results}, indent=2) + "\n")
+    write_results(args.json, name, results)
     return 0

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 from pathlib import Path
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,6 +30,7 @@ from typing import Any
 import aiohttp
 
 from bench.api import _free_port, _proc_stats, _summary
+from bench.report import write_results
 from bridge.unit.protocol import build_request_path, encrypt_poll
 
 GOAL_P99_MS = 10.0
@@ -194,14 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         f"highest rate with p99 < {GOAL_P99_MS:g} ms: {results['max_rate_at_goal']} polls/s "
         f"({results['units']} units); bridge RSS after {results['rss_after_mb']} MB"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"benchmark": "unit", "python": platform.python_version(), "results": results},
-                indent=2,
-            )
-        )
+    write_results(args.json, "unit", results)
     return 0
 
 
