@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import contextlib
 from dataclasses import dataclass
 import json
@@ -162,13 +162,24 @@ class RunningBridge:
 
 
 @contextlib.asynccontextmanager
-async def bridge_process(session: aiohttp.ClientSession) -> AsyncIterator[RunningBridge]:
-    """Start the bridge in its own process on a free port and wait until it answers."""
+async def bridge_process(
+    session: aiohttp.ClientSession,
+    *,
+    boiler: str | None = None,
+    setup: Callable[[list[str], dict[str, str]], None] | None = None,
+) -> AsyncIterator[RunningBridge]:
+    """Start the bridge in its own process on a free port and wait until it answers.
+
+    ``boiler``: its boiler URL (the simulator when None); ``setup(cmd, env)`` runs
+    before it starts, to prepare its data with the CLI (``cmd`` starts the CLI).
+    """
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="ts-bench-") as data_dir:
         env = dict(os.environ, THERMOSMART_DATA_DIR=data_dir)
         cmd = [sys.executable, "-m", "bridge"]
+        if setup is not None:
+            setup(cmd, env)
         proc = subprocess.Popen(
             [
                 *cmd,
@@ -180,6 +191,7 @@ async def bridge_process(session: aiohttp.ClientSession) -> AsyncIterator[Runnin
                 "--no-zeroconf",
                 "--log-level",
                 "warning",
+                *(["--boiler", boiler] if boiler is not None else []),
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -19,17 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 from pathlib import Path
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
 import aiohttp
 
-from bench.api import _free_port, _proc_stats, _summary
+from bench.api import _free_port, _proc_stats, _summary, bridge_process
 from bench.report import write_results
 from bridge.unit.protocol import build_request_path, encrypt_poll
 
@@ -106,59 +104,47 @@ async def _rate(base: str, paths: list[str], rate: float, seconds: float) -> dic
     }
 
 
-def _bridge(cmd: list[str], env: dict[str, str], *args: str) -> str:
-    return subprocess.run([*cmd, *args], env=env, capture_output=True, text=True, check=True).stdout
+async def _wait_for_units(base: str, path: str) -> None:
+    async with aiohttp.ClientSession() as probe:
+        for _ in range(300):
+            try:
+                async with probe.get(base + path) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the bridge did not answer the unit port")
 
 
 async def run(units: int, rates: list[float], seconds: float) -> dict[str, Any]:
-    api_port, unit_port = _free_port(), _free_port()
+    unit_port = _free_port()
     password = "bench-pw"
-    with tempfile.TemporaryDirectory(prefix="ts-bench-unit-") as data_dir:
-        env = dict(os.environ, THERMOSMART_DATA_DIR=data_dir)
-        cmd = [sys.executable, "-m", "bridge"]
+    base = f"http://127.0.0.1:{unit_port}"
+    paths = [_poll_path(i, password) for i in range(units)]
+
+    def register(cmd: list[str], env: dict[str, str]) -> None:
         for i in range(units):
-            _bridge(cmd, env, "unit", "add", "--hardware-id", f"TSB{i:05d}", "--password", password)
-        proc = subprocess.Popen(
-            [
-                *cmd,
-                "run",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(api_port),
-                "--no-zeroconf",
-                "--boiler",
-                f"thermosmart-unit://127.0.0.1:{unit_port}",
-                "--log-level",
-                "error",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{unit_port}"
-            paths = [_poll_path(i, password) for i in range(units)]
-            async with aiohttp.ClientSession() as probe:
-                for _ in range(300):
-                    try:
-                        async with probe.get(base + paths[0]) as resp:
-                            if resp.status == 200:
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
-                else:
-                    raise RuntimeError("the bridge did not answer the unit port")
-            await _rate(base, paths, min(rates), 1.0)  # every unit's first poll, warm-up
-            results = []
-            for rate in rates:
-                results.append(await _rate(base, paths, rate, seconds))
-                await asyncio.sleep(1.0)
-            rss_mb, _cpu = _proc_stats(proc.pid)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            subprocess.run(
+                [*cmd, "unit", "add", "--hardware-id", f"TSB{i:05d}", "--password", password],
+                env=env,
+                capture_output=True,
+                check=True,
+            )
+
+    async with (
+        aiohttp.ClientSession() as session,
+        bridge_process(
+            session, boiler=f"thermosmart-unit://127.0.0.1:{unit_port}", setup=register
+        ) as bridge,
+    ):
+        await _wait_for_units(base, paths[0])
+        await _rate(base, paths, min(rates), 1.0)  # every unit's first poll, warm-up
+        results = []
+        for rate in rates:
+            results.append(await _rate(base, paths, rate, seconds))
+            await asyncio.sleep(1.0)
+        rss_mb, _cpu = _proc_stats(bridge.proc.pid)
     held: list[float] = []
     for r in sorted(results, key=lambda r: r["rate"]):  # every rate up to it must hold
         if r["p99_ms"] >= GOAL_P99_MS or r["errors"]:
