@@ -252,7 +252,8 @@ def _cmd_unit(args: argparse.Namespace) -> int:
         units = asyncio.run(admin.list_units(cfg))
         lines = [
             f"{u['hardware_id']}\t{'house' if u['house'] else '-'}\t"
-            f"rev {u['revision'] or '?'}\tfw {u['firmware'] or '?'}"
+            f"rev {u['revision'] or '?'}\tfw {u['firmware'] or '?'}\t"
+            f"calendar {'-' if u['calendar_version'] is None else u['calendar_version']}"
             for u in units
         ]
         _emit(args, {"units": units}, "\n".join(lines) or "no wall units")

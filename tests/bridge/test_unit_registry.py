@@ -119,6 +119,7 @@ def test_unit_add_list_remove_on_the_command_line(tmp_path: Path) -> None:
     assert "pw123" not in listed.stdout
     text = _cli("unit", "list", data_dir=data)
     assert text.stdout.startswith("TS123456\thouse")
+    assert text.stdout.rstrip().endswith("calendar -")  # it has been sent none yet
     bad = _cli("unit", "add", "--hardware-id", "TS_1", "--password", "x", data_dir=data)
     assert bad.returncode == 2
     assert "a hardware id has 1-32 letters, digits or '-'" in bad.stderr
