@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 import json
 import logging
 import os
@@ -273,6 +274,10 @@ async def test_unit_settings_reach_the_unit_once(rig: Rig) -> None:
     assert settings.calibration == -0.5
     assert settings.status_led == 0
     assert settings.locale == "en-GB"
+    # sent once: a brightness set on the unit itself afterwards is not overwritten
+    rig.unit.settings = replace(settings, brightness=90)
+    await rig.run(30)
+    assert rig.unit.settings.brightness == 90
 
 
 async def test_the_calendar_version_survives_a_restart(tmp_path: Path) -> None:
@@ -409,7 +414,7 @@ async def test_the_zone_offset_follows_daylight_saving_time(tmp_path: Path) -> N
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-async def test_a_week_with_a_unit_follows_the_schedule_and_warms_up_on_time(
+async def test_six_days_with_a_unit_learn_the_house_and_warm_up_on_time(
     tmp_path: Path,
 ) -> None:
     """Six simulated days: the bridge learns the house from the unit's readings alone,
