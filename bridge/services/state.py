@@ -17,6 +17,7 @@ from bridge.core.payloads import boiler as b
 from bridge.core.payloads.boiler_names import BOILER_COUNTER_IDS, FAULT_FLAGS
 from bridge.core.payloads.native import BridgeInfo, Energy, LinkInfo, NativeState
 from bridge.core.payloads.options import Options
+from bridge.opentherm.master_schedule import Targets
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from bridge.opentherm.ids import DecodedValue
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
-    from bridge.opentherm.master_schedule import Targets
     from bridge.services.thermostat import ThermostatService
     from bridge.services.unit import UnitService
 
@@ -126,7 +126,7 @@ def reported_targets(state: BoilerState) -> b.BoilerTargets:
     setpoint = state.number(1)
     return b.BoilerTargets(
         ch_enable=bool(master_status is not None and master_status & 1),
-        control_setpoint=10.0 if setpoint is None else setpoint,
+        control_setpoint=Targets().control_setpoint if setpoint is None else setpoint,
         max_modulation=None,
         dhw_enable=None if master_status is None else bool(master_status & 2),
         dhw_setpoint=state.number(56),
