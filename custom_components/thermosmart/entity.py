@@ -164,6 +164,11 @@ class ThermoSmartUnitEntity(CoordinatorEntity[ThermoSmartCoordinator]):
         """What the bridge knows of the unit now (None: no longer registered)."""
         return self.coordinator.data.unit(self.hardware_id)
 
+    def option_value(self, option: str) -> Any:
+        """The bridge option that holds this setting (None while unset or not shown)."""
+        options = self.state_data.options
+        return None if options is None else getattr(options, option)
+
     @property
     def available(self) -> bool:
         """Available while the bridge is reachable and the unit polls."""

@@ -233,10 +233,7 @@ class ThermoSmartUnitNumber(ThermoSmartUnitEntity, NumberEntity):
     @property
     def native_value(self) -> float | None:
         """The bridge's option, or None while unset."""
-        options = self.state_data.options
-        value: float | None = (
-            None if options is None else getattr(options, self.entity_description.option)
-        )
+        value: float | None = self.option_value(self.entity_description.option)
         return value
 
     @thermosmart_exception_handler

@@ -74,10 +74,7 @@ class ThermoSmartUnitSelect(ThermoSmartUnitEntity, SelectEntity):
     @property
     def current_option(self) -> str | None:
         """The bridge's option as a state key, or None while unset."""
-        options = self.state_data.options
-        value: str | None = (
-            None if options is None else getattr(options, self.entity_description.option)
-        )
+        value: str | None = self.option_value(self.entity_description.option)
         return None if value is None else state_key(value)
 
     @thermosmart_exception_handler
