@@ -38,6 +38,7 @@ from bridge.core.unit import DISPLAYS, SOURCES, STATUS_LEDS
 from bridge.core.validation import ValidationError
 from bridge.opentherm.links.base import LinkState
 from bridge.storage.settings import UNIT_CALENDAR
+from bridge.storage.units import SEEN_RESOLUTION_S
 from bridge.unit.calendar import (
     Calendar,
     calendar_from_schedule,
@@ -86,7 +87,10 @@ class _Live:
     """What a unit said on its last poll, and what the bridge last sent it."""
 
     last_seen: float | None = None
-    connected: bool = False
+    """Its last poll: this run's, else the stored one (to the minute)."""
+    connected: bool | None = None
+    """True while it polls; False once silent for the link's silence; None before
+    either is known (not heard from since the bridge started, less than that ago)."""
     revision: int | None = None
     firmware: str | None = None
     room: float | None = None
@@ -118,6 +122,7 @@ class UnitService:
         self._calendar_cache: tuple[tuple[Any, ...], Calendar, str] | None = None
         self._logged: dict[str, float] = {}
         self._lock = asyncio.Lock()
+        self._started = clock.time()
 
     # -- registrations ------------------------------------------------------------
 
@@ -133,6 +138,8 @@ class UnitService:
             live = self._live.setdefault(unit.hardware_id, _Live())
             live.revision = live.revision or unit.revision
             live.firmware = live.firmware or unit.firmware
+            if live.last_seen is None:
+                live.last_seen = unit.last_seen
 
     def house_unit(self) -> str | None:
         """The hardware id of the house's thermostat unit, if one is registered."""
@@ -202,8 +209,9 @@ class UnitService:
         hardware_id = poll.hardware_id
         live = self._live.setdefault(hardware_id, _Live())
         before = self._view_key(hardware_id, live)
-        live.last_seen = self._clock.time()
+        now = live.last_seen = self._clock.time()
         live.connected = True
+        await self._note_seen(hardware_id, now)
         if poll.init:
             live.sent.clear()
             live.dial = None
@@ -228,6 +236,16 @@ class UnitService:
             await self._take_dial(poll, live)
         if self._view_key(hardware_id, live) != before:
             self._thermostat.notify_state()
+
+    async def _note_seen(self, hardware_id: str, now: float) -> None:
+        """Keep the unit's last poll in the database, to the minute."""
+        unit = self._units.get(hardware_id)
+        if unit is None:
+            return
+        stored = unit.last_seen
+        if stored is None or not 0.0 <= now - stored < SEEN_RESOLUTION_S:
+            await self._db.units.note_seen(hardware_id, now)
+            self._units[hardware_id] = replace(unit, last_seen=now)
 
     async def _take_dial(self, poll: Poll, live: _Live) -> None:
         """A new dial setpoint on the house's unit becomes a manual target."""
@@ -360,16 +378,34 @@ class UnitService:
         return {hardware_id: unit.house for hardware_id, unit in self._units.items()}
 
     def check(self) -> None:
-        """Mark units that stopped polling as gone (and tell listeners)."""
+        """Mark units that stopped polling as gone (and tell listeners).
+
+        A unit not heard from since the bridge started is gone once the bridge
+        has run for the link's silence without its poll.
+        """
         link_state = self._link.check()
         now = self._clock.time()
         changed = False
         for hardware_id, live in self._live.items():
-            gone = live.last_seen is None or now - live.last_seen > self._link.silence_s
-            if live.connected and gone:
-                live.connected = False
-                changed = True
+            if live.connected is False:
+                continue
+            since = live.last_seen if live.connected and live.last_seen is not None else None
+            if now - (self._started if since is None else since) <= self._link.silence_s:
+                continue
+            live.connected = False
+            changed = True
+            if since is not None:
                 _LOGGER.warning("ThermoSmart wall unit %s stopped polling", hardware_id)
+            elif live.last_seen is not None:
+                _LOGGER.warning(
+                    "ThermoSmart wall unit %s has not polled since the bridge started", hardware_id
+                )
+            else:
+                _LOGGER.warning(
+                    "ThermoSmart wall unit %s has never polled: point it at this bridge"
+                    " (docs/thermosmart-unit.md)",
+                    hardware_id,
+                )
         if changed:
             self._thermostat.notify_state()
             if link_state != LinkState.CONNECTED:

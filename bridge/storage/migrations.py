@@ -198,6 +198,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE UNIQUE INDEX units_one_house ON units (house) WHERE house = 1",
         ),
     ),
+    Migration(
+        5,
+        "When each wall unit last polled",
+        (
+            # Unix seconds of the unit's last poll (kept to the minute; NULL: never polled),
+            # so a unit that stays silent after the bridge restarts is still reported
+            "ALTER TABLE units ADD COLUMN last_seen REAL",
+        ),
+    ),
 )
 
 

@@ -40,18 +40,26 @@ class Unit:
     firmware: str | None
     calendar_version: int | None
     """The calendar version the unit last received (None: none yet)."""
+    last_seen: float | None = None
+    """When the unit last polled, Unix seconds, to within :data:`SEEN_RESOLUTION_S`
+    (None: never)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able fields."""
         return asdict(self)
 
 
-_SELECT = "SELECT hardware_id, house, created, revision, firmware, calendar_version FROM units"
+SEEN_RESOLUTION_S = 60.0
+"""A unit's last poll is written at most this often (it polls every few seconds)."""
+
+_SELECT = (
+    "SELECT hardware_id, house, created, revision, firmware, calendar_version, last_seen FROM units"
+)
 
 
 def _unit(row: Sequence[Any]) -> Unit:
-    hardware_id, house, created, revision, firmware, version = row
-    return Unit(hardware_id, bool(house), created, revision, firmware, version)
+    hardware_id, house, created, revision, firmware, version, last_seen = row
+    return Unit(hardware_id, bool(house), created, revision, firmware, version, last_seen)
 
 
 def read_units(conn: sqlite3.Connection) -> list[Unit]:
@@ -148,5 +156,13 @@ class UnitRepo:
 
         await self._worker.write(run)
 
+    async def note_seen(self, hardware_id: str, ts: float) -> None:
+        """Record that ``hardware_id`` polled at ``ts`` (callers keep to :data:`SEEN_RESOLUTION_S`)."""
 
-__all__ = ["Unit", "UnitRepo", "read_units"]
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE units SET last_seen = ? WHERE hardware_id = ?", (ts, hardware_id))
+
+        await self._worker.write(run)
+
+
+__all__ = ["SEEN_RESOLUTION_S", "Unit", "UnitRepo", "read_units"]

@@ -167,6 +167,6 @@ class ThermoSmartUnitConnectivity(ThermoSmartUnitEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool | None:
-        """The unit polled within the last 3 minutes."""
+        """The unit polled within the last 3 minutes (unknown just after the bridge starts)."""
         unit: WallUnit | None = self.unit
         return None if unit is None else unit.connected

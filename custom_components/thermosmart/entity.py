@@ -173,7 +173,7 @@ class ThermoSmartUnitEntity(CoordinatorEntity[ThermoSmartCoordinator]):
     def available(self) -> bool:
         """Available while the bridge is reachable and the unit polls."""
         unit = self.unit
-        return super().available and unit is not None and unit.connected
+        return super().available and unit is not None and unit.connected is True
 
 
 class ThermoSmartDescribedEntity(ThermoSmartEntity):

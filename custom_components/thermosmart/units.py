@@ -8,8 +8,11 @@ when a unit is no longer registered its device, and with it its entities,
 is removed. A unit's model and firmware follow what it reports (a unit
 registered while the bridge runs has a device before its first poll tells
 them). The bridge marks a unit disconnected when it has not polled for
-3 minutes: its entities then become unavailable and an issue tells the
-user; the issue goes away when the unit polls again or is removed.
+3 minutes, or, after the bridge restarts, when it has not polled in its first
+3 minutes (it keeps each unit's last poll across restarts): its entities then
+become unavailable and an issue tells the user; the issue goes away when the
+unit polls again or is removed. A unit that never polled raises none: it is
+not set up yet.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class UnitWatcher:
         silent = {
             unit.hardware_id: unit
             for unit in state.units or ()
-            if not unit.connected and unit.last_seen is not None
+            if unit.connected is False and unit.last_seen is not None
         }
         for hardware_id in self._issues - set(silent):
             ir.async_delete_issue(

@@ -1016,6 +1016,7 @@ ALLOWED_COLUMNS = {
         "revision",
         "firmware",
         "calendar_version",
+        "last_seen",
     },
     "sqlite_sequence": {"name", "seq"},  # SQLite's own AUTOINCREMENT bookkeeping
 }

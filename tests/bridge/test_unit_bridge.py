@@ -247,6 +247,43 @@ async def test_a_silent_unit_counts_as_gone_and_back_when_it_polls(rig: Rig) -> 
     assert b.native_state()["units"][0]["connected"] is True
 
 
+async def test_a_unit_silent_after_a_bridge_restart_is_gone_with_its_last_poll(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    await register(data)
+    clock = VirtualClock(START)
+    unit = SimUnit(SimWorld(seed=4, start=START), hardware_id=HWID, password=PASSWORD)
+    async with unit_bridge(data, clock) as first:
+        r = Rig(first, clock, unit)
+        await r.run(130)  # the last poll is kept to the minute: at 0 s and 120 s
+        last_poll = clock.time()
+        await r.close()
+    assert first.native_state()["units"][0]["connected"] is True
+    caplog.set_level(logging.WARNING, logger="bridge.services.unit")
+    async with unit_bridge(data, clock) as second:
+        [unit_now] = second.native_state()["units"]
+        # not heard from yet, but not silent for long enough either; its last poll is kept
+        assert unit_now["connected"] is None
+        assert last_poll - 60 <= unit_now["last_seen"] <= last_poll
+        for _ in range(17):  # 170 s: the silence (180 s) is not over
+            await clock.advance(10)
+            await settle()
+        assert second.native_state()["units"][0]["connected"] is None
+        for _ in range(2):
+            await clock.advance(10)
+            await settle()
+        [unit_now] = second.native_state()["units"]
+        assert unit_now["connected"] is False
+        assert last_poll - 60 <= unit_now["last_seen"] <= last_poll
+        assert caplog.text.count(f"{HWID} has not polled since the bridge started") == 1
+        r = Rig(second, clock, unit)
+        await r.run(5)
+        [unit_now] = second.native_state()["units"]
+        assert (unit_now["connected"], unit_now["last_seen"]) == (True, clock.time())
+        await r.close()
+
+
 async def test_unit_settings_reach_the_unit_once(rig: Rig) -> None:
     b = rig.bridge
     await rig.run(10)

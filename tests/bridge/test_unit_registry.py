@@ -78,6 +78,7 @@ async def test_a_bad_id_or_password_is_refused_and_nothing_is_stored(
 async def test_the_password_is_never_exported(db: Database) -> None:
     await db.units.add("TS100001", "hunter22")
     await db.units.note_device("TS100001", 5, "A30050046")
+    await db.units.note_seen("TS100001", T0 + 5)
     exported = await db.export()
     assert exported["units"] == [
         {
@@ -87,6 +88,7 @@ async def test_the_password_is_never_exported(db: Database) -> None:
             "revision": 5,
             "firmware": "A30050046",
             "calendar_version": None,
+            "last_seen": T0 + 5,
         }
     ]
     assert "hunter22" not in json.dumps(exported)

@@ -22,6 +22,9 @@ class StoredUnit:
     revision: int | None = spec(description="hardware revision 1-5, as the unit last said")
     firmware: str | None
     calendar_version: int | None = spec(description="the calendar version the unit last received")
+    last_seen: Timestamp | None = spec(
+        description="when the unit last polled, to the minute (null: never)"
+    )
 
 
 @model
@@ -39,8 +42,13 @@ class WallUnit:
 
     hardware_id: str
     house: bool = spec(description="this unit is the house's thermostat")
-    connected: bool = spec(description="the unit polled within the last few minutes")
-    last_seen: Timestamp | None
+    connected: bool | None = spec(
+        description="the unit polled within the last few minutes; null: not yet heard from"
+        " since the bridge started, and the bridge has not run those minutes yet"
+    )
+    last_seen: Timestamp | None = spec(
+        description="the unit's last poll (kept across restarts, to the minute)"
+    )
     revision: int | None = spec(description="hardware revision 1-5")
     firmware: str | None
     room_temperature: float | None = spec(description="°C, as the unit measures it")

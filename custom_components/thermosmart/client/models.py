@@ -394,14 +394,16 @@ class UnitPid(JsonModel):
 class WallUnit(JsonModel):
     """A registered ThermoSmart wall unit and what it said on its last poll.
 
-    ``connected`` turns false when the unit has not polled for a few minutes;
+    ``connected`` turns false when the unit has not polled for a few minutes
+    (None: not heard from since the bridge started, which was less than that ago);
+    ``last_seen`` is its last poll, kept by the bridge across restarts;
     ``house`` marks the house's thermostat unit; ``revision`` (1-5) and
     ``firmware`` are None until the unit first polled.
     """
 
     hardware_id: str
     house: bool = False
-    connected: bool = False
+    connected: bool | None = None
     last_seen: datetime | None
     revision: int | None
     firmware: str | None

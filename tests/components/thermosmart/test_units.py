@@ -9,6 +9,7 @@ Assistant by the bridge's push.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
@@ -24,6 +25,7 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.sim.world import SimWorld
 from bridge.unit.sim import SimUnit
@@ -31,9 +33,9 @@ from custom_components.thermosmart import async_remove_config_entry_device
 from custom_components.thermosmart.const import DOMAIN
 from custom_components.thermosmart.diagnostics import async_get_device_diagnostics
 from custom_components.thermosmart.units import unit_issue_id
-from tests.bridge.unit_rig import HWID, PASSWORD, START, Rig, settle
+from tests.bridge.unit_rig import HWID, PASSWORD, START, Rig, register, settle, unit_bridge
 
-from .conftest import setup_integration, wait_until
+from .conftest import entry_for, setup_integration, wait_until
 
 SECOND = "TS654321"
 SECOND_PASSWORD = "other-pw"
@@ -244,6 +246,38 @@ async def test_a_silent_unit_goes_unavailable_with_an_issue_until_it_polls_again
     assert hass.states.get(room).state != STATE_UNAVAILABLE
     assert hass.states.get(language).state == "unknown"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+
+
+async def test_a_unit_silent_since_the_bridge_restarted_raises_the_issue(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    data = tmp_path / "restarted"
+    await register(data)
+    clock = VirtualClock(START)
+    unit = SimUnit(SimWorld(seed=4, start=START), hardware_id=HWID, password=PASSWORD)
+    async with unit_bridge(data, clock) as first:
+        before = Rig(first, clock, unit)
+        await before.run(10)
+        await before.close()
+    async with unit_bridge(data, clock) as bridge:  # the unit does not poll again
+        token = (await bridge.db.auth.create_token("Home Assistant")).token
+        entry = entry_for(bridge, token)
+        await setup_integration(hass, entry)
+        connectivity = unit_entity(hass, bridge, HWID, "connectivity")
+        issue = unit_issue_id(entry.entry_id, HWID)
+        # just after the start: not known yet, and no issue
+        assert hass.states.get(connectivity).state == "unknown"
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+        for _ in range(20):  # 200 s without a poll; the bridge looks every 10 s
+            await clock.advance(10)
+            await settle()
+        await wait_until(hass, lambda: hass.states.get(connectivity).state == "off")
+        registered = ir.async_get(hass).async_get_issue(DOMAIN, issue)
+        assert registered is not None
+        assert registered.translation_placeholders is not None
+        # the first poll of the bridge's previous run (the next would be kept a minute later)
+        assert registered.translation_placeholders["last_seen"] == "2026-01-01T00:00:05+00:00"
+        assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_a_unit_registered_while_running_becomes_a_device_and_goes_when_removed(
