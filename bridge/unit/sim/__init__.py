@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
+from bridge.unit.pid import STOCK_PID
 from bridge.unit.sim.model import (
     CONTROL_STEP_S,
     DEFAULT_TARGET,
     SERVER_HOLD_S,
-    STOCK_PID,
     SimUnit,
     UnitSettings,
 )

@@ -11,10 +11,8 @@ What it does, as the real unit does (``THERMOSMART_UNIT.md``):
 * **Drives the boiler** as its OpenTherm master: every
   :data:`CONTROL_STEP_S` seconds it reads the status (ID 0, its master flags
   enabling heating and hot water) and writes the control setpoint (ID 1)
-  from its own PID on the room error: flow = target + kp·(e + ∫e/ti + td·ė),
-  clamped to 0 … the boiler's maximum (ID 57); the integral stops while the
-  flow is clamped; heating is enabled while the flow asked for is more than
-  :data:`DEMAND_MARGIN_K` above the target. The ids it reports (``ot*``) are
+  from its own PID on the room error (:class:`~bridge.unit.pid.PidLoop`),
+  up to the boiler's maximum (ID 57). The ids it reports (``ot*``) are
   read from the boiler when it polls; what the boiler does not answer is
   ``DEAD``.
 * **Follows**, by priority: pause (``PAUSE``: it holds
@@ -46,6 +44,7 @@ from bridge.opentherm.frame import Frame, MsgType
 from bridge.opentherm.sim.world import PHYSICS_STEP_S, SimWorld
 from bridge.unit.calendar import SOURCE_EXCEPTION, Calendar, CalendarTarget, calendar_target
 from bridge.unit.limits import TARGET_RANGE
+from bridge.unit.pid import STOCK_PID, PidLoop
 from bridge.unit.protocol import (
     OPENTHERM_IDS,
     REVISIONS,
@@ -66,23 +65,18 @@ __all__ = [
     "DEFAULT_TARGET",
     "SERVER_HOLD_POLLS",
     "SERVER_HOLD_S",
-    "STOCK_PID",
     "SimUnit",
     "UnitSettings",
 ]
 
 #: How often the unit runs its PID and talks to the boiler (s): the world's physics step.
 CONTROL_STEP_S = PHYSICS_STEP_S
-#: The PID a unit leaves the factory with.
-STOCK_PID = Pid(kp=15.0, ti=3600.0, td=0.0)
 #: What a unit holds before it has any calendar (°C).
 DEFAULT_TARGET = 20.0
 #: How long a server's SVSET holds at least without an answer from the server (s)…
 SERVER_HOLD_S = 60.0
 #: …or this many poll intervals, when its throttle makes them longer.
 SERVER_HOLD_POLLS = 3
-#: Heating is on while the PID asks for a flow this much above the target (K).
-DEMAND_MARGIN_K = 2.0
 #: The boiler's maximum flow when it does not say (ID 57), °C.
 _FALLBACK_MAX_FLOW_C = 80.0
 # The firmware each revision reports: made-up versions in the spec's form
@@ -135,8 +129,9 @@ class SimUnit:
         self.restarts = 0
         self._clock_error = clock_error_s
         self._next_control = world.now
-        self._max_flow = self._read_max_flow()
+        self._loop = PidLoop(self.settings.pid, self._read_max_flow())
         self.calendars_received = 0
+        self.pids_received = 0
         self._boot()
 
     def _boot(self) -> None:
@@ -149,10 +144,7 @@ class SimUnit:
         self._dial: float | None = None
         self._dial_block: tuple[str, int, int] | None = None
         self._init_pending = True
-        self._integral = 0.0
-        self._last_error: float | None = None
-        self.flow_setpoint = 0.0
-        self.heating = False
+        self._loop = PidLoop(self.settings.pid, self._loop.max_flow)
 
     # ------------------------------------------------------------ time
 
@@ -266,24 +258,19 @@ class SimUnit:
             return _FALLBACK_MAX_FLOW_C
         return decode_f8_8(answer.value)
 
+    @property
+    def flow_setpoint(self) -> float:
+        """The flow temperature its PID last asked of the boiler (°C; 0 while not heating)."""
+        return self._loop.flow
+
+    @property
+    def heating(self) -> bool:
+        """Whether its PID last asked the boiler to heat."""
+        return self._loop.heating
+
     def _control(self) -> None:
         target, _, hot_water = self._resolve()
-        pid = self.settings.pid
-        error = target - self.room_reading()
-        dt = CONTROL_STEP_S
-        derivative = 0.0 if self._last_error is None else (error - self._last_error) / dt
-        self._last_error = error
-        integral_term = self._integral / pid.ti if pid.ti > 0 else 0.0
-        raw = target + pid.kp * (error + integral_term + pid.td * derivative)
-        flow = min(self._max_flow, max(0.0, raw))
-        saturated = (raw > self._max_flow and error > 0) or (raw < 0.0 and error < 0)
-        if pid.ti > 0 and not saturated:
-            self._integral += error * dt
-            # the integral alone never asks for more than the whole flow range
-            bound = self._max_flow * pid.ti / pid.kp if pid.kp > 0 else 0.0
-            self._integral = min(bound, max(-bound, self._integral))
-        self.heating = flow > target + DEMAND_MARGIN_K
-        self.flow_setpoint = round(flow, 1) if self.heating else 0.0
+        self._loop.step(target, self.room_reading(), CONTROL_STEP_S)
         flags = (_MASTER_CH if self.heating else 0) | (_MASTER_DHW if hot_water else 0)
         self._ot(MsgType.READ_DATA, 0, flags << 8)
         self._ot(MsgType.WRITE_DATA, 1, encode_f8_8(self.flow_setpoint))
@@ -355,7 +342,8 @@ class SimUnit:
             settings = replace(settings, display=answer.display)
         if answer.pid is not None:
             settings = replace(settings, pid=answer.pid)
-            self._integral = 0.0
+            self._loop.reset(answer.pid)
+            self.pids_received += 1
         if answer.throttle is not None:
             settings = replace(settings, throttle=answer.throttle)
         self.settings = settings
