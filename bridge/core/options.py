@@ -26,7 +26,10 @@ sent to every registered unit (``None``: the unit keeps its own):
 - ``unit_calibration``: added to the unit's room reading, -2.5…+2.5 K;
 - ``unit_language``: the display language (``nl-NL``, ``nl-BE``, ``de-DE``,
   ``fr-FR``, ``fr-BE``, ``en-GB``);
-- ``unit_poll_throttle``: 0 polls every 5 s; N ≥ 1 stretches the delay.
+- ``unit_poll_throttle``: 0 polls every 5 s; N ≥ 1 stretches the delay;
+- ``unit_pid_tuning``: send the house's unit the PID parameters the bridge
+  proposes from the learned house (:mod:`bridge.unit.tuning`); turned off
+  again, the unit gets back the parameters it had. Default false.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "unit_calibration": None,
     "unit_language": None,
     "unit_poll_throttle": None,
+    "unit_pid_tuning": False,
 }
 
 UNIT_CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
@@ -75,7 +79,12 @@ UNIT_WHOLE_NUMBERS: Final[Mapping[str, tuple[int, int]]] = {
     "unit_poll_throttle": THROTTLE_RANGE,
 }
 """The wall unit's settings that take a whole number in a range."""
-UNIT_OPTIONS: Final = ("unit_calibration", *UNIT_CHOICES, *UNIT_WHOLE_NUMBERS)
+UNIT_OPTIONS: Final = (
+    "unit_calibration",
+    *UNIT_CHOICES,
+    *UNIT_WHOLE_NUMBERS,
+    "unit_pid_tuning",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +134,7 @@ def check(changes: Mapping[str, Any], limits: BoilerLimits) -> dict[str, Any]:
     )
     errors.extend(
         {"field": key, "rule": "must be true or false"}
-        for key in ("preheat", "dhw_enable")
+        for key in ("preheat", "dhw_enable", "unit_pid_tuning")
         if key in changes and not isinstance(changes[key], bool)
     )
     if "heating_system" in changes and changes["heating_system"] not in HEATING_SYSTEMS:

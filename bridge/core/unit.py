@@ -32,6 +32,8 @@ CALIBRATION_RANGE: Final = (-2.5, 2.5)
 BRIGHTNESS_RANGE: Final = (0, 100)
 THROTTLE_RANGE: Final = (0, 10)
 """Poll throttle factor: 0 polls every 5 s; N ≥ 1 stretches the delay 10, 15, 20 … s."""
+PID_REASONS: Final = ("overshoot", "slow")
+"""Why the bridge proposes other PID parameters for a unit."""
 SETPOINT_RANGE: Final = (5.0, 25.0)
 """What the unit takes as a target (``SVSET`` 50-250 tenths)."""
 
@@ -57,6 +59,7 @@ __all__ = [
     "HARDWARE_ID_MAX",
     "LOCALES",
     "PASSWORD_MAX",
+    "PID_REASONS",
     "SETPOINT_RANGE",
     "SOURCES",
     "STATUS_LEDS",

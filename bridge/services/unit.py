@@ -9,7 +9,15 @@ checked whole, and then:
   controls, records and learns on them;
 - a turn of the dial (``src`` manual with a new ``csv``) becomes a manual
   target, pushed to every client like any other change;
-- the unit's model, firmware, source and PID are kept for the native state.
+- the unit's model, firmware, source and PID are kept for the native state;
+  the first PID it reports is stored as its own.
+
+Once the learner is ready, the bridge works out (at most once a day, in a
+worker thread) whether other PID parameters would do better on the learned
+house than the house unit's own (:mod:`bridge.unit.tuning`); the proposal is
+in the native state, and sent to the unit while the option
+``unit_pid_tuning`` is on. With the option off, a unit that runs other
+parameters than its own gets its own back.
 
 The answer carries the bridge's target (``SVSET``: the schedule's target,
 moved earlier by the warm-up the learner plans), pause, the outside
@@ -33,9 +41,11 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
-from bridge.core.payloads.unit import UnitPid, WallUnit
+from bridge.core.options import control_config
+from bridge.core.payloads.unit import PidFigures, UnitPid, UnitPidProposal, WallUnit
 from bridge.core.unit import DISPLAYS, SOURCES, STATUS_LEDS
 from bridge.core.validation import ValidationError
+from bridge.learning.screening import ASSUMED_BOILER_W
 from bridge.opentherm.links.base import LinkState
 from bridge.storage.settings import UNIT_CALENDAR
 from bridge.storage.units import SEEN_RESOLUTION_S
@@ -49,6 +59,7 @@ from bridge.unit.limits import clamp_target
 from bridge.unit.protocol import (
     Answer,
     InitBlock,
+    Pid,
     Poll,
     UnitProtocolError,
     UnitSource,
@@ -59,6 +70,7 @@ from bridge.unit.protocol import (
     render_answer,
     split_request,
 )
+from bridge.unit.tuning import LoopFigures, PidProposal, Plant, propose
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
@@ -76,6 +88,9 @@ UNREGISTERED_LOG_S: Final = 3600.0
 WATCH_S: Final = 10.0
 """How often the service re-reads the registrations and checks which units stopped polling."""
 DEFAULT_LOCALE: Final = "nl-NL"
+PROPOSE_EVERY_S: Final = 86400.0
+"""The PID proposal is worked out again at most once a day (the learned house changes
+slowly); at once when the unit's own parameters become known."""
 
 
 class UnitRefused(Exception):
@@ -123,6 +138,10 @@ class UnitService:
         self._logged: dict[str, float] = {}
         self._lock = asyncio.Lock()
         self._started = clock.time()
+        self._proposal: PidProposal | None = None
+        self._proposal_for: tuple[float, float, float] | None = None
+        """The own PID the proposal was worked out for."""
+        self._proposed_at: float | None = None
 
     # -- registrations ------------------------------------------------------------
 
@@ -221,6 +240,11 @@ class UnitService:
         live.setpoint = poll.dial_setpoint
         if poll.pid is not None:
             live.pid = UnitPid(kp=poll.pid.kp, ti=poll.pid.ti, td=poll.pid.td)
+            unit = self._units.get(hardware_id)
+            if unit is not None and unit.own_pid is None:
+                own = (poll.pid.kp, poll.pid.ti, poll.pid.td)
+                await self._db.units.note_own_pid(hardware_id, own)
+                self._units[hardware_id] = replace(unit, own_pid=own)
         if (poll.revision, poll.firmware) != (live.revision, live.firmware) and (
             poll.revision is not None or poll.firmware is not None
         ):
@@ -297,9 +321,22 @@ class UnitService:
                 live, "status_led", _index(STATUS_LEDS, options["unit_status_led"])
             ),
             display=self._changed(live, "display", _index(DISPLAYS, options["unit_display"])),
-            pid=None,
+            pid=self._pid_for(poll, live, bool(options["unit_pid_tuning"])),
             throttle=self._changed(live, "throttle", options["unit_poll_throttle"]),
         )
+
+    def _pid_for(self, poll: Poll, live: _Live, tuning: bool) -> Pid | None:
+        """The PID to send the house's unit: the proposal while ``tuning`` is on, else its
+        own; None when it runs that already or was sent it (its next poll says)."""
+        unit = self._units.get(poll.hardware_id)
+        if poll.pid is None or unit is None or not unit.house or unit.own_pid is None:
+            return None
+        proposal = self._proposal if tuning else None
+        wanted = Pid(*unit.own_pid) if proposal is None else proposal.pid
+        if poll.pid == wanted or live.sent.get("pid") == wanted:
+            return None
+        live.sent["pid"] = wanted
+        return wanted
 
     @staticmethod
     def _changed(live: _Live, key: str, value: Any, *, force: bool = False) -> Any:
@@ -372,6 +409,48 @@ class UnitService:
             if self._registered() != registered:
                 self._thermostat.notify_state()  # clients see a unit added or removed at once
             self.check()
+            await self.update_proposal()
+
+    async def update_proposal(self) -> None:
+        """Work out the house unit's PID proposal when it is due (see the module notes)."""
+        house = self._units.get(self.house_unit() or "")
+        learning = self._thermostat.learning
+        snapshot = learning.snapshot
+        own = None if house is None else house.own_pid
+        if own is None or not snapshot.ready or snapshot.emitters is None:
+            if self._proposal is not None or self._proposed_at is not None:
+                self._proposal = self._proposal_for = self._proposed_at = None
+                self._thermostat.notify_state()
+            return
+        now = self._clock.time()
+        if (
+            own == self._proposal_for
+            and self._proposed_at is not None
+            and 0.0 <= now - self._proposed_at < PROPOSE_EVERY_S
+        ):
+            return
+        learner = learning.learner
+        plant = Plant(
+            model=learner.model,
+            emitters=snapshot.emitters,
+            max_heat_w=learning.boost_power_w() or learner.heat_source.max_w or ASSUMED_BOILER_W,
+            max_flow_c=control_config(self._thermostat.options()).max_ch_setpoint,
+        )
+        home = self._thermostat.state.programs.temperature("home")
+        proposal = await asyncio.to_thread(propose, plant, Pid(*own), target_c=home)
+        self._proposed_at, self._proposal_for = now, own
+        if proposal != self._proposal:
+            self._proposal = proposal
+            if proposal is not None:
+                _LOGGER.info(
+                    "Proposed PID for wall unit %s: kp %g, ti %g s, td %g s (%s)",
+                    house.hardware_id if house else "",
+                    proposal.pid.kp,
+                    proposal.pid.ti,
+                    proposal.pid.td,
+                    ", ".join(proposal.reasons),
+                )
+            self._thermostat.notify_state()
 
     def _registered(self) -> dict[str, bool]:
         """The registered units and which is the house's."""
@@ -443,10 +522,31 @@ class UnitService:
                     if live.source == UnitSource.MANUAL
                     else live.sent_setpoint,
                     pid=live.pid,
+                    pid_proposal=_proposal_view(self._proposal) if unit.house else None,
                     calendar_version=unit.calendar_version,
                 )
             )
         return out
+
+
+def _figures_view(figures: LoopFigures) -> PidFigures:
+    return PidFigures(
+        overshoot_k=figures.overshoot_k,
+        rise_s=None if figures.rise_s is None else round(figures.rise_s),
+        settled_error_k=figures.settled_error_k,
+    )
+
+
+def _proposal_view(proposal: PidProposal | None) -> UnitPidProposal | None:
+    if proposal is None:
+        return None
+    pid = proposal.pid
+    return UnitPidProposal(
+        pid=UnitPid(kp=pid.kp, ti=pid.ti, td=pid.td),
+        reasons=list(proposal.reasons),
+        own=_figures_view(proposal.current),
+        proposed=_figures_view(proposal.proposed),
+    )
 
 
 def _index(names: tuple[str, ...], value: str | None) -> int | None:

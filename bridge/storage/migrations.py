@@ -200,11 +200,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         5,
-        "When each wall unit last polled",
+        "When each wall unit last polled, and its own PID",
         (
             # Unix seconds of the unit's last poll (kept to the minute; NULL: never polled),
             # so a unit that stays silent after the bridge restarts is still reported
             "ALTER TABLE units ADD COLUMN last_seen REAL",
+            # the PID parameters the unit first reported, [kp, ti, td] (NULL: none yet):
+            # what it gets back when the owner turns the proposed parameters off
+            "ALTER TABLE units ADD COLUMN own_pid TEXT"
+            " CHECK (own_pid IS NULL OR json_array_length(own_pid) = 3)",
         ),
     ),
 )

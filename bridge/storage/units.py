@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -43,23 +44,37 @@ class Unit:
     last_seen: float | None = None
     """When the unit last polled, Unix seconds, to within :data:`SEEN_RESOLUTION_S`
     (None: never)."""
+    own_pid: tuple[float, float, float] | None = None
+    """The PID parameters ``(kp, ti, td)`` the unit first reported (None: none yet)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able fields."""
-        return asdict(self)
+        out = asdict(self)
+        out["own_pid"] = None if self.own_pid is None else list(self.own_pid)
+        return out
 
 
 SEEN_RESOLUTION_S = 60.0
 """A unit's last poll is written at most this often (it polls every few seconds)."""
 
 _SELECT = (
-    "SELECT hardware_id, house, created, revision, firmware, calendar_version, last_seen FROM units"
+    "SELECT hardware_id, house, created, revision, firmware, calendar_version, last_seen,"
+    " own_pid FROM units"
 )
 
 
+def _pid(text: str | None) -> tuple[float, float, float] | None:
+    if text is None:
+        return None
+    kp, ti, td = (float(v) for v in json.loads(text))
+    return (kp, ti, td)
+
+
 def _unit(row: Sequence[Any]) -> Unit:
-    hardware_id, house, created, revision, firmware, version, last_seen = row
-    return Unit(hardware_id, bool(house), created, revision, firmware, version, last_seen)
+    hardware_id, house, created, revision, firmware, version, last_seen, own_pid = row
+    return Unit(
+        hardware_id, bool(house), created, revision, firmware, version, last_seen, _pid(own_pid)
+    )
 
 
 def read_units(conn: sqlite3.Connection) -> list[Unit]:
@@ -161,6 +176,17 @@ class UnitRepo:
 
         def run(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE units SET last_seen = ? WHERE hardware_id = ?", (ts, hardware_id))
+
+        await self._worker.write(run)
+
+    async def note_own_pid(self, hardware_id: str, pid: tuple[float, float, float]) -> None:
+        """Keep the PID parameters the unit reported before the bridge changed any (once)."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE units SET own_pid = ? WHERE hardware_id = ? AND own_pid IS NULL",
+                (json.dumps(list(pid)), hardware_id),
+            )
 
         await self._worker.write(run)
 

@@ -31,6 +31,7 @@ DEFAULTS = {
     "unit_calibration": None,
     "unit_language": None,
     "unit_poll_throttle": None,
+    "unit_pid_tuning": False,
 }
 
 

@@ -1017,6 +1017,7 @@ ALLOWED_COLUMNS = {
         "firmware",
         "calendar_version",
         "last_seen",
+        "own_pid",
     },
     "sqlite_sequence": {"name", "seq"},  # SQLite's own AUTOINCREMENT bookkeeping
 }

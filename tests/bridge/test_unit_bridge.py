@@ -24,13 +24,14 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from bench.unit_pid import run_days
 from bridge.config import validate
 from bridge.core.clock import VirtualClock
 from bridge.daemon import Bridge
 from bridge.opentherm.links.base import LinkState
 from bridge.opentherm.sim.world import SimWorld
-from bridge.unit.protocol import UnitSource, build_request_path, encrypt_poll
-from bridge.unit.sim import SimUnit
+from bridge.unit.protocol import Pid, UnitSource, build_request_path, encrypt_poll
+from bridge.unit.sim import STOCK_PID, SimUnit
 from bridge.unit.sim.client import poll_once
 
 from .native_helpers import call, make_token
@@ -492,6 +493,64 @@ async def test_six_days_with_a_unit_learn_the_house_and_warm_up_on_time(
     assert max(late) <= 10 * 60, late
     assert preheated > 0
     assert sum(errors) / len(errors) < 0.3
+
+
+@pytest.mark.timeout(900)
+async def test_four_days_on_underfloor_bring_a_pid_proposal_the_unit_takes_and_gives_back(
+    tmp_path: Path,
+) -> None:
+    """The bridge learns an underfloor house from the unit, proposes other PID parameters
+    (the stock ones overshoot there), sends them only while the option is on and gives the
+    unit its own back after; on the simulator the proposal does overshoot less."""
+    data = tmp_path / "data"
+    await register(data)
+    clock = VirtualClock(START)
+    world = SimWorld("underfloor", seed=4, start=START, outside_sensor=True)
+    unit = SimUnit(world, hardware_id=HWID, password=PASSWORD)
+    async with unit_bridge(data, clock) as b:
+        await b.thermostat.set_options({"unit_poll_throttle": 10})  # a poll every 55 s
+        r = Rig(b, clock, unit)
+        await r.run(4 * 86400, step=55)
+        proposal = None
+        for _ in range(120):  # worked out in a worker thread: give it real time
+            await r.run(55, step=55)
+            await asyncio.sleep(0.2)
+            proposal = b.native_state()["units"][0]["pid_proposal"]
+            if proposal is not None:
+                break
+        assert proposal is not None
+        assert proposal["reasons"] == ["overshoot"]
+        assert proposal["own"]["overshoot_k"] > 0.2
+        assert proposal["proposed"]["overshoot_k"] < proposal["own"]["overshoot_k"]
+        proposed = Pid(**proposal["pid"])
+        assert proposed != STOCK_PID
+        # the option is off: the unit keeps its own, and it is stored as its own
+        assert (unit.settings.pid, unit.pids_received) == (STOCK_PID, 0)
+        [stored] = await b.db.units.list()
+        assert stored.own_pid == (STOCK_PID.kp, STOCK_PID.ti, STOCK_PID.td)
+        token = await make_token(b)
+        async with aiohttp.ClientSession() as http:
+            status, body = await call(
+                http, b, "PUT", "/api/v1/options", token, json={"unit_pid_tuning": True}
+            )
+            assert status == 200, body
+            await r.run(5 * 55, step=55)
+            assert (unit.settings.pid, unit.pids_received) == (proposed, 1)  # sent once
+            assert b.native_state()["units"][0]["pid"] == proposal["pid"]
+            status, body = await call(
+                http, b, "PUT", "/api/v1/options", token, json={"unit_pid_tuning": False}
+            )
+            assert status == 200, body
+            await r.run(5 * 55, step=55)
+            assert (unit.settings.pid, unit.pids_received) == (STOCK_PID, 2)
+        await r.close()
+    # the simulator: the same two days on each
+    stock = run_days("underfloor", STOCK_PID, days=2)
+    tuned = run_days("underfloor", proposed, days=2)
+    assert tuned.overshoot_k < stock.overshoot_k / 2
+    assert tuned.settled_error_k < stock.settled_error_k
+    assert tuned.rise_min <= stock.rise_min + 15
+    assert tuned.gas_kwh <= 1.03 * stock.gas_kwh
 
 
 async def test_hot_water_off_reaches_the_unit_in_init_and_calendar(rig: Rig) -> None:

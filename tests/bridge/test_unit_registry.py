@@ -79,6 +79,8 @@ async def test_the_password_is_never_exported(db: Database) -> None:
     await db.units.add("TS100001", "hunter22")
     await db.units.note_device("TS100001", 5, "A30050046")
     await db.units.note_seen("TS100001", T0 + 5)
+    await db.units.note_own_pid("TS100001", (15.0, 3600.0, 0.0))
+    await db.units.note_own_pid("TS100001", (40.0, 7200.0, 0.0))  # kept once: the first
     exported = await db.export()
     assert exported["units"] == [
         {
@@ -89,6 +91,7 @@ async def test_the_password_is_never_exported(db: Database) -> None:
             "firmware": "A30050046",
             "calendar_version": None,
             "last_seen": T0 + 5,
+            "own_pid": [15.0, 3600.0, 0.0],
         }
     ]
     assert "hunter22" not in json.dumps(exported)
@@ -150,6 +153,7 @@ def test_unit_settings_are_checked_whole() -> None:
     }
     assert opts.check(good, UNIT) == {**good, "unit_calibration": -2.5}
     assert opts.check(dict.fromkeys(good), UNIT) == dict.fromkeys(good)
+    assert opts.check({"unit_pid_tuning": True}, UNIT) == {"unit_pid_tuning": True}
 
 
 @pytest.mark.parametrize(
@@ -167,6 +171,8 @@ def test_unit_settings_are_checked_whole() -> None:
         ("unit_status_led", "blink", "must be one of off, errors, activity"),
         ("unit_display", 0, "must be one of temperature, clock"),
         ("unit_language", "en-US", "must be one of nl-NL"),
+        ("unit_pid_tuning", None, "must be true or false"),
+        ("unit_pid_tuning", 1, "must be true or false"),
         ("max_ch_setpoint", 60, "the wall unit drives the boiler itself"),
         ("dhw_setpoint", 50, "the wall unit drives the boiler itself"),
     ],
@@ -182,12 +188,11 @@ def test_a_bad_unit_setting_is_refused_with_its_rule(key: str, value: object, ru
 
 def test_unit_settings_need_a_unit() -> None:
     with pytest.raises(ValidationError) as caught:
-        opts.check({"unit_brightness": 10}, GATEWAY)
+        opts.check({"unit_brightness": 10, "unit_pid_tuning": False}, GATEWAY)
+    rule = "needs a ThermoSmart wall unit (boiler URL thermosmart-unit://)"
     assert caught.value.errors == [
-        {
-            "field": "unit_brightness",
-            "rule": "needs a ThermoSmart wall unit (boiler URL thermosmart-unit://)",
-        }
+        {"field": "unit_brightness", "rule": rule},
+        {"field": "unit_pid_tuning", "rule": rule},
     ]
 
 

@@ -37,6 +37,11 @@ _UNIT_DISPLAY = "what the wall unit's display shows: temperature or clock" + _UN
 _UNIT_CALIBRATION = "added to the wall unit's room reading, K" + _UNIT
 _UNIT_LANGUAGE = "the wall unit's display language" + _UNIT
 _UNIT_THROTTLE = "the wall unit's poll throttle: 0 every 5 s, N >= 1 slower" + _UNIT
+_UNIT_PID_TUNING = (
+    "send the house's wall unit the PID parameters proposed from the learned house"
+    " (see the unit's pid_proposal); false: the unit gets back its own; default false;"
+    " wall units only"
+)
 
 
 @model
@@ -62,6 +67,7 @@ class Options:
     unit_poll_throttle: int | None = spec(
         minimum=THROTTLE_RANGE[0], maximum=THROTTLE_RANGE[1], description=_UNIT_THROTTLE
     )
+    unit_pid_tuning: bool = spec(description=_UNIT_PID_TUNING)
 
 
 @model
@@ -101,6 +107,7 @@ class OptionsChange:
         maximum=THROTTLE_RANGE[1],
         description=_UNIT_THROTTLE,
     )
+    unit_pid_tuning: bool | Unset = spec(default=UNSET, description=_UNIT_PID_TUNING)
 
 
 @model
