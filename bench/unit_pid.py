@@ -1,6 +1,7 @@
 """A wall unit's own PID, stock against the bridge's proposal, on the simulator.
 
-``python -m bench.unit_pid [--houses NAME ...] [--learn-days N] [--days N] [--json PATH]``
+``python -m bench.unit_pid [--houses NAME ...] [--learn-days N] [--days N] [--json PATH]
+[--save-learning DIR]``
 
 For each simulated house:
 
@@ -13,6 +14,10 @@ For each simulated house:
    06:00 to 22:00 (local time), sent as the server's target. No bridge is
    needed for this part: the unit is the boiler's master.
 
+``--save-learning DIR`` writes what the bridge learned of each house to
+``DIR/<house>_learning.json`` (the document its database keeps): the tests
+of the integration start a bridge from the underfloor one.
+
 Per run it reports, over the 20 °C periods: the mean overshoot above 20 °C
 (the highest of each period), the minutes from 06:00 until the room is
 within 0.2 K, the mean distance from 20 °C after that, and the gas used.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from dataclasses import asdict, dataclass
+import json
 from pathlib import Path
 import sys
 import tempfile
@@ -31,6 +37,7 @@ from typing import Any
 
 from bridge.opentherm.sim.house import PROFILE_NAMES
 from bridge.opentherm.sim.world import SimWorld
+from bridge.services.learning import STATE_NAME
 from bridge.unit.pid import STOCK_PID
 from bridge.unit.protocol import Answer, Pid
 from bridge.unit.sim import SimUnit, UnitSettings
@@ -144,8 +151,11 @@ async def learn(house: str, days: float) -> dict[str, Any]:
             finally:
                 await rig.close()
             [state] = bridge.native_state()["units"]
+            learning = bridge.thermostat.learning
+            await learning.save(bridge.db.learning)
+            stored = await bridge.db.learning.get(STATE_NAME)
     proposal: dict[str, Any] | None = state.get("pid_proposal")
-    return {"proposal": proposal}
+    return {"proposal": proposal, "learning": None if stored is None else stored.value}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learn-days", type=float, default=4.0)
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--save-learning", type=Path, default=None, metavar="DIR")
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     print(
@@ -163,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     for house in args.houses:
         learned = asyncio.run(learn(house, args.learn_days))
         proposal = learned["proposal"]
+        if args.save_learning is not None:
+            args.save_learning.mkdir(parents=True, exist_ok=True)
+            target = args.save_learning / f"{house}_learning.json"
+            target.write_text(json.dumps(learned["learning"], sort_keys=True) + "\n")
         entry: dict[str, Any] = {"proposal": proposal}
         runs: dict[str, tuple[Pid, DayFigures]] = {
             "stock": (STOCK_PID, run_days(house, STOCK_PID, days=args.days))

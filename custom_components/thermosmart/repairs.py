@@ -5,7 +5,9 @@ a missing outside-temperature entity (see :mod:`.outside`). A bridge
 whose API is older than the integration needs gets an issue with a fix
 flow: update the bridge, confirm, and the entry loads again. A refused
 token starts Home Assistant's re-authentication flow; the issue here says
-how to get a new pairing code and goes away when a pairing works.
+how to get a new pairing code and goes away when a pairing works. The
+wall units' issues are raised by :mod:`.units`; the PID proposal's fix flow
+(confirm, and the bridge sends the proposal to the unit) is here.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ ISSUE_BRIDGE_TOO_OLD: Final = "bridge_too_old"
 ISSUE_PAIRING_LOST: Final = "pairing_lost"
 ISSUE_OUTSIDE_ENTITY_MISSING: Final = "outside_entity_missing"
 """Raised by :mod:`.outside` when the entity chosen for the outside temperature is gone."""
+ISSUE_UNIT_PID_PROPOSAL: Final = "unit_pid_proposal"
+"""Raised by :mod:`.units` when the bridge proposes PID parameters for the house's unit."""
 
 
 def issue_id(kind: str, entry_id: str) -> str:
@@ -164,14 +168,60 @@ class BridgeTooOldRepairFlow(RepairsFlow):
         )
 
 
+class UnitPidProposalRepairFlow(RepairsFlow):
+    """Confirm, and the bridge sends its proposed PID parameters to the house's unit."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Fix the issue of one config entry."""
+        self._entry_id = entry_id
+
+    async def async_step_init(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Start with the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Turn the bridge's ``unit_pid_tuning`` option on."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or not hasattr(entry, "runtime_data"):
+            return self.async_abort(reason="entry_removed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = entry.runtime_data
+            try:
+                await data.client.set_options(unit_pid_tuning=True)
+            except ThermoSmartError:
+                errors["base"] = "cannot_connect"
+            else:
+                await data.coordinator.async_request_refresh()
+                return self.async_create_entry(data={})
+        issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema({}),
+            errors=errors,
+            description_placeholders=None if issue is None else issue.translation_placeholders,
+        )
+
+
+_FIX_FLOWS: Final = {
+    ISSUE_BRIDGE_TOO_OLD: BridgeTooOldRepairFlow,
+    ISSUE_UNIT_PID_PROPOSAL: UnitPidProposalRepairFlow,
+}
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The fix flow of a fixable issue (only a too old bridge has one)."""
+    """The fix flow of a fixable issue: a too old bridge, or a proposed unit PID."""
     entry_id = (data or {}).get("entry_id")
-    if not issue_id.startswith(f"{ISSUE_BRIDGE_TOO_OLD}_") or not isinstance(entry_id, str):
-        raise data_entry_flow.UnknownStep(f"issue {issue_id} has no fix flow")
-    return BridgeTooOldRepairFlow(entry_id)
+    for kind, flow in _FIX_FLOWS.items():
+        if issue_id.startswith(f"{kind}_") and isinstance(entry_id, str):
+            return flow(entry_id)
+    raise data_entry_flow.UnknownStep(f"issue {issue_id} has no fix flow")
 
 
 @callback

@@ -13,6 +13,12 @@ them). The bridge marks a unit disconnected when it has not polled for
 become unavailable and an issue tells the user; the issue goes away when the
 unit polls again or is removed. A unit that never polled raises none: it is
 not set up yet.
+
+When the bridge proposes PID parameters for the house's unit (it learned
+that the unit's own overshoot or are slow) and the owner has not turned them
+on, a fixable issue shows the figures; its fix turns the bridge's
+``unit_pid_tuning`` option on (the *Proposed PID* switch does the same). It
+goes away when the option is on or the bridge no longer proposes any.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from .client import BridgeState
 from .const import DOMAIN
 from .entity import unit_hardware_id, unit_identifier, unit_model
+from .repairs import ISSUE_UNIT_PID_PROPOSAL, issue_id
 
 if TYPE_CHECKING:
     from . import ThermoSmartConfigEntry
@@ -51,6 +58,7 @@ class UnitWatcher:
         self.hass = hass
         self.entry = entry
         self._issues: set[str] = set()
+        self._pid_issue: dict[str, str] | None = None
 
     @callback
     def async_update(self) -> None:
@@ -62,6 +70,7 @@ class UnitWatcher:
         self._async_remove_stale_devices(state)
         self._async_update_devices(state)
         self._async_update_issues(state)
+        self._async_update_pid_issue(state)
 
     @callback
     def _async_remove_stale_devices(self, state: BridgeState) -> None:
@@ -114,6 +123,42 @@ class UnitWatcher:
         self._issues = set(silent)
 
     @callback
+    def _async_update_pid_issue(self, state: BridgeState) -> None:
+        house = next((unit for unit in state.units or () if unit.house), None)
+        proposal = None if house is None else house.pid_proposal
+        tuning = state.options is not None and bool(state.options.unit_pid_tuning)
+        ident = issue_id(ISSUE_UNIT_PID_PROPOSAL, self.entry.entry_id)
+        if house is None or proposal is None or tuning:
+            if self._pid_issue is not None:
+                ir.async_delete_issue(self.hass, DOMAIN, ident)
+                self._pid_issue = None
+            return
+        placeholders = {
+            "name": self.entry.title,
+            "hardware_id": house.hardware_id,
+            "kp": f"{proposal.pid.kp:g}",
+            "ti": f"{proposal.pid.ti:g}",
+            "td": f"{proposal.pid.td:g}",
+            "own_overshoot": f"{proposal.own.overshoot_k:.2f}",
+            "own_error": f"{proposal.own.settled_error_k:.2f}",
+            "proposed_overshoot": f"{proposal.proposed.overshoot_k:.2f}",
+            "proposed_error": f"{proposal.proposed.settled_error_k:.2f}",
+        }
+        if placeholders == self._pid_issue:
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            ident,
+            data={"entry_id": self.entry.entry_id},
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_UNIT_PID_PROPOSAL,
+            translation_placeholders=placeholders,
+        )
+        self._pid_issue = placeholders
+
+    @callback
     def async_remove_issues(self) -> None:
         """Forget the issues (the entry is unloaded; the next setup looks again)."""
         for hardware_id in self._issues:
@@ -121,6 +166,10 @@ class UnitWatcher:
                 self.hass, DOMAIN, unit_issue_id(self.entry.entry_id, hardware_id)
             )
         self._issues = set()
+        ir.async_delete_issue(
+            self.hass, DOMAIN, issue_id(ISSUE_UNIT_PID_PROPOSAL, self.entry.entry_id)
+        )
+        self._pid_issue = None
 
 
 @callback

@@ -307,7 +307,7 @@ class ThermoSmartClient:
         Keys: ``preheat``, ``heating_system``, ``max_ch_setpoint``,
         ``dhw_enable``, ``dhw_setpoint``, and a wall unit's ``unit_brightness``,
         ``unit_status_led``, ``unit_display``, ``unit_calibration``,
-        ``unit_language``, ``unit_poll_throttle``. Raises
+        ``unit_language``, ``unit_poll_throttle``, ``unit_pid_tuning``. Raises
         :class:`ThermoSmartValidationError` naming the fields the bridge refused.
         Returns all the options now in effect.
         """

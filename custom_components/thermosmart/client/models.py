@@ -391,6 +391,25 @@ class UnitPid(JsonModel):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PidFigures(JsonModel):
+    """How a PID does on the house the bridge learned (its own figures)."""
+
+    overshoot_k: float
+    rise_s: float | None
+    settled_error_k: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnitPidProposal(JsonModel):
+    """PID parameters the bridge proposes for the house's unit, and the figures why."""
+
+    pid: UnitPid
+    reasons: tuple[str, ...]
+    own: PidFigures
+    proposed: PidFigures
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WallUnit(JsonModel):
     """A registered ThermoSmart wall unit and what it said on its last poll.
 
@@ -411,6 +430,7 @@ class WallUnit(JsonModel):
     source: str | None
     setpoint: float | None
     pid: UnitPid | None
+    pid_proposal: UnitPidProposal | None = None
     calendar_version: int | None
 
 
@@ -437,6 +457,7 @@ class Options(JsonModel):
     unit_calibration: float | None = None
     unit_language: str | None = None
     unit_poll_throttle: int | None = None
+    unit_pid_tuning: bool | None = None
 
 
 # -- predictions ---------------------------------------------------------------------------

@@ -216,6 +216,7 @@ async def test_options(bridge: Bridge, client: ThermoSmartClient) -> None:
         max_ch_setpoint=None,
         dhw_enable=True,
         dhw_setpoint=None,
+        unit_pid_tuning=False,
     )
     assert await client.options() == state.options
     changed = await client.set_options(heating_system="underfloor", preheat=False, dhw_setpoint=55)

@@ -106,6 +106,7 @@ async def test_a_unit_is_a_device_of_its_own_with_its_entities(
         "unit_status_led",
         "unit_display",
         "unit_language",
+        "unit_pid_tuning",
     }
     assert hass.states.get(unit_entity(hass, bridge, HWID, "connectivity")).state == "on"
     room = hass.states.get(unit_entity(hass, bridge, HWID, "room_temperature"))
