@@ -145,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
 # -- serving -------------------------------------------------------------------------
 
 
-def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """The server's TLS context for ``--tls-cert``/``--tls-key`` (TLS 1.2 or later), or None."""
     if cert is None and key is None:
         return None
     if cert is None or key is None:
@@ -331,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir: Path = args.data_dir or default_data_dir()
     try:
         if args.command is None:
-            context = _tls_context(args.tls_cert, args.tls_key)
+            context = tls_context(args.tls_cert, args.tls_key)
             update = _update(args.signing_key, args.update_manifest)
             logging.basicConfig(
                 level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -54,7 +54,9 @@ def signed_manifest(manifest_path: Path, key_path: Path) -> dict[str, Any]:
     try:
         manifest = parse_manifest(parse_json(_read(manifest_path, "update manifest")))
     except BodyError as err:
-        raise UpdateConfigError(f"the update manifest {manifest_path}: {err.message}") from None
+        raise UpdateConfigError(
+            f"the update manifest {manifest_path} is not valid JSON ({err.message})"
+        ) from None
     except ManifestError as err:
         raise UpdateConfigError(f"the update manifest {manifest_path}: {err.message}") from None
     return sign_manifest(manifest, key)

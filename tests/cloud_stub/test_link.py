@@ -1,0 +1,255 @@
+"""Linking a bridge to an owner's account: the device authorization grant (RFC 8628).
+
+The bridge's side is plain HTTP (the device authorization request, the token
+polls); the owner's side is a browser that logs in and answers the approval
+page, following its forms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import aiohttp
+import pytest
+from yarl import URL
+
+from tests.cloud_stub.browser import browser, log_in, only_form
+from tests.cloud_stub.conftest import (
+    BRIDGE_ID,
+    DEVICE_GRANT,
+    HW,
+    OWNER,
+    Cloud,
+    auth,
+    poll_link,
+    start_link,
+    thermostat_object,
+)
+
+
+async def _approval_page(
+    jar: aiohttp.ClientSession, cloud: Cloud, started: dict[str, Any], password: str
+) -> str:
+    """Open the bridge's link as the owner would, logging in on the way; the page."""
+    async with jar.get(started["verification_uri_complete"]) as resp:
+        assert resp.status == 200
+        page = await resp.text()
+    status, path, page = await log_in(jar, page, cloud.url, OWNER, password)
+    assert (status, path) == (200, "/device")
+    return page
+
+
+async def _decide(
+    jar: aiohttp.ClientSession, cloud: Cloud, page: str, decision: str
+) -> tuple[int, str]:
+    action, fields = only_form(page)
+    assert action == "/device/decision"
+    fields["decision"] = decision
+    async with jar.post(f"{cloud.url}{action}", data=fields) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_a_bridge_is_linked_once_the_owner_approves_on_the_page(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    _, password = cloud.store.create_owner(OWNER)
+    started = await start_link(http, cloud)
+    assert set(started) == {
+        "device_code",
+        "user_code",
+        "verification_uri",
+        "verification_uri_complete",
+        "expires_in",
+        "interval",
+    }
+    assert started["verification_uri"] == f"{cloud.url}/device"
+    assert URL(started["verification_uri_complete"]).query["user_code"] == started["user_code"]
+    assert (started["expires_in"], started["interval"]) == (600, 5)
+    code = started["user_code"]
+    assert len(code) == 9
+    assert code[4] == "-"
+    assert set(code.replace("-", "")) <= set("BCDFGHJKLMNPQRSTVWXZ")
+
+    assert (await poll_link(http, cloud, started["device_code"]))[1]["error"] == (
+        "authorization_pending"
+    )
+    async with browser() as jar:
+        page = await _approval_page(jar, cloud, started, password)
+        assert HW in page
+        assert OWNER in page
+        assert code in page
+        await cloud.clock.advance(5)
+        assert (await poll_link(http, cloud, started["device_code"]))[1]["error"] == (
+            "authorization_pending"
+        )
+        status, answer = await _decide(jar, cloud, page, "approve")
+        assert status == 200
+        assert "Approved" in answer
+        # the form was used: sending it again changes nothing
+        assert (await _decide(jar, cloud, page, "approve"))[0] == 400
+
+    await cloud.clock.advance(5)
+    status, linked = await poll_link(http, cloud, started["device_code"])
+    assert status == 200, linked
+    assert linked["token_type"] == "Bearer"
+    assert linked["bridge_id"] == BRIDGE_ID
+    assert linked["thermostat"] == HW
+    secret = linked["access_token"]
+    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
+    async with http.put(url, json=thermostat_object(), headers=auth(secret)) as resp:
+        assert resp.status == 200
+    record = cloud.store.bridge(BRIDGE_ID)
+    assert record is not None
+    assert record.owner_id == cloud.store.owner(OWNER).owner_id  # type: ignore[union-attr]
+    data = cloud.db_path.read_bytes()
+    assert secret.encode() not in data
+    assert hashlib.sha256(secret.encode()).hexdigest().encode() in data
+    assert started["device_code"].encode() not in data
+    # the device code works once
+    await cloud.clock.advance(5)
+    assert (await poll_link(http, cloud, started["device_code"]))[1]["error"] == "invalid_grant"
+
+
+async def test_polling_faster_than_the_interval_slows_down(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    started = await start_link(http, cloud)
+    code = started["device_code"]
+    assert (await poll_link(http, cloud, code))[1]["error"] == "authorization_pending"
+    status, answer = await poll_link(http, cloud, code)
+    assert (status, answer["error"]) == (400, "slow_down")
+    await cloud.clock.advance(5)  # the interval is now 10 s: still too soon
+    assert (await poll_link(http, cloud, code))[1]["error"] == "slow_down"
+    await cloud.clock.advance(15)  # 15 s after the last poll, the interval now
+    assert (await poll_link(http, cloud, code))[1]["error"] == "authorization_pending"
+
+
+async def test_a_denied_link_links_nothing(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    _, password = cloud.store.create_owner(OWNER)
+    started = await start_link(http, cloud)
+    async with browser() as jar:
+        page = await _approval_page(jar, cloud, started, password)
+        status, answer = await _decide(jar, cloud, page, "deny")
+    assert status == 200
+    assert "not linked" in answer
+    assert (await poll_link(http, cloud, started["device_code"]))[1]["error"] == "access_denied"
+    assert (await poll_link(http, cloud, started["device_code"]))[1]["error"] == "invalid_grant"
+    assert cloud.store.bridge(BRIDGE_ID) is None
+
+
+async def test_an_unanswered_link_expires(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    owner_id = cloud.store.create_owner(OWNER)[0].owner_id
+    started = await start_link(http, cloud)
+    await cloud.clock.advance(601)
+    assert cloud.store.decide_link(started["user_code"], owner_id, approve=True) is None
+    status, answer = await poll_link(http, cloud, started["device_code"])
+    assert (status, answer["error"]) == (400, "expired_token")
+    assert cloud.store.bridge(BRIDGE_ID) is None
+    # a new request starts afresh
+    again = await start_link(http, cloud)
+    assert again["user_code"] != started["user_code"]
+
+
+async def test_the_approval_page_needs_the_logged_in_owner(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    _, password = cloud.store.create_owner(OWNER)
+    started = await start_link(http, cloud)
+    async with browser() as stranger:
+        # not logged in: the page is the login form, and a forged decision is refused
+        async with stranger.get(started["verification_uri_complete"]) as resp:
+            page = await resp.text()
+        action, fields = only_form(page)
+        assert action == "/login"
+        assert fields["next"] == f"/device?user_code={started['user_code']}"
+        async with stranger.post(
+            f"{cloud.url}/device/decision", data={"transaction_id": "x", "decision": "approve"}
+        ) as resp:
+            assert resp.status == 403
+        status, _, page = await log_in(stranger, page, cloud.url, OWNER, password + "x")
+        assert status == 401
+        assert "Wrong e-mail or password" in page
+        status, _, _ = await log_in(stranger, page, cloud.url, "nobody@example.org", password)
+        assert status == 401
+
+    async with browser() as owner, browser() as other:
+        page = await _approval_page(owner, cloud, started, password)
+        # another logged-in session cannot use the owner's form
+        other_owner = "other@example.org"
+        _, other_password = cloud.store.create_owner(other_owner)
+        async with other.get(f"{cloud.url}/device") as resp:
+            login_page = await resp.text()
+        status, path, code_page = await log_in(
+            other, login_page, cloud.url, other_owner, other_password
+        )
+        assert (status, path) == (200, "/device")
+        assert only_form(code_page)[1] == {"user_code": ""}
+        _, fields = only_form(page)
+        async with other.post(
+            f"{cloud.url}/device/decision", data={**fields, "decision": "approve"}
+        ) as resp:
+            assert resp.status == 400
+        # a code nobody waits with, and a decision that is neither
+        async with owner.get(f"{cloud.url}/device", params={"user_code": "BBBB-BBBB"}) as resp:
+            assert resp.status == 400
+            assert "No bridge is waiting with that code" in await resp.text()
+        async with owner.post(
+            f"{cloud.url}/device/decision", data={**fields, "decision": "maybe"}
+        ) as resp:
+            assert resp.status == 400
+        async with owner.post(f"{cloud.url}/device/decision", json={"x": 1}) as resp:
+            assert resp.status == 400
+    assert (await poll_link(http, cloud, started["device_code"]))[1]["error"] == (
+        "authorization_pending"
+    )
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "error"),
+    [
+        ({"grant_type": DEVICE_GRANT, "client_id": "thermosmart-bridge"}, 400, "invalid_request"),
+        (
+            {"grant_type": DEVICE_GRANT, "device_code": "x", "client_id": "other"},
+            401,
+            "invalid_client",
+        ),
+        ({"grant_type": DEVICE_GRANT, "device_code": "x"}, 401, "invalid_client"),
+        (
+            {"grant_type": DEVICE_GRANT, "device_code": "x", "client_id": "thermosmart-bridge"},
+            400,
+            "invalid_grant",
+        ),
+        ({"grant_type": "password", "username": "a"}, 400, "unsupported_grant_type"),
+        ({"device_code": "x"}, 400, "invalid_request"),
+    ],
+)
+async def test_bad_token_requests_are_rfc_errors(
+    cloud: Cloud, http: aiohttp.ClientSession, form: dict[str, str], status: int, error: str
+) -> None:
+    await start_link(http, cloud)
+    async with http.post(f"{cloud.url}/oauth2/token", data=form) as resp:
+        assert resp.status == status
+        body = await resp.json()
+        assert resp.headers["Cache-Control"] == "no-store"
+    assert body["error"] == error
+    assert body["error_description"]
+    assert cloud.store.bridge(BRIDGE_ID) is None
+
+
+async def test_token_requests_must_be_forms(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    for kwargs in (
+        {"json": {"grant_type": DEVICE_GRANT}},
+        {
+            "data": b"grant_type=a&grant_type=b",
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        },
+        {
+            "data": b"grant_type=%FF",
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        },
+        {"data": {"grant_type": DEVICE_GRANT, "device_code": "x" * 2001}},
+    ):
+        async with http.post(f"{cloud.url}/oauth2/token", **kwargs) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"] == "invalid_request"
