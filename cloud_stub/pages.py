@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bridge.core.validation import is_text
 from cloud_stub.store import hash_secret
 
 if TYPE_CHECKING:
@@ -146,14 +147,15 @@ class SessionStore:
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id, or None."""
-        if not session_id or len(session_id) > 100:
+        # a cookie byte that was not UTF-8 arrives as a lone surrogate: no session id has one
+        if not session_id or len(session_id) > 100 or not is_text(session_id):
             return None
         self._purge()
         return self._sessions.get(hash_secret(session_id))
 
     def end(self, session_id: str | None) -> None:
         """Forget a session (on a new login)."""
-        if session_id and len(session_id) <= 100:
+        if session_id and len(session_id) <= 100 and is_text(session_id):
             self._sessions.pop(hash_secret(session_id), None)
 
     def add_transaction(self, session: Session, kind: str, data: dict[str, Any]) -> str:

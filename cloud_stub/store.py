@@ -569,9 +569,12 @@ class CloudStore:
                 )
                 return LinkPoll(error)
             self._db.execute("DELETE FROM link_requests WHERE device_code_hash = ?", (key,))
-            secret = self._link(
-                row["bridge_id"], row["hardware_id"], row["terms_version"], row["owner_id"]
-            )
+            try:
+                secret = self._link(
+                    row["bridge_id"], row["hardware_id"], row["terms_version"], row["owner_id"]
+                )
+            except AlreadyEnrolled:  # another request of the same bridge was redeemed first
+                return LinkPoll("invalid_grant")
             bridge = self.bridge(row["bridge_id"])
         return LinkPoll(secret=secret, bridge=bridge)
 

@@ -7,6 +7,7 @@ page, following its forms.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -253,3 +254,71 @@ async def test_token_requests_must_be_forms(cloud: Cloud, http: aiohttp.ClientSe
         async with http.post(f"{cloud.url}/oauth2/token", **kwargs) as resp:
             assert resp.status == 400
             assert (await resp.json())["error"] == "invalid_request"
+
+
+async def test_two_approved_requests_of_one_bridge_link_it_once(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    owner_id = cloud.store.create_owner(OWNER)[0].owner_id
+    first = await start_link(http, cloud)
+    second = await start_link(http, cloud)
+    for started in (first, second):
+        assert cloud.store.decide_link(started["user_code"], owner_id, approve=True) is not None
+    assert (await poll_link(http, cloud, second["device_code"]))[0] == 200
+    status, answer = await poll_link(http, cloud, first["device_code"])
+    assert (status, answer["error"]) == (400, "invalid_grant")
+    assert len(cloud.store.owner_bridges(owner_id)) == 1
+
+
+async def test_odd_input_on_the_owner_pages_is_never_a_server_error(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    _, password = cloud.store.create_owner(OWNER)
+    await start_link(http, cloud)
+    odd = ["%FF", "%00", "%ED%A0%80", "x" * 3000, "<script>", "%0D%0A"]
+    async with browser() as jar:
+        async with jar.get(f"{cloud.url}/device") as resp:
+            page = await resp.text()
+        await log_in(jar, page, cloud.url, OWNER, password)
+        for value in odd:
+            for path in (
+                "/device?user_code=",
+                "/login?next=",
+                "/oauth2/authorize?response_type=code&client_id=",
+                "/oauth2/authorize?client_id=x&state=",
+            ):
+                async with jar.get(URL(f"{cloud.url}{path}{value}", encoded=True)) as resp:
+                    assert resp.status < 500, (path, value)
+                    assert "<script>" not in await resp.text()
+            for path in ("/login", "/device/decision", "/oauth2/authorize/decision"):
+                for body in (f"username={value}&password={value}", f"transaction_id={value}"):
+                    async with jar.post(
+                        f"{cloud.url}{path}",
+                        data=body.encode(),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    ) as resp:
+                        assert resp.status < 500, (path, body)
+    # header bytes that are not UTF-8, sent as they are
+    for header in (b"Cookie: thermosmart_cloud_session=\xff\xfe", b"Authorization: Basic \xff"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", cloud.server.port)
+        body = b"grant_type=refresh_token&refresh_token=x"
+        writer.write(
+            b"POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            + f"Content-Length: {len(body)}\r\n".encode()
+            + header
+            + b"\r\n\r\n"
+            + body
+        )
+        status = await reader.readline()
+        writer.close()
+        assert status.split()[1] in (b"400", b"401"), (header, status)
+        reader, writer = await asyncio.open_connection("127.0.0.1", cloud.server.port)
+        writer.write(
+            b"GET /device HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            + header
+            + b"\r\n\r\n"
+        )
+        status = await reader.readline()
+        writer.close()
+        assert status.split()[1] == b"200", (header, status)  # the login form
