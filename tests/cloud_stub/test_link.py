@@ -301,14 +301,14 @@ async def test_odd_input_on_the_owner_pages_is_never_a_server_error(
     # header bytes that are not UTF-8, sent as they are
     for header in (b"Cookie: thermosmart_cloud_session=\xff\xfe", b"Authorization: Basic \xff"):
         reader, writer = await asyncio.open_connection("127.0.0.1", cloud.server.port)
-        body = b"grant_type=refresh_token&refresh_token=x"
+        raw = b"grant_type=refresh_token&refresh_token=x"
         writer.write(
             b"POST /oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n"
-            + f"Content-Length: {len(body)}\r\n".encode()
+            + f"Content-Length: {len(raw)}\r\n".encode()
             + header
             + b"\r\n\r\n"
-            + body
+            + raw
         )
         status = await reader.readline()
         writer.close()
