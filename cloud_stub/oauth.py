@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -56,6 +57,8 @@ from cloud_stub.pages import (
     set_session_cookie,
 )
 from cloud_stub.store import AlreadyEnrolled, BridgeRecord
+
+_LOGGER = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 SCOPE = "ot"
@@ -467,6 +470,7 @@ def _device_token(request: web.Request, form: dict[str, str]) -> web.Response:
         return _oauth_error(result.error, descriptions[result.error])
     bridge: BridgeRecord | None = result.bridge
     assert bridge is not None
+    _LOGGER.info("A bridge was linked (terms %s)", bridge.terms_version)
     return web.json_response(
         {
             "access_token": result.secret,

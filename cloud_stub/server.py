@@ -55,7 +55,7 @@ from bridge.core.clock import Clock, SystemClock, utc_from_ts
 from bridge.core.requests import parse_update, update_from_form
 from bridge.core.validation import ValidationError, is_text
 from cloud_stub import __version__, commands, oauth, schemas
-from cloud_stub.context import CLOCK_KEY, STORE_KEY
+from cloud_stub.context import CLOCK_KEY, STORE_KEY, store_of
 from cloud_stub.pages import SESSIONS_KEY, SessionStore
 from cloud_stub.store import BridgeRecord, CloudStore
 from cloud_stub.weather import synthetic_weather
@@ -73,7 +73,7 @@ DEFAULT_RETENTION_DAYS = 90
 PRUNE_INTERVAL = 3600.0
 
 UPDATE_KEY: web.AppKey[dict[str, Any] | None] = web.AppKey("update")
-__all__ = ["CLOCK_KEY", "STORE_KEY", "CloudServer", "create_app"]
+RETENTION_KEY: web.AppKey[int] = web.AppKey("retention_days")
 
 _ID = schemas.ID_PATTERN
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
@@ -251,8 +251,7 @@ def _unauthorized(message: str) -> NoReturn:
     raise ApiError(401, "unauthorized", message, headers=_BEARER_CHALLENGE)
 
 
-def _store(request: web.Request) -> CloudStore:
-    return request.app[STORE_KEY]
+_store = store_of
 
 
 def _authenticated_bridge(request: web.Request) -> BridgeRecord:
@@ -284,7 +283,7 @@ def _owner(request: web.Request) -> BridgeRecord:
         _unauthorized("a valid token is required")
     record = _store(request).bridge_for_owner_token(token)
     if record is None:
-        _unauthorized("the token is unknown or its thermostat was erased")
+        _unauthorized("the token is unknown, expired or revoked, or its thermostat was erased")
     return record
 
 
@@ -490,9 +489,6 @@ async def post_unpause(request: web.Request) -> web.Response:
 
 
 # -- application ------------------------------------------------------------------------
-
-
-RETENTION_KEY: web.AppKey[int] = web.AppKey("retention_days")
 
 
 def create_app(
