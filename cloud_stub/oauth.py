@@ -12,7 +12,9 @@ Owner side (HTML pages, :mod:`cloud_stub.pages`):
   ``cancel`` denies): 302 to ``redirect_uri?code=…&state=…``.
 * ``GET /device`` (``?user_code=…``) shows the link request a bridge made,
   ``POST /device/decision`` (``transaction_id``, ``decision=approve|deny``)
-  answers it. Both need a logged-in owner.
+  answers it. Both need a logged-in owner; an owner who enters
+  :data:`~cloud_stub.pages.MAX_CODE_FAILURES` wrong codes within an hour
+  waits (429).
 
 Token endpoint ``POST /oauth2/token`` (a form; errors as RFC 6749 JSON):
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -46,6 +49,7 @@ from bridge.core.validation import ValidationError, is_text
 from cloud_stub import schemas
 from cloud_stub.context import store_of
 from cloud_stub.pages import (
+    CODE_LIMITER_KEY,
     SESSION_COOKIE,
     SESSIONS_KEY,
     e,
@@ -352,9 +356,19 @@ async def device_page(request: web.Request) -> web.Response:
     user_code = request.query.get("user_code")
     if user_code is None:
         return page("Link a bridge", _code_form())
+    limiter = request.app[CODE_LIMITER_KEY]
+    wait = limiter.blocked(session.owner_id)
+    if wait > 0:
+        return page(
+            "Too many attempts",
+            "<p class='error'>Too many wrong codes; wait and try again.</p>",
+            status=429,
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     store = store_of(request)
     link = store.link_request(user_code) if len(user_code) <= 20 else None
     if link is None:
+        limiter.failed(session.owner_id)
         body = _code_form("No bridge is waiting with that code, or it has expired.")
         return page("Link a bridge", body, status=400)
     owner = store.owner_by_id(session.owner_id)

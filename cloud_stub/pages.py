@@ -185,6 +185,44 @@ class SessionStore:
 
 SESSIONS_KEY: web.AppKey[SessionStore] = web.AppKey("sessions", SessionStore)
 
+MAX_CODE_FAILURES = 10
+"""Wrong user codes an owner may enter per :data:`CODE_FAILURE_WINDOW` (RFC 8628 section
+5.1): guessing the code of another household's bridge would link it to the guesser."""
+CODE_FAILURE_WINDOW = 3600.0
+
+
+class FailureLimiter:
+    """Counts failures per key over a sliding window, in memory."""
+
+    def __init__(self, clock: Clock, limit: int, window: float) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._window = window
+        self._failures: dict[object, list[float]] = {}
+
+    def _recent(self, key: object) -> list[float]:
+        since = self._clock.monotonic() - self._window
+        recent = [t for t in self._failures.get(key, ()) if t > since]
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
+        return recent
+
+    def blocked(self, key: object) -> float:
+        """Seconds until ``key`` may try again (0: now)."""
+        recent = self._recent(key)
+        if len(recent) < self._limit:
+            return 0.0
+        return recent[-self._limit] + self._window - self._clock.monotonic()
+
+    def failed(self, key: object) -> None:
+        """Count a failure of ``key``."""
+        self._failures[key] = [*self._recent(key), self._clock.monotonic()]
+
+
+CODE_LIMITER_KEY: web.AppKey[FailureLimiter] = web.AppKey("code_limiter", FailureLimiter)
+
 
 def set_session_cookie(request: web.Request, response: web.Response, session_id: str) -> None:
     """Put the session cookie on ``response``: HttpOnly, SameSite=Lax, Secure over TLS."""

@@ -56,7 +56,14 @@ from bridge.core.requests import parse_update, update_from_form
 from bridge.core.validation import ValidationError, is_text
 from cloud_stub import __version__, commands, oauth, schemas
 from cloud_stub.context import CLOCK_KEY, STORE_KEY, store_of
-from cloud_stub.pages import SESSIONS_KEY, SessionStore
+from cloud_stub.pages import (
+    CODE_FAILURE_WINDOW,
+    CODE_LIMITER_KEY,
+    MAX_CODE_FAILURES,
+    SESSIONS_KEY,
+    FailureLimiter,
+    SessionStore,
+)
 from cloud_stub.store import BridgeRecord, CloudStore
 from cloud_stub.weather import synthetic_weather
 
@@ -507,6 +514,7 @@ def create_app(
     app[RETENTION_KEY] = retention_days
     app[UPDATE_KEY] = update
     app[SESSIONS_KEY] = SessionStore(app[CLOCK_KEY])
+    app[CODE_LIMITER_KEY] = FailureLimiter(app[CLOCK_KEY], MAX_CODE_FAILURES, CODE_FAILURE_WINDOW)
     bridge = f"/api/v1/bridges/{{bridge_id:{_ID}}}"
     hw = f"/thermostat/{{hw:{_ID}}}"
     app.router.add_get("/api/v1/health", health)

@@ -322,3 +322,36 @@ async def test_odd_input_on_the_owner_pages_is_never_a_server_error(
         status = await reader.readline()
         writer.close()
         assert status.split()[1] == b"200", (header, status)  # the login form
+
+
+async def test_guessing_codes_is_limited_per_owner(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    """RFC 8628 section 5.1: an owner who guesses codes would link other households' bridges."""
+    _, password = cloud.store.create_owner(OWNER)
+    started = await start_link(http, cloud)
+    async with browser() as jar:
+        async with jar.get(f"{cloud.url}/device") as resp:
+            page = await resp.text()
+        await log_in(jar, page, cloud.url, OWNER, password)
+        for _ in range(10):
+            async with jar.get(f"{cloud.url}/device", params={"user_code": "BBBB-BBBB"}) as r:
+                assert r.status == 400
+        # now even the right code waits
+        async with jar.get(started["verification_uri_complete"]) as resp:
+            assert resp.status == 429
+            assert int(resp.headers["Retry-After"]) > 0
+    async with browser() as jar:  # and a new login does not help
+        async with jar.get(f"{cloud.url}/device") as resp:
+            page = await resp.text()
+        await log_in(jar, page, cloud.url, OWNER, password)
+        async with jar.get(started["verification_uri_complete"]) as resp:
+            assert resp.status == 429
+        await cloud.clock.advance(3600)
+        async with jar.get(f"{cloud.url}/device") as resp:  # the session has ended too
+            page = await resp.text()
+        await log_in(jar, page, cloud.url, OWNER, password)
+        started = await start_link(http, cloud)  # the first one has expired meanwhile
+        async with jar.get(started["verification_uri_complete"]) as resp:
+            assert resp.status == 200
+            assert HW in await resp.text()
