@@ -19,13 +19,20 @@ import re
 from typing import Any
 
 import voluptuous as vol
+from yarl import URL
 
 from bridge.core.decoding import model_schema
 from bridge.core.payloads.thermostat import CloudThermostat
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
 from bridge.core.schemas import each
 from bridge.core.state import Source
-from bridge.core.validation import ValidationError, errors_from_invalid, finite_number, text
+from bridge.core.validation import (
+    ValidationError,
+    check_email,
+    errors_from_invalid,
+    finite_number,
+    text,
+)
 
 #: Bridge ids and hardware ids: letters, digits, ``.``, ``_``, ``-``; 1-64 characters.
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
@@ -226,6 +233,69 @@ def parse_enrolment(data: Any) -> dict[str, str]:
     """``{"bridge_id", "hardware_id", "terms_version"}``; raises :class:`ValidationError`."""
     result: dict[str, str] = _run(ENROL_SCHEMA, _object(data))
     return result
+
+
+#: A retention a bridge states, in days.
+RETENTION_MIN_DAYS = 1
+RETENTION_MAX_DAYS = 3650
+
+
+def _days(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise vol.Invalid("must be a whole number of days")
+    if not RETENTION_MIN_DAYS <= value <= RETENTION_MAX_DAYS:
+        raise vol.Invalid(f"must be between {RETENTION_MIN_DAYS} and {RETENTION_MAX_DAYS}")
+    return value
+
+
+RETENTION_SCHEMA = vol.Schema({vol.Required("days"): _days}, extra=vol.PREVENT_EXTRA)
+
+
+def parse_retention(data: Any) -> int:
+    """``{"days": N}``, 1-3650; raises :class:`ValidationError`."""
+    result: dict[str, int] = _run(RETENTION_SCHEMA, _object(data))
+    return result["days"]
+
+
+def parse_email(value: str) -> str:
+    """An owner's e-mail address (bridge.core's rule), in lower case; raises
+    :class:`ValidationError`."""
+    try:
+        check_email(value)
+    except ValueError as err:
+        raise ValidationError([{"field": "email", "rule": str(err)}]) from None
+    if any(ord(c) < 32 for c in value):
+        raise ValidationError([{"field": "email", "rule": "must be an e-mail address"}])
+    return value.lower()
+
+
+def parse_terms_version(value: str) -> str:
+    """A terms version: the rule of an enrolment's ``terms_version``."""
+    result: dict[str, str] = _run(
+        vol.Schema({vol.Required("terms_version"): _text(32)}), {"terms_version": value}
+    )
+    return result["terms_version"]
+
+
+MAX_REDIRECT_URI = 2000
+
+
+def parse_redirect_uri(value: str) -> str:
+    """An OAuth client's redirect URI: absolute ``http(s)`` with a host, no fragment."""
+    rule = None
+    try:
+        url = URL(value)
+    except ValueError:
+        url = None
+    if len(value) > MAX_REDIRECT_URI:
+        rule = f"must be at most {MAX_REDIRECT_URI} characters"
+    elif url is None or url.scheme not in ("http", "https") or not url.host:
+        rule = "must be an absolute http:// or https:// URL"
+    elif url.fragment or "#" in value:
+        rule = "must not have a fragment"
+    if rule is not None:
+        raise ValidationError([{"field": "redirect_uri", "rule": rule}])
+    return value
 
 
 PAUSE_SCHEMA = vol.Schema({vol.Required("pause"): _boolean}, extra=vol.PREVENT_EXTRA)

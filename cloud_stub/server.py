@@ -1,16 +1,22 @@
 """The cloud stand-in's HTTP server.
 
-Routes (all JSON; errors are ``{"error", "message", "errors": [{"field", "rule"}]}``):
+Routes (all JSON but the owner's pages; errors are ``{"error", "message",
+"errors": [{"field", "rule"}]}``, on the OAuth endpoints RFC 6749's
+``{"error", "error_description"}``):
 
-Bridge side, with the bridge's secret as ``Authorization: Bearer``:
+Linking (:mod:`cloud_stub.oauth`): a bridge asks at ``POST
+/oauth2/device_authorization``, the owner approves at ``/device`` (or with
+``thermosmart-cloud approve``), and the bridge's poll of ``POST
+/oauth2/token`` answers its credential (RFC 8628).
 
-* ``POST /api/v1/bridges`` (no auth) enrols a bridge: ``{"bridge_id",
-  "hardware_id", "terms_version"}`` -> 201 ``{"bridge_id", "secret",
-  "token_type"}``; 409 if either id is already enrolled;
+Bridge side, with the bridge's credential as ``Authorization: Bearer``:
+
 * ``PUT``/``GET /api/v1/bridges/{bridge_id}/thermostat``: the thermostat
   object (the shape of ``GET /thermostat/{hw}``);
 * ``GET /api/v1/bridges/{bridge_id}/commands``: the changes made through
   the cloud API since the last call, oldest first (they are cleared);
+* ``PUT /api/v1/bridges/{bridge_id}/retention`` ``{"days": N}``: how long
+  the stand-in may keep the bridge's data (applied at once);
 * ``DELETE /api/v1/bridges/{bridge_id}``: erase everything held for the
   bridge (privacy promise P13) -> 204;
 * ``GET /api/v1/weather?city=…``: synthetic weather (see :mod:`cloud_stub.weather`);
@@ -18,25 +24,28 @@ Bridge side, with the bridge's secret as ``Authorization: Bearer``:
   -> 201; ``DELETE /api/v1/statistics/{pseudonym}`` erases them.
 
 Owner side, the cloud-compatible API of THERMOSMART_API.md, with an owner
-token (``thermosmart-cloud token create``) as Bearer or ``?access_token=``:
-``GET /thermostat``, ``GET``/``PUT /thermostat/{hw}``,
-``POST /thermostat/{hw}/pause`` and ``/unpause``. The stand-in has no OAuth
-flow (login, authorize, token endpoints): owner tokens come from the CLI.
+token (``thermosmart-cloud token create``, or the OAuth2 login of
+:mod:`cloud_stub.oauth`) as Bearer or ``?access_token=``: ``GET
+/thermostat``, ``GET``/``PUT /thermostat/{hw}``, ``POST
+/thermostat/{hw}/pause`` and ``/unpause``.
 
-``GET /api/v1/health`` needs no auth. Every request is checked before its
-handler runs (body size, no body where none belongs, only known query
-parameters, JSON content type) and logged without body, query values,
-tokens or ids: method, route pattern, query parameter names, status, size
-and duration.
+No auth: ``GET /api/v1/health``, ``GET /api/v1/terms`` (the current terms
+version) and ``GET /api/v1/update`` (the signed update manifest, see
+:mod:`cloud_stub.updates`). Every request is checked before its handler runs
+(body size, no body where none belongs, only known query parameters, JSON
+content type) and logged without body, query values, tokens or ids: method,
+route pattern, query parameter names, status, size and duration.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
 from datetime import date
 import logging
 import re
+import ssl
 from typing import Any, NoReturn
 
 from aiohttp import web
@@ -45,8 +54,17 @@ from bridge.core.bodies import BodyError, parse_form, parse_json
 from bridge.core.clock import Clock, SystemClock, utc_from_ts
 from bridge.core.requests import parse_update, update_from_form
 from bridge.core.validation import ValidationError, is_text
-from cloud_stub import __version__, commands, schemas
-from cloud_stub.store import AlreadyEnrolled, BridgeRecord, CloudStore
+from cloud_stub import __version__, commands, oauth, schemas
+from cloud_stub.context import CLOCK_KEY, STORE_KEY, store_of
+from cloud_stub.pages import (
+    CODE_FAILURE_WINDOW,
+    CODE_LIMITER_KEY,
+    MAX_CODE_FAILURES,
+    SESSIONS_KEY,
+    FailureLimiter,
+    SessionStore,
+)
+from cloud_stub.store import BridgeRecord, CloudStore
 from cloud_stub.weather import synthetic_weather
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,9 +74,13 @@ _ACCESS = logging.getLogger("cloud_stub.access")
 MAX_BODY = 128 * 1024
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8723
+#: How long a bridge's data is kept when the bridge has not stated its retention.
+DEFAULT_RETENTION_DAYS = 90
+#: How often the retention is applied (also once at start).
+PRUNE_INTERVAL = 3600.0
 
-STORE_KEY: web.AppKey[CloudStore] = web.AppKey("store")
-CLOCK_KEY: web.AppKey[Clock] = web.AppKey("clock")
+UPDATE_KEY: web.AppKey[dict[str, Any] | None] = web.AppKey("update")
+RETENTION_KEY: web.AppKey[int] = web.AppKey("retention_days")
 
 _ID = schemas.ID_PATTERN
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
@@ -72,6 +94,7 @@ _CLOUD_ROUTES = (
 _QUERY: dict[str, frozenset[str]] = {
     **dict.fromkeys(_CLOUD_ROUTES, frozenset({"access_token"})),
     "/api/v1/weather": frozenset({"city"}),
+    **oauth.QUERY,
 }
 _LOG_SAFE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="thermosmart-cloud"'}
@@ -235,8 +258,7 @@ def _unauthorized(message: str) -> NoReturn:
     raise ApiError(401, "unauthorized", message, headers=_BEARER_CHALLENGE)
 
 
-def _store(request: web.Request) -> CloudStore:
-    return request.app[STORE_KEY]
+_store = store_of
 
 
 def _authenticated_bridge(request: web.Request) -> BridgeRecord:
@@ -268,7 +290,7 @@ def _owner(request: web.Request) -> BridgeRecord:
         _unauthorized("a valid token is required")
     record = _store(request).bridge_for_owner_token(token)
     if record is None:
-        _unauthorized("the token is unknown or its thermostat was erased")
+        _unauthorized("the token is unknown, expired or revoked, or its thermostat was erased")
     return record
 
 
@@ -300,29 +322,6 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-async def enrol(request: web.Request) -> web.Response:
-    """``POST /api/v1/bridges``: register a bridge, answer its secret (once)."""
-    try:
-        data = schemas.parse_enrolment(await _read_body(request))
-    except ValidationError as err:
-        _invalid("the enrolment is not valid", err.errors)
-    try:
-        secret = _store(request).enrol(
-            data["bridge_id"], data["hardware_id"], data["terms_version"]
-        )
-    except AlreadyEnrolled as err:
-        raise ApiError(
-            409,
-            "conflict",
-            "already enrolled: erase it first (DELETE /api/v1/bridges/{bridge_id})",
-            errors=[{"field": err.field, "rule": "already enrolled"}],
-        ) from None
-    _LOGGER.info("A bridge enrolled (terms %s)", data["terms_version"])
-    return web.json_response(
-        {"bridge_id": data["bridge_id"], "secret": secret, "token_type": "Bearer"}, status=201
-    )
-
-
 async def erase_bridge(request: web.Request) -> web.Response:
     """``DELETE /api/v1/bridges/{bridge_id}``: erase everything held for the bridge."""
     record = _path_bridge(request)
@@ -343,6 +342,19 @@ async def put_bridge_thermostat(request: web.Request) -> web.Response:
         obj = commands.apply_command(obj, command.kind, command.body)
     store.put_object(record.bridge_id, obj)
     return web.json_response(obj)
+
+
+async def put_retention(request: web.Request) -> web.Response:
+    """``PUT /api/v1/bridges/{bridge_id}/retention`` ``{"days": N}``: applied at once."""
+    record = _path_bridge(request)
+    try:
+        days = schemas.parse_retention(await _read_body(request))
+    except ValidationError as err:
+        _invalid("the retention is not valid", err.errors)
+    store = _store(request)
+    store.set_retention(record.bridge_id, days)
+    store.prune(request.app[RETENTION_KEY])
+    return web.json_response({"days": days})
 
 
 async def get_bridge_thermostat(request: web.Request) -> web.Response:
@@ -416,6 +428,20 @@ async def erase_statistics(request: web.Request) -> web.Response:
     return web.json_response({"erased": erased})
 
 
+async def terms(request: web.Request) -> web.Response:
+    """``GET /api/v1/terms``: the current terms version (no auth)."""
+    version, published = _store(request).terms()
+    return web.json_response({"version": version, "published": published})
+
+
+async def update_manifest(request: web.Request) -> web.Response:
+    """``GET /api/v1/update``: the signed update manifest (no auth)."""
+    document = request.app[UPDATE_KEY]
+    if document is None:
+        raise ApiError(404, "not_found", "no update manifest is published")
+    return web.json_response(document)
+
+
 # -- the cloud-compatible API -----------------------------------------------------------
 
 
@@ -472,18 +498,31 @@ async def post_unpause(request: web.Request) -> web.Response:
 # -- application ------------------------------------------------------------------------
 
 
-def create_app(store: CloudStore, clock: Clock | None = None) -> web.Application:
-    """The stand-in's aiohttp application on ``store``."""
+def create_app(
+    store: CloudStore,
+    clock: Clock | None = None,
+    *,
+    retention_days: int = DEFAULT_RETENTION_DAYS,
+    update: dict[str, Any] | None = None,
+) -> web.Application:
+    """The stand-in's aiohttp application on ``store``; ``update`` is the signed manifest."""
     app = web.Application(
         middlewares=[access_log, json_errors, check_request], client_max_size=MAX_BODY
     )
     app[STORE_KEY] = store
     app[CLOCK_KEY] = clock or SystemClock()
+    app[RETENTION_KEY] = retention_days
+    app[UPDATE_KEY] = update
+    app[SESSIONS_KEY] = SessionStore(app[CLOCK_KEY])
+    app[CODE_LIMITER_KEY] = FailureLimiter(app[CLOCK_KEY], MAX_CODE_FAILURES, CODE_FAILURE_WINDOW)
     bridge = f"/api/v1/bridges/{{bridge_id:{_ID}}}"
     hw = f"/thermostat/{{hw:{_ID}}}"
     app.router.add_get("/api/v1/health", health)
-    app.router.add_post("/api/v1/bridges", enrol)
+    app.router.add_get("/api/v1/terms", terms)
+    app.router.add_get("/api/v1/update", update_manifest)
+    oauth.add_routes(app)
     app.router.add_delete(bridge, erase_bridge)
+    app.router.add_put(f"{bridge}/retention", put_retention)
     app.router.add_put(f"{bridge}/thermostat", put_bridge_thermostat)
     app.router.add_get(f"{bridge}/thermostat", get_bridge_thermostat)
     app.router.add_get(f"{bridge}/commands", get_commands)
@@ -508,23 +547,32 @@ class CloudServer:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         clock: Clock | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        update: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.host = host
         self.port = port
-        self.app = create_app(store, clock)
+        self.ssl_context = ssl_context
+        self.retention_days = retention_days
+        self._clock = clock or SystemClock()
+        self.app = create_app(store, self._clock, retention_days=retention_days, update=update)
         # aiohttp's own access log would print query strings (tokens): ours does not
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        self._pruner: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
-        """The server's root URL."""
-        return f"http://{self.host}:{self.port}"
+        """The server's root URL (``https`` with a TLS certificate)."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        """Listen; afterwards :attr:`port` is the bound port."""
+        """Listen; afterwards :attr:`port` is the bound port. Applies the retention now
+        and every :data:`PRUNE_INTERVAL` on the server's clock."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.ssl_context)
         try:
             await site.start()
         except OSError:
@@ -534,7 +582,24 @@ class CloudServer:
             if isinstance(address, tuple) and len(address) >= 2:
                 self.port = int(address[1])
                 break
+        self.store.prune(self.retention_days)
+        self._pruner = asyncio.create_task(self._prune_forever())
+
+    async def _prune_forever(self) -> None:
+        while True:
+            await self._clock.sleep(PRUNE_INTERVAL)
+            try:
+                removed = self.store.prune(self.retention_days)
+            except Exception:
+                _LOGGER.exception("Applying the retention failed")
+            else:
+                if removed:
+                    _LOGGER.info("Retention: %d expired rows removed", removed)
 
     async def stop(self) -> None:
         """Stop listening and close open connections."""
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
         await self._runner.cleanup()

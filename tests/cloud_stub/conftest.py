@@ -18,6 +18,8 @@ from cloud_stub.store import DB_NAME, CloudStore
 START = 1_768_478_400.0
 HW = "TSL00AABBCCDD"
 BRIDGE_ID = "0123456789abcdef"
+OWNER = "owner@example.org"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @dataclass
@@ -65,19 +67,63 @@ def auth(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
+def owner(cloud: Cloud, email: str = OWNER) -> tuple[int, str]:
+    """The owner account of ``email`` (made if it does not exist): (owner id, password)."""
+    found = cloud.store.owner(email)
+    if found is not None:
+        return found.owner_id, ""
+    made, password = cloud.store.create_owner(email)
+    return made.owner_id, password
+
+
+async def start_link(
+    http: aiohttp.ClientSession,
+    cloud: Cloud,
+    bridge_id: str = BRIDGE_ID,
+    hardware_id: str = HW,
+) -> dict[str, Any]:
+    """A bridge's device authorization request (RFC 8628); returns the answer."""
+    form = {
+        "client_id": "thermosmart-bridge",
+        "bridge_id": bridge_id,
+        "hardware_id": hardware_id,
+        "terms_version": "2026-01",
+    }
+    async with http.post(f"{cloud.url}/oauth2/device_authorization", data=form) as resp:
+        assert resp.status == 200, await resp.text()
+        started: dict[str, Any] = await resp.json()
+    return started
+
+
+async def poll_link(
+    http: aiohttp.ClientSession, cloud: Cloud, device_code: str
+) -> tuple[int, dict[str, Any]]:
+    """One poll of the token endpoint with a device code: (status, JSON)."""
+    form = {
+        "grant_type": DEVICE_GRANT,
+        "device_code": device_code,
+        "client_id": "thermosmart-bridge",
+    }
+    async with http.post(f"{cloud.url}/oauth2/token", data=form) as resp:
+        data: dict[str, Any] = await resp.json()
+        return resp.status, data
+
+
 async def enrol(
     http: aiohttp.ClientSession,
     cloud: Cloud,
     bridge_id: str = BRIDGE_ID,
     hardware_id: str = HW,
+    email: str = OWNER,
 ) -> str:
-    """Enrol a bridge; returns its secret."""
-    body = {"bridge_id": bridge_id, "hardware_id": hardware_id, "terms_version": "2026-01"}
-    async with http.post(f"{cloud.url}/api/v1/bridges", json=body) as resp:
-        assert resp.status == 201, await resp.text()
-        data = await resp.json()
+    """Link a bridge to ``email``'s account (the device grant, approved); returns its secret."""
+    owner_id, _ = owner(cloud, email)
+    started = await start_link(http, cloud, bridge_id, hardware_id)
+    assert cloud.store.decide_link(started["user_code"], owner_id, approve=True) is not None
+    status, data = await poll_link(http, cloud, started["device_code"])
+    assert status == 200, data
     assert data["bridge_id"] == bridge_id
-    secret: str = data["secret"]
+    secret: str = data["access_token"]
     return secret
 
 
@@ -133,5 +179,5 @@ async def synced(
     obj = thermostat_object()
     async with http.put(url, json=obj, headers=auth(secret)) as resp:
         assert resp.status == 200, await resp.text()
-    token = cloud.store.create_owner_token(hardware_id)
+    _, token = cloud.store.create_owner_token(bridge_id)
     return secret, token

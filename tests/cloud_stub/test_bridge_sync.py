@@ -10,13 +10,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cloud_stub.store import TABLES
+from cloud_stub.store import BRIDGE_TABLES
 from tests.cloud_stub.conftest import (
     BRIDGE_ID,
     HW,
+    OWNER,
     Cloud,
     auth,
     enrol,
+    start_link,
     synced,
     thermostat_object,
 )
@@ -42,43 +44,92 @@ async def test_enrol_stores_only_the_hash_of_the_secret(
 
 
 @pytest.mark.parametrize(
-    ("body", "field", "rule"),
+    ("form", "field", "rule"),
     [
         ({"hardware_id": HW, "terms_version": "1"}, "bridge_id", "required"),
         ({"bridge_id": "a/b", "hardware_id": HW, "terms_version": "1"}, "bridge_id", "must be"),
         ({"bridge_id": "x" * 65, "hardware_id": HW, "terms_version": "1"}, "bridge_id", "1-64"),
-        ({"bridge_id": "b1", "hardware_id": 7, "terms_version": "1"}, "hardware_id", "must be"),
+        ({"bridge_id": "b1", "hardware_id": "", "terms_version": "1"}, "hardware_id", "must be"),
         ({"bridge_id": "b1", "hardware_id": HW, "terms_version": ""}, "terms_version", "empty"),
         (
             {"bridge_id": "b1", "hardware_id": HW, "terms_version": "1", "email": "a@b"},
             "email",
             "unknown field",
         ),
-        ([1, 2], "(body)", "must be an object"),
     ],
 )
-async def test_enrol_refuses_bad_bodies(
-    cloud: Cloud, http: aiohttp.ClientSession, body: Any, field: str, rule: str
+async def test_a_link_request_refuses_bad_forms(
+    cloud: Cloud, http: aiohttp.ClientSession, form: dict[str, str], field: str, rule: str
 ) -> None:
-    async with http.post(f"{cloud.url}/api/v1/bridges", json=body) as resp:
+    url = f"{cloud.url}/oauth2/device_authorization"
+    async with http.post(url, data={"client_id": "thermosmart-bridge", **form}) as resp:
         assert resp.status == 400
         data = await resp.json()
+    assert data["error"] == "invalid_request"
     assert any(e["field"] == field and rule in e["rule"] for e in data["errors"]), data
-    assert _rows(cloud, "bridges") == []
+    assert _rows(cloud, "link_requests") == []
 
 
-async def test_enrol_twice_is_a_conflict(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "status", "error"),
+    [
+        ({"data": {"client_id": "someone", "bridge_id": "b1"}}, 401, "invalid_client"),
+        (
+            {"data": {"bridge_id": "b1", "hardware_id": HW, "terms_version": "1"}},
+            401,
+            "invalid_client",
+        ),
+        (
+            {
+                "data": {
+                    "client_id": "thermosmart-bridge",
+                    "scope": "ot",
+                    "bridge_id": "b1",
+                    "hardware_id": HW,
+                    "terms_version": "1",
+                }
+            },
+            400,
+            "invalid_scope",
+        ),
+        ({"json": {"client_id": "thermosmart-bridge"}}, 400, "invalid_request"),
+        (
+            {
+                "data": "client_id=thermosmart-bridge&client_id=x",
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+            400,
+            "invalid_request",
+        ),
+    ],
+)
+async def test_a_link_request_names_its_client_in_a_form(
+    cloud: Cloud, http: aiohttp.ClientSession, kwargs: dict[str, Any], status: int, error: str
+) -> None:
+    async with http.post(f"{cloud.url}/oauth2/device_authorization", **kwargs) as resp:
+        assert resp.status == status
+        assert (await resp.json())["error"] == error
+    assert _rows(cloud, "link_requests") == []
+
+
+async def test_a_linked_bridge_cannot_ask_again(cloud: Cloud, http: aiohttp.ClientSession) -> None:
     await enrol(http, cloud)
     for bridge_id, hw, field in (
         (BRIDGE_ID, "TSLOTHER", "bridge_id"),
         ("other", HW, "hardware_id"),
     ):
-        body = {"bridge_id": bridge_id, "hardware_id": hw, "terms_version": "1"}
-        async with http.post(f"{cloud.url}/api/v1/bridges", json=body) as resp:
-            assert resp.status == 409
+        form = {
+            "client_id": "thermosmart-bridge",
+            "bridge_id": bridge_id,
+            "hardware_id": hw,
+            "terms_version": "1",
+        }
+        async with http.post(f"{cloud.url}/oauth2/device_authorization", data=form) as resp:
+            assert resp.status == 400
             data = await resp.json()
-        assert data["errors"] == [{"field": field, "rule": "already enrolled"}]
+        assert data["errors"] == [{"field": field, "rule": "already linked"}]
     assert len(_rows(cloud, "bridges")) == 1
+    assert _rows(cloud, "link_requests") == []
 
 
 async def test_upload_and_read_back_the_thermostat(
@@ -249,6 +300,7 @@ async def test_an_upload_keeps_changes_the_bridge_has_not_pulled(
 
 async def test_erase_leaves_nothing(cloud: Cloud, http: aiohttp.ClientSession) -> None:
     """P13: after DELETE, neither the tables nor the bytes of the file hold the bridge's data."""
+    await start_link(http, cloud)  # a second request of the bridge, never answered
     secret, token = await synced(http, cloud)
     other_secret, _ = await synced(
         http, cloud, bridge_id="keepthisbridge", hardware_id="TSLKEEPTHIS01"
@@ -289,11 +341,13 @@ async def test_erase_leaves_nothing(cloud: Cloud, http: aiohttp.ClientSession) -
     async with http.delete(f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}", headers=auth(secret)) as resp:
         assert resp.status == 204
 
-    assert {t: len(_rows(cloud, t)) for t in TABLES} == {
+    assert {t: len(_rows(cloud, t)) for t in (*BRIDGE_TABLES, "statistics")} == {
         "bridges": 1,
         "thermostats": 1,
         "commands": 0,
         "owner_tokens": 1,
+        "auth_codes": 0,
+        "link_requests": 0,
         "statistics": 0,
     }
     assert _rows(cloud, "bridges")[0][0] == "keepthisbridge"
@@ -330,8 +384,10 @@ async def test_erase_of_the_only_bridge_empties_every_table(
     secret, _ = await synced(http, cloud)
     async with http.delete(f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}", headers=auth(secret)) as resp:
         assert resp.status == 204
-    for table in TABLES:
+    for table in (*BRIDGE_TABLES, "statistics"):
         assert _rows(cloud, table) == [], table
+    # the owner's account is the owner's, not the bridge's
+    assert [row[1] for row in _rows(cloud, "owners")] == [OWNER]
     data = cloud.db_path.read_bytes()
     for marker in (HW, BRIDGE_ID, "Woonkamer", "Utrecht", "Wintersport"):
         assert marker.encode() not in data, marker

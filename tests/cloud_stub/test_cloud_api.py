@@ -73,13 +73,13 @@ async def test_a_thermostat_that_has_not_synced_is_404(
     cloud: Cloud, http: aiohttp.ClientSession
 ) -> None:
     await enrol(http, cloud)
-    token = cloud.store.create_owner_token(HW)
+    _, token = cloud.store.create_owner_token(BRIDGE_ID)
     async with http.get(f"{cloud.url}/thermostat", headers=auth(token)) as resp:
         assert await resp.json() == {"hw": HW}
     async with http.get(f"{cloud.url}/thermostat/{HW}", headers=auth(token)) as resp:
         assert resp.status == 404
     with pytest.raises(LookupError):
-        cloud.store.create_owner_token("TSLNOTENROLLED")
+        cloud.store.create_owner_token("notlinked")
 
 
 async def test_put_applies_and_queues(cloud: Cloud, http: aiohttp.ClientSession) -> None:

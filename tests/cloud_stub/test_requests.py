@@ -43,11 +43,11 @@ async def test_oversized_bodies_are_413(cloud: Cloud, http: aiohttp.ClientSessio
     ("content_type", "body", "status", "error"),
     [
         ("text/plain", b"{}", 415, "content_type"),
-        ("application/x-www-form-urlencoded", b"bridge_id=x", 415, "content_type"),
+        ("application/x-www-form-urlencoded", b"name=x", 415, "content_type"),
         ("application/json; charset=latin-1", b"{}", 415, "content_type"),
         ("application/json", b"{not json", 400, "bad_json"),
-        ("application/json", b'{"bridge_id": "a", "bridge_id": "b"}', 400, "bad_json"),
-        ("application/json", b'{"bridge_id": NaN}', 400, "bad_json"),
+        ("application/json", b'{"name": "a", "name": "b"}', 400, "bad_json"),
+        ("application/json", b'{"name": NaN}', 400, "bad_json"),
         ("application/json", b"\xff\xfe", 400, "bad_json"),
         ("application/json", b"", 400, "bad_json"),
     ],
@@ -60,11 +60,15 @@ async def test_bodies_must_be_json(
     status: int,
     error: str,
 ) -> None:
-    async with http.post(
-        f"{cloud.url}/api/v1/bridges", data=body, headers={"Content-Type": content_type}
+    secret = await enrol(http, cloud)
+    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
+    async with http.put(
+        url, data=body, headers={**auth(secret), "Content-Type": content_type}
     ) as resp:
         assert resp.status == status
         assert (await resp.json())["error"] == error
+    async with http.get(url, headers=auth(secret)) as resp:
+        assert resp.status == 404  # nothing stored
 
 
 async def test_form_bodies_only_where_the_cloud_api_takes_them(
@@ -133,10 +137,10 @@ async def test_unknown_routes_and_methods_answer_json(
         assert (await resp.json())["error"] == "not_found"
     async with http.get(f"{cloud.url}/thermostat/bad%20id") as resp:
         assert resp.status == 404
-    async with http.patch(f"{cloud.url}/api/v1/bridges", json={}) as resp:
+    async with http.patch(f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat", json={}) as resp:
         assert resp.status == 405
         assert (await resp.json())["error"] == "method_not_allowed"
-        assert "POST" in resp.headers["Allow"]
+        assert "PUT" in resp.headers["Allow"]
 
 
 async def test_requests_are_logged_without_bodies_secrets_or_ids(
@@ -161,7 +165,8 @@ async def test_requests_are_logged_without_bodies_secrets_or_ids(
         pass
     access = [r.getMessage() for r in caplog.records if r.name == "cloud_stub.access"]
     expected = [
-        r"POST /api/v1/bridges -> 201",
+        r"POST /oauth2/device_authorization -> 200",
+        r"POST /oauth2/token -> 200",
         r"PUT /api/v1/bridges/\{bridge_id\}/thermostat -> 200",
         r"PUT /api/v1/bridges/\{bridge_id\}/thermostat -> 200",
         r"GET /thermostat/\{hw\}\?access_token -> 200",

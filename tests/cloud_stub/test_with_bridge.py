@@ -39,7 +39,7 @@ async def test_a_real_bridge_syncs_and_applies_the_queued_commands(
     snapshot = service.cloud_object()  # the simulated house moves on: compare one snapshot
     async with http.put(sync_url, json=snapshot, headers=auth(secret)) as resp:
         assert resp.status == 200, await resp.text()
-    token = cloud.store.create_owner_token(hw)
+    _, token = cloud.store.create_owner_token(real_bridge.bridge_id)
     async with http.get(f"{cloud.url}/thermostat/{hw}", headers=auth(token)) as resp:
         assert await resp.json() == snapshot
 
