@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from bridge.core.validation import is_text
 from bridge.services.access import hash_secret
 
 if TYPE_CHECKING:
@@ -67,6 +68,12 @@ class Session:
     transactions: OrderedDict[str, Transaction] = field(default_factory=OrderedDict)
 
 
+def _could_be_id(session_id: str | None) -> TypeGuard[str]:
+    """A cookie value worth looking up: text (a cookie that is not UTF-8 is none) of a
+    sane length."""
+    return bool(session_id) and is_text(session_id) and len(session_id) <= 100
+
+
 class SessionStore:
     """Login sessions and their pending authorization transactions, in memory.
 
@@ -102,14 +109,14 @@ class SessionStore:
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id, or None."""
-        if not session_id or len(session_id) > 100:
+        if not _could_be_id(session_id):
             return None
         self._purge()
         return self._sessions.get(hash_secret(session_id))
 
     def end(self, session_id: str | None) -> None:
         """Forget a session (on a new login)."""
-        if session_id and len(session_id) <= 100:
+        if _could_be_id(session_id):
             self._sessions.pop(hash_secret(session_id), None)
 
     def add_transaction(

@@ -406,6 +406,20 @@ async def test_an_access_token_query_with_odd_bytes_is_a_401(vb: VB, query: str)
     assert status in (400, 401)
 
 
+@pytest.mark.parametrize(
+    "path", ["GET /oauth2/authorize?client_id=x", "POST /oauth2/authorize/decision"]
+)
+async def test_a_session_cookie_that_is_not_utf8_is_no_session(vb: VB, path: str) -> None:
+    b, _ = vb
+    head = (
+        f"{path} HTTP/1.1\r\n".encode()
+        + _host(b.port)
+        + b"Cookie: thermosmart_session=caf\xe9\xed\xa0\x80\r\n"
+    )
+    status, _, _ = await raw_request(b.port, head)
+    assert 400 <= status < 500
+
+
 # -- 6. the Server header ------------------------------------------------------------------------
 
 
