@@ -452,11 +452,12 @@ async def test_the_zone_offset_follows_daylight_saving_time(tmp_path: Path) -> N
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-async def test_six_days_with_a_unit_learn_the_house_and_warm_up_on_time(
+async def test_a_week_with_a_unit_learns_the_house_and_warms_up_on_time(
     tmp_path: Path,
 ) -> None:
-    """Six simulated days: the bridge learns the house from the unit's readings alone,
-    then its warm-ups (sent as SVSET) have the room at the home temperature on time."""
+    """A simulated week: the bridge learns the house from the unit's readings alone in
+    four days, then for three its warm-ups (sent as SVSET) have the room at the home
+    temperature on time."""
     data = tmp_path / "data"
     await register(data)
     clock = VirtualClock(START)
@@ -473,7 +474,7 @@ async def test_six_days_with_a_unit_learn_the_house_and_warm_up_on_time(
         preheated = 0
         period_start: float | None = None
         arrived: float | None = None
-        for _ in range(2 * 86400 // 55):
+        for _ in range(3 * 86400 // 55):
             await r.run(55, step=55)
             res = b.thermostat.schedule_resolution()
             room = world.truth().room_c
@@ -489,7 +490,7 @@ async def test_six_days_with_a_unit_learn_the_house_and_warm_up_on_time(
             if not in_home:
                 period_start = None
         await r.close()
-    assert len(late) == 4  # Monday and Tuesday, morning and evening
+    assert len(late) == 6  # Monday to Wednesday, morning and evening
     assert max(late) <= 10 * 60, late
     assert preheated > 0
     assert sum(errors) / len(errors) < 0.3

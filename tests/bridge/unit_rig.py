@@ -89,6 +89,9 @@ class Rig:
         end = self.clock.time() + seconds
         while self.clock.time() < end:
             await self.clock.advance(min(step, end - self.clock.time()))
+            # the learner's worker thread finishes before time moves on, however busy
+            # the machine: a recording loop still waiting for it would miss its minute
+            await self.bridge.thermostat.learning.wait_idle()
             for unit in (self.unit, *self.others):
                 if unit.hardware_id not in silent:
                     problem = await self.poll(unit)
