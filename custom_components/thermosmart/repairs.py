@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from homeassistant import data_entry_flow
 from homeassistant.components.repairs import RepairsFlow
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -123,8 +123,8 @@ def async_entry_working(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> N
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_BRIDGE_TOO_OLD, entry.entry_id))
 
 
-class BridgeTooOldRepairFlow(RepairsFlow):
-    """After updating the bridge: check its API version and load the entry again."""
+class _ConfirmRepairFlow(RepairsFlow):
+    """A fix flow of one config entry's issue: a confirmation, then :meth:`_async_fix`."""
 
     def __init__(self, entry_id: str) -> None:
         """Fix the issue of one config entry."""
@@ -139,26 +139,16 @@ class BridgeTooOldRepairFlow(RepairsFlow):
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
     ) -> data_entry_flow.FlowResult:
-        """Ask the bridge which API it speaks now."""
+        """Show the issue's text; on Submit, fix it (or say why not)."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
             return self.async_abort(reason="entry_removed")
         errors: dict[str, str] = {}
         if user_input is not None:
-            client = ThermoSmartClient(
-                entry.data[CONF_HOST],
-                entry.data[CONF_PORT],
-                session=async_get_clientsession(self.hass),
-            )
-            try:
-                info = await client.health()
-            except ThermoSmartError:
-                errors["base"] = "cannot_connect"
-            else:
-                if info.api_version >= MIN_API_VERSION:
-                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
-                    return self.async_create_entry(data={})
-                errors["base"] = "still_too_old"
+            error = await self._async_fix(entry)
+            if error is None:
+                return self.async_create_entry(data={})
+            errors["base"] = error
         issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
         return self.async_show_form(
             step_id="confirm",
@@ -167,44 +157,45 @@ class BridgeTooOldRepairFlow(RepairsFlow):
             description_placeholders=None if issue is None else issue.translation_placeholders,
         )
 
+    async def _async_fix(self, entry: ThermoSmartConfigEntry) -> str | None:
+        """Fix the issue: None when fixed, else the error's translation key."""
+        raise NotImplementedError
 
-class UnitPidProposalRepairFlow(RepairsFlow):
+
+class BridgeTooOldRepairFlow(_ConfirmRepairFlow):
+    """After updating the bridge: check its API version and load the entry again."""
+
+    async def _async_fix(self, entry: ThermoSmartConfigEntry) -> str | None:
+        """Ask the bridge which API it speaks now."""
+        client = ThermoSmartClient(
+            entry.data[CONF_HOST],
+            entry.data[CONF_PORT],
+            session=async_get_clientsession(self.hass),
+        )
+        try:
+            info = await client.health()
+        except ThermoSmartError:
+            return "cannot_connect"
+        if info.api_version < MIN_API_VERSION:
+            return "still_too_old"
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return None
+
+
+class UnitPidProposalRepairFlow(_ConfirmRepairFlow):
     """Confirm, and the bridge sends its proposed PID parameters to the house's unit."""
 
-    def __init__(self, entry_id: str) -> None:
-        """Fix the issue of one config entry."""
-        self._entry_id = entry_id
-
-    async def async_step_init(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
-        """Start with the confirmation."""
-        return await self.async_step_confirm()
-
-    async def async_step_confirm(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def _async_fix(self, entry: ThermoSmartConfigEntry) -> str | None:
         """Turn the bridge's ``unit_pid_tuning`` option on."""
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        if entry is None or not hasattr(entry, "runtime_data"):
-            return self.async_abort(reason="entry_removed")
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data = entry.runtime_data
-            try:
-                await data.client.set_options(unit_pid_tuning=True)
-            except ThermoSmartError:
-                errors["base"] = "cannot_connect"
-            else:
-                await data.coordinator.async_request_refresh()
-                return self.async_create_entry(data={})
-        issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)
-        return self.async_show_form(
-            step_id="confirm",
-            data_schema=vol.Schema({}),
-            errors=errors,
-            description_placeholders=None if issue is None else issue.translation_placeholders,
-        )
+        if entry.state is not ConfigEntryState.LOADED:
+            return "cannot_connect"
+        data = entry.runtime_data
+        try:
+            await data.client.set_options(unit_pid_tuning=True)
+        except ThermoSmartError:
+            return "cannot_connect"
+        await data.coordinator.async_request_refresh()
+        return None
 
 
 _FIX_FLOWS: Final = {

@@ -24,7 +24,11 @@ from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim.boiler_spec import OemCode
 from custom_components.thermosmart.client import BridgeState
 from custom_components.thermosmart.const import CONF_BRIDGE_ID, DOMAIN
-from custom_components.thermosmart.repairs import async_create_fix_flow
+from custom_components.thermosmart.repairs import (
+    BridgeTooOldRepairFlow,
+    UnitPidProposalRepairFlow,
+    async_create_fix_flow,
+)
 
 from .conftest import setup_integration, start_virtual_bridge, stop_virtual, wait_until
 
@@ -112,11 +116,23 @@ async def test_too_old_fix_flow_bridge_gone_or_entry_removed(
     assert result["reason"] == "entry_removed"
 
 
-async def test_only_the_too_old_issue_has_a_fix_flow(hass: HomeAssistant) -> None:
+async def test_only_a_too_old_bridge_and_a_pid_proposal_have_fix_flows(
+    hass: HomeAssistant,
+) -> None:
+    assert isinstance(
+        await async_create_fix_flow(hass, "bridge_too_old_x", {"entry_id": "x"}),
+        BridgeTooOldRepairFlow,
+    )
+    assert isinstance(
+        await async_create_fix_flow(hass, "unit_pid_proposal_x", {"entry_id": "x"}),
+        UnitPidProposalRepairFlow,
+    )
     with pytest.raises(UnknownStep):
         await async_create_fix_flow(hass, "pairing_lost_x", {"entry_id": "x"})
     with pytest.raises(UnknownStep):
         await async_create_fix_flow(hass, "bridge_too_old_x", None)
+    with pytest.raises(UnknownStep):
+        await async_create_fix_flow(hass, "unit_pid_proposal_x", {"entry_id": 1})
 
 
 # -- a lost pairing ------------------------------------------------------------------------
