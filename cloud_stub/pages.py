@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-import html
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bridge.core.pages import PAGE_HEADERS, escape, render_page
 from bridge.core.validation import is_text
 from cloud_stub.store import hash_secret
 
@@ -33,45 +33,22 @@ MAX_SESSIONS = 256
 MAX_TRANSACTIONS = 16
 """Open forms per session; the oldest is dropped beyond this."""
 
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'self'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;"
-    "color:#222}label{display:block;margin:.8rem 0 .2rem}input[type=text],"
-    "input[type=password]{width:100%;padding:.4rem;box-sizing:border-box}"
-    "button{margin:1rem .5rem 0 0;padding:.4rem 1rem}.error{color:#a00}"
-)
-
 
 def e(value: object) -> str:
     """``value`` escaped for HTML text and attributes."""
-    return html.escape(str(value), quote=True)
+    return escape(value)
 
 
 def page(
     title: str, body: str, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     """A complete HTML page; ``body`` must already be escaped HTML."""
-    text = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{e(title)} · ThermoSmart cloud</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{e(title)}</h1>{body}</main></body></html>"
-    )
     return web.Response(
-        text=text,
+        text=render_page(title, body, site="ThermoSmart cloud"),
         status=status,
         content_type="text/html",
         charset="utf-8",
-        headers={**_PAGE_HEADERS, **(headers or {})},
+        headers={**PAGE_HEADERS, **(headers or {})},
     )
 
 

@@ -14,7 +14,6 @@ escaped. The token endpoint is :mod:`bridge.api.oauth`.
 
 from __future__ import annotations
 
-import html
 import math
 from typing import TYPE_CHECKING
 
@@ -43,6 +42,7 @@ from bridge.api.routing import (
 )
 from bridge.api.util import read_form
 from bridge.core import pkce
+from bridge.core.pages import PAGE_HEADERS, escape, render_page
 from bridge.core.payloads.access import DecisionForm, LoginForm
 
 if TYPE_CHECKING:
@@ -50,46 +50,22 @@ if TYPE_CHECKING:
 
 AUTHORIZE_PATH = "/oauth2/authorize"
 
-_PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;"
-    "color:#222}label{display:block;margin:.8rem 0 .2rem}input[type=text],"
-    "input[type=password]{width:100%;padding:.4rem;box-sizing:border-box}"
-    "button{margin:1rem .5rem 0 0;padding:.4rem 1rem}.error{color:#a00}"
-)
-
-
-# -- pages ---------------------------------------------------------------------------
-
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """``value`` escaped for HTML text and attributes."""
+    return escape(value)
 
 
 def _page(
     title: str, body: str, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     """A complete HTML page; ``body`` must already be escaped HTML."""
-    text = (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_e(title)} · ThermoSmart Local</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{_e(title)}</h1>{body}</main></body></html>"
-    )
     return web.Response(
-        text=text,
+        text=render_page(title, body, site="ThermoSmart Local"),
         status=status,
         content_type="text/html",
         charset="utf-8",
-        headers={**_PAGE_HEADERS, **(headers or {})},
+        headers={**PAGE_HEADERS, **(headers or {})},
     )
 
 
