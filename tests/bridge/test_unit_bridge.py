@@ -91,6 +91,7 @@ async def test_the_first_poll_brings_the_room_the_boiler_and_the_device(rig: Rig
     assert unit["hardware_id"] == HWID
     assert unit["house"] is True
     assert unit["connected"] is True
+    assert unit["pid_proposal"] is None  # nothing learned yet
     assert unit["revision"] == 5
     assert unit["firmware"] == rig.unit.firmware
     assert unit["pid"] == {"kp": 15.0, "ti": 3600.0, "td": 0.0}
@@ -544,6 +545,13 @@ async def test_four_days_on_underfloor_bring_a_pid_proposal_the_unit_takes_and_g
             assert status == 200, body
             await r.run(5 * 55, step=55)
             assert (unit.settings.pid, unit.pids_received) == (STOCK_PID, 2)
+            # an erase forgets the learned house: no proposal is left to send
+            status, body = await call(
+                http, b, "POST", "/api/v1/erase", token, json={"confirm": True}
+            )
+            assert status == 200, body
+            await r.run(2 * 55, step=55)
+            assert b.native_state()["units"][0]["pid_proposal"] is None
         await r.close()
     # the simulator: the same two days on each
     stock = run_days("underfloor", STOCK_PID, days=2)
