@@ -409,7 +409,10 @@ class UnitService:
             if self._registered() != registered:
                 self._thermostat.notify_state()  # clients see a unit added or removed at once
             self.check()
-            await self.update_proposal()
+            try:
+                await self.update_proposal()
+            except Exception:  # a bad learned house must not stop the watch
+                _LOGGER.exception("Could not work out a PID proposal for the wall unit")
 
     async def update_proposal(self) -> None:
         """Work out the house unit's PID proposal when it is due (see the module notes)."""
@@ -437,8 +440,8 @@ class UnitService:
             max_flow_c=control_config(self._thermostat.options()).max_ch_setpoint,
         )
         home = self._thermostat.state.programs.temperature("home")
+        self._proposed_at, self._proposal_for = now, own  # one try a day, even a failed one
         proposal = await asyncio.to_thread(propose, plant, Pid(*own), target_c=home)
-        self._proposed_at, self._proposal_for = now, own
         if proposal != self._proposal:
             self._proposal = proposal
             if proposal is not None:
