@@ -130,8 +130,7 @@ async def unlink_cloud(cfg: BridgeConfig) -> dict[str, Any] | None:
     """Forget the cloud link and its credential; the link it was, or None if there was none."""
     db = await open_db(cfg)
     try:
-        link = await db.cloud.get()
-        await db.cloud.forget()
+        link = await db.cloud.forget()
         return None if link is None else link.as_dict()
     finally:
         await db.close()

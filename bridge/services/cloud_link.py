@@ -100,8 +100,14 @@ class DeviceCode:
 
 def cloud_ssl_context(ca_file: str | None) -> ssl.SSLContext:
     """The context the cloud's certificate is verified with: the system's CAs, or only
-    those in ``ca_file`` (PEM) when one is configured."""
-    return ssl.create_default_context(cafile=ca_file)
+    those in ``ca_file`` (PEM) when one is configured (:class:`LinkRefused` if it is
+    not one)."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (ssl.SSLError, OSError, ValueError) as err:
+        raise LinkRefused(
+            f"cloud_ca_file {ca_file}: not a readable PEM file of CA certificates ({_clip(err)})"
+        ) from None
 
 
 def _clip(value: object) -> str:

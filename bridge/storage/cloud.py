@@ -87,8 +87,12 @@ class CloudLinkRepo:
 
         return await self._worker.write(run)
 
-    async def forget(self) -> bool:
-        """Delete the link and its credential; False if there was none."""
-        return bool(
-            await self._worker.write(lambda conn: conn.execute("DELETE FROM cloud_link").rowcount)
-        )
+    async def forget(self) -> CloudLink | None:
+        """Delete the link and its credential; the link it was, or None if there was none."""
+
+        def run(conn: sqlite3.Connection) -> CloudLink | None:
+            link = read_cloud_link(conn)
+            conn.execute("DELETE FROM cloud_link")
+            return link
+
+        return await self._worker.write(run)

@@ -300,6 +300,57 @@ async def test_link_expired_exits_4_and_stores_nothing(tmp_path: Path, quick_pol
         assert await _in_db(data, lambda db: db.cloud.get()) is None
 
 
+async def test_the_bridge_gives_up_when_its_code_runs_out(
+    tmp_path: Path, quick_polls: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bridge stops polling after ``expires_in`` even when the cloud never says so."""
+    monkeypatch.setattr(cloud_store, "LINK_TTL", 1.5)
+    async with _serve_cloud(tmp_path) as cloud:
+        data = tmp_path / "bridge"
+        await _bridge_data(data)
+        run = await _cli("cloud", "link", "--cloud-url", cloud.url, data_dir=data)
+        assert run.code == 4
+        assert "the code expired before the owner answered" in run.err
+        polls = [r for r in await _in_db(data, lambda db: db.egress.query()) if "token" in r.path]
+        assert len(polls) == 1
+
+
+async def test_revoking_the_consent_while_waiting_stops_the_polls(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    data = tmp_path / "bridge"
+    await _bridge_data(data)
+    command = await _start("cloud", "link", "--cloud-url", cloud.url, "--json", data_dir=data)
+    await command.first_line()
+    revoked = await _in_db(
+        data,
+        lambda db: db.consents.record(Purpose.CLOUD_SYNC, granted=False, terms_version=TERMS),
+    )
+    run = await command.finish()
+    assert run.code == 2
+    assert "the cloud_sync consent was revoked: linking stopped" in run.err
+    sent = list(reversed(await _in_db(data, lambda db: db.egress.query())))
+    assert sent[0].path == "/oauth2/device_authorization"
+    assert all(r.ts <= revoked.ts for r in sent)  # nothing after the revocation
+    assert await _in_db(data, lambda db: db.cloud.get()) is None
+
+
+async def test_a_ca_file_that_is_no_certificate_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "bridge"
+    await _bridge_data(data)
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate", encoding="utf-8")
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f'cloud_url = "https://127.0.0.1:1"\ncloud_ca_file = "{bad}"\n', encoding="utf-8"
+    )
+    run = await _cli("cloud", "link", "--config", str(config), data_dir=data)
+    assert run.code == 2
+    assert f"cloud_ca_file {bad}: not a readable PEM file of CA certificates" in run.err
+    assert "Traceback" not in run.err
+    assert await _in_db(data, lambda db: db.egress.query()) == []
+
+
 async def test_slow_down_adds_five_seconds_to_the_interval(
     tmp_path: Path, quick_polls: None
 ) -> None:
