@@ -1,4 +1,4 @@
-"""What the CLI's admin commands do to the database (pair, token, oauth-client, unit).
+"""What the CLI's admin commands do to the database (pair, token, oauth-client, unit, cloud).
 
 They open the same SQLite file as a running daemon; WAL lets both work at once.
 """
@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bridge.core.clock import SystemClock
+from bridge.services.cloud_link import CloudLinker, cloud_ssl_context
 from bridge.storage import Database
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from bridge.config import BridgeConfig
+    from bridge.services.cloud_link import DeviceCode
 
 DB_FILE = "thermosmart.db"
 
@@ -100,5 +102,35 @@ async def remove_unit(cfg: BridgeConfig, hardware_id: str) -> bool:
     db = await open_db(cfg)
     try:
         return await db.units.remove(hardware_id)
+    finally:
+        await db.close()
+
+
+async def link_cloud(cfg: BridgeConfig, show: Callable[[DeviceCode], None]) -> dict[str, Any]:
+    """Link the bridge to an owner's cloud account (``CloudLinkError`` if it does not)."""
+    db = await open_db(cfg)
+    try:
+        linker = CloudLinker(db, cfg.cloud_url, ssl_context=cloud_ssl_context(cfg.cloud_ca_file))
+        return (await linker.link(show)).as_dict()
+    finally:
+        await db.close()
+
+
+async def cloud_status(cfg: BridgeConfig) -> dict[str, Any] | None:
+    """The cloud link without its credential, or None when not linked."""
+    db = await open_db(cfg)
+    try:
+        link = await db.cloud.get()
+        return None if link is None else link.as_dict()
+    finally:
+        await db.close()
+
+
+async def unlink_cloud(cfg: BridgeConfig) -> dict[str, Any] | None:
+    """Forget the cloud link and its credential; the link it was, or None if there was none."""
+    db = await open_db(cfg)
+    try:
+        link = await db.cloud.forget()
+        return None if link is None else link.as_dict()
     finally:
         await db.close()

@@ -2,7 +2,8 @@
 
 A thin layer: it parses arguments and hands over to the daemon, the storage
 layer or the OpenTherm tools. With ``--json`` a command prints exactly one
-JSON object on stdout; messages for people go to stderr.
+JSON object on stdout (``cloud link`` one per line: the code at once, the
+link when made); messages for people go to stderr.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 import contextlib
+from datetime import UTC, datetime
 import io
 import json
 import logging
@@ -25,6 +27,10 @@ from bridge.opentherm.sim.world import DEFAULT_SEED
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_DENIED = 3
+"""``cloud link``: the owner denied the link request."""
+EXIT_EXPIRED = 4
+"""``cloud link``: the code expired before the owner answered."""
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -63,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="another host name the API answers to (repeatable; * for any)",
     )
-    run.add_argument("--cloud-url", help="the cloud to sync with, only with consent")
+    run.add_argument("--cloud-url", help="the cloud `cloud link` links to (not contacted by run)")
     run.add_argument("--tls-cert", help="TLS certificate file (with --tls-key)")
     run.add_argument("--tls-key", help="TLS private key file")
     run.add_argument("--timezone", help="the house's time zone (default Europe/Amsterdam)")
@@ -112,6 +118,21 @@ def _parser() -> argparse.ArgumentParser:
     _add_data_dir(uremove)
     uremove.add_argument("hardware_id", metavar="HWID")
     uremove.add_argument("--json", action="store_true")
+
+    cloud = sub.add_parser("cloud", help="the link to an owner's cloud account")
+    cloud_sub = cloud.add_subparsers(dest="cloud_command", required=True, metavar="ACTION")
+    clink = cloud_sub.add_parser(
+        "link", help="link to the owner's cloud account (needs the cloud_sync consent)"
+    )
+    _add_data_dir(clink)
+    clink.add_argument("--cloud-url", help="the cloud to link to (default: cloud_url)")
+    clink.add_argument("--json", action="store_true")
+    cstatus = cloud_sub.add_parser("status", help="whether linked, to which cloud, since when")
+    _add_data_dir(cstatus)
+    cstatus.add_argument("--json", action="store_true")
+    cunlink = cloud_sub.add_parser("unlink", help="forget the link and its credential")
+    _add_data_dir(cunlink)
+    cunlink.add_argument("--json", action="store_true")
 
     ot = sub.add_parser("ot", help="OpenTherm tools")
     ot_sub = ot.add_subparsers(dest="ot_command", required=True, metavar="ACTION")
@@ -265,6 +286,83 @@ def _cmd_unit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _since(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _cmd_cloud(args: argparse.Namespace) -> int:
+    from bridge import admin
+    from bridge.services.cloud_link import (
+        CloudLinkError,
+        DeviceCode,
+        LinkDenied,
+        LinkExpired,
+        LinkRefused,
+    )
+
+    if args.cloud_command == "link":
+        cfg = _config(args, "cloud_url")
+
+        def show(code: DeviceCode) -> None:
+            where = code.verification_uri_complete or code.verification_uri
+            _emit(
+                args,
+                code.as_dict(),
+                f"To link this bridge, open {code.verification_uri} and enter the code"
+                f" {code.user_code}\n(or open {where}); the code is valid"
+                f" {code.expires_in / 60:g} minutes. Waiting for the owner's answer…",
+            )
+            sys.stdout.flush()
+
+        try:
+            link = asyncio.run(admin.link_cloud(cfg, show))
+        except LinkRefused as err:
+            print(f"thermosmart-bridge: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        except LinkDenied as err:
+            print(f"thermosmart-bridge: {err}", file=sys.stderr)
+            return EXIT_DENIED
+        except LinkExpired as err:
+            print(f"thermosmart-bridge: {err}", file=sys.stderr)
+            return EXIT_EXPIRED
+        except CloudLinkError as err:
+            print(f"thermosmart-bridge: {err}; nothing was stored", file=sys.stderr)
+            return EXIT_FAILURE
+        except KeyboardInterrupt:
+            print("thermosmart-bridge: linking stopped; nothing was stored", file=sys.stderr)
+            return EXIT_FAILURE
+        _emit(
+            args,
+            {"linked": True, **link},
+            f"linked to {link['cloud_url']} as thermostat {link['thermostat']}",
+        )
+        return EXIT_OK
+    cfg = _config(args)
+    if args.cloud_command == "status":
+        found = asyncio.run(admin.cloud_status(cfg))
+        if found is None:
+            _emit(args, {"linked": False}, "not linked to a cloud")
+        else:
+            _emit(
+                args,
+                {"linked": True, **found},
+                f"linked to {found['cloud_url']} as thermostat {found['thermostat']}"
+                f" since {_since(found['since'])}",
+            )
+        return EXIT_OK
+    gone = asyncio.run(admin.unlink_cloud(cfg))
+    if gone is None:
+        print("not linked to a cloud", file=sys.stderr)
+        return EXIT_FAILURE
+    _emit(
+        args,
+        {"unlinked": gone["cloud_url"]},
+        f"forgot the link to {gone['cloud_url']} and its credential on this bridge"
+        " (the cloud keeps its side of the link)",
+    )
+    return EXIT_OK
+
+
 def _cmd_ot(args: argparse.Namespace) -> int:
     from bridge.opentherm.decode import main as decode_main
 
@@ -336,6 +434,7 @@ COMMANDS = {
     "token": _cmd_token,
     "oauth-client": _cmd_oauth_client,
     "unit": _cmd_unit,
+    "cloud": _cmd_cloud,
     "ot": _cmd_ot,
     "sim-otgw": _cmd_sim_otgw,
     "sim-modbus": _cmd_sim_modbus,

@@ -10,6 +10,7 @@ file stops start-up with the key and the reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import ipaddress
 import json
 import math
 import os
@@ -76,14 +77,35 @@ def _boiler_url(value: Any) -> str:
     return value
 
 
-def _cloud_url(value: Any) -> str:
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _cloud_url(value: Any) -> str | None:
+    if value is None:
+        return None
     if not isinstance(value, str):
-        raise vol.Invalid("must be a URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise vol.Invalid("must be an https:// URL")
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise vol.Invalid("plain http is allowed only for a loopback address; use https://")
+        raise vol.Invalid("must be a URL such as https://cloud.example")
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as err:
+        raise vol.Invalid(f"not a URL: {err}") from None
+    if parts.scheme not in ("https", "http") or not hostname:
+        raise vol.Invalid("must be an https:// URL with a host, such as https://cloud.example")
+    if parts.query or parts.fragment or parts.username is not None:
+        raise vol.Invalid("must be a base URL without user, query or fragment")
+    if parts.scheme == "http" and not _is_loopback(hostname):
+        raise vol.Invalid(
+            "plain http:// is allowed only to a loopback address (127.0.0.0/8, ::1,"
+            " localhost), for development; use https:// for any other host"
+        )
     return value
 
 
@@ -174,7 +196,8 @@ CONFIG_SCHEMA = vol.Schema(
         vol.Optional("zeroconf", default=True): bool,
         vol.Optional("zeroconf_interfaces"): [str],
         vol.Optional("allowed_hosts"): [vol.All(str, vol.Length(min=1, max=253))],
-        vol.Optional("cloud_url"): vol.Any(None, _cloud_url),
+        vol.Optional("cloud_url"): _cloud_url,
+        vol.Optional("cloud_ca_file"): _existing_file,
         vol.Optional("tls_cert"): _existing_file,
         vol.Optional("tls_key"): _existing_file,
         vol.Optional("timezone", default="Europe/Amsterdam"): _timezone,
@@ -200,6 +223,7 @@ class BridgeConfig:
     zeroconf_interfaces: list[str] | None = None
     allowed_hosts: list[str] | None = None
     cloud_url: str | None = None
+    cloud_ca_file: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
     timezone: str = "Europe/Amsterdam"

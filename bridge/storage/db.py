@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Self
 from bridge.core.programs import ExceptionPeriod, ScheduleEntry
 from bridge.storage import migrations
 from bridge.storage.auth import AuthRepo, read_clients, read_tokens
+from bridge.storage.cloud import CloudLinkRepo, read_cloud_link
 from bridge.storage.core import Json, StorageError, StorageFullError, Worker
 from bridge.storage.energy import EnergyRepo, read_energy
 from bridge.storage.history import (
@@ -95,7 +96,7 @@ class Database:
     The repositories are attributes: :attr:`settings`, :attr:`schedule`,
     :attr:`auth`, :attr:`measurements`, :attr:`events`, :attr:`learning`,
     :attr:`consents`, :attr:`egress`, :attr:`webhooks`, :attr:`energy`,
-    :attr:`units`. Errors are
+    :attr:`units`, :attr:`cloud`. Errors are
     :class:`StorageError` (and ValueError for input that breaks a rule).
     """
 
@@ -125,6 +126,7 @@ class Database:
         self.webhooks = WebhookRepo(worker, clock)
         self.energy = EnergyRepo(worker, clock)
         self.units = UnitRepo(worker, clock)
+        self.cloud = CloudLinkRepo(worker, clock)
 
     @classmethod
     async def open(
@@ -273,8 +275,8 @@ class Database:
     async def export(self) -> dict[str, Any]:
         """Everything stored about the household, as JSON-able data (one snapshot).
 
-        Tokens, OAuth clients and wall units are listed without any secret,
-        hash or password;
+        Tokens, OAuth clients, wall units and the cloud link are listed without
+        any secret, hash, password or credential;
         pairing and authorization codes (short-lived secrets) are left out.
         Times are Unix timestamps; exception times are local ISO 8601.
         """
@@ -325,6 +327,7 @@ class Database:
                 "tokens": [t.as_dict() for t in read_tokens(conn)],
                 "oauth_clients": [c.as_dict() for c in read_clients(conn)],
                 "units": [u.as_dict() for u in read_units(conn)],
+                "cloud_link": [link.as_dict() for link in [read_cloud_link(conn)] if link],
             }
 
         return await self._worker.read(run)
@@ -335,7 +338,8 @@ class Database:
         Resets the personal settings (name, programs, city, e-mail, geofence)
         and the week schedule to the defaults, and deletes the exceptions,
         measurements, aggregates, energy counters, event log, learning state,
-        egress log and webhooks. Consents (the record of what the owner agreed to), the
+        egress log and webhooks, and forgets the cloud link with its credential
+        (the cloud's side of the link stays). Consents (the record of what the owner agreed to), the
         hardware id, bridge id and technical settings stay, so the
         thermostat keeps heating on its defaults. Tokens are kept so the
         owner's clients keep working, unless ``revoke_tokens`` is True (then
@@ -362,6 +366,7 @@ class Database:
                 "energy_counters": conn.execute("DELETE FROM energy_counters").rowcount,
                 "egress_log": conn.execute("DELETE FROM egress_log").rowcount,
                 "webhooks": conn.execute("DELETE FROM webhooks").rowcount,
+                "cloud_link": conn.execute("DELETE FROM cloud_link").rowcount,
             }
             if revoke_tokens:
                 counts["tokens"] = conn.execute(

@@ -211,6 +211,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             " CHECK (own_pid IS NULL OR json_array_length(own_pid) = 3)",
         ),
     ),
+    Migration(
+        6,
+        "The bridge's link to an owner's cloud account",
+        (
+            # at most one row (see cloud.py): the cloud linked to, the bridge id and the
+            # thermostat it was linked as, when, and the per-bridge credential the cloud
+            # issued (a Bearer the bridge must present, so kept as it is; never exported)
+            """CREATE TABLE cloud_link (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                cloud_url TEXT NOT NULL CHECK (length(cloud_url) BETWEEN 1 AND 2048),
+                bridge_id TEXT NOT NULL CHECK (length(bridge_id) BETWEEN 1 AND 64),
+                thermostat TEXT NOT NULL CHECK (length(thermostat) BETWEEN 1 AND 64),
+                secret TEXT NOT NULL CHECK (length(secret) BETWEEN 1 AND 512),
+                since REAL NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

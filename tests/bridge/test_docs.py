@@ -209,6 +209,7 @@ def _keys(tmp: Path) -> dict[str, Key]:
             running=True,
         ),
         "cloud_url": Key("https://cloud.example", lambda c, _b: c.cloud_url),
+        "cloud_ca_file": Key(_tls(tmp), lambda c, _b: c.cloud_ca_file),
         "tls_cert": Key(_tls(tmp), lambda c, _b: c.tls_cert),
         "tls_key": Key(_tls(tmp), lambda c, _b: c.tls_key),
         "timezone": Key(

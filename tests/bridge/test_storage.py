@@ -1019,6 +1019,8 @@ ALLOWED_COLUMNS = {
         "last_seen",
         "own_pid",
     },
+    # the link to an owner's cloud account; secret: the credential the cloud issued
+    "cloud_link": {"id", "cloud_url", "bridge_id", "thermostat", "secret", "since"},
     "sqlite_sequence": {"name", "seq"},  # SQLite's own AUTOINCREMENT bookkeeping
 }
 FORBIDDEN = (

@@ -111,6 +111,9 @@ class Export:
     tokens: list[dict[str, Any]]
     oauth_clients: list[dict[str, Any]]
     units: list[StoredUnit] = spec(description="registered wall units, without passwords")
+    cloud_link: list[dict[str, Any]] = spec(
+        description="the link to an owner's cloud account (none or one), never its credential"
+    )
 
 
 @model
