@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import subprocess
+import sys
 
-import pytest
-
-from bench import unit_pid
 from bench.unit import run
 
 
@@ -20,20 +19,32 @@ async def test_the_unit_benchmark_runs_and_every_poll_is_answered() -> None:
     assert results["units"] == 3
 
 
-def test_the_pid_benchmark_runs_and_writes_its_table(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A short run: too short to learn, so no proposal, and the stock PID's figures."""
+def test_the_pid_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
+    """A short run of the command: too short to learn, so no proposal, and the stock PID's
+    figures (in its own process: the command runs its own event loop)."""
     out = tmp_path / "pid.json"
-    assert (
-        unit_pid.main(
-            ["--houses", "new_build", "--learn-days", "0.1", "--days", "1", "--json", str(out)]
-        )
-        == 0
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.unit_pid",
+            "--houses",
+            "new_build",
+            "--learn-days",
+            "0.1",
+            "--days",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    printed = capsys.readouterr().out
-    assert "new_build       stock" in printed
-    assert "no proposal" in printed
+    assert done.returncode == 0, done.stderr
+    assert "new_build       stock" in done.stdout
+    assert "no proposal" in done.stdout
     results = json.loads(out.read_text())["results"]
     entry = results["houses"]["new_build"]
     assert entry["proposal"] is None
