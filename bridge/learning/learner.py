@@ -537,6 +537,7 @@ class Learner:
             "seg": self._seg,
             "bins": bins_to_json(self._bins),
             "screens": {"room": self._room_screen.to_dict(), "outside": self._out_screen.to_dict()},
+            "room_step": self._frozen.step_c,
         }
 
     @classmethod
@@ -587,6 +588,9 @@ class Learner:
             )
             self._window.append(prev, b)
             prev = b
+        step = data.get("room_step")  # absent in the form before it was kept
+        if isinstance(step, (int, float)) and math.isfinite(step) and step > 0.0:
+            self._frozen.step_c = float(step)
         screens = data.get("screens")
         if isinstance(screens, dict):
             self._room_screen.restore(screens.get("room"))

@@ -398,6 +398,42 @@ def test_a_frozen_room_sensor_is_detected_and_the_learner_falls_back() -> None:
     assert learner.model is learner.fitted
 
 
+def _feed(learner: Learner, ts: float, minutes: int, room: float, heat: float) -> float:
+    """A reading a minute of ``room`` with ``heat`` going in; the time after them."""
+    for _ in range(minutes):
+        ts += STEP
+        learner.observe(Measurement(ts=ts, room_c=room, outside_c=-3.0, heat_w=heat))
+    return ts
+
+
+def test_a_coarse_room_sensor_holding_the_target_is_not_taken_for_frozen() -> None:
+    start = 1_767_225_600.0  # 1 January 2026, 00:00 UTC
+    coarse = Learner(BOILER)
+    ts = _feed(coarse, start, 30, 19.0, 9_000.0)
+    ts = _feed(coarse, ts, 30, 19.5, 9_000.0)  # it reports in 0.5 °C steps
+    # held at the target: 19.5 for six hours more while 8 kW go in
+    ts = _feed(coarse, ts, 6 * 60, 19.5, 8_000.0)
+    assert coarse.counters["frozen"] == 0
+    assert coarse.status != FALLBACK_FROZEN
+    # the same for a restarted learner: the sensor's step is kept
+    restored = Learner.from_dict(json.loads(json.dumps(coarse.to_dict())))
+    _feed(restored, ts, 3 * 60, 19.5, 8_000.0)
+    assert restored.counters["frozen"] == 0
+    # stuck for good: frozen after five times three hours
+    ts = _feed(coarse, ts, 8 * 60 + 30, 19.5, 8_000.0)
+    assert coarse.counters["frozen"] == 0
+    _feed(coarse, ts, 60, 19.5, 8_000.0)
+    assert coarse.counters["frozen"] == 1
+    assert coarse.status == FALLBACK_FROZEN
+    # a sensor with 0.1 °C steps, the same readings: frozen after three hours
+    fine = Learner(BOILER)
+    ts = _feed(fine, start, 30, 19.4, 9_000.0)
+    ts = _feed(fine, ts, 30, 19.5, 9_000.0)
+    _feed(fine, ts, 6 * 60, 19.5, 8_000.0)
+    assert fine.counters["frozen"] == 1
+    assert fine.status == FALLBACK_FROZEN
+
+
 def test_missing_outside_temperature_lowers_confidence_and_says_so() -> None:
     truth = get_profile("terraced_1970s")
     house, learner = trained()
@@ -485,6 +521,16 @@ def test_state_survives_a_restart_through_json() -> None:
     house.run(restored, house.now + DAY)
     assert restored.status == STATUS_READY
     assert restored.counters["measurements"] > learner.counters["measurements"]
+
+
+def test_a_state_stored_before_the_sensor_step_was_kept_still_loads() -> None:
+    _, learner = trained()
+    stored = json.loads(json.dumps(learner.to_dict()))
+    del stored["room_step"]
+    restored = Learner.from_dict(stored)
+    assert restored.fitted is not None
+    assert restored.status == STATUS_READY
+    assert restored.usable_hours() == learner.usable_hours()
 
 
 def test_an_unknown_or_damaged_state_falls_back_to_the_default_model() -> None:
