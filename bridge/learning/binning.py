@@ -6,7 +6,8 @@ closed. Bins follow one another on a chain that restarts after every
 dropout instead of bridging it (:func:`chained`); the model's state sits at
 bin centres and :class:`Center` steps it from one centre to the next. The
 :class:`Window` holds the last days of bins and counts the excitation they
-hold: free-floating periods and heating starts.
+hold: free-floating periods (and how far the room fell in them) and heating
+starts.
 
 Pure code: no I/O, no clock.
 """
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import Collection
 
 _FREE_W = 50.0  # heat below this is free-floating
-_START_W = 500.0  # heat above this after a free-floating hour is a heating start
+_START_W = 500.0  # a heating start gives at least this much heat...
+_START_STEP = 2.0  # ...and this many times the most of any period in the hour before
 
 
 class Acc:
@@ -62,6 +64,7 @@ class Bin:
     __slots__ = (
         "age",
         "clear",
+        "fall",
         "free",
         "heat",
         "index",
@@ -95,6 +98,7 @@ class Bin:
         self.seg = seg
         self.x: tuple[float, float, float] = (room, room, heat)
         self.free = False
+        self.fall = 0.0
         self.start = False
         self.quiet = 0
         self.clear = 0.0
@@ -157,27 +161,46 @@ class Window:
         self._n_usable = 0
         self._n_free = 0
         self._n_starts = 0
+        self._fall = 0.0
         self._quiet = 0
+        self._hour: deque[float] = deque(maxlen=round(3600.0 / sample_s))
+        """The heat of the fresh periods just before, on the chain, up to an hour of them."""
 
     def append(self, prev: Bin | None, new: Bin) -> None:
-        """Add ``new`` to the window and to the excitation counts."""
+        """Add ``new`` to the window and to the excitation counts.
+
+        A heating start is a step up of the heat after an hour on the
+        chain: at least :data:`_START_W` and :data:`_START_STEP` times the
+        most of any period in that hour. That is heat after a free-floating
+        hour, and also a warm-up from a lower heat where the boiler never
+        stops (a draughty house that needs heat to hold even the setback).
+        """
         linked = chained(prev, new)
         new.age = prev.age + 1 if linked and prev is not None else 0
         if new.stale or not linked or (prev is not None and prev.stale):
             self._quiet = 0
+            self._hour.clear()
         if not new.stale:
             self._n_usable += 1
+            hour = self._hour
+            if (
+                new.heat >= _START_W
+                and len(hour) == hour.maxlen
+                and new.heat >= _START_STEP * max(hour)
+            ):
+                new.start = True
+                self._n_starts += 1
             if new.heat < _FREE_W:
                 new.free = True
                 self._n_free += 1
                 self._quiet += 1
+                if prev is not None and linked and not prev.stale:
+                    new.fall = max(0.0, prev.room - new.room)
+                    self._fall += new.fall
             else:
-                per_hour = round(3600.0 / self.sample_s)
                 new.quiet = self._quiet
-                if new.heat >= _START_W and self._quiet >= per_hour:
-                    new.start = True
-                    self._n_starts += 1
                 self._quiet = 0
+            hour.append(new.heat)
         self.bins.append(new)
 
     def _forget(self, old: Bin) -> None:
@@ -185,6 +208,7 @@ class Window:
         if not old.stale:
             self._n_usable -= 1
         self._n_free -= int(old.free)
+        self._fall -= old.fall
         self._n_starts -= int(old.start)
 
     def trim(self, keep: int) -> None:
@@ -199,8 +223,13 @@ class Window:
 
     @property
     def starts(self) -> int:
-        """Heating starts (heat after a free-floating hour) in the window's usable data."""
+        """Heating starts (a step up of the heat, see :meth:`append`) in the window's usable data."""
         return self._n_starts
+
+    @property
+    def free_fall_k(self) -> float:
+        """How far the room fell while free-floating in the window's usable data, K."""
+        return max(0.0, self._fall)
 
     def excitation(self) -> tuple[float, int]:
         """``(free-floating hours, heating starts)`` in the window's usable data."""

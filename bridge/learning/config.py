@@ -33,7 +33,11 @@ class LearnerConfig:
     outside_hold_s: float = 3 * 3600.0
     """How long the last outside temperature stands in for a missing one."""
     frozen_s: float = 3 * 3600.0
-    """A room value exactly constant this long while heat goes in is a frozen sensor."""
+    """A room value exactly constant this long while heat goes in is a frozen sensor.
+
+    This and the two below are for a sensor with 0.1 °C steps; they grow in proportion
+    to a coarser sensor's step (five times at 0.5 °C).
+    """
     frozen_heat_kwh: float = 1.0
     """Heat that must have gone in during ``frozen_s`` to call the sensor frozen."""
     frozen_any_s: float = 12 * 3600.0

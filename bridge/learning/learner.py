@@ -17,9 +17,9 @@ at a time (room sensor, outside temperature, what the boiler reports) and
   the simulation error (:mod:`bridge.learning.fitting`); without a
   measured irradiance the clear-sky sun at the house's location stands in;
 * reports a confidence in [0, 1] from the parameter covariance, its own
-  forecast residuals and the excitation seen (free-floating hours and
-  heating starts), and falls back to the default model below the ready
-  threshold.
+  forecast residuals and the excitation seen (free-floating hours, or how
+  far the room fell while free-floating, and heating starts), and falls
+  back to the default model below the ready threshold.
 
 Pure code: no I/O, no clock; the bridge feeds measurements and stores
 :meth:`Learner.to_dict`.
@@ -63,6 +63,14 @@ FALLBACK_FROZEN = "fallback: room sensor frozen"
 FALLBACK_NO_ROOM = "fallback: room temperature missing"
 FALLBACK_NO_OUTSIDE = "fallback: outside temperature missing"
 FALLBACK_NO_HEAT = "fallback: heat input unknown"
+
+_FULL_STARTS = 4
+"""Heating starts that fully excite the model."""
+_FULL_FREE_H = 12.0
+"""Free-floating hours that fully excite the model..."""
+_FULL_FREE_FALL_K = 10.0
+"""...or the fall of the room while free-floating that does, K (a draughty house
+that cools to its setback within the hour shows its cooling in less time)."""
 
 
 class Learner:
@@ -274,6 +282,12 @@ class Learner:
         """``(free-floating hours, heating starts)`` in the window's usable data."""
         return self._window.excitation()
 
+    def _excitation_shares(self) -> tuple[float, float]:
+        """``(starts, free-floating)``: each 0..1 of what fully excites the model."""
+        free_h, starts = self.excitation()
+        free = max(free_h / _FULL_FREE_H, self._window.free_fall_k / _FULL_FREE_FALL_K)
+        return min(1.0, starts / _FULL_STARTS), min(1.0, free)
+
     def usable_hours(self) -> float:
         """Hours of usable (fresh, unbroken) data in the window."""
         return self._window.usable_hours()
@@ -337,7 +351,7 @@ class Learner:
 
     def _compute_factors(self) -> dict[str, float]:
         fit = self.fit
-        free_h, starts = self.excitation()
+        starts, free = self._excitation_shares()
         rmse_1h = self.skill()["rmse_1h"]
         params = 0.0
         if fit is not None:
@@ -345,7 +359,7 @@ class Learner:
             params = math.exp(-0.5 * spread)
         return {
             "data": min(1.0, self.usable_hours() / 72.0),
-            "excitation": min(1.0, starts / 4.0) * min(1.0, free_h / 12.0),
+            "excitation": starts * free,
             "parameters": params,
             "residuals": _residual_factor(rmse_1h, fit),
         }
@@ -381,12 +395,8 @@ class Learner:
         """Learning progress for the UI, 0-100 %."""
         if self.ready:
             return 100
-        free_h, starts = self.excitation()
-        gathered = min(
-            1.0,
-            self.usable_hours() / 72.0,
-            (min(1.0, starts / 4.0) + min(1.0, free_h / 12.0)) / 2.0,
-        )
+        starts, free = self._excitation_shares()
+        gathered = min(1.0, self.usable_hours() / 72.0, (starts + free) / 2.0)
         trust = min(1.0, self.confidence / self.config.ready_confidence)
         return min(99, round(100.0 * (0.5 * gathered + 0.5 * trust)))
 
@@ -527,6 +537,7 @@ class Learner:
             "seg": self._seg,
             "bins": bins_to_json(self._bins),
             "screens": {"room": self._room_screen.to_dict(), "outside": self._out_screen.to_dict()},
+            "room_step": self._frozen.step_c,
         }
 
     @classmethod
@@ -577,6 +588,9 @@ class Learner:
             )
             self._window.append(prev, b)
             prev = b
+        step = data.get("room_step")  # absent in the form before it was kept
+        if isinstance(step, (int, float)) and math.isfinite(step) and step > 0.0:
+            self._frozen.step_c = float(step)
         screens = data.get("screens")
         if isinstance(screens, dict):
             self._room_screen.restore(screens.get("room"))

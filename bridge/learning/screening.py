@@ -5,7 +5,7 @@ A :class:`Measurement` is one look at the house and the boiler; a
 outside plausible ranges (an 85 °C room, -60 °C outside) and physically
 impossible jumps are rejected by a :class:`Screen`; a room value that stays
 exactly constant for hours while heat goes in marks the sensor as frozen
-(:class:`FrozenDetector`). Without a measured irradiance the clear-sky sun
+(:class:`FrozenDetector`; longer for a sensor with coarser steps). Without a measured irradiance the clear-sky sun
 (:func:`clear_sky_w_m2`) stands in.
 
 Pure code: no I/O, no clock.
@@ -26,6 +26,8 @@ OUTSIDE_RANGE = (-45.0, 50.0)
 SOLAR_RANGE = (0.0, 1500.0)
 #: Boiler size assumed when OpenTherm ID 15 gave none, W.
 ASSUMED_BOILER_W = 24_000.0
+#: The room sensor's step the frozen-sensor times are set for, °C.
+FINE_ROOM_STEP_C = 0.1
 #: Minimum modulation assumed with the size, %: a burning flame reporting 0 %
 #: modulation gives its minimum output, never nothing (a wall unit reports no ID 15).
 ASSUMED_MIN_MODULATION_PCT = 20.0
@@ -234,19 +236,36 @@ class Screen:
 
 
 class FrozenDetector:
-    """Watches for a room value that stays exactly the same."""
+    """Watches for a room value that stays exactly the same.
+
+    A room held at its target can read the same for hours on a sensor with
+    coarse steps (0.5 °C, as many thermostats and radiator valves report),
+    so the times and the heat of :class:`LearnerConfig` (set for 0.1 °C
+    steps) grow in proportion to the smallest change the sensor has shown.
+    """
 
     def __init__(self) -> None:
         self.value: float | None = None
         self.since: float = 0.0
         self.heat_j = 0.0
         self.frozen = False
+        self.step_c: float | None = None
+        """The smallest change between two readings seen, °C (None before any)."""
+
+    @property
+    def scale(self) -> float:
+        """How many times longer than configured a constant reading must last to be frozen."""
+        return max(1.0, (self.step_c or FINE_ROOM_STEP_C) / FINE_ROOM_STEP_C)
 
     def update(
         self, ts: float, room: float, heat_j: float, config: LearnerConfig
     ) -> tuple[bool, float]:
         """Feed a reading; ``(newly frozen, run start)``."""
         if self.value is None or room != self.value:
+            if self.value is not None:
+                change = round(abs(room - self.value), 3)
+                if change > 0.0 and (self.step_c is None or change < self.step_c):
+                    self.step_c = change
             self.value = room
             self.since = ts
             self.heat_j = 0.0
@@ -256,8 +275,9 @@ class FrozenDetector:
         if self.frozen:
             return False, self.since
         span = ts - self.since
-        heated = self.heat_j >= config.frozen_heat_kwh * 3.6e6
-        if (span >= config.frozen_s and heated) or span >= config.frozen_any_s:
+        scale = self.scale
+        heated = self.heat_j >= config.frozen_heat_kwh * 3.6e6 * scale
+        if (span >= config.frozen_s * scale and heated) or span >= config.frozen_any_s * scale:
             self.frozen = True
             return True, self.since
         return False, self.since

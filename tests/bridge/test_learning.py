@@ -34,6 +34,7 @@ from bridge.learning import (
     optimal_start,
     time_to_target,
 )
+from bridge.learning.binning import Bin, Window
 from bridge.opentherm.sim import PROFILE_NAMES, SimWorld, get_profile
 
 if TYPE_CHECKING:
@@ -224,6 +225,81 @@ def test_starts_on_the_default_model_and_says_it_is_learning() -> None:
     json.dumps(summary)
 
 
+def _draughty_day(t: float) -> tuple[float, float]:
+    """(room °C, heat W) at ``t`` s into a day of a house whose boiler never stops.
+
+    The setback holds only with 7 kW; warm-ups step the heat up to 20 kW at
+    05:00 and 17:00; after each period the burner is off for 40 minutes and
+    the room falls to the setback. A small ripple keeps the sensor alive.
+    """
+    h = t / HOUR
+    ripple = 0.03 * math.sin(t / 420.0)
+    if 5.0 <= h < 7.0:
+        return 15.0 + 3.0 * (h - 5.0) + ripple, 20_000.0
+    if 7.0 <= h < 8.5:
+        return 21.0 + ripple, 9_000.0
+    if 8.5 <= h < 8.5 + 40 / 60:
+        return 21.0 - 5.5 * (h - 8.5) / (40 / 60) + ripple, 0.0
+    if 17.0 <= h < 18.0:
+        return 15.0 + 4.5 * (h - 17.0) + ripple, 20_000.0
+    if 18.0 <= h < 22.0:
+        return 19.5 + ripple, 8_500.0
+    if 22.0 <= h < 22.0 + 40 / 60:
+        return 19.5 - 4.0 * (h - 22.0) / (40 / 60) + ripple, 0.0
+    return 15.0 + ripple, 7_000.0
+
+
+def test_warm_ups_and_short_cool_downs_excite_a_house_whose_boiler_never_stops() -> None:
+    learner = Learner(BOILER)
+    start = 1_767_225_600.0  # 1 January 2026, 00:00 UTC
+    for k in range(round(2 * DAY / STEP)):
+        room, heat = _draughty_day((k * STEP) % DAY)
+        learner.observe(Measurement(ts=start + k * STEP, room_c=room, outside_c=-3.0, heat_w=heat))
+    free_h, starts = learner.excitation()
+    # four warm-ups from a held setback are heating starts, though the burner never was off
+    # for an hour before them
+    assert starts == 4
+    # under three hours free-floating, far from twelve, but the room fell 19 K in them
+    assert free_h < 3.0
+    assert learner.confidence_factors()["excitation"] == pytest.approx(1.0)
+
+
+def test_a_heating_start_is_a_step_up_of_the_heat_after_an_hour() -> None:
+    def window(heats: list[float], *, seg_from: int | None = None) -> Window:
+        w = Window(SAMPLE)
+        prev: Bin | None = None
+        for i, heat in enumerate(heats):
+            seg = 1 if seg_from is not None and i >= seg_from else 0
+            b = Bin(i, room=18.0, heat=heat, outside=0.0, solar=None, stale=False, seg=seg)
+            w.append(prev, b)
+            prev = b
+        return w
+
+    assert window([0.0] * 6 + [600.0]).starts == 1  # after a free-floating hour
+    assert window([7_000.0] * 6 + [20_000.0]).starts == 1  # from a held setback
+    assert window([7_000.0] * 5 + [20_000.0]).starts == 0  # not an hour seen before it
+    assert window([7_000.0] * 6 + [13_000.0]).starts == 0  # cycling, not a step
+    assert window([0.0] * 5 + [400.0]).starts == 0
+    assert window([0.0] * 6 + [400.0]).starts == 0  # too little heat
+    assert window([7_000.0] * 6 + [20_000.0], seg_from=3).starts == 0  # a dropout in the hour
+    # a step counts once: the hour after it holds its heat
+    assert window([7_000.0] * 6 + [20_000.0] * 6).starts == 1
+
+
+def test_the_room_s_fall_while_free_floating_is_counted_and_forgotten() -> None:
+    w = Window(SAMPLE)
+    prev: Bin | None = None
+    rooms = [21.0, 19.0, 17.5, 16.5, 16.0, 16.0]
+    heats = [9_000.0, 0.0, 0.0, 0.0, 20.0, 7_000.0]
+    for i, (room, heat) in enumerate(zip(rooms, heats, strict=True)):
+        b = Bin(i, room=room, heat=heat, outside=0.0, solar=None, stale=False, seg=0)
+        w.append(prev, b)
+        prev = b
+    assert w.free_fall_k == pytest.approx(5.0)
+    w.trim(4)  # the first two periods leave the window, with the 2 K fall of the first free one
+    assert w.free_fall_k == pytest.approx(3.0)
+
+
 def test_optimal_start_reaches_the_morning_target_on_time() -> None:
     house, learner = trained("terraced_1970s")
     # Thursday 8 January: 15 °C at night, 20 °C from 06:30 local (05:30 UTC)
@@ -322,6 +398,42 @@ def test_a_frozen_room_sensor_is_detected_and_the_learner_falls_back() -> None:
     assert learner.model is learner.fitted
 
 
+def _feed(learner: Learner, ts: float, minutes: int, room: float, heat: float) -> float:
+    """A reading a minute of ``room`` with ``heat`` going in; the time after them."""
+    for _ in range(minutes):
+        ts += STEP
+        learner.observe(Measurement(ts=ts, room_c=room, outside_c=-3.0, heat_w=heat))
+    return ts
+
+
+def test_a_coarse_room_sensor_holding_the_target_is_not_taken_for_frozen() -> None:
+    start = 1_767_225_600.0  # 1 January 2026, 00:00 UTC
+    coarse = Learner(BOILER)
+    ts = _feed(coarse, start, 30, 19.0, 9_000.0)
+    ts = _feed(coarse, ts, 30, 19.5, 9_000.0)  # it reports in 0.5 °C steps
+    # held at the target: 19.5 for six hours more while 8 kW go in
+    ts = _feed(coarse, ts, 6 * 60, 19.5, 8_000.0)
+    assert coarse.counters["frozen"] == 0
+    assert coarse.status != FALLBACK_FROZEN
+    # the same for a restarted learner: the sensor's step is kept
+    restored = Learner.from_dict(json.loads(json.dumps(coarse.to_dict())))
+    _feed(restored, ts, 3 * 60, 19.5, 8_000.0)
+    assert restored.counters["frozen"] == 0
+    # stuck for good: frozen after five times three hours
+    ts = _feed(coarse, ts, 8 * 60 + 30, 19.5, 8_000.0)
+    assert coarse.counters["frozen"] == 0
+    _feed(coarse, ts, 60, 19.5, 8_000.0)
+    assert coarse.counters["frozen"] == 1
+    assert coarse.status == FALLBACK_FROZEN
+    # a sensor with 0.1 °C steps, the same readings: frozen after three hours
+    fine = Learner(BOILER)
+    ts = _feed(fine, start, 30, 19.4, 9_000.0)
+    ts = _feed(fine, ts, 30, 19.5, 9_000.0)
+    _feed(fine, ts, 6 * 60, 19.5, 8_000.0)
+    assert fine.counters["frozen"] == 1
+    assert fine.status == FALLBACK_FROZEN
+
+
 def test_missing_outside_temperature_lowers_confidence_and_says_so() -> None:
     truth = get_profile("terraced_1970s")
     house, learner = trained()
@@ -409,6 +521,16 @@ def test_state_survives_a_restart_through_json() -> None:
     house.run(restored, house.now + DAY)
     assert restored.status == STATUS_READY
     assert restored.counters["measurements"] > learner.counters["measurements"]
+
+
+def test_a_state_stored_before_the_sensor_step_was_kept_still_loads() -> None:
+    _, learner = trained()
+    stored = json.loads(json.dumps(learner.to_dict()))
+    del stored["room_step"]
+    restored = Learner.from_dict(stored)
+    assert restored.fitted is not None
+    assert restored.status == STATUS_READY
+    assert restored.usable_hours() == learner.usable_hours()
 
 
 def test_an_unknown_or_damaged_state_falls_back_to_the_default_model() -> None:
