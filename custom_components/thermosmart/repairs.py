@@ -12,6 +12,7 @@ wall units' issues are raised by :mod:`.units`; the PID proposal's fix flow
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Final
 
 from homeassistant import data_entry_flow
@@ -123,7 +124,7 @@ def async_entry_working(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> N
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_BRIDGE_TOO_OLD, entry.entry_id))
 
 
-class _ConfirmRepairFlow(RepairsFlow):
+class _ConfirmRepairFlow(RepairsFlow, ABC):
     """A fix flow of one config entry's issue: a confirmation, then :meth:`_async_fix`."""
 
     def __init__(self, entry_id: str) -> None:
@@ -157,9 +158,9 @@ class _ConfirmRepairFlow(RepairsFlow):
             description_placeholders=None if issue is None else issue.translation_placeholders,
         )
 
+    @abstractmethod
     async def _async_fix(self, entry: ThermoSmartConfigEntry) -> str | None:
         """Fix the issue: None when fixed, else the error's translation key."""
-        raise NotImplementedError
 
 
 class BridgeTooOldRepairFlow(_ConfirmRepairFlow):
