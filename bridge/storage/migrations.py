@@ -228,6 +228,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        7,
+        "The update_check consent purpose",
+        (
+            # SQLite cannot change a CHECK: the table is rebuilt with the new purpose,
+            # keeping every decision and its id
+            """CREATE TABLE consents_new (
+                id INTEGER PRIMARY KEY,
+                purpose TEXT NOT NULL CHECK (purpose IN
+                    ('cloud_sync', 'weather_by_city', 'statistics', 'service_access',
+                     'update_check')),
+                granted INTEGER NOT NULL CHECK (granted IN (0, 1)),
+                ts REAL NOT NULL,
+                terms_version TEXT NOT NULL
+            )""",
+            "INSERT INTO consents_new (id, purpose, granted, ts, terms_version)"
+            " SELECT id, purpose, granted, ts, terms_version FROM consents",
+            "DROP TABLE consents",
+            "ALTER TABLE consents_new RENAME TO consents",
+            "CREATE INDEX consents_purpose ON consents (purpose, id)",
+        ),
+    ),
 )
 
 

@@ -220,6 +220,7 @@ async def test_consents_grant_revoke_and_history(
         "weather_by_city",
         "statistics",
         "service_access",
+        "update_check",
     }
     assert all(not c["granted"] for c in body["consents"].values())
     assert body["history"] == []

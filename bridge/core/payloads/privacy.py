@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     WEATHER_BY_CITY = "weather_by_city"
     STATISTICS = "statistics"
     SERVICE_ACCESS = "service_access"
+    UPDATE_CHECK = "update_check"
 
 
 @model
