@@ -32,6 +32,7 @@ from bridge.opentherm.links.unit import SCHEME as UNIT_SCHEME, UnitLink
 from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
+from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
@@ -81,12 +82,13 @@ class _Services:
         thermostat: ThermostatService,
         units: UnitService | None,
         *,
+        gate: CloudGate,
         bridge_id: str,
     ) -> _Services:
         return cls(
             settings=SettingsService(db, thermostat),
             access=AccessService(db, clock, thermostat),
-            privacy=PrivacyService(db, thermostat),
+            privacy=PrivacyService(db, thermostat, gate),
             history=HistoryService(db),
             diagnostics=DiagnosticsService(db, clock, link, thermostat, api_version=API_VERSION),
             state=NativeStateService(
@@ -128,6 +130,10 @@ class Bridge:
         self.unit_port: int | None = None
         """The port the wall units are answered on (with a ``thermosmart-unit://`` link)."""
         self._announcer: Announcer | None = None
+        self.cloud_gate: CloudGate | None = None
+        """Whether each consent purpose may send to the cloud now (once started)."""
+        self.cloud: CloudClient | None = None
+        """The client for the configured cloud (None without ``cloud_url``)."""
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -238,8 +244,22 @@ class Bridge:
             self._units = UnitService(self.db, self.clock, self._thermostat, self.link)
             await self._units.load()
             self._spawn(self._units.run(), "wall-units")
+        self.cloud_gate = CloudGate(self.db)
+        if cfg.cloud_url is not None:
+            self.cloud = CloudClient(
+                self.db,
+                self.cloud_gate,
+                cfg.cloud_url,
+                ssl_context=cloud_ssl_context(cfg.cloud_ca_file),
+            )
         self._services = _Services.build(
-            self.db, self.clock, self.link, self._thermostat, self._units, bridge_id=self.bridge_id
+            self.db,
+            self.clock,
+            self.link,
+            self._thermostat,
+            self._units,
+            gate=self.cloud_gate,
+            bridge_id=self.bridge_id,
         )
 
         self.host_policy = HostPolicy(own_names(cfg.host, self.bridge_id), cfg.allowed_hosts)
@@ -325,6 +345,9 @@ class Bridge:
             await self._thermostat.close()  # saves what it learned
         if self._link is not None:
             await self._link.stop()
+        if self.cloud is not None:
+            await self.cloud.close()
+            self.cloud = None
         if self._db is not None:
             await self._db.close()
             self._db = None

@@ -110,8 +110,16 @@ class CloudGate:
             self._listeners.notify()
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener()`` when the terms version changes; returns a remover."""
+        """Call ``listener()`` when the terms version or a consent changes; returns a remover.
+
+        A listener re-checks its own purpose (:meth:`allowed`): a revocation
+        must stop its flow at once.
+        """
         return self._listeners.add(listener)
+
+    def consent_changed(self) -> None:
+        """A consent was just granted or revoked: tell the listeners."""
+        self._listeners.notify()
 
     async def why_not(self, purpose: Purpose) -> str | None:
         """Why ``purpose`` may not send now (None: it may)."""

@@ -27,6 +27,7 @@ from bridge.core.payloads.privacy import (
 from bridge.core.payloads.unit import StoredUnit
 
 if TYPE_CHECKING:
+    from bridge.services.cloud_client import CloudGate
     from bridge.services.thermostat import ThermostatService
     from bridge.storage import Database
 
@@ -55,9 +56,10 @@ def _export(data: dict[str, Any]) -> Export:
 class PrivacyService:
     """Consents, the egress log, the export and the erase of the household's data."""
 
-    def __init__(self, db: Database, thermostat: ThermostatService) -> None:
+    def __init__(self, db: Database, thermostat: ThermostatService, gate: CloudGate) -> None:
         self._db = db
         self._thermostat = thermostat
+        self._gate = gate
 
     async def export(self) -> Export:
         """Everything stored about the household."""
@@ -90,6 +92,7 @@ class PrivacyService:
         consent = await self._db.consents.record(
             purpose, granted=granted, terms_version=terms_version
         )
+        self._gate.consent_changed()  # a revocation stops its flow at once
         return Consent(**consent.as_dict())
 
     async def egress(
