@@ -37,6 +37,7 @@ from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
 from bridge.services.privacy import PrivacyService
+from bridge.services.service_share import ServiceShare
 from bridge.services.settings import SettingsService
 from bridge.services.state import NativeStateService
 from bridge.services.thermostat import ThermostatService
@@ -134,6 +135,8 @@ class Bridge:
         """Whether each consent purpose may send to the cloud now (once started)."""
         self.cloud: CloudClient | None = None
         """The client for the configured cloud (None without ``cloud_url``)."""
+        self.service_share: ServiceShare | None = None
+        """Shares technical facts with the cloud under ``service_access`` (with ``cloud_url``)."""
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -261,6 +264,11 @@ class Bridge:
             gate=self.cloud_gate,
             bridge_id=self.bridge_id,
         )
+        if self.cloud is not None:
+            self.service_share = ServiceShare(
+                self.db, self.clock, self.cloud, self._services.diagnostics
+            )
+            self._spawn(self.service_share.run(), "service-share")
 
         self.host_policy = HostPolicy(own_names(cfg.host, self.bridge_id), cfg.allowed_hosts)
         ssl_ctx = None

@@ -24,9 +24,11 @@ from yarl import URL
 from bridge.core.decoding import model_schema
 from bridge.core.payloads.thermostat import CloudThermostat
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
+from bridge.core.purposes import SERVICE_FIELDS
 from bridge.core.schemas import each
 from bridge.core.state import Source
 from bridge.core.validation import (
+    FieldError,
     ValidationError,
     check_email,
     errors_from_invalid,
@@ -365,3 +367,26 @@ def parse_city(value: str | None) -> str:
             [{"field": "city", "rule": "must be letters, spaces, ' . or - (a city name)"}]
         )
     return city
+
+
+def parse_service_report(data: Any) -> dict[str, Any]:
+    """A bridge's service report (consent ``service_access``): exactly the members
+    :data:`bridge.core.purposes.SERVICE_FIELDS` names, each an object, a list or null.
+
+    The stand-in keeps it as the bridge's technical facts for the owner to read; any
+    other member (a name, a city, a schedule) is refused, so nothing else is stored.
+    """
+    body = _object(data)
+    errors = [
+        FieldError(field=str(key), rule="unknown field (not shared under service_access)")
+        for key in sorted(body, key=str)
+        if key not in SERVICE_FIELDS
+    ]
+    for key in sorted(SERVICE_FIELDS):
+        if key not in body:
+            errors.append(FieldError(field=key, rule="required"))
+        elif body[key] is not None and not isinstance(body[key], dict | list):
+            errors.append(FieldError(field=key, rule="must be an object, a list or null"))
+    if errors:
+        raise ValidationError(errors)
+    return dict(body)

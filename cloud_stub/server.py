@@ -19,6 +19,10 @@ Bridge side, with the bridge's credential as ``Authorization: Bearer``:
   the stand-in may keep the bridge's data (applied at once);
 * ``DELETE /api/v1/bridges/{bridge_id}``: erase everything held for the
   bridge (privacy promise P13) -> 204;
+* ``PUT``/``DELETE /api/v1/bridges/{bridge_id}/service``: the bridge's service
+  report (consent ``service_access``: the diagnostics' software and boiler
+  facts, nothing else), read by the owner at ``GET
+  /api/v1/thermostats/{hw}/service``;
 * ``GET /api/v1/weather?city=…``: synthetic weather (see :mod:`cloud_stub.weather`);
 * ``POST /api/v1/statistics``: one day's aggregates under a pseudonym (P4)
   -> 201; ``DELETE /api/v1/statistics/{pseudonym}`` erases them.
@@ -92,7 +96,9 @@ _CLOUD_ROUTES = (
 )
 #: The query parameters each route accepts; every other route takes none.
 _QUERY: dict[str, frozenset[str]] = {
-    **dict.fromkeys(_CLOUD_ROUTES, frozenset({"access_token"})),
+    **dict.fromkeys(
+        (*_CLOUD_ROUTES, "/api/v1/thermostats/{hw}/service"), frozenset({"access_token"})
+    ),
     "/api/v1/weather": frozenset({"city"}),
     **oauth.QUERY,
 }
@@ -373,6 +379,40 @@ async def get_commands(request: web.Request) -> web.Response:
     return web.json_response({"commands": [c.to_dict() for c in taken]})
 
 
+async def put_service(request: web.Request) -> web.Response:
+    """``PUT /api/v1/bridges/{bridge_id}/service``: the bridge's service report
+    (consent ``service_access``), replacing the last one."""
+    record = _path_bridge(request)
+    try:
+        report = schemas.parse_service_report(await _read_body(request))
+    except ValidationError as err:
+        _invalid("the service report is not valid", err.errors)
+    received = _store(request).put_service_report(record.bridge_id, report)
+    return web.json_response({"received_at": received})
+
+
+async def delete_service(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/bridges/{bridge_id}/service``: the consent was revoked -> 204."""
+    record = _path_bridge(request)
+    _store(request).erase_service_report(record.bridge_id)
+    return web.Response(status=204)
+
+
+async def get_service(request: web.Request) -> web.Response:
+    """``GET /api/v1/thermostats/{hw}/service`` (owner token): the latest service report."""
+    record = _owner(request)
+    hw = request.match_info["hw"]
+    if hw != record.hardware_id:
+        if _store(request).bridge_by_hardware(hw) is None:
+            raise ApiError(404, "not_found", "no thermostat with that id")
+        raise ApiError(403, "forbidden", "the token belongs to another thermostat")
+    found = _store(request).service_report(record.bridge_id)
+    if found is None:
+        raise ApiError(404, "not_found", "the bridge has shared no service report")
+    report, received = found
+    return web.json_response({"report": report, "received_at": received})
+
+
 async def weather(request: web.Request) -> web.Response:
     """``GET /api/v1/weather?city=…``: the stand-in's synthetic weather."""
     _authenticated_bridge(request)
@@ -526,6 +566,9 @@ def create_app(
     app.router.add_put(f"{bridge}/thermostat", put_bridge_thermostat)
     app.router.add_get(f"{bridge}/thermostat", get_bridge_thermostat)
     app.router.add_get(f"{bridge}/commands", get_commands)
+    app.router.add_put(f"{bridge}/service", put_service)
+    app.router.add_delete(f"{bridge}/service", delete_service)
+    app.router.add_get(f"/api/v1/thermostats/{{hw:{_ID}}}/service", get_service)
     app.router.add_get("/api/v1/weather", weather)
     app.router.add_post("/api/v1/statistics", post_statistics)
     app.router.add_delete("/api/v1/statistics/{pseudonym:[A-Za-z0-9_-]{22,64}}", erase_statistics)

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from bridge.core.clock import Clock
 
 DB_NAME = "cloud.sqlite3"
-#: The database's ``user_version``: owners, links and OAuth.
-SCHEMA_VERSION = 2
+#: The database's ``user_version``: owners, links, OAuth and service reports.
+SCHEMA_VERSION = 3
 
 #: The terms version a new stand-in publishes until ``terms publish`` sets another.
 INITIAL_TERMS_VERSION = "2026-01"
@@ -132,6 +132,11 @@ CREATE TABLE IF NOT EXISTS terms (
     version TEXT NOT NULL UNIQUE,
     published_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS service_reports (
+    bridge_id TEXT PRIMARY KEY REFERENCES bridges(bridge_id) ON DELETE CASCADE,
+    report TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS statistics (
     pseudonym TEXT NOT NULL,
     day TEXT NOT NULL,
@@ -161,6 +166,7 @@ BRIDGE_TABLES = (
     "owner_tokens",
     "auth_codes",
     "link_requests",
+    "service_reports",
 )
 #: Every table.
 TABLES = (*BRIDGE_TABLES, "owners", "oauth_clients", "terms", "statistics")
@@ -600,6 +606,36 @@ class CloudStore:
         obj: dict[str, Any] = json.loads(row["object"])
         return obj
 
+    # -- service reports (consent service_access) ------------------------------------------
+
+    def put_service_report(self, bridge_id: str, report: dict[str, Any]) -> str:
+        """Store the bridge's latest service report (replacing the last one); when received."""
+        received = self._now()
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO service_reports (bridge_id, report, received_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (bridge_id) DO UPDATE SET report = excluded.report,"
+                " received_at = excluded.received_at",
+                (bridge_id, json.dumps(report), received),
+            )
+        return received
+
+    def service_report(self, bridge_id: str) -> tuple[dict[str, Any], str] | None:
+        """The latest service report and when it was received, or None."""
+        row = self._db.execute(
+            "SELECT report, received_at FROM service_reports WHERE bridge_id = ?", (bridge_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        report: dict[str, Any] = json.loads(row["report"])
+        return report, str(row["received_at"])
+
+    def erase_service_report(self, bridge_id: str) -> bool:
+        """Delete the bridge's service report; False if there was none."""
+        with self._tx():
+            cur = self._db.execute("DELETE FROM service_reports WHERE bridge_id = ?", (bridge_id,))
+        return cur.rowcount > 0
+
     # -- commands --------------------------------------------------------------------
 
     def queue_command(
@@ -820,8 +856,8 @@ class CloudStore:
     def prune(self, default_days: int) -> int:
         """Drop what is older than its retention; returns how many rows went.
 
-        Per bridge, its thermostat object (by its last upload) and queued commands
-        after the bridge's retention, else ``default_days``; statistics after
+        Per bridge, its thermostat object (by its last upload), queued commands and
+        service report after the bridge's retention, else ``default_days``; statistics after
         ``default_days``; expired link requests, codes and access tokens.
         """
         now = self._clock.time()
@@ -831,7 +867,11 @@ class CloudStore:
             for row in bridges:
                 days = row["retention_days"] or default_days
                 cutoff = utc_from_ts(now - days * 86_400.0).isoformat()
-                for table, column in (("thermostats", "uploaded_at"), ("commands", "created_at")):
+                for table, column in (
+                    ("thermostats", "uploaded_at"),
+                    ("commands", "created_at"),
+                    ("service_reports", "received_at"),
+                ):
                     cur = self._db.execute(
                         f"DELETE FROM {table} WHERE bridge_id = ? AND {column} < ?",  # noqa: S608
                         (row["bridge_id"], cutoff),

@@ -14,15 +14,18 @@ the tests read every request body against them.
 - ``weather_by_city``: the city, nothing else;
 - ``statistics``: one day's aggregates under a random pseudonym (never a
   hardware id, bridge id, e-mail, city or raw series);
-- ``service_access``: the boiler's fault and diagnostic state, for a service
-  technician the owner lets in;
+- ``service_access``: the diagnostics' software and boiler facts (versions,
+  link and OpenTherm counters, the boiler's fault flags and capabilities,
+  recent fault events), for a service request;
 - ``update_check``: nothing but the request for the signed manifest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 
+from bridge.core.payloads.native import ServiceReport
 from bridge.core.payloads.privacy import Purpose
 
 __all__ = ["ALLOWED", "DESCRIPTIONS", "disallowed", "require_allowed"]
@@ -75,15 +78,16 @@ SYNC_FIELDS: frozenset[str] = frozenset(
 )
 """The sync connection's own members (under ``cloud_sync``)."""
 
+SERVICE_FIELDS: frozenset[str] = frozenset(f.name for f in fields(ServiceReport))
+"""The diagnostics members ``service_access`` shares (:class:`ServiceReport`)."""
+
 ALLOWED: Mapping[Purpose, frozenset[str]] = {
     Purpose.CLOUD_SYNC: LINK_FIELDS | THERMOSTAT_FIELDS | SYNC_FIELDS,
     Purpose.WEATHER_BY_CITY: frozenset({"city"}),
     Purpose.STATISTICS: frozenset(
         {"pseudonym", "day", "degree_days", "mean_modulation", "burner_hours"}
     ),
-    Purpose.SERVICE_ACCESS: frozenset(
-        {"type", "seq", "faults", "boiler", "capabilities", "counters"}
-    ),
+    Purpose.SERVICE_ACCESS: SERVICE_FIELDS,
     Purpose.UPDATE_CHECK: frozenset(),
 }
 """The field names each purpose may carry; nothing else leaves under it."""
@@ -97,7 +101,9 @@ DESCRIPTIONS: Mapping[Purpose, str] = {
     Purpose.STATISTICS: (
         "one day's degree-days, mean modulation and burner hours under a random pseudonym"
     ),
-    Purpose.SERVICE_ACCESS: "the boiler's faults and diagnostic counters, for a technician",
+    Purpose.SERVICE_ACCESS: (
+        "the boiler's fault flags, recent faults and the link's counters, for a service request"
+    ),
     Purpose.UPDATE_CHECK: "a request for the signed update manifest; no data of the home",
 }
 """One line per purpose: what it sends, for people."""

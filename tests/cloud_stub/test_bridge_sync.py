@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bridge.core.purposes import SERVICE_FIELDS
 from cloud_stub.store import BRIDGE_TABLES
 from tests.cloud_stub.conftest import (
     BRIDGE_ID,
@@ -330,6 +331,12 @@ async def test_erase_leaves_nothing(cloud: Cloud, http: aiohttp.ClientSession) -
     }
     async with http.post(f"{cloud.url}/api/v1/statistics", json=stats, headers=auth(secret)):
         pass
+    report: dict[str, Any] = dict.fromkeys(SERVICE_FIELDS)
+    report["recent_faults"] = [{"kind": "boiler_fault", "code": "E133"}]
+    async with http.put(
+        f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/service", json=report, headers=auth(secret)
+    ) as resp:
+        assert resp.status == 200
     before = cloud.db_path.read_bytes()
     for marker in (HW, BRIDGE_ID, "Woonkamer", "Bij oma in Zwolle"):
         assert marker.encode() in before
@@ -348,6 +355,7 @@ async def test_erase_leaves_nothing(cloud: Cloud, http: aiohttp.ClientSession) -
         "owner_tokens": 1,
         "auth_codes": 0,
         "link_requests": 0,
+        "service_reports": 0,
         "statistics": 0,
     }
     assert _rows(cloud, "bridges")[0][0] == "keepthisbridge"

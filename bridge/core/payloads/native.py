@@ -246,3 +246,16 @@ class Diagnostics:
     recent_faults: list[Event]
     storage: StorageInfo
     push: PushStats | None
+
+
+@model
+class ServiceReport:
+    """What ``service_access`` shares with the cloud: the diagnostics' software and boiler
+    facts (no uptime, storage or push figures; nothing personal)."""
+
+    versions: Versions
+    link: LinkDiagnostics
+    opentherm: MasterDiagnostics | None
+    faults: Faults | None
+    capabilities: Capabilities | None
+    recent_faults: list[Event]
