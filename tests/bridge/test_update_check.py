@@ -1,19 +1,17 @@
 """The signed update check (P11): a real bridge against the real stand-in over HTTPS on loopback.
 
-The stand-in serves a manifest signed with a test key the test makes; the
-bridge trusts that key through ``update_public_key_file``. What the stand-in
-serves is changed in place to play a tampered or replayed manifest. The
-stand-in's access log counts every request the bridge makes.
+The stand-in serves a manifest signed with a test key the test makes
+(:mod:`tests.cloud_stub.update_cloud`); the bridge trusts that key through
+``update_public_key_file``. The stand-in's access log counts every request
+the bridge makes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 import logging
 from pathlib import Path
-import ssl
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -22,111 +20,38 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 import pytest
 
 from bridge.config import ConfigError, validate
-from bridge.core.clock import SystemClock, VirtualClock
-from bridge.core.manifest import Manifest, sign_manifest
+from bridge.core.clock import VirtualClock
+from bridge.core.manifest import Manifest
 from bridge.core.payloads.history import EventKind
 from bridge.core.payloads.privacy import Purpose
 from bridge.core.release_key import RELEASE_PUBLIC_KEY, RELEASE_PUBLIC_KEY_PEM, parse_public_key
 from bridge.daemon import Bridge
 from bridge.services.update_check import CHECK_INTERVAL_S
-from cloud_stub.server import UPDATE_KEY, CloudServer
-from cloud_stub.store import CloudStore
-from tests.cloud_stub.certs import Pki, make_pki
+from tests.cloud_stub.update_cloud import (
+    RELEASE,
+    UpdateCloud,
+    UpdateRequests,
+    counting_update_requests,
+    update_cloud,
+)
 
 from .conftest import virtual_bridge
 
 TERMS = "2026-01"
-RELEASE = Manifest(
-    version="0.3.0",
-    date="2026-11-20",
-    notes="Signed update check.\nBetere regeling bij vorst.",
-    sha256="ab" * 32,
-)
 OLDER = Manifest(version="0.2.0", date="2026-06-01", notes="Older.", sha256="cd" * 32)
-ACCESS_LOGGER = "cloud_stub.access"
 SERVICE_LOGGER = "bridge.services.update_check"
 
 
-@dataclass
-class Cloud:
-    """The stand-in, what it serves and the key it signs with."""
-
-    server: CloudServer
-    key: Ed25519PrivateKey
-    pki: Pki
-    key_file: Path
-
-    def serve(self, document: dict[str, Any]) -> None:
-        """Serve ``document`` at ``GET /api/v1/update`` from now on."""
-        served = self.server.app[UPDATE_KEY]
-        assert served is not None
-        served.clear()
-        served.update(document)
-
-    def signed(self, manifest: Manifest) -> dict[str, Any]:
-        return sign_manifest(manifest, self.key)
-
-    def config(self) -> dict[str, Any]:
-        """The bridge's config keys for this cloud: its URL, its CA, the test key trusted."""
-        return {
-            "cloud_url": self.server.url,
-            "cloud_ca_file": str(self.pki.ca_cert),
-            "update_public_key_file": str(self.key_file),
-        }
+@pytest.fixture
+async def cloud(tmp_path: Path) -> AsyncIterator[UpdateCloud]:
+    async with update_cloud(tmp_path) as served:
+        yield served
 
 
 @pytest.fixture
-async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
-    """The stand-in over HTTPS (a test CA) on loopback, serving RELEASE signed with a test key."""
-    pki = make_pki(tmp_path / "pki")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(pki.server_cert, pki.server_key)
-    key = Ed25519PrivateKey.generate()
-    key_file = tmp_path / "test-release-key.pub"
-    key_file.write_bytes(
-        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    )
-    store = CloudStore.open(tmp_path / "cloud", SystemClock())
-    server = CloudServer(
-        store,
-        host="127.0.0.1",
-        port=0,
-        ssl_context=context,
-        update=sign_manifest(RELEASE, key),
-    )
-    await server.start()
-    try:
-        yield Cloud(server, key, pki, key_file)
-    finally:
-        await server.stop()
-        store.close()
-
-
-class Requests(logging.Handler):
-    """The stand-in's access log lines for the update route."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("GET /api/v1/update "):
-            self.lines.append(message)
-
-
-@pytest.fixture
-def requests() -> Iterator[Requests]:
-    handler = Requests()
-    logger = logging.getLogger(ACCESS_LOGGER)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+def requests() -> Iterator[UpdateRequests]:
+    with counting_update_requests() as counted:
+        yield counted
 
 
 async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -165,7 +90,7 @@ def rejections(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_no_request_without_the_consent_and_none_after_revoking_it(
-    tmp_path: Path, cloud: Cloud, requests: Requests
+    tmp_path: Path, cloud: UpdateCloud, requests: UpdateRequests
 ) -> None:
     async with virtual_bridge(tmp_path, **cloud.config()) as (bridge, clock):
         await next_day(clock)
@@ -194,7 +119,7 @@ async def test_no_request_without_the_consent_and_none_after_revoking_it(
 
 
 async def test_an_accepted_manifest_is_shown_and_each_check_is_in_the_egress_log(
-    tmp_path: Path, cloud: Cloud, requests: Requests
+    tmp_path: Path, cloud: UpdateCloud, requests: UpdateRequests
 ) -> None:
     async with virtual_bridge(tmp_path, **cloud.config()) as (bridge, clock):
         await consent(bridge, granted=True)
@@ -224,7 +149,7 @@ async def test_an_accepted_manifest_is_shown_and_each_check_is_in_the_egress_log
 
 
 async def test_a_tampered_manifest_is_rejected_logged_once_and_shown(
-    tmp_path: Path, cloud: Cloud, requests: Requests, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, cloud: UpdateCloud, requests: UpdateRequests, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, SERVICE_LOGGER)
     async with virtual_bridge(tmp_path, **cloud.config()) as (bridge, clock):
@@ -256,7 +181,7 @@ async def test_a_tampered_manifest_is_rejected_logged_once_and_shown(
 
 
 async def test_an_older_manifest_is_a_replay_also_after_a_restart(
-    tmp_path: Path, cloud: Cloud, requests: Requests, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, cloud: UpdateCloud, requests: UpdateRequests, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, SERVICE_LOGGER)
     async with virtual_bridge(tmp_path, **cloud.config()) as (bridge, clock):
@@ -280,7 +205,7 @@ async def test_an_older_manifest_is_a_replay_also_after_a_restart(
 
 
 async def test_the_stand_ins_test_key_is_not_the_projects_key(
-    tmp_path: Path, cloud: Cloud, requests: Requests
+    tmp_path: Path, cloud: UpdateCloud, requests: UpdateRequests
 ) -> None:
     config = cloud.config()
     del config["update_public_key_file"]  # the bridge trusts the project's release key
@@ -294,7 +219,7 @@ async def test_the_stand_ins_test_key_is_not_the_projects_key(
 
 
 async def test_an_unreachable_cloud_is_shown_and_logged_once(
-    tmp_path: Path, cloud: Cloud, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, cloud: UpdateCloud, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, SERVICE_LOGGER)
     config = cloud.config()
