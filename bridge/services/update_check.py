@@ -99,6 +99,7 @@ class UpdateCheckService:
         self._checks: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._one_check = asyncio.Lock()
         self._allowed = False
         self._due = 0.0
         """When the next check is due (the bridge's clock)."""
@@ -175,7 +176,11 @@ class UpdateCheckService:
         return None if stored is None else Manifest(**stored)
 
     async def check(self) -> None:
-        """Ask the cloud for the manifest once and accept or reject it."""
+        """Ask the cloud for the manifest once and accept or reject it (one at a time)."""
+        async with self._one_check:
+            await self._check()
+
+    async def _check(self) -> None:
         try:
             status, document = await self._cloud.request(
                 "GET", UPDATE_PATH, purpose=Purpose.UPDATE_CHECK
