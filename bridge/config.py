@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
+from bridge.core.release_key import MAX_KEY_FILE, parse_public_key
 from bridge.opentherm.links.sim import MAX_SEED, SimUrlError, sim_options
 from bridge.opentherm.links.unit import SCHEME as UNIT_SCHEME, parse_unit_url
 from bridge.opentherm.modbus_maps import ProfileError, build_profiles
@@ -129,6 +130,33 @@ def _existing_file(value: Any) -> str:
     return str(path)
 
 
+def read_public_key_file(path: str) -> bytes:
+    """The raw Ed25519 public key in the file ``path`` (PEM or 32 raw bytes); ValueError
+    saying why not."""
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_KEY_FILE + 1)
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise ValueError(f"cannot read {path!r}: {reason}") from None
+    if len(data) > MAX_KEY_FILE:
+        raise ValueError(f"{path!r} is larger than {MAX_KEY_FILE} bytes: not a public key")
+    try:
+        return parse_public_key(data)
+    except ValueError as err:
+        raise ValueError(f"{path!r}: {err}") from None
+
+
+def _public_key_file(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise vol.Invalid("must be the path of an Ed25519 public key file")
+    try:
+        read_public_key_file(value)
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from None
+    return value
+
+
 def _whole(low: int, high: int | None = None) -> Any:
     """An integer in low..high; true and false are not numbers here."""
 
@@ -198,6 +226,7 @@ CONFIG_SCHEMA = vol.Schema(
         vol.Optional("allowed_hosts"): [vol.All(str, vol.Length(min=1, max=253))],
         vol.Optional("cloud_url"): _cloud_url,
         vol.Optional("cloud_ca_file"): _existing_file,
+        vol.Optional("update_public_key_file"): _public_key_file,
         vol.Optional("tls_cert"): _existing_file,
         vol.Optional("tls_key"): _existing_file,
         vol.Optional("timezone", default="Europe/Amsterdam"): _timezone,
@@ -224,6 +253,8 @@ class BridgeConfig:
     allowed_hosts: list[str] | None = None
     cloud_url: str | None = None
     cloud_ca_file: str | None = None
+    update_public_key_file: str | None = None
+    """Trust this Ed25519 key for update manifests instead of the project's release key."""
     tls_cert: str | None = None
     tls_key: str | None = None
     timezone: str = "Europe/Amsterdam"

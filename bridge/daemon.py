@@ -25,7 +25,9 @@ from bridge.api.context import API_VERSION
 from bridge.api.hosts import HostPolicy
 from bridge.api.server import serve
 from bridge.api.unit import create_unit_app
+from bridge.config import read_public_key_file
 from bridge.core.clock import Clock, SystemClock
+from bridge.core.release_key import RELEASE_PUBLIC_KEY
 from bridge.opentherm.links.factory import BoilerUrlError, make_link
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.links.unit import SCHEME as UNIT_SCHEME, UnitLink
@@ -42,6 +44,7 @@ from bridge.services.settings import SettingsService
 from bridge.services.state import NativeStateService
 from bridge.services.thermostat import ThermostatService
 from bridge.services.unit import UnitService
+from bridge.services.update_check import UpdateCheckService
 from bridge.services.webhook_delivery import WebhookDispatcher
 from bridge.services.webhook_destinations import OwnApi
 from bridge.storage import BRIDGE_ID, Database, Retention
@@ -85,6 +88,7 @@ class _Services:
         *,
         gate: CloudGate,
         bridge_id: str,
+        update: UpdateCheckService | None,
     ) -> _Services:
         return cls(
             settings=SettingsService(db, thermostat),
@@ -98,6 +102,7 @@ class _Services:
                 link=link,
                 thermostat=thermostat,
                 units=units,
+                update=update,
             ),
         )
 
@@ -137,6 +142,8 @@ class Bridge:
         """The client for the configured cloud (None without ``cloud_url``)."""
         self.service_share: ServiceShare | None = None
         """Shares technical facts with the cloud under ``service_access`` (with ``cloud_url``)."""
+        self.update_check: UpdateCheckService | None = None
+        """The signed update check (None without ``cloud_url``)."""
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -255,6 +262,18 @@ class Bridge:
                 cfg.cloud_url,
                 ssl_context=cloud_ssl_context(cfg.cloud_ca_file),
             )
+            trusted = (
+                RELEASE_PUBLIC_KEY
+                if cfg.update_public_key_file is None
+                else read_public_key_file(cfg.update_public_key_file)
+            )
+            self.update_check = UpdateCheckService(
+                self.db,
+                self.clock,
+                self.cloud,
+                trusted,
+                changed=self._thermostat.notify_state,
+            )
         self._services = _Services.build(
             self.db,
             self.clock,
@@ -263,12 +282,15 @@ class Bridge:
             self._units,
             gate=self.cloud_gate,
             bridge_id=self.bridge_id,
+            update=self.update_check,
         )
         if self.cloud is not None:
             self.service_share = ServiceShare(
                 self.db, self.clock, self.cloud, self._services.diagnostics
             )
             self._spawn(self.service_share.run(), "service-share")
+        if self.update_check is not None:
+            await self.update_check.start()
 
         self.host_policy = HostPolicy(own_names(cfg.host, self.bridge_id), cfg.allowed_hosts)
         ssl_ctx = None
@@ -335,6 +357,9 @@ class Bridge:
         if self._webhooks is not None:
             await self._webhooks.stop()
             self._webhooks = None
+        if self.update_check is not None:
+            await self.update_check.stop()
+            self.update_check = None
         for task in self._tasks:
             if task.get_name() == "thermostat":
                 task.cancel()  # no new commands while the boiler is handed back

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bridge.opentherm.master import OpenThermMaster
     from bridge.services.thermostat import ThermostatService
     from bridge.services.unit import UnitService
+    from bridge.services.update_check import UpdateCheckService
 
 
 def _bounds(pair: tuple[int, int] | None) -> b.Bounds | None:
@@ -210,12 +211,14 @@ class NativeStateService:
         link: BoilerLink,
         thermostat: ThermostatService,
         units: UnitService | None = None,
+        update: UpdateCheckService | None = None,
     ) -> None:
         self._bridge_id = bridge_id
         self._api_version = api_version
         self._link = link
         self._thermostat = thermostat
         self._units = units
+        self._update = update
 
     def native_model(self) -> NativeState:
         """Everything the native API shows about the bridge and the boiler."""
@@ -243,6 +246,7 @@ class NativeStateService:
             options=Options(**thermostat.options()),
             energy=None if energy is None else Energy(**energy),
             units=None if self._units is None else self._units.units(),
+            update=None if self._update is None else self._update.view(),
         )
 
     def native_state(self) -> dict[str, Any]:

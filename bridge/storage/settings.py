@@ -158,6 +158,11 @@ UNIT_CALENDAR = Setting[dict[str, Any]]("unit_calendar", {}, _check_object)
 """The calendar the wall units get: its version (0-65535, counting up when the
 schedule, exceptions or programs change) and a digest of its records."""
 
+UPDATE_CHECK = Setting[dict[str, Any]]("update_check", {}, _check_object)
+"""The signed update check's record (:mod:`bridge.services.update_check`): the last
+accepted manifest, the last check's time and its problem. Not personal, so an erase keeps
+it, and a replay of an older manifest is still refused afterwards."""
+
 SETTINGS: Mapping[str, Setting[Any]] = {
     s.key: s
     for s in (
@@ -175,6 +180,7 @@ SETTINGS: Mapping[str, Setting[Any]] = {
         OPTIONS,
         CONTROL_STATE,
         UNIT_CALENDAR,
+        UPDATE_CHECK,
     )
 }
 """Every key the settings table may hold."""

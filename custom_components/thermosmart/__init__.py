@@ -23,6 +23,7 @@ from .repairs import (
     async_entry_working,
     async_remove_entry_issues,
     async_watch_reauth,
+    async_watch_update_check,
 )
 from .services import async_setup_services
 from .units import async_watch_units, registered_unit
@@ -38,6 +39,7 @@ PLATFORMS: list[Platform] = [
     Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
+    Platform.UPDATE,
     Platform.WATER_HEATER,
 ]
 
@@ -90,6 +92,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
     coordinator.async_start_push()
     async_watch_boiler_faults(hass, entry)
     async_watch_units(hass, entry)
+    async_watch_update_check(hass, entry)
     if outside_entity := entry.options.get(CONF_OUTSIDE_ENTITY):
         OutsideTemperatureFeed(hass, entry, outside_entity).async_start()
     async_entry_working(hass, entry)

@@ -7,7 +7,9 @@ flow: update the bridge, confirm, and the entry loads again. A refused
 token starts Home Assistant's re-authentication flow; the issue here says
 how to get a new pairing code and goes away when a pairing works. The
 wall units' issues are raised by :mod:`.units`; the PID proposal's fix flow
-(confirm, and the bridge sends the proposal to the unit) is here.
+(confirm, and the bridge sends the proposal to the unit) is here. A bridge
+whose signed update check refused the cloud's manifest (tampered, replayed
+or malformed) gets an issue until it accepts a manifest again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import voluptuous as vol
 
-from .client import BridgeInfo, ThermoSmartClient, ThermoSmartError
+from .client import UPDATE_REJECTIONS, BridgeInfo, ThermoSmartClient, ThermoSmartError
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ ISSUE_OUTSIDE_ENTITY_MISSING: Final = "outside_entity_missing"
 """Raised by :mod:`.outside` when the entity chosen for the outside temperature is gone."""
 ISSUE_UNIT_PID_PROPOSAL: Final = "unit_pid_proposal"
 """Raised by :mod:`.units` when the bridge proposes PID parameters for the house's unit."""
+ISSUE_UPDATE_REJECTED: Final = "update_rejected"
+"""The bridge refused the cloud's update manifest; its text is ``update_manifest_{kind}``."""
 
 
 def issue_id(kind: str, entry_id: str) -> str:
@@ -122,6 +126,43 @@ def async_entry_working(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> N
     """The entry is set up: the token works and the bridge is recent enough."""
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_PAIRING_LOST, entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_BRIDGE_TOO_OLD, entry.entry_id))
+
+
+@callback
+def async_watch_update_check(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> None:
+    """Raise an issue while the bridge reports a refused update manifest (its ``update``
+    problem is a rejection); remove it once the bridge accepts one again."""
+    coordinator = entry.runtime_data.coordinator
+    ident = issue_id(ISSUE_UPDATE_REJECTED, entry.entry_id)
+    shown: str | None = None
+
+    @callback
+    def check() -> None:
+        nonlocal shown
+        if not coordinator.last_update_success:
+            return  # what the bridge showed last still holds
+        status = coordinator.data.update
+        problem = None if status is None else status.problem
+        kind = None if problem is None or problem.kind not in UPDATE_REJECTIONS else problem.kind
+        if kind == shown:
+            return
+        shown = kind
+        if kind is None:
+            ir.async_delete_issue(hass, DOMAIN, ident)
+            return
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ident,
+            data={"entry_id": entry.entry_id},
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR if kind == "tampered" else ir.IssueSeverity.WARNING,
+            translation_key=f"update_manifest_{kind}",
+            translation_placeholders={"name": entry.title},
+        )
+
+    check()
+    entry.async_on_unload(coordinator.async_add_listener(check))
 
 
 class _ConfirmRepairFlow(RepairsFlow, ABC):
@@ -219,5 +260,10 @@ async def async_create_fix_flow(
 @callback
 def async_remove_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
     """The entry is gone: so are its issues about the bridge."""
-    for kind in (ISSUE_PAIRING_LOST, ISSUE_BRIDGE_TOO_OLD, ISSUE_OUTSIDE_ENTITY_MISSING):
+    for kind in (
+        ISSUE_PAIRING_LOST,
+        ISSUE_BRIDGE_TOO_OLD,
+        ISSUE_OUTSIDE_ENTITY_MISSING,
+        ISSUE_UPDATE_REJECTED,
+    ):
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))

@@ -23,6 +23,7 @@ from bridge import cli as bridge_cli
 from bridge.admin import DB_FILE
 from bridge.config import CONFIG_SCHEMA, BridgeConfig, ConfigError, build, validate
 from bridge.core.clock import VirtualClock
+from bridge.core.release_key import RELEASE_PUBLIC_KEY_PEM
 from bridge.daemon import Bridge
 from bridge.opentherm.links.factory import make_link
 from bridge.opentherm.links.sim import SimLink, sim_options
@@ -179,6 +180,11 @@ def _tls(tmp: Path) -> str:
     return str(tmp / "cert.pem")
 
 
+def _public_key(tmp: Path) -> str:
+    (tmp / "release.pub").write_bytes(RELEASE_PUBLIC_KEY_PEM)
+    return str(tmp / "release.pub")
+
+
 def _keys(tmp: Path) -> dict[str, Key]:
     """For every documented key: a value other than the default and where it shows."""
 
@@ -210,6 +216,7 @@ def _keys(tmp: Path) -> dict[str, Key]:
         ),
         "cloud_url": Key("https://cloud.example", lambda c, _b: c.cloud_url),
         "cloud_ca_file": Key(_tls(tmp), lambda c, _b: c.cloud_ca_file),
+        "update_public_key_file": Key(_public_key(tmp), lambda c, _b: c.update_public_key_file),
         "tls_cert": Key(_tls(tmp), lambda c, _b: c.tls_cert),
         "tls_key": Key(_tls(tmp), lambda c, _b: c.tls_key),
         "timezone": Key(

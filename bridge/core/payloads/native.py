@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from bridge.core.contract import model, spec
 from bridge.core.payloads.boiler import (
@@ -137,11 +137,40 @@ class Energy:
     dhw_gas_kwh: float
 
 
+UpdateProblemKind = Literal["tampered", "replayed", "malformed", "unreachable"]
+
+
+@model
+class UpdateProblem:
+    """why the last update check did not accept a manifest: its signature is not the trusted
+    key's (tampered), it is older than the last accepted one (replayed), it is not a manifest
+    (malformed), or the cloud could not be reached or refused (unreachable). A rejection
+    stays until a manifest is accepted; an unreachable cloud does not hide it"""
+
+    kind: UpdateProblemKind
+    at: Timestamp
+
+
+@model
+class UpdateInfo:
+    """The signed update check (only with the update_check consent): the last manifest the
+    bridge accepted, which it only shows; it never downloads or installs anything."""
+
+    installed: str = spec(description="the bridge's own version")
+    latest: str | None = spec(description="the last accepted manifest's version")
+    date: str | None = spec(description="its release date, YYYY-MM-DD")
+    notes: str | None = spec(description="its release notes")
+    sha256: str | None = spec(description="its artefact's SHA-256")
+    checked_at: Timestamp | None = spec(description="the last check, answered or not")
+    problem: UpdateProblem | None
+
+
 @model
 class NativeState:
     """Everything the native API shows. `boiler`, `capabilities` and `faults` are null for
     an on/off (relay) boiler; `units` is null unless the boiler link is
-    `thermosmart-unit://` (then the registered wall units, the house's first)."""
+    `thermosmart-unit://` (then the registered wall units, the house's first); `update` is
+    null without a `cloud_url`."""
 
     bridge: BridgeInfo
     link: LinkInfo
@@ -154,6 +183,7 @@ class NativeState:
     options: Options
     energy: Energy | None
     units: list[WallUnit] | None
+    update: UpdateInfo | None
 
 
 @model

@@ -23,6 +23,7 @@ from .models import (
     UNIT_LANGUAGES,
     UNIT_STATUS_LEDS,
     UNIT_THROTTLE_RANGE,
+    UPDATE_REJECTIONS,
     Boiler,
     BoilerValue,
     BridgeInfo,
@@ -42,6 +43,8 @@ from .models import (
     SlaveStatus,
     Thermostat,
     UnitPid,
+    UpdateProblem,
+    UpdateStatus,
     WallUnit,
 )
 
@@ -56,6 +59,7 @@ __all__ = [
     "UNIT_LANGUAGES",
     "UNIT_STATUS_LEDS",
     "UNIT_THROTTLE_RANGE",
+    "UPDATE_REJECTIONS",
     "Boiler",
     "BoilerValue",
     "BridgeInfo",
@@ -82,5 +86,7 @@ __all__ = [
     "ThermoSmartValidationError",
     "Thermostat",
     "UnitPid",
+    "UpdateProblem",
+    "UpdateStatus",
     "WallUnit",
 ]

@@ -516,6 +516,34 @@ class Predictions(JsonModel):
 NO_PREDICTIONS = Predictions(available=False, status=None, updated=None)
 
 
+# -- the signed update check ----------------------------------------------------------------
+
+
+UPDATE_REJECTIONS: tuple[str, ...] = ("tampered", "replayed", "malformed")
+"""The update problems that mean the bridge refused a manifest (else: ``unreachable``)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UpdateProblem(JsonModel):
+    """Why the bridge's last update check accepted no manifest, and since when."""
+
+    kind: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UpdateStatus(JsonModel):
+    """The bridge's signed update check: its own version and the last release it accepted
+    (None before it accepted one). The bridge installs nothing itself."""
+
+    installed: str
+    latest: str | None
+    date: str | None
+    notes: str | None
+    checked_at: datetime | None
+    problem: UpdateProblem | None
+
+
 # -- the whole state ----------------------------------------------------------------------
 
 
@@ -530,7 +558,8 @@ class BridgeState(JsonModel):
     cannot meter (a relay, or one that does not report its size).
     ``predictions`` is not read from the state: pass it to ``from_dict``.
     ``units`` is None unless the bridge serves wall units (then the
-    registered ones, the house's first).
+    registered ones, the house's first). ``update`` is None from a bridge without a
+    cloud (or one that does not check for updates).
     """
 
     bridge: BridgeInfo
@@ -546,6 +575,7 @@ class BridgeState(JsonModel):
     options: Options | None = None
     energy: Energy | None = None
     units: tuple[WallUnit, ...] | None = None
+    update: UpdateStatus | None = None
 
     def unit(self, hardware_id: str) -> WallUnit | None:
         """The registered wall unit with ``hardware_id``, or None."""

@@ -170,10 +170,10 @@ def closed_port() -> int:
     return port
 
 
-def bridge_config(data_dir: Path, port: int = 0) -> Any:
-    """A bridge on the simulated boiler, on loopback, without zeroconf."""
+def bridge_config(data_dir: Path, port: int = 0, **extra: Any) -> Any:
+    """A bridge on the simulated boiler, on loopback, without zeroconf (``extra``: more keys)."""
     return validate(
-        {"data_dir": str(data_dir), "host": "127.0.0.1", "port": port, "zeroconf": False}
+        {"data_dir": str(data_dir), "host": "127.0.0.1", "port": port, "zeroconf": False, **extra}
     )
 
 
@@ -186,7 +186,7 @@ async def stop_virtual(bridge: Bridge) -> None:
     await stopping
 
 
-async def start_virtual_bridge(data_dir: Path, port: int = 0) -> Bridge:
+async def start_virtual_bridge(data_dir: Path, port: int = 0, **extra: Any) -> Bridge:
     """A real bridge on the simulated boiler whose time moves only when a test moves it.
 
     It starts at 2026-01-01 00:00 UTC with a fixed bridge id and hardware id
@@ -194,7 +194,7 @@ async def start_virtual_bridge(data_dir: Path, port: int = 0) -> Bridge:
     (the simulator is deterministic). Stop it with :func:`stop_virtual`.
     """
     clock = VirtualClock()
-    bridge = Bridge(bridge_config(data_dir, port), clock=clock)
+    bridge = Bridge(bridge_config(data_dir, port, **extra), clock=clock)
     with (
         patch("bridge.daemon._new_bridge_id", return_value=BRIDGE_ID),
         patch("bridge.services.thermostat._new_hardware_id", return_value=HARDWARE_ID),

@@ -7,7 +7,8 @@ enabled by default. The simulated boiler does not report everything (no
 outside sensor, no hot-water flow), so every entity description is made
 present for this test; names, categories and defaults stay the
 integration's own. The rows of the *wall unit* device are checked against a
-bridge on a unit link with a simulated unit polling it.
+bridge on a unit link with a simulated unit polling it, and the update
+entity against a bridge with a cloud that serves a signed manifest.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from bridge.daemon import Bridge
 from custom_components.thermosmart import binary_sensor, sensor
 from tests.bridge.unit_rig import Rig
+from tests.cloud_stub.update_cloud import update_cloud
 
-from .conftest import entry_for, setup_integration
+from .conftest import entry_for, setup_integration, start_virtual_bridge, stop_virtual
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "home-assistant.md"
 HEADER = ["platform", "entity", "device", "category", "enabled by default"]
 WALL_UNIT = "wall unit"
+UPDATE = "update"
+"""The platform whose entity exists only for a bridge with a cloud."""
 Row = tuple[str, str | None, str, str | None, bool]
 
 
@@ -120,9 +124,27 @@ async def test_every_documented_entity_exists_as_documented(
     with every_description_present():
         await setup_integration(hass, config_entry)
     compare(
-        [row for row in documented_entities() if row[2] != WALL_UNIT],
+        [row for row in documented_entities() if row[2] != WALL_UNIT and row[0] != UPDATE],
         registered_entities(hass, config_entry, entity_registry),
     )
+
+
+async def test_the_documented_update_entity_exists_as_documented(
+    hass: HomeAssistant, tmp_path: Path, entity_registry: er.EntityRegistry
+) -> None:
+    async with update_cloud(tmp_path / "cloud-side") as cloud:
+        bridge = await start_virtual_bridge(tmp_path / "vbridge", **cloud.config())
+        try:
+            token = (await bridge.db.auth.create_token("Home Assistant")).token
+            entry = await setup_integration(hass, entry_for(bridge, token))
+            real = registered_entities(hass, entry, entity_registry)
+            compare(
+                [row for row in documented_entities() if row[0] == UPDATE],
+                [row for row in real if row[0] == UPDATE],
+            )
+            await hass.config_entries.async_unload(entry.entry_id)
+        finally:
+            await stop_virtual(bridge)
 
 
 async def test_every_documented_wall_unit_entity_exists_as_documented(
