@@ -85,10 +85,11 @@ class _Services:
         gate: CloudGate,
         bridge_id: str,
     ) -> _Services:
+        privacy = PrivacyService(db, thermostat, gate)
         return cls(
             settings=SettingsService(db, thermostat),
             access=AccessService(db, clock, thermostat),
-            privacy=PrivacyService(db, thermostat, gate),
+            privacy=privacy,
             history=HistoryService(db),
             diagnostics=DiagnosticsService(db, clock, link, thermostat, api_version=API_VERSION),
             state=NativeStateService(
@@ -96,6 +97,7 @@ class _Services:
                 api_version=API_VERSION,
                 link=link,
                 thermostat=thermostat,
+                privacy=privacy,
                 units=units,
             ),
         )

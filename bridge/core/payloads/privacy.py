@@ -47,6 +47,37 @@ class Consents:
 
 
 @model
+class PurposeInfo:
+    purpose: Purpose
+    description: str = spec(description="what the purpose sends, for people")
+    fields: list[str] = spec(
+        description="the field names it may carry out of the LAN (nothing else leaves under it)"
+    )
+    granted: bool = spec(description="the decision in force grants it")
+    terms_version: str | None = spec(
+        description="the terms version of the decision in force (null: never decided)"
+    )
+    allowed: bool = spec(
+        description="it may send now: granted, and under the cloud's current terms once known"
+    )
+
+
+@model
+class Purposes:
+    purposes: list[PurposeInfo]
+    terms_version: str | None = spec(
+        description="the cloud's current terms version (null until the bridge has learned it)"
+    )
+
+
+@model
+class PrivacyState:
+    last_egress: Timestamp | None = spec(
+        description="the time of the newest egress-log record (null: none)"
+    )
+
+
+@model
 class ConsentUpdate:
     granted: bool
     terms_version: str = spec(rule=TERMS_VERSION_RULE)
