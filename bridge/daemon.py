@@ -33,6 +33,7 @@ from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
 from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
+from bridge.services.cloud_link import CloudLinkService
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
@@ -136,6 +137,7 @@ class Bridge:
         """Whether each consent purpose may send to the cloud now (once started)."""
         self.cloud: CloudClient | None = None
         """The client for the configured cloud (None without ``cloud_url``)."""
+        self._cloud_link: CloudLinkService | None = None
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -201,6 +203,13 @@ class Bridge:
         return self._started().history
 
     @property
+    def cloud_link(self) -> CloudLinkService:
+        """Linking to an owner's cloud account in the background."""
+        if self._cloud_link is None:
+            raise RuntimeError("the bridge is not started")
+        return self._cloud_link
+
+    @property
     def diagnostics(self) -> DiagnosticsService:
         """Counters, versions and recent faults."""
         return self._started().diagnostics
@@ -254,6 +263,7 @@ class Bridge:
                 cfg.cloud_url,
                 ssl_context=cloud_ssl_context(cfg.cloud_ca_file),
             )
+        self._cloud_link = CloudLinkService(self.db, self.cloud)
         self._services = _Services.build(
             self.db,
             self.clock,
@@ -347,6 +357,8 @@ class Bridge:
             await self._thermostat.close()  # saves what it learned
         if self._link is not None:
             await self._link.stop()
+        if self._cloud_link is not None:
+            await self._cloud_link.close()
         if self.cloud is not None:
             await self.cloud.close()
             self.cloud = None

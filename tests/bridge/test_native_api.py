@@ -135,6 +135,7 @@ async def test_state_has_decoded_capabilities_faults_and_counters(
         "options",
         "energy",
         "units",
+        "privacy",
     }
     assert state["units"] is None  # no wall-unit link
     assert state["options"]["heating_system"] == "radiators"

@@ -148,6 +148,50 @@ class Export:
     )
 
 
+class LinkState(StrEnum):
+    """Where linking to an owner's cloud account stands."""
+
+    IDLE = "idle"
+    WAITING = "waiting"
+    LINKED = "linked"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+@model
+class LinkCode:
+    """What the owner needs to approve a link at the cloud (RFC 8628)."""
+
+    user_code: str
+    verification_uri: str = spec(description="where to enter the user code")
+    verification_uri_complete: str | None = spec(
+        description="the same page with the code filled in (null if the cloud gives none)"
+    )
+    expires_in: float = spec(description="seconds the code was valid when the cloud issued it")
+
+
+@model
+class CloudLinkInfo:
+    """The link to an owner's cloud account, never its credential."""
+
+    cloud_url: str
+    bridge_id: str
+    thermostat: str = spec(description="the hardware id the bridge was linked as")
+    since: Timestamp
+
+
+@model
+class CloudLinkStatus:
+    state: LinkState = spec(
+        description="idle (not linked), waiting (for the owner's answer: see code), linked "
+        "(see link), or how the last attempt ended: denied, expired, failed (see message)"
+    )
+    message: str | None = spec(description="what happened, for people (null when idle)")
+    code: LinkCode | None = spec(description="while waiting")
+    link: CloudLinkInfo | None = spec(description="when linked")
+
+
 @model
 class EraseRequest:
     confirm: Literal[True] = spec(rule=CONFIRM_RULE)
