@@ -84,9 +84,10 @@ class _Services:
         units: UnitService | None,
         *,
         gate: CloudGate,
+        cloud_link: CloudLinkService,
         bridge_id: str,
     ) -> _Services:
-        privacy = PrivacyService(db, thermostat, gate)
+        privacy = PrivacyService(db, thermostat, gate, cloud_link)
         return cls(
             settings=SettingsService(db, thermostat),
             access=AccessService(db, clock, thermostat),
@@ -271,6 +272,7 @@ class Bridge:
             self._thermostat,
             self._units,
             gate=self.cloud_gate,
+            cloud_link=self._cloud_link,
             bridge_id=self.bridge_id,
         )
 
@@ -358,7 +360,7 @@ class Bridge:
         if self._link is not None:
             await self._link.stop()
         if self._cloud_link is not None:
-            await self._cloud_link.close()
+            await self._cloud_link.cancel()
         if self.cloud is not None:
             await self.cloud.close()
             self.cloud = None

@@ -335,6 +335,7 @@ class CloudLinkService:
         self._pending: PendingLink | None = None
         self._task: asyncio.Task[None] | None = None
         self._outcome: tuple[LinkState, str] | None = None
+        self._starting = asyncio.Lock()
 
     @property
     def waiting(self) -> bool:
@@ -344,17 +345,18 @@ class CloudLinkService:
     async def start(self) -> LinkCode:
         """Start a link (or return the code of the one waiting); raises :class:`LinkRefused`
         or :class:`LinkFailed` when the cloud could not issue a code (nothing is stored)."""
-        if self.waiting and self._pending is not None:
-            return _code(self._pending.code)
-        self._outcome = None
-        try:
-            pending = await self._linker.begin()
-        except LinkFailed as err:
-            self._outcome = (LinkState.FAILED, str(err))
-            raise
-        self._pending = pending
-        self._task = asyncio.create_task(self._finish(pending), name="cloud-link")
-        return _code(pending.code)
+        async with self._starting:  # two requests at once start one link
+            if self.waiting and self._pending is not None:
+                return _code(self._pending.code)
+            self._outcome = None
+            try:
+                pending = await self._linker.begin()
+            except LinkFailed as err:
+                self._outcome = (LinkState.FAILED, str(err))
+                raise
+            self._pending = pending
+            self._task = asyncio.create_task(self._finish(pending), name="cloud-link")
+            return _code(pending.code)
 
     async def _finish(self, pending: PendingLink) -> None:
         try:
@@ -397,10 +399,14 @@ class CloudLinkService:
     async def unlink(self) -> CloudLinkStatus:
         """Stop a waiting link and forget the stored one with its credential (the cloud keeps
         its side of the link); the status after (idle)."""
-        await self._cancel()
-        self._outcome = None
+        await self.cancel()
         await self._db.cloud.forget()
         return await self.status()
+
+    async def cancel(self) -> None:
+        """Stop a waiting link (an erase, or the bridge stopping); nothing is stored."""
+        await self._cancel()
+        self._outcome = None
 
     async def _cancel(self) -> None:
         task, self._task = self._task, None
@@ -409,10 +415,6 @@ class CloudLinkService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._pending = None
-
-    async def close(self) -> None:
-        """Stop a waiting link (the bridge is stopping)."""
-        await self._cancel()
 
 
 def _code(code: DeviceCode) -> LinkCode:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.services.cloud_client import CloudGate
+    from bridge.services.cloud_link import CloudLinkService
     from bridge.services.thermostat import ThermostatService
     from bridge.storage import Database
 
@@ -62,17 +63,28 @@ def _export(data: dict[str, Any]) -> Export:
 class PrivacyService:
     """Consents, the egress log, the export and the erase of the household's data."""
 
-    def __init__(self, db: Database, thermostat: ThermostatService, gate: CloudGate) -> None:
+    def __init__(
+        self,
+        db: Database,
+        thermostat: ThermostatService,
+        gate: CloudGate,
+        cloud_link: CloudLinkService,
+    ) -> None:
         self._db = db
         self._thermostat = thermostat
         self._gate = gate
+        self._cloud_link = cloud_link
 
     async def export(self) -> Export:
         """Everything stored about the household."""
         return _export(await self._db.export())
 
     async def erase(self, *, revoke_tokens: bool = False) -> EraseResult:
-        """Erase personal data and history, then reload the thermostat; rows per class."""
+        """Erase personal data and history, then reload the thermostat; rows per class.
+
+        A link waiting for the owner's answer stops first, so it cannot store a
+        credential after the erase."""
+        await self._cloud_link.cancel()
         counts = await self._db.erase(revoke_tokens=revoke_tokens)
         await self._thermostat.reload()
         return EraseResult(erased=counts, tokens_revoked=revoke_tokens)

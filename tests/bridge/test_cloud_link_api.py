@@ -102,14 +102,19 @@ async def test_link_from_the_api_waits_then_is_linked_and_unlinks(
     assert (status, body["state"], body["message"]) == (200, "idle", None)
     await _grant(b)
 
-    status, code = await call(http, b, "POST", LINK, token)
+    # two requests at once start one link
+    (status, code), (_, twin) = await asyncio.gather(
+        *(call(http, b, "POST", LINK, token) for _ in range(2))
+    )
     assert status == 200, code
+    assert twin == code
     assert code["verification_uri"] == f"{cloud.url}/device"
     assert code["verification_uri_complete"].startswith(f"{cloud.url}/device?user_code=")
     assert code["expires_in"] == 600
     assert "device_code" not in code
     # asking again while it waits answers the same code
     assert (await call(http, b, "POST", LINK, token))[1] == code
+    assert len([r for r in await b.db.egress.query() if "device" in r.path]) == 1
     status, waiting = await call(http, b, "GET", LINK, token)
     assert waiting["state"] == "waiting"
     assert waiting["code"] == code
@@ -235,4 +240,21 @@ async def test_the_link_routes_need_an_owner_token(
     oauth = await make_token(b, TokenKind.OAUTH_ACCESS)
     status, body = await call(http, b, method, LINK, oauth)
     assert (status, body["error"]) == (403, "forbidden")
+    assert await b.db.egress.query() == []
+
+
+async def test_an_erase_stops_a_waiting_link(
+    linked_bridge: Bridge, cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    b = linked_bridge
+    token = await _owner_token(b)
+    await _grant(b)
+    _, code = await call(http, b, "POST", LINK, token)
+    status, _ = await call(http, b, "POST", "/api/v1/erase", token, json={"confirm": True})
+    assert status == 200
+    assert (await call(http, b, "GET", LINK, token))[1]["state"] == "idle"
+    # the owner approves afterwards: the bridge no longer polls, so nothing is stored
+    assert cloud.store.decide_link(code["user_code"], _owner_id(cloud), approve=True) is not None
+    await asyncio.sleep(2.5)
+    assert await b.db.cloud.get() is None
     assert await b.db.egress.query() == []
