@@ -374,10 +374,6 @@ class ThermoSmartClient:
         """``GET /api/v1/cloud/link``: where linking stands."""
         return CloudLinkStatus.from_dict(await self._object("GET", "/api/v1/cloud/link"))
 
-    async def unlink_cloud(self) -> CloudLinkStatus:
-        """``DELETE /api/v1/cloud/link``: stop a waiting link, forget the stored one."""
-        return CloudLinkStatus.from_dict(await self._object("DELETE", "/api/v1/cloud/link"))
-
     # -- push ---------------------------------------------------------------------------
 
     @property

@@ -7,6 +7,7 @@ loopback); the owner approves or denies the link with the stand-in's store.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 import json
 from pathlib import Path
@@ -315,3 +316,145 @@ async def test_last_egress_sensor_follows_the_bridge(
     record = await bridge.db.egress.record("cloud.example", "/v1", "cloud_sync", ["name"], 10)
     expected = dt_util.utc_from_timestamp(record.ts).isoformat(timespec="seconds")
     await wait_until(hass, lambda: hass.states.get(entity_id).state.startswith(expected[:19]))
+
+
+# -- what goes wrong ------------------------------------------------------------------------
+
+
+async def _through_proxy(
+    hass: HomeAssistant, entry: MockConfigEntry, proxy: tuple[int, dict[tuple[str, str], Any]]
+) -> dict[tuple[str, str], Any]:
+    await setup_integration(hass, entry)
+    port, answers = proxy
+    entry.runtime_data.client.port = port
+    return answers
+
+
+async def test_privacy_step_when_the_bridge_cannot_tell_or_refuses(
+    hass: HomeAssistant,
+    bridge: Bridge,
+    config_entry: MockConfigEntry,
+    bridge_proxy: tuple[int, dict[tuple[str, str], Any]],
+    terms_known: None,
+) -> None:
+    answers = await _through_proxy(hass, config_entry, bridge_proxy)
+    answers["GET", "/api/v1/privacy/purposes"] = (500, {"message": "disk full"})
+    result = await _menu(hass, config_entry, "privacy")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_read_privacy"
+    assert "disk full" in (result["description_placeholders"] or {})["error"]
+
+    del answers["GET", "/api/v1/privacy/purposes"]
+    answers["PUT", "/api/v1/privacy/consents/statistics"] = (
+        400,
+        {"error": "invalid", "errors": [{"field": "terms_version", "rule": "not now"}]},
+    )
+    result = await _menu(hass, config_entry, "privacy")
+    wanted = {p.value: p is Purpose.STATISTICS for p in Purpose}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], wanted)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "options_refused"}
+    assert "terms_version: not now" in (result["description_placeholders"] or {})["error"]
+    assert _switches(result) == wanted  # what the user chose stays on the form
+    assert (await bridge.privacy.consents()).history == []
+
+
+async def test_linking_when_the_bridge_fails(
+    hass: HomeAssistant,
+    bridge: Bridge,
+    config_entry: MockConfigEntry,
+    bridge_proxy: tuple[int, dict[tuple[str, str], Any]],
+) -> None:
+    answers = await _through_proxy(hass, config_entry, bridge_proxy)
+    answers["GET", "/api/v1/cloud/link"] = (500, {"message": "disk full"})
+    result = await _menu(hass, config_entry, "cloud_link")
+    assert result["reason"] == "cloud_link_failed"
+    assert "disk full" in (result["description_placeholders"] or {})["message"]
+
+    # the link starts, then the bridge can no longer say how it stands
+    await bridge.privacy.record_consent(Purpose.CLOUD_SYNC, granted=True, terms_version=TERMS)
+    answers["GET", "/api/v1/cloud/link"] = (
+        200,
+        {"state": "idle", "message": None, "code": None, "link": None},
+    )
+    with patch("custom_components.thermosmart.config_flow.LINK_POLL_S", 0.1):
+        result = await _menu(hass, config_entry, "cloud_link")
+        assert result["type"] is FlowResultType.SHOW_PROGRESS
+        answers["GET", "/api/v1/cloud/link"] = (500, {"message": "disk full"})
+        result = await _until_done(hass, result["flow_id"])
+    assert result["reason"] == "cloud_link_failed"
+    assert (result["description_placeholders"] or {})["message"] == "the bridge could not be asked"
+
+
+async def test_linking_ends_with_the_state_the_bridge_reports(
+    hass: HomeAssistant,
+    bridge: Bridge,
+    config_entry: MockConfigEntry,
+    bridge_proxy: tuple[int, dict[tuple[str, str], Any]],
+    closed_port: int,
+) -> None:
+    answers = await _through_proxy(hass, config_entry, bridge_proxy)
+    await bridge.privacy.record_consent(Purpose.CLOUD_SYNC, granted=True, terms_version=TERMS)
+    client = config_entry.runtime_data.client
+    with patch("custom_components.thermosmart.config_flow.LINK_POLL_S", 0.1):
+        result = await _menu(hass, config_entry, "cloud_link")
+        assert result["type"] is FlowResultType.SHOW_PROGRESS
+        # a moment without the bridge does not end the step
+        proxy_port, client.port = client.port, closed_port
+        await asyncio.sleep(0.3)
+        assert hass.config_entries.options.async_get(result["flow_id"])["step_id"] == "cloud_link"
+        client.port = proxy_port
+        answers["GET", "/api/v1/cloud/link"] = (
+            200,
+            {"state": "expired", "message": "the code expired", "code": None, "link": None},
+        )
+        result = await _until_done(hass, result["flow_id"])
+    assert result["reason"] == "cloud_link_expired"
+    assert (result["description_placeholders"] or {})["message"] == "the code expired"
+
+
+async def test_linking_gives_up_when_the_bridge_never_answers(
+    hass: HomeAssistant,
+    bridge: Bridge,
+    config_entry: MockConfigEntry,
+    bridge_proxy: tuple[int, dict[tuple[str, str], Any]],
+) -> None:
+    """A bridge that says "waiting" longer than its code is valid: the step ends."""
+    answers = await _through_proxy(hass, config_entry, bridge_proxy)
+    code = {
+        "user_code": "BCDF-GHJK",
+        "verification_uri": "https://cloud.example/device",
+        "verification_uri_complete": None,
+        "expires_in": 0.3,
+    }
+    answers["POST", "/api/v1/cloud/link"] = (200, code)
+    answers["GET", "/api/v1/cloud/link"] = (
+        200,
+        {"state": "idle", "message": None, "code": None, "link": None},
+    )
+    with patch("custom_components.thermosmart.config_flow.LINK_POLL_S", 0.1):
+        result = await _menu(hass, config_entry, "cloud_link")
+        assert (result["description_placeholders"] or {})["url"] == code["verification_uri"]
+        answers["GET", "/api/v1/cloud/link"] = (
+            200,
+            {"state": "waiting", "message": "waiting", "code": code, "link": None},
+        )
+        result = await _until_done(hass, result["flow_id"])
+    assert result["reason"] == "cloud_link_failed"
+
+
+async def test_privacy_and_linking_need_a_loaded_bridge(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    for step in ("privacy", "cloud_link"):
+        result = await hass.config_entries.options.async_init(config_entry.entry_id)
+        assert result["type"] is FlowResultType.MENU
+        assert await hass.config_entries.async_unload(config_entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": step}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "not_loaded"
+        assert await hass.config_entries.async_setup(config_entry.entry_id)
+        await wait_until(hass, lambda: config_entry.runtime_data.client.connected)
