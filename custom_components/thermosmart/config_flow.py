@@ -480,7 +480,6 @@ class ThermoSmartOptionsFlow(OptionsFlowWithReload):
             self._link_placeholders = {
                 "user_code": code.user_code,
                 "url": code.verification_uri_complete or code.verification_uri,
-                "verification_uri": code.verification_uri,
             }
             self._link_task = self.hass.async_create_task(
                 _async_wait_for_answer(client, code.expires_in + LINK_POLL_S)
