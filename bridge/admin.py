@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bridge.core.clock import SystemClock
-from bridge.services.cloud_link import CloudLinker, cloud_ssl_context
+from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
+from bridge.services.cloud_link import CloudLinker, LinkRefused
 from bridge.storage import Database
 
 if TYPE_CHECKING:
@@ -108,11 +109,19 @@ async def remove_unit(cfg: BridgeConfig, hardware_id: str) -> bool:
 
 async def link_cloud(cfg: BridgeConfig, show: Callable[[DeviceCode], None]) -> dict[str, Any]:
     """Link the bridge to an owner's cloud account (``CloudLinkError`` if it does not)."""
-    db = await open_db(cfg)
     try:
-        linker = CloudLinker(db, cfg.cloud_url, ssl_context=cloud_ssl_context(cfg.cloud_ca_file))
-        return (await linker.link(show)).as_dict()
+        context = cloud_ssl_context(cfg.cloud_ca_file)
+    except ValueError as err:
+        raise LinkRefused("no_cloud", str(err)) from None
+    db = await open_db(cfg)
+    client = None
+    try:
+        if cfg.cloud_url is not None:
+            client = CloudClient(db, CloudGate(db), cfg.cloud_url, ssl_context=context)
+        return (await CloudLinker(db, client).link(show)).as_dict()
     finally:
+        if client is not None:
+            await client.close()
         await db.close()
 
 

@@ -35,6 +35,7 @@ from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
 from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
+from bridge.services.cloud_link import CloudLinkService
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
@@ -87,13 +88,15 @@ class _Services:
         units: UnitService | None,
         *,
         gate: CloudGate,
+        cloud_link: CloudLinkService,
         bridge_id: str,
         update: UpdateCheckService | None,
     ) -> _Services:
+        privacy = PrivacyService(db, thermostat, gate, cloud_link)
         return cls(
             settings=SettingsService(db, thermostat),
             access=AccessService(db, clock, thermostat),
-            privacy=PrivacyService(db, thermostat, gate),
+            privacy=privacy,
             history=HistoryService(db),
             diagnostics=DiagnosticsService(db, clock, link, thermostat, api_version=API_VERSION),
             state=NativeStateService(
@@ -101,6 +104,7 @@ class _Services:
                 api_version=API_VERSION,
                 link=link,
                 thermostat=thermostat,
+                privacy=privacy,
                 units=units,
                 update=update,
             ),
@@ -144,6 +148,7 @@ class Bridge:
         """Shares technical facts with the cloud under ``service_access`` (with ``cloud_url``)."""
         self.update_check: UpdateCheckService | None = None
         """The signed update check (None without ``cloud_url``)."""
+        self._cloud_link: CloudLinkService | None = None
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -207,6 +212,13 @@ class Bridge:
     def history(self) -> HistoryService:
         """Recorded series and the event log."""
         return self._started().history
+
+    @property
+    def cloud_link(self) -> CloudLinkService:
+        """Linking to an owner's cloud account in the background."""
+        if self._cloud_link is None:
+            raise RuntimeError("the bridge is not started")
+        return self._cloud_link
 
     @property
     def diagnostics(self) -> DiagnosticsService:
@@ -274,6 +286,7 @@ class Bridge:
                 trusted,
                 changed=self._thermostat.notify_state,
             )
+        self._cloud_link = CloudLinkService(self.db, self.cloud)
         self._services = _Services.build(
             self.db,
             self.clock,
@@ -281,6 +294,7 @@ class Bridge:
             self._thermostat,
             self._units,
             gate=self.cloud_gate,
+            cloud_link=self._cloud_link,
             bridge_id=self.bridge_id,
             update=self.update_check,
         )
@@ -378,6 +392,8 @@ class Bridge:
             await self._thermostat.close()  # saves what it learned
         if self._link is not None:
             await self._link.stop()
+        if self._cloud_link is not None:
+            await self._cloud_link.cancel()
         if self.cloud is not None:
             await self.cloud.close()
             self.cloud = None

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bridge.api import (
     cloud,
+    cloud_link,
     diagnostics,
     history,
     meta,
@@ -134,6 +135,7 @@ def create_app(bridge: BridgeServices, hosts: HostPolicy | None = None) -> web.A
     diagnostics.add_routes(app)
     tokens.add_routes(app)
     privacy.add_routes(app)
+    cloud_link.add_routes(app)
     ws.add_routes(app)
     openapi.add_routes(app)
     return app

@@ -15,6 +15,7 @@ from bridge.api.ratelimit import FailureLimiter
 from bridge.core.clock import Clock
 from bridge.opentherm.links.base import BoilerLink
 from bridge.services.access import AccessService, TokenInfo
+from bridge.services.cloud_link import CloudLinkService
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.history import HistoryService
 from bridge.services.privacy import PrivacyService
@@ -64,6 +65,10 @@ class BridgeServices(Protocol):
     @property
     def diagnostics(self) -> DiagnosticsService:
         """Counters, versions and recent faults."""
+
+    @property
+    def cloud_link(self) -> CloudLinkService:
+        """Linking to an owner's cloud account in the background."""
 
     @property
     def webhooks(self) -> WebhookDispatcher:

@@ -22,6 +22,7 @@ from aiohttp import hdrs, web
 from bridge import __version__
 from bridge.api import (
     cloud,
+    cloud_link,
     diagnostics,
     history,
     meta,
@@ -180,6 +181,7 @@ ALL_ROUTES: tuple[Route, ...] = (
     *diagnostics.ROUTES,
     *tokens.ROUTES,
     *privacy.ROUTES,
+    *cloud_link.ROUTES,
     *ws.ROUTES,
     *ROUTES,
 )

@@ -45,6 +45,7 @@ from bridge.core.payloads.privacy import (
     EraseResult,
     Export,
     Purpose,
+    Purposes,
 )
 from bridge.core.validation import ValidationError, parse_time
 
@@ -101,6 +102,14 @@ async def get_consents(request: web.Request) -> web.Response:
     """``GET /api/v1/privacy/consents``: the decision in force per purpose, and the history."""
     query_params(request, ())
     return web.json_response(render(await request.app[BRIDGE_KEY].privacy.consents()))
+
+
+@owner_only
+async def get_purposes(request: web.Request) -> web.Response:
+    """``GET /api/v1/privacy/purposes``: per purpose what it sends, the decision in force and
+    whether it may send now; the cloud's current terms version."""
+    query_params(request, ())
+    return web.json_response(render(await request.app[BRIDGE_KEY].privacy.purposes()))
 
 
 @owner_only
@@ -193,6 +202,21 @@ ROUTES: tuple[Route, ...] = (
             "Consent per purpose, and the history of decisions",
             "privacy",
             {"200": json_ok(Consents), **QUERY_ERRORS, **OWNER_ERRORS},
+        ),
+    ),
+    Route(
+        "GET",
+        "/api/v1/privacy/purposes",
+        get_purposes,
+        operation(
+            "getPurposes",
+            "What each purpose sends, whether it is granted, and the cloud's terms version",
+            "privacy",
+            {"200": json_ok(Purposes), **QUERY_ERRORS, **OWNER_ERRORS},
+            description="A purpose's fields are the only field names a request under it may "
+            "carry out of the LAN. A consent counts under the terms version it was given "
+            "for: when the cloud's current version (terms_version, null until known) differs, "
+            "the purpose is granted but not allowed until the owner answers again.",
         ),
     ),
     Route(

@@ -234,6 +234,7 @@ class PushHub:
         if boiler is not None:
             self._removers.append(boiler.add_listener(self._changed))
         self._removers.append(bridge.link.add_state_listener(self._changed))
+        self._removers.append(bridge.privacy.add_listener(self._changed))
         self._checker = asyncio.create_task(self._check_tokens(), name="push-token-check")
 
     async def stop(self) -> None:

@@ -7,34 +7,43 @@ interval the cloud gives (5 s more after each ``slow_down``) until the owner
 approves, denies, or the code expires. The credential the cloud then issues
 is stored in the bridge's database (``db.cloud``); nothing else is sent.
 
-Nothing is sent without a configured cloud URL and a current ``cloud_sync``
-consent (PRIVACY.md P5); the consent is checked again before every request,
-so a revocation stops the flow at once. Every request is written to the
-egress log before it is sent (host, path, purpose, field names, size; never
-the values). HTTPS is verified with the system's CAs or the configured CA
-file; plain http only to loopback (``bridge.config``). Every request has a
-timeout; a cloud that refuses, hangs or answers something that is not the
-protocol is a :class:`CloudError` and nothing about the link is stored.
+Every request goes through the bridge's one cloud client
+(:class:`~bridge.services.cloud_client.CloudClient`): it checks the
+``cloud_sync`` consent (and the cloud's terms version) before each request,
+so a revocation stops the flow at once, writes the egress log, and sends
+over verified HTTPS with a timeout. Nothing is sent without a configured
+cloud URL and that consent (PRIVACY.md P5). A cloud that refuses, hangs or
+answers something that is not the protocol is a :class:`LinkFailed` and
+nothing about the link is stored.
+
+:class:`CloudLinker` runs one link (``thermosmart-bridge cloud link`` waits
+for it); :class:`CloudLinkService` runs it in the background for the native
+API (``/api/v1/cloud/link``) and says where it stands.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+import contextlib
 from dataclasses import dataclass
-import json
-import math
-import ssl
+import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
-import aiohttp
 from yarl import URL
 
-from bridge.core.payloads.privacy import Purpose
+from bridge.core.payloads.privacy import (
+    CloudLinkInfo,
+    CloudLinkStatus,
+    LinkCode,
+    LinkState,
+    Purpose,
+)
+from bridge.services.cloud_client import CloudError, NotAllowed, clip, finite_seconds
 from bridge.storage import BRIDGE_ID, HARDWARE_ID
 
 if TYPE_CHECKING:
+    from bridge.services.cloud_client import CloudClient
     from bridge.storage import Database
     from bridge.storage.cloud import CloudLink
 
@@ -44,18 +53,12 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPE = "bridge"
 PURPOSE = Purpose.CLOUD_SYNC
 """Linking is part of cloud sync: it needs that consent and is logged under it."""
-REQUEST_TIMEOUT_S = 10.0
-"""The most any one request to the cloud may take, connecting included."""
 DEFAULT_INTERVAL_S = 5.0
 """The poll interval when the cloud names none (RFC 8628 section 3.2)."""
 MIN_INTERVAL_S = 1.0
 SLOW_DOWN_S = 5.0
 """What ``slow_down`` adds to the interval (RFC 8628 section 3.5)."""
-MAX_ANSWER_BYTES = 64 * 1024
-"""A longer answer is not the protocol."""
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-_TEXT_MAX = 200
-"""How much of a text the cloud sent is repeated in a message."""
+_LOGGER = logging.getLogger(__name__)
 
 
 class CloudLinkError(Exception):
@@ -63,7 +66,13 @@ class CloudLinkError(Exception):
 
 
 class LinkRefused(CloudLinkError):
-    """The bridge will not try: no cloud URL, no consent, no id yet, or already linked."""
+    """The bridge will not try (or go on): no cloud URL, no consent, no id yet, or already
+    linked. ``reason`` names which: ``no_cloud``, ``no_consent``, ``no_ids``,
+    ``already_linked``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LinkDenied(CloudLinkError):
@@ -74,7 +83,7 @@ class LinkExpired(CloudLinkError):
     """The user code expired before the owner answered."""
 
 
-class CloudError(CloudLinkError):
+class LinkFailed(CloudLinkError):
     """The cloud could not be reached, timed out, refused, or answered outside the protocol."""
 
 
@@ -98,43 +107,31 @@ class DeviceCode:
         }
 
 
-def cloud_ssl_context(ca_file: str | None) -> ssl.SSLContext:
-    """The context the cloud's certificate is verified with: the system's CAs, or only
-    those in ``ca_file`` (PEM) when one is configured (:class:`LinkRefused` if it is
-    not one)."""
-    try:
-        return ssl.create_default_context(cafile=ca_file)
-    except (ssl.SSLError, OSError, ValueError) as err:
-        raise LinkRefused(
-            f"cloud_ca_file {ca_file}: not a readable PEM file of CA certificates ({_clip(err)})"
-        ) from None
+@dataclass(frozen=True, slots=True)
+class PendingLink:
+    """A link the cloud has issued a code for, waiting for the owner's answer."""
 
-
-def _clip(value: object) -> str:
-    """A text from the cloud, safe to repeat in one line of a message."""
-    text = "".join(c if c.isprintable() else "?" for c in str(value))
-    return text if len(text) <= _TEXT_MAX else text[:_TEXT_MAX] + "…"
+    code: DeviceCode
+    device_code: str
+    bridge_id: str
+    hardware_id: str
+    started: float
+    """The event loop's time when the code was issued."""
 
 
 def _text(data: Mapping[str, Any], key: str, most: int = 2048) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not 1 <= len(value) <= most or not value.isprintable():
-        raise CloudError(f"the cloud's answer has no valid {key}")
+        raise LinkFailed(f"the cloud's answer has no valid {key}")
     return value
 
 
 def _seconds(data: Mapping[str, Any], key: str, default: float | None) -> float:
     value = data.get(key)
-    if value is None:
-        value = default
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise CloudError(f"the cloud's answer has no valid {key}")
-    return float(value)
+    try:
+        return finite_seconds({key: default if value is None else value}, key)
+    except CloudError as err:
+        raise LinkFailed(str(err)) from None
 
 
 def _web_uri(data: Mapping[str, Any], key: str) -> str:
@@ -144,26 +141,32 @@ def _web_uri(data: Mapping[str, Any], key: str) -> str:
     except ValueError:
         url = None
     if url is None or url.scheme not in ("https", "http") or not url.host:
-        raise CloudError(f"the cloud's answer has no valid {key}")
+        raise LinkFailed(f"the cloud's answer has no valid {key}")
     return value
 
 
+def _no_consent(reason: str) -> LinkRefused:
+    return LinkRefused(
+        "no_consent",
+        f"{reason}: grant it first (PUT /api/v1/privacy/consents/{PURPOSE.value})",
+    )
+
+
 class CloudLinker:
-    """Links the bridge to an owner's cloud account, once, by the device grant."""
+    """Links the bridge to an owner's cloud account, once, by the device grant.
+
+    ``client`` is the bridge's cloud client (None: no cloud is configured).
+    """
 
     def __init__(
         self,
         db: Database,
-        cloud_url: str | None,
+        client: CloudClient | None,
         *,
-        ssl_context: ssl.SSLContext | None = None,
-        timeout: float = REQUEST_TIMEOUT_S,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._db = db
-        self._base = None if cloud_url is None else URL(cloud_url.rstrip("/"))
-        self._ssl = ssl_context if ssl_context is not None else cloud_ssl_context(None)
-        self._timeout = timeout
+        self._client = client
         self._sleep = sleep
 
     async def link(self, show: Callable[[DeviceCode], None]) -> CloudLink:
@@ -171,91 +174,106 @@ class CloudLinker:
 
         Returns the stored link; raises :class:`CloudLinkError` (one of its kinds).
         """
-        base, terms_version = await self._preconditions()
+        pending = await self.begin()
+        show(pending.code)
+        return await self.finish(pending)
+
+    async def begin(self) -> PendingLink:
+        """Check the preconditions and ask the cloud for a code (:class:`CloudLinkError`)."""
+        client = self._client
+        if client is None:
+            raise LinkRefused(
+                "no_cloud",
+                "no cloud is configured: set cloud_url in the config file or pass --cloud-url",
+            )
+        reason = await client.gate.why_not(PURPOSE)
+        if reason is not None:
+            raise _no_consent(reason)
+        linked = await self._db.cloud.get()
+        if linked is not None:
+            raise LinkRefused(
+                "already_linked",
+                f"the bridge is already linked to {linked.cloud_url}: unlink first"
+                " (`thermosmart-bridge cloud unlink` or DELETE /api/v1/cloud/link)",
+            )
         bridge_id = await self._db.settings.get(BRIDGE_ID)
         hardware_id = await self._db.settings.get(HARDWARE_ID)
         if not bridge_id or not hardware_id:
             raise LinkRefused(
+                "no_ids",
                 "the bridge has no bridge id or hardware id yet: run `thermosmart-bridge run`"
-                " once, then link"
-            )
-        timeout = aiohttp.ClientTimeout(total=self._timeout)
-        connector = aiohttp.TCPConnector(ssl=self._ssl)
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            status, answer = await self._post(
-                session,
-                base / "oauth2" / "device_authorization",
-                {
-                    "client_id": CLIENT_ID,
-                    "bridge_id": bridge_id,
-                    "hardware_id": hardware_id,
-                    "terms_version": terms_version,
-                    "scope": SCOPE,
-                },
-            )
-            if status != 200:
-                raise CloudError(f"the cloud refused the link request: {_oauth_error(answer)}")
-            device_code = _text(answer, "device_code")
-            code = DeviceCode(
-                user_code=_text(answer, "user_code", 64),
-                verification_uri=_web_uri(answer, "verification_uri"),
-                verification_uri_complete=(
-                    _web_uri(answer, "verification_uri_complete")
-                    if answer.get("verification_uri_complete") is not None
-                    else None
-                ),
-                expires_in=_seconds(answer, "expires_in", None),
-                interval=max(MIN_INTERVAL_S, _seconds(answer, "interval", DEFAULT_INTERVAL_S)),
-            )
-            show(code)
-            credential, thermostat = await self._poll(session, base, device_code, code)
-        if thermostat != hardware_id:
-            raise CloudError("the cloud linked another thermostat than this bridge's")
-        return await self._db.cloud.store(str(base), bridge_id, thermostat, credential)
-
-    async def _preconditions(self) -> tuple[URL, str]:
-        """The cloud's URL and the terms version of the consent; refuses before any request."""
-        if self._base is None:
-            raise LinkRefused(
-                "no cloud is configured: set cloud_url in the config file or pass --cloud-url"
+                " once, then link",
             )
         consent = await self._db.consents.get(PURPOSE)
-        if consent is None or not consent.granted:
-            raise LinkRefused(
-                f"the owner has not consented to {PURPOSE.value}: grant it first"
-                f" (PUT /api/v1/privacy/consents/{PURPOSE.value})"
-            )
-        linked = await self._db.cloud.get()
-        if linked is not None:
-            raise LinkRefused(
-                f"the bridge is already linked to {linked.cloud_url}:"
-                " run `thermosmart-bridge cloud unlink` first"
-            )
-        return self._base, consent.terms_version
+        assert consent is not None  # the gate just let it through
+        status, answer = await self._post(
+            "/oauth2/device_authorization",
+            {
+                "client_id": CLIENT_ID,
+                "bridge_id": bridge_id,
+                "hardware_id": hardware_id,
+                "terms_version": consent.terms_version,
+                "scope": SCOPE,
+            },
+        )
+        if status != 200:
+            raise LinkFailed(f"the cloud refused the link request: {_oauth_error(answer)}")
+        code = DeviceCode(
+            user_code=_text(answer, "user_code", 64),
+            verification_uri=_web_uri(answer, "verification_uri"),
+            verification_uri_complete=(
+                _web_uri(answer, "verification_uri_complete")
+                if answer.get("verification_uri_complete") is not None
+                else None
+            ),
+            expires_in=_seconds(answer, "expires_in", None),
+            interval=max(MIN_INTERVAL_S, _seconds(answer, "interval", DEFAULT_INTERVAL_S)),
+        )
+        return PendingLink(
+            code=code,
+            device_code=_text(answer, "device_code"),
+            bridge_id=bridge_id,
+            hardware_id=hardware_id,
+            started=asyncio.get_running_loop().time(),
+        )
 
-    async def _poll(
-        self, session: aiohttp.ClientSession, base: URL, device_code: str, code: DeviceCode
-    ) -> tuple[str, str]:
+    async def finish(self, pending: PendingLink) -> CloudLink:
+        """Poll until the owner answers; store and return the link (:class:`CloudLinkError`)."""
+        assert self._client is not None
+        credential, thermostat = await self._poll(pending)
+        if thermostat != pending.hardware_id:
+            raise LinkFailed("the cloud linked another thermostat than this bridge's")
+        return await self._db.cloud.store(
+            str(self._client.base), pending.bridge_id, thermostat, credential
+        )
+
+    async def _poll(self, pending: PendingLink) -> tuple[str, str]:
         """Poll the token endpoint until an answer; (credential, thermostat)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + code.expires_in
-        interval = code.interval
-        form = {"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": CLIENT_ID}
+        deadline = pending.started + pending.code.expires_in
+        interval = pending.code.interval
+        form = {
+            "grant_type": DEVICE_GRANT,
+            "device_code": pending.device_code,
+            "client_id": CLIENT_ID,
+        }
         while True:
             if loop.time() + interval > deadline:
                 raise LinkExpired("the code expired before the owner answered; link again")
             await self._sleep(interval)
             consent = await self._db.consents.get(PURPOSE)
             if consent is None or not consent.granted:
-                raise LinkRefused(f"the {PURPOSE.value} consent was revoked: linking stopped")
-            status, answer = await self._post(session, base / "oauth2" / "token", form)
+                raise LinkRefused(
+                    "no_consent", f"the {PURPOSE.value} consent was revoked: linking stopped"
+                )
+            status, answer = await self._post("/oauth2/token", form)
             if status == 200:
                 if answer.get("token_type") != "Bearer":
-                    raise CloudError("the cloud's answer has no Bearer credential")
+                    raise LinkFailed("the cloud's answer has no Bearer credential")
                 return _text(answer, "access_token", 512), _text(answer, "thermostat", 64)
             error = answer.get("error")
             if status != 400 or not isinstance(error, str):
-                raise CloudError(f"the cloud answered HTTP {status} to a poll")
+                raise LinkFailed(f"the cloud answered HTTP {status} to a poll")
             if error == "authorization_pending":
                 continue
             if error == "slow_down":
@@ -265,46 +283,144 @@ class CloudLinker:
                 raise LinkDenied("the owner denied the link request at the cloud")
             if error == "expired_token":
                 raise LinkExpired("the code expired before the owner answered; link again")
-            raise CloudError(f"the cloud refused the poll: {_oauth_error(answer)}")
+            raise LinkFailed(f"the cloud refused the poll: {_oauth_error(answer)}")
 
-    async def _post(
-        self, session: aiohttp.ClientSession, url: URL, form: Mapping[str, str]
-    ) -> tuple[int, dict[str, Any]]:
-        """POST a form to the cloud, logged as egress first; (status, JSON object)."""
-        body = urlencode(form).encode("ascii")
-        await self._db.egress.record(
-            url.host or "", url.raw_path, PURPOSE.value, sorted(form), len(body)
-        )
+    async def _post(self, path: str, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """POST a form to the cloud through the cloud client; (status, JSON object)."""
+        assert self._client is not None
         try:
-            async with session.post(url, data=body, headers=_FORM, allow_redirects=False) as resp:
-                raw = await resp.content.read(MAX_ANSWER_BYTES + 1)
-                status = resp.status
-        except TimeoutError:
-            raise CloudError(
-                f"the cloud at {url.host} did not answer within {self._timeout:g} s"
-            ) from None
-        except aiohttp.ClientSSLError as err:
-            raise CloudError(f"the cloud's certificate was not accepted: {_clip(err)}") from None
-        except (OSError, aiohttp.ClientError) as err:
-            raise CloudError(
-                f"the cloud at {url.host} could not be reached: {_clip(err) or type(err).__name__}"
-            ) from None
-        if len(raw) > MAX_ANSWER_BYTES:
-            raise CloudError(f"the cloud's answer to {url.path} is too long")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise CloudError(
-                f"the cloud answered HTTP {status} to {url.path} with something that is not"
+            status, answer = await self._client.request("POST", path, purpose=PURPOSE, form=form)
+        except NotAllowed as err:
+            raise _no_consent(str(err)) from None
+        except CloudError as err:
+            raise LinkFailed(str(err)) from None
+        if answer is None:
+            raise LinkFailed(
+                f"the cloud answered HTTP {status} to {path} with something that is not"
                 " a JSON object"
             )
-        return status, data
+        return status, answer
 
 
 def _oauth_error(answer: Mapping[str, Any]) -> str:
     """An OAuth error answer as one line: ``code: description``."""
-    error = _clip(answer.get("error", "no error code"))
+    error = clip(answer.get("error", "no error code"))
     description = answer.get("error_description")
-    return error if description is None else f"{error}: {_clip(description)}"
+    return error if description is None else f"{error}: {clip(description)}"
+
+
+_OUTCOMES: dict[type[CloudLinkError], LinkState] = {
+    LinkDenied: LinkState.DENIED,
+    LinkExpired: LinkState.EXPIRED,
+}
+
+
+def _info(link: CloudLink) -> CloudLinkInfo:
+    return CloudLinkInfo(**link.as_dict())
+
+
+class CloudLinkService:
+    """Links in the background for the native API, one link at a time, and says where it
+    stands (:meth:`status`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: CloudClient | None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._db = db
+        self._linker = CloudLinker(db, client, sleep=sleep)
+        self._pending: PendingLink | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._outcome: tuple[LinkState, str] | None = None
+        self._starting = asyncio.Lock()
+
+    @property
+    def waiting(self) -> bool:
+        """A link is waiting for the owner's answer."""
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> LinkCode:
+        """Start a link (or return the code of the one waiting); raises :class:`LinkRefused`
+        or :class:`LinkFailed` when the cloud could not issue a code (nothing is stored)."""
+        async with self._starting:  # two requests at once start one link
+            if self.waiting and self._pending is not None:
+                return _code(self._pending.code)
+            self._outcome = None
+            try:
+                pending = await self._linker.begin()
+            except LinkFailed as err:
+                self._outcome = (LinkState.FAILED, str(err))
+                raise
+            self._pending = pending
+            self._task = asyncio.create_task(self._finish(pending), name="cloud-link")
+            return _code(pending.code)
+
+    async def _finish(self, pending: PendingLink) -> None:
+        try:
+            link = await self._linker.finish(pending)
+        except CloudLinkError as err:
+            self._outcome = (_OUTCOMES.get(type(err), LinkState.FAILED), str(err))
+            _LOGGER.info("Linking to the cloud ended: %s", err)
+        except Exception as err:  # a broken disk must not leave the state at waiting
+            self._outcome = (LinkState.FAILED, f"linking stopped: {clip(err)}")
+            _LOGGER.exception("Linking to the cloud stopped")
+        else:
+            self._outcome = (LinkState.LINKED, f"linked to {link.cloud_url}")
+            _LOGGER.info("Linked to the cloud at %s as %s", link.cloud_url, link.thermostat)
+        finally:
+            self._pending = None
+
+    async def status(self) -> CloudLinkStatus:
+        """Waiting (with the code), linked (with the link), else how the last attempt ended,
+        else idle."""
+        if self.waiting and self._pending is not None:
+            return CloudLinkStatus(
+                state=LinkState.WAITING,
+                message="waiting for the owner to approve the code at the cloud",
+                code=_code(self._pending.code),
+                link=None,
+            )
+        link = await self._db.cloud.get()
+        if link is not None:
+            return CloudLinkStatus(
+                state=LinkState.LINKED,
+                message=f"linked to {link.cloud_url}",
+                code=None,
+                link=_info(link),
+            )
+        if self._outcome is not None and self._outcome[0] is not LinkState.LINKED:
+            state, message = self._outcome
+            return CloudLinkStatus(state=state, message=message, code=None, link=None)
+        return CloudLinkStatus(state=LinkState.IDLE, message=None, code=None, link=None)
+
+    async def unlink(self) -> CloudLinkStatus:
+        """Stop a waiting link and forget the stored one with its credential (the cloud keeps
+        its side of the link); the status after (idle)."""
+        await self.cancel()
+        await self._db.cloud.forget()
+        return await self.status()
+
+    async def cancel(self) -> None:
+        """Stop a waiting link (an erase, or the bridge stopping); nothing is stored."""
+        await self._cancel()
+        self._outcome = None
+
+    async def _cancel(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pending = None
+
+
+def _code(code: DeviceCode) -> LinkCode:
+    return LinkCode(
+        user_code=code.user_code,
+        verification_uri=code.verification_uri,
+        verification_uri_complete=code.verification_uri_complete,
+        expires_in=code.expires_in,
+    )

@@ -22,12 +22,19 @@ from bridge.core.payloads.privacy import (
     ExportException,
     ExportMeasurements,
     ExportScheduleEntry,
+    PrivacyState,
     Purpose,
+    PurposeInfo,
+    Purposes,
 )
 from bridge.core.payloads.unit import StoredUnit
+from bridge.core.purposes import ALLOWED, DESCRIPTIONS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.services.cloud_client import CloudGate
+    from bridge.services.cloud_link import CloudLinkService
     from bridge.services.thermostat import ThermostatService
     from bridge.storage import Database
 
@@ -56,17 +63,28 @@ def _export(data: dict[str, Any]) -> Export:
 class PrivacyService:
     """Consents, the egress log, the export and the erase of the household's data."""
 
-    def __init__(self, db: Database, thermostat: ThermostatService, gate: CloudGate) -> None:
+    def __init__(
+        self,
+        db: Database,
+        thermostat: ThermostatService,
+        gate: CloudGate,
+        cloud_link: CloudLinkService,
+    ) -> None:
         self._db = db
         self._thermostat = thermostat
         self._gate = gate
+        self._cloud_link = cloud_link
 
     async def export(self) -> Export:
         """Everything stored about the household."""
         return _export(await self._db.export())
 
     async def erase(self, *, revoke_tokens: bool = False) -> EraseResult:
-        """Erase personal data and history, then reload the thermostat; rows per class."""
+        """Erase personal data and history, then reload the thermostat; rows per class.
+
+        A link waiting for the owner's answer stops first, so it cannot store a
+        credential after the erase."""
+        await self._cloud_link.cancel()
         counts = await self._db.erase(revoke_tokens=revoke_tokens)
         await self._thermostat.reload()
         return EraseResult(erased=counts, tokens_revoked=revoke_tokens)
@@ -84,6 +102,33 @@ class PrivacyService:
                 ts=None if found is None else found.ts,
             )
         return Consents(consents=current, history=[Consent(**c.as_dict()) for c in history])
+
+    async def purposes(self) -> Purposes:
+        """Per purpose: what it sends (its description and allow-list), the decision in force,
+        and whether it may send now; with the cloud's current terms version."""
+        current = (await self.consents()).consents
+        return Purposes(
+            purposes=[
+                PurposeInfo(
+                    purpose=purpose,
+                    description=DESCRIPTIONS[purpose],
+                    fields=sorted(ALLOWED[purpose]),
+                    granted=current[purpose].granted,
+                    terms_version=current[purpose].terms_version,
+                    allowed=await self._gate.allowed(purpose),
+                )
+                for purpose in Purpose
+            ],
+            terms_version=self._gate.terms_version,
+        )
+
+    def state_model(self) -> PrivacyState:
+        """The native state's ``privacy`` section."""
+        return PrivacyState(last_egress=self._db.egress.last)
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` when the native state's ``privacy`` section changes."""
+        return self._db.egress.add_listener(listener)
 
     async def record_consent(
         self, purpose: Purpose, *, granted: bool, terms_version: str

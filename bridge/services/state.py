@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bridge.opentherm.ids import DecodedValue
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
+    from bridge.services.privacy import PrivacyService
     from bridge.services.thermostat import ThermostatService
     from bridge.services.unit import UnitService
     from bridge.services.update_check import UpdateCheckService
@@ -210,10 +211,12 @@ class NativeStateService:
         api_version: int,
         link: BoilerLink,
         thermostat: ThermostatService,
+        privacy: PrivacyService,
         units: UnitService | None = None,
         update: UpdateCheckService | None = None,
     ) -> None:
         self._bridge_id = bridge_id
+        self._privacy = privacy
         self._api_version = api_version
         self._link = link
         self._thermostat = thermostat
@@ -247,6 +250,7 @@ class NativeStateService:
             energy=None if energy is None else Energy(**energy),
             units=None if self._units is None else self._units.units(),
             update=None if self._update is None else self._update.view(),
+            privacy=self._privacy.state_model(),
         )
 
     def native_state(self) -> dict[str, Any]:

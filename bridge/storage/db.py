@@ -155,7 +155,9 @@ class Database:
         except BaseException:
             await worker.close()
             raise
-        return cls(worker, clock, retention or Retention(), defaults, version)
+        db = cls(worker, clock, retention or Retention(), defaults, version)
+        await db.egress.refresh()
+        return db
 
     async def close(self) -> None:
         """Finish queued work, close the file and stop the worker thread."""
@@ -257,6 +259,8 @@ class Database:
 
         counts = await self._worker.write(run)
         _LOGGER.debug("pruned %s", counts)
+        if counts["egress_log"]:
+            await self.egress.refresh()
         return counts
 
     async def maintain(self, interval: float = 3600.0) -> None:
@@ -377,6 +381,7 @@ class Database:
             return counts
 
         counts = await self._worker.write(run)
+        await self.egress.refresh()
         await self._worker.call(_truncate_wal)
         return counts
 

@@ -9,17 +9,21 @@ field names (never their values) and how many bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import logging
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from bridge.core.listeners import Listeners
 from bridge.core.payloads.privacy import Purpose
 from bridge.storage.core import dumps_json, loads_json, read_window
 
 if TYPE_CHECKING:
     from bridge.core.clock import Clock
     from bridge.storage.core import Worker
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +154,34 @@ class ConsentRepo:
 
 
 class EgressRepo:
-    """The log of requests that left the LAN; ``db.egress``."""
+    """The log of requests that left the LAN; ``db.egress``.
+
+    :attr:`last` is the time of the newest record (None when the log is
+    empty), kept current as records are written, erased or pruned; listeners
+    hear of every change of it.
+    """
 
     def __init__(self, worker: Worker, clock: Clock) -> None:
         self._worker = worker
         self._clock = clock
+        self.last: float | None = None
+        self._listeners: Listeners[[]] = Listeners(_LOGGER, "An egress listener failed")
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` when :attr:`last` changes; returns a remover."""
+        return self._listeners.add(listener)
+
+    def _set_last(self, value: float | None) -> None:
+        if value != self.last:
+            self.last = value
+            self._listeners.notify()
+
+    async def refresh(self) -> None:
+        """Read :attr:`last` from the log (at open, and after records were deleted)."""
+        newest = await self._worker.read(
+            lambda conn: conn.execute("SELECT MAX(ts) FROM egress_log").fetchone()[0]
+        )
+        self._set_last(None if newest is None else float(newest))
 
     async def record(
         self,
@@ -185,7 +212,9 @@ class EgressRepo:
             assert cur.lastrowid is not None
             return EgressRecord(cur.lastrowid, when, host, clean_path, purpose, names, nbytes)
 
-        return await self._worker.write(run)
+        record = await self._worker.write(run)
+        self._set_last(when if self.last is None else max(self.last, when))
+        return record
 
     async def query(
         self,

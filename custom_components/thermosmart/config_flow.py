@@ -1,12 +1,17 @@
 """Config flow: discover or enter a bridge, then pair with its one-time code.
 
-The options flow picks the entity whose temperature is pushed to the bridge
-as the outside temperature (kept in the entry's options), and sets warm-up
-and the heating system, which the bridge keeps itself.
+The options flow is a menu. Its settings pick the entity whose temperature
+is pushed to the bridge as the outside temperature (kept in the entry's
+options), and set warm-up and the heating system, which the bridge keeps
+itself. "Cloud and privacy" shows each consent purpose as the bridge
+describes it (what it sends) and grants or revokes it on the bridge; "Link to
+the cloud" starts the bridge's link to the owner's cloud account and waits
+for the owner's answer there.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +41,18 @@ from homeassistant.helpers.selector import (
     TextSelector,
 )
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from homeassistant.loader import async_get_integration
 import voluptuous as vol
 
 from .client import (
     HEATING_SYSTEMS,
     BridgeInfo,
+    CloudLinkStatus,
     Options,
+    Purposes,
     ThermoSmartAuthenticationError,
     ThermoSmartClient,
+    ThermoSmartConflictError,
     ThermoSmartConnectionError,
     ThermoSmartError,
     ThermoSmartRateLimitError,
@@ -97,6 +106,12 @@ BRIDGE_OPTIONS_SCHEMA: dict[vol.Marker, Any] = {
     ),
 }
 """The options the bridge keeps: shown when the bridge is loaded and tells them."""
+MENU_LOADED = ["settings", "privacy", "cloud_link"]
+"""The options menu while the bridge is loaded; else only the settings."""
+LINK_POLL_S = 2.0
+"""How often the link step asks the bridge whether the owner has answered."""
+PRIVACY_DOC = "privacy.md"
+"""The privacy page, beside the documentation page the manifest names."""
 
 
 class ThermoSmartConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -274,40 +289,62 @@ class ThermoSmartConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class ThermoSmartOptionsFlow(OptionsFlowWithReload):
-    """Choose the outside temperature entity; set warm-up and the heating system on the bridge.
+    """A menu: the settings, "Cloud and privacy", and linking the bridge to the cloud.
 
-    The entity is kept in the entry's options, and a change reloads the
-    entry so the new one is fed at once. Warm-up and the heating system are
-    the bridge's own options: they are sent to it, and a refusal is shown
-    on the form.
+    The settings: the outside temperature entity is kept in the entry's
+    options, and a change reloads the entry so the new one is fed at once.
+    Warm-up and the heating system are the bridge's own options: they are
+    sent to it, and a refusal is shown on the form. Consents and the cloud
+    link live on the bridge; nothing of them is kept in Home Assistant.
     """
 
-    def _bridge_options(self) -> Options | None:
+    def __init__(self) -> None:
+        """No link started yet."""
+        self._link_task: asyncio.Task[CloudLinkStatus | None] | None = None
+        self._link_status: CloudLinkStatus | None = None
+        self._link_placeholders: dict[str, str] = {}
+
+    def _loaded(self) -> ThermoSmartConfigEntry | None:
         entry: ThermoSmartConfigEntry = self.config_entry
-        if entry.state is not ConfigEntryState.LOADED:
-            return None
-        return entry.runtime_data.coordinator.data.options
+        return entry if entry.state is ConfigEntryState.LOADED else None
+
+    def _bridge_options(self) -> Options | None:
+        entry = self._loaded()
+        return None if entry is None else entry.runtime_data.coordinator.data.options
+
+    def _failure(self, err: ThermoSmartError) -> tuple[str, str]:
+        """An error key and why, for a client error."""
+        entry: ThermoSmartConfigEntry = self.config_entry
+        if isinstance(err, ThermoSmartValidationError):
+            return "options_refused", describe_refusal(err)
+        if isinstance(err, ThermoSmartAuthenticationError):
+            entry.async_start_reauth(self.hass)
+            return "auth_failed", str(err)
+        if isinstance(err, ThermoSmartConnectionError):
+            return "cannot_connect", str(err)
+        LOGGER.error("Unexpected answer from the bridge in the options: %s", err)
+        return "unknown", str(err)
 
     async def _async_set_bridge_options(self, changes: dict[str, Any]) -> tuple[str, str] | None:
         """Send ``changes`` to the bridge: None when it took them, else an error key and why."""
         entry: ThermoSmartConfigEntry = self.config_entry
         try:
             await entry.runtime_data.client.set_options(**changes)
-        except ThermoSmartValidationError as err:
-            return "options_refused", describe_refusal(err)
-        except ThermoSmartAuthenticationError as err:
-            entry.async_start_reauth(self.hass)
-            return "auth_failed", str(err)
-        except ThermoSmartConnectionError as err:
-            return "cannot_connect", str(err)
         except ThermoSmartError as err:
-            LOGGER.exception("Unexpected answer from the bridge while changing its options")
-            return "unknown", str(err)
+            return self._failure(err)
         entry.runtime_data.coordinator.async_apply_client_state()
         return None
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One form for all the options."""
+        """The menu (only the settings while the bridge is not loaded)."""
+        if self._loaded() is None:
+            return await self.async_step_settings()
+        return self.async_show_menu(step_id="init", menu_options=MENU_LOADED)
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """One form for the outside temperature entity, warm-up and the heating system."""
         current = self._bridge_options()
         fields: dict[vol.Marker, Any] = {vol.Optional(CONF_OUTSIDE_ENTITY): OUTSIDE_ENTITY_SELECTOR}
         shown: dict[str, Any] = {
@@ -340,8 +377,168 @@ class ThermoSmartOptionsFlow(OptionsFlowWithReload):
             errors["base"], placeholders["error"] = failure
             shown = {**shown, CONF_OUTSIDE_ENTITY: None, **user_input}
         return self.async_show_form(
-            step_id="init",
+            step_id="settings",
             data_schema=self.add_suggested_values_to_schema(vol.Schema(fields), shown),
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    # -- cloud and privacy ------------------------------------------------------------
+
+    async def _async_privacy_doc(self) -> str:
+        """The privacy page's URL, beside the documentation page of the manifest."""
+        integration = await async_get_integration(self.hass, DOMAIN)
+        documentation = integration.documentation or ""
+        return f"{documentation.rsplit('/', 1)[0]}/{PRIVACY_DOC}"
+
+    async def async_step_privacy(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Each purpose as the bridge describes it, on only where it may send now."""
+        entry = self._loaded()
+        if entry is None:
+            return self.async_abort(reason="not_loaded")
+        client = entry.runtime_data.client
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        try:
+            purposes = await client.purposes()
+        except ThermoSmartError as err:
+            return self.async_abort(
+                reason="cannot_read_privacy", description_placeholders={"error": str(err)}
+            )
+        if user_input is not None:
+            failure = await self._async_set_consents(purposes, user_input)
+            if failure is None:
+                return self.async_create_entry(data=dict(self.config_entry.options))
+            errors["base"], placeholders["error"] = failure
+        placeholders.update(
+            purposes=_describe(purposes),
+            terms_version=purposes.terms_version or "—",
+            privacy_url=await self._async_privacy_doc(),
+        )
+        schema = vol.Schema({vol.Required(p.purpose): BooleanSelector() for p in purposes.purposes})
+        shown = user_input or {p.purpose: p.allowed for p in purposes.purposes}
+        return self.async_show_form(
+            step_id="privacy",
+            data_schema=self.add_suggested_values_to_schema(schema, shown),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_set_consents(
+        self, purposes: Purposes, wanted: Mapping[str, Any]
+    ) -> tuple[str, str] | None:
+        """Grant what is switched on and may not send yet, revoke what is switched off and
+        granted; None when the bridge took every change, else an error key and why."""
+        terms = purposes.terms_version
+        grants = [p for p in purposes.purposes if wanted.get(p.purpose) and not p.allowed]
+        revokes = [p for p in purposes.purposes if not wanted.get(p.purpose) and p.granted]
+        if grants and terms is None:
+            return "terms_unknown", ""
+        client = self.config_entry.runtime_data.client
+        try:
+            for purpose in grants:
+                assert terms is not None
+                await client.set_consent(purpose.purpose, granted=True, terms_version=terms)
+            for purpose in revokes:
+                version = terms or purpose.terms_version
+                assert version is not None  # a granted purpose has its terms version
+                await client.set_consent(purpose.purpose, granted=False, terms_version=version)
+        except ThermoSmartError as err:
+            return self._failure(err)
+        return None
+
+    # -- linking to the cloud ----------------------------------------------------------
+
+    async def async_step_cloud_link(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Start the bridge's link, show the code and the link, wait for the owner's answer."""
+        entry = self._loaded()
+        if entry is None:
+            return self.async_abort(reason="not_loaded")
+        client = entry.runtime_data.client
+        if self._link_task is None:
+            try:
+                status = await client.cloud_link()
+                if status.state == "linked":
+                    return self.async_abort(
+                        reason="cloud_already_linked",
+                        description_placeholders={"cloud_url": status.cloud_url or ""},
+                    )
+                code = await client.start_cloud_link()
+            except ThermoSmartConflictError as err:
+                reason = err.error if err.error in ("no_cloud", "no_consent") else "failed"
+                return self.async_abort(
+                    reason=f"cloud_link_{reason}", description_placeholders={"message": str(err)}
+                )
+            except ThermoSmartError as err:
+                return self.async_abort(
+                    reason="cloud_link_failed", description_placeholders={"message": str(err)}
+                )
+            self._link_placeholders = {
+                "user_code": code.user_code,
+                "url": code.verification_uri_complete or code.verification_uri,
+            }
+            self._link_task = self.hass.async_create_task(
+                _async_wait_for_answer(client, code.expires_in + LINK_POLL_S)
+            )
+        if not self._link_task.done():
+            return self.async_show_progress(
+                step_id="cloud_link",
+                progress_action="cloud_link",
+                description_placeholders=self._link_placeholders,
+                progress_task=self._link_task,
+            )
+        self._link_status = self._link_task.result()
+        return self.async_show_progress_done(next_step_id="cloud_link_done")
+
+    async def async_step_cloud_link_done(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """How the link ended, as the bridge says."""
+        status = self._link_status
+        if status is None:
+            return self.async_abort(
+                reason="cloud_link_failed",
+                description_placeholders={"message": "the bridge could not be asked"},
+            )
+        if status.state == "linked":
+            return self.async_abort(
+                reason="cloud_linked",
+                description_placeholders={"cloud_url": status.cloud_url or ""},
+            )
+        reason = status.state if status.state in ("denied", "expired") else "failed"
+        return self.async_abort(
+            reason=f"cloud_link_{reason}",
+            description_placeholders={"message": status.message or status.state},
+        )
+
+
+async def _async_wait_for_answer(
+    client: ThermoSmartClient, most_s: float
+) -> CloudLinkStatus | None:
+    """Ask the bridge until the link no longer waits; None if the bridge cannot be asked
+    (or has not been reachable for longer than the code is valid)."""
+    deadline = asyncio.get_running_loop().time() + most_s
+    while asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(LINK_POLL_S)
+        try:
+            status = await client.cloud_link()
+        except ThermoSmartConnectionError:
+            continue  # a moment without the bridge; it keeps polling the cloud meanwhile
+        except ThermoSmartError as err:
+            LOGGER.warning("The bridge could not say how the cloud link stands: %s", err)
+            return None
+        if not status.waiting:
+            return status
+    return None
+
+
+def _describe(purposes: Purposes) -> str:
+    """Each purpose and what it sends, as the bridge says, one Markdown item each."""
+    return "\n".join(
+        f"- **{p.purpose}**: {p.description} ({', '.join(p.fields) or '—'})"
+        for p in purposes.purposes
+    )

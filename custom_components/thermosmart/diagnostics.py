@@ -26,6 +26,18 @@ TO_REDACT = {
     "geofence_devices",
 }
 """Tokens, the hardware id, the owner's e-mail and city (location), geofence devices."""
+EGRESS_RECORDS = 50
+"""How many of the newest egress-log records diagnostics show (field names, never values)."""
+
+
+async def _egress(entry: ThermoSmartConfigEntry) -> list[dict[str, Any]] | dict[str, str]:
+    """The newest egress-log records as the bridge keeps them: when, where, purpose, field
+    names, size."""
+    try:
+        records = await entry.runtime_data.client.egress(EGRESS_RECORDS)
+    except ThermoSmartError as err:
+        return {"error": str(err)}
+    return [{**asdict(r), "ts": r.ts.isoformat(), "fields": list(r.fields)} for r in records]
 
 
 def _push_status(entry: ThermoSmartConfigEntry) -> dict[str, Any]:
@@ -60,6 +72,7 @@ async def async_get_config_entry_diagnostics(
             "thermostat": client.thermostat_view,
             "predictions": asdict(data.coordinator.data.predictions),
             "bridge_diagnostics": bridge_diagnostics,
+            "egress_log": await _egress(entry),
         },
         TO_REDACT,
     )

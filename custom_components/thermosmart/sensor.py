@@ -1,6 +1,7 @@
 """Sensors: the boiler's temperatures, pressure, modulation and counters, the outside
 temperature, the learning module's outputs, the bridge's energy counters (heat
-delivered and gas used, for the Energy dashboard), and each wall unit's room reading.
+delivered and gas used, for the Energy dashboard), each wall unit's room reading,
+and when data last left the LAN.
 """
 
 from __future__ import annotations
@@ -220,6 +221,18 @@ SENSORS: tuple[ThermoSmartSensorEntityDescription, ...] = (
 )
 
 
+LAST_EGRESS = ThermoSmartSensorEntityDescription(
+    key="last_egress",
+    translation_key="last_egress",
+    device_kind=DeviceKind.BRIDGE,
+    device_class=SensorDeviceClass.TIMESTAMP,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    value_fn=lambda state: None if state.privacy is None else state.privacy.last_egress,
+    exists_fn=lambda state: state.privacy is not None,
+)
+"""The newest record of the bridge's egress log (unknown: nothing has left the LAN)."""
+
+
 def _energy(
     key: str, value_fn: Callable[[BridgeState], float | None]
 ) -> ThermoSmartSensorEntityDescription:
@@ -272,7 +285,7 @@ async def async_setup_entry(
 
     async_add_present_entities(
         entry,
-        (*SENSORS, *ENERGY_SENSORS),
+        (*SENSORS, *ENERGY_SENSORS, LAST_EGRESS),
         lambda description, state: description.exists_fn(state),
         factory,
         async_add_entities,

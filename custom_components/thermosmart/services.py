@@ -1,4 +1,5 @@
-"""The integration's actions: the week schedule, exceptions, pause and program temperatures.
+"""The integration's actions: the week schedule, exceptions, pause, program temperatures,
+and the household's data rights (export, erase).
 
 Registered once in ``async_setup``; each takes the ``config_entry_id`` of a
 bridge. Input is checked here first, so the usual mistakes get a message
@@ -14,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
-from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
@@ -36,6 +43,8 @@ SERVICE_CLEAR_EXCEPTIONS = "clear_exceptions"
 SERVICE_PAUSE = "pause"
 SERVICE_RESUME = "resume"
 SERVICE_SET_PROGRAM_TEMPERATURES = "set_program_temperatures"
+SERVICE_EXPORT = "export"
+SERVICE_ERASE = "erase"
 
 ATTR_SCHEDULE = "schedule"
 ATTR_DAY = "day"
@@ -44,6 +53,8 @@ ATTR_PROGRAM = "program"
 ATTR_START = "start"
 ATTR_END = "end"
 ATTR_DESCRIPTION = "description"
+ATTR_CONFIRM = "confirm"
+ATTR_REVOKE_TOKENS = "revoke_tokens"
 
 DAYS: tuple[str, ...] = (
     "monday",
@@ -101,6 +112,13 @@ _PROGRAM_TEMPERATURES: dict[vol.Marker, Any] = {
     vol.Optional(name): vol.Coerce(float) for name in PROGRAM_NAMES
 }
 SET_PROGRAM_TEMPERATURES_SCHEMA = vol.Schema({**_ENTRY, **_PROGRAM_TEMPERATURES})
+ERASE_SCHEMA = vol.Schema(
+    {
+        **_ENTRY,
+        vol.Optional(ATTR_CONFIRM, default=False): cv.boolean,
+        vol.Optional(ATTR_REVOKE_TOKENS, default=False): cv.boolean,
+    }
+)
 
 
 def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
@@ -129,6 +147,16 @@ async def _run(
     """Await a client command with the integration's one error translation."""
     async with bridge_command(hass, entry):
         await command
+
+
+async def _answer(
+    hass: HomeAssistant, entry: ThermoSmartConfigEntry, command: Awaitable[dict[str, Any]]
+) -> dict[str, Any]:
+    """:func:`_run` for a command whose answer is the action's response."""
+    answers: list[dict[str, Any]] = []
+    async with bridge_command(hass, entry):
+        answers.append(await command)
+    return answers[0]  # bridge_command raises on every failure
 
 
 def _check_quarter(value: time, shown: str) -> None:
@@ -267,6 +295,23 @@ async def _async_set_program_temperatures(call: ServiceCall) -> None:
     await _run(call.hass, entry, client.set_program_temperatures(programs))
 
 
+async def _async_export(call: ServiceCall) -> ServiceResponse:
+    """Everything the bridge stores about the household, as the action's response."""
+    entry = _entry(call)
+    return await _answer(call.hass, entry, entry.runtime_data.client.export())
+
+
+async def _async_erase(call: ServiceCall) -> ServiceResponse:
+    """Erase the household's personal data and history on the bridge, once confirmed."""
+    entry = _entry(call)
+    if call.data[ATTR_CONFIRM] is not True:
+        raise _invalid("erase_not_confirmed")
+    client = entry.runtime_data.client
+    return await _answer(
+        call.hass, entry, client.erase(revoke_tokens=call.data[ATTR_REVOKE_TOKENS])
+    )
+
+
 SERVICES: Mapping[str, tuple[Callable[[ServiceCall], Coroutine[Any, Any, None]], vol.Schema]] = {
     SERVICE_SET_SCHEDULE: (_async_set_schedule, SET_SCHEDULE_SCHEMA),
     SERVICE_ADD_EXCEPTION: (_async_add_exception, ADD_EXCEPTION_SCHEMA),
@@ -279,9 +324,24 @@ SERVICES: Mapping[str, tuple[Callable[[ServiceCall], Coroutine[Any, Any, None]],
     ),
 }
 
+ANSWERING_SERVICES: Mapping[
+    str,
+    tuple[
+        Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]], vol.Schema, SupportsResponse
+    ],
+] = {
+    SERVICE_EXPORT: (_async_export, ENTRY_ONLY_SCHEMA, SupportsResponse.ONLY),
+    SERVICE_ERASE: (_async_erase, ERASE_SCHEMA, SupportsResponse.OPTIONAL),
+}
+"""The actions that answer with data."""
+
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, for every bridge)."""
     for name, (handler, schema) in SERVICES.items():
         hass.services.async_register(DOMAIN, name, handler, schema=schema)
+    for name, (answer, schema, response) in ANSWERING_SERVICES.items():
+        hass.services.async_register(
+            DOMAIN, name, answer, schema=schema, supports_response=response
+        )

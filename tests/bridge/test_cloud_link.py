@@ -27,7 +27,8 @@ import pytest
 from bridge.config import ConfigError, validate
 from bridge.core.clock import SystemClock, VirtualClock
 from bridge.core.payloads.privacy import Purpose
-from bridge.services.cloud_link import CloudError, CloudLinker
+from bridge.services.cloud_client import CloudClient, CloudGate
+from bridge.services.cloud_link import CloudLinker, LinkFailed
 from bridge.storage import BRIDGE_ID, HARDWARE_ID, Database
 from cloud_stub import cli as cloud_cli, store as cloud_store
 from cloud_stub.server import CloudServer
@@ -465,12 +466,13 @@ async def test_a_cloud_that_hangs_times_out(tmp_path: Path) -> None:
         await _bridge_data(tmp_path)
         db = await Database.open(tmp_path / "thermosmart.db", SystemClock())
         try:
-            linker = CloudLinker(db, url, timeout=0.5)
-            with pytest.raises(CloudError, match=r"did not answer within 0\.5 s"):
-                await linker.link(lambda _code: None)
+            client = CloudClient(db, CloudGate(db), url, timeout=0.5)
+            with pytest.raises(LinkFailed, match=r"did not answer within 0\.5 s"):
+                await CloudLinker(db, client).link(lambda _code: None)
             assert await db.cloud.get() is None
         finally:
             release.set()
+            await client.close()
             await db.close()
 
 

@@ -136,6 +136,7 @@ async def test_state_has_decoded_capabilities_faults_and_counters(
         "energy",
         "units",
         "update",
+        "privacy",
     }
     assert state["units"] is None  # no wall-unit link
     assert state["update"] is None  # no cloud_url

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -11,8 +13,17 @@ import pytest
 
 from bridge.core import state as core
 from bridge.core.clock import VirtualClock
+from bridge.core.purposes import ALLOWED, DESCRIPTIONS
 from bridge.daemon import Bridge
-from bridge.storage import DEFAULT_PROGRAMS, EventKind, Purpose, Sample, TokenKind
+from bridge.storage import (
+    DEFAULT_PROGRAMS,
+    Database,
+    EventKind,
+    Purpose,
+    Retention,
+    Sample,
+    TokenKind,
+)
 
 from .native_helpers import bearer, call, fields_of, make_token
 
@@ -20,6 +31,7 @@ PRIVACY_ROUTES = [
     ("GET", "/api/v1/export"),
     ("POST", "/api/v1/erase"),
     ("GET", "/api/v1/privacy/consents"),
+    ("GET", "/api/v1/privacy/purposes"),
     ("PUT", "/api/v1/privacy/consents/cloud_sync"),
     ("GET", "/api/v1/privacy/egress"),
 ]
@@ -376,3 +388,79 @@ async def test_retention_prunes_old_rows_and_keeps_recent_ones(
     assert [e["message"] for e in body["events"]] == ["recent fault"]
     _, body = await call(http, b, "GET", "/api/v1/privacy/egress", token)
     assert [r["host"] for r in body["records"]] == ["b.example"]
+
+
+async def test_purposes_say_what_each_sends_from_the_allow_lists(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, _ = vb
+    status, body = await call(http, b, "GET", "/api/v1/privacy/purposes", token)
+    assert status == 200
+    assert body["terms_version"] is None
+    assert [p["purpose"] for p in body["purposes"]] == [p.value for p in Purpose]
+    for item in body["purposes"]:
+        purpose = Purpose(item["purpose"])
+        assert item["description"] == DESCRIPTIONS[purpose]
+        assert item["fields"] == sorted(ALLOWED[purpose])
+        assert (item["granted"], item["terms_version"], item["allowed"]) == (False, None, False)
+    weather = {p["purpose"]: p for p in body["purposes"]}["weather_by_city"]
+    assert weather["fields"] == ["city"]
+
+    await b.privacy.record_consent(Purpose.STATISTICS, granted=True, terms_version="2026-01")
+    _, body = await call(http, b, "GET", "/api/v1/privacy/purposes", token)
+    stats = {p["purpose"]: p for p in body["purposes"]}["statistics"]
+    assert (stats["granted"], stats["terms_version"], stats["allowed"]) == (True, "2026-01", True)
+
+    # the cloud publishes new terms: still granted, but not allowed until answered again
+    assert b.cloud_gate is not None
+    b.cloud_gate.set_terms_version("2026-02")
+    _, body = await call(http, b, "GET", "/api/v1/privacy/purposes", token)
+    assert body["terms_version"] == "2026-02"
+    stats = {p["purpose"]: p for p in body["purposes"]}["statistics"]
+    assert (stats["granted"], stats["allowed"]) == (True, False)
+
+
+async def _privacy_pushed(ws: aiohttp.ClientWebSocketResponse) -> Any:
+    """The next pushed change of the ``privacy`` section (other sections change too)."""
+    while True:
+        message = json.loads((await ws.receive(timeout=5)).data)
+        if message["type"] == "changed" and "privacy" in message["data"]:
+            return message["data"]["privacy"]
+
+
+async def test_last_egress_in_the_native_state_follows_the_log(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, clock = vb
+    async with http.ws_connect(f"ws://127.0.0.1:{b.port}/api/v1/ws", headers=bearer(token)) as ws:
+        first = json.loads((await ws.receive(timeout=5)).data)
+        assert first["data"]["privacy"] == {"last_egress": None}
+        await clock.advance(30)
+        await b.db.egress.record("cloud.example", "/v1", "cloud_sync", ["name"], 10)
+        assert (await _privacy_pushed(ws)) == {"last_egress": clock.time()}
+        status, _ = await call(http, b, "POST", "/api/v1/erase", token, json={"confirm": True})
+        assert status == 200
+        assert (await _privacy_pushed(ws)) == {"last_egress": None}
+    assert b.native_state()["privacy"] == {"last_egress": None}
+
+
+async def test_last_egress_survives_a_restart_and_goes_with_retention(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock(1_768_478_400.0)
+    db = await Database.open(tmp_path / "t.db", clock)
+    try:
+        assert db.egress.last is None
+        await db.egress.record("cloud.example", "/v1", "cloud_sync", ["name"], 10)
+    finally:
+        await db.close()
+    db = await Database.open(
+        tmp_path / "t.db", clock, retention=Retention(egress_log=timedelta(days=1))
+    )
+    try:
+        assert db.egress.last == clock.time()
+        await clock.advance(2 * DAY)
+        await db.prune()
+        assert db.egress.last is None
+    finally:
+        await db.close()

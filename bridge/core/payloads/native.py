@@ -16,6 +16,7 @@ from bridge.core.payloads.boiler import (
 from bridge.core.payloads.common import DateTime, Timestamp
 from bridge.core.payloads.history import Event
 from bridge.core.payloads.options import Options
+from bridge.core.payloads.privacy import PrivacyState
 from bridge.core.payloads.thermostat import NativeThermostat
 from bridge.core.payloads.unit import WallUnit
 
@@ -184,6 +185,7 @@ class NativeState:
     energy: Energy | None
     units: list[WallUnit] | None
     update: UpdateInfo | None
+    privacy: PrivacyState
 
 
 @model

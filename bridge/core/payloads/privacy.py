@@ -47,6 +47,37 @@ class Consents:
 
 
 @model
+class PurposeInfo:
+    purpose: Purpose
+    description: str = spec(description="what the purpose sends, for people")
+    fields: list[str] = spec(
+        description="the field names it may carry out of the LAN (nothing else leaves under it)"
+    )
+    granted: bool = spec(description="the decision in force grants it")
+    terms_version: str | None = spec(
+        description="the terms version of the decision in force (null: never decided)"
+    )
+    allowed: bool = spec(
+        description="it may send now: granted, and under the cloud's current terms once known"
+    )
+
+
+@model
+class Purposes:
+    purposes: list[PurposeInfo]
+    terms_version: str | None = spec(
+        description="the cloud's current terms version (null until the bridge has learned it)"
+    )
+
+
+@model
+class PrivacyState:
+    last_egress: Timestamp | None = spec(
+        description="the time of the newest egress-log record (null: none)"
+    )
+
+
+@model
 class ConsentUpdate:
     granted: bool
     terms_version: str = spec(rule=TERMS_VERSION_RULE)
@@ -115,6 +146,50 @@ class Export:
     cloud_link: list[dict[str, Any]] = spec(
         description="the link to an owner's cloud account (none or one), never its credential"
     )
+
+
+class LinkState(StrEnum):
+    """Where linking to an owner's cloud account stands."""
+
+    IDLE = "idle"
+    WAITING = "waiting"
+    LINKED = "linked"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+@model
+class LinkCode:
+    """What the owner needs to approve a link at the cloud (RFC 8628)."""
+
+    user_code: str
+    verification_uri: str = spec(description="where to enter the user code")
+    verification_uri_complete: str | None = spec(
+        description="the same page with the code filled in (null if the cloud gives none)"
+    )
+    expires_in: float = spec(description="seconds the code was valid when the cloud issued it")
+
+
+@model
+class CloudLinkInfo:
+    """The link to an owner's cloud account, never its credential."""
+
+    cloud_url: str
+    bridge_id: str
+    thermostat: str = spec(description="the hardware id the bridge was linked as")
+    since: Timestamp
+
+
+@model
+class CloudLinkStatus:
+    state: LinkState = spec(
+        description="idle (not linked), waiting (for the owner's answer: see code), linked "
+        "(see link), or how the last attempt ended: denied, expired, failed (see message)"
+    )
+    message: str | None = spec(description="what happened, for people (null when idle)")
+    code: LinkCode | None = spec(description="while waiting")
+    link: CloudLinkInfo | None = spec(description="when linked")
 
 
 @model

@@ -17,6 +17,7 @@ from yarl import URL
 
 from .exceptions import (
     ThermoSmartAuthenticationError,
+    ThermoSmartConflictError,
     ThermoSmartConnectionError,
     ThermoSmartError,
     ThermoSmartRateLimitError,
@@ -26,9 +27,13 @@ from .exceptions import (
 from .models import (
     BridgeInfo,
     BridgeState,
+    CloudLinkStatus,
+    EgressRecord,
+    LinkCode,
     Options,
     PairingResult,
     Predictions,
+    Purposes,
     ScheduleBlock,
     Thermostat,
     merge_patch,
@@ -127,6 +132,11 @@ class ThermoSmartClient:
         if status == HTTPStatus.BAD_REQUEST:
             errors = data.get("errors", []) if isinstance(data, dict) else []
             raise ThermoSmartValidationError(message or "the bridge rejected the request", errors)
+        if status == HTTPStatus.CONFLICT:
+            error = data.get("error") if isinstance(data, dict) else None
+            raise ThermoSmartConflictError(
+                message or "the bridge will not do this now", str(error or "conflict")
+            )
         if status >= 400:
             raise ThermoSmartError(f"the bridge answered {status} for {method} {path}: {message}")
         return data
@@ -312,6 +322,57 @@ class ThermoSmartClient:
         Returns all the options now in effect.
         """
         return self._keep_options(await self._request("PUT", "/api/v1/options", json_body=changes))
+
+    # -- privacy and the cloud link ---------------------------------------------------------
+
+    async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        data = await self._request(method, path, **kwargs)
+        if not isinstance(data, dict):
+            raise ThermoSmartResponseError(f"the answer to {method} {path} is not an object")
+        return data
+
+    async def purposes(self) -> Purposes:
+        """``GET /api/v1/privacy/purposes``: what each purpose sends, its decision, and the
+        cloud's terms version."""
+        return Purposes.from_dict(await self._object("GET", "/api/v1/privacy/purposes"))
+
+    async def set_consent(self, purpose: str, *, granted: bool, terms_version: str) -> None:
+        """``PUT /api/v1/privacy/consents/{purpose}``: grant or revoke, at once."""
+        await self._object(
+            "PUT",
+            f"/api/v1/privacy/consents/{purpose}",
+            json_body={"granted": granted, "terms_version": terms_version},
+        )
+
+    async def egress(self, limit: int) -> list[EgressRecord]:
+        """``GET /api/v1/privacy/egress``: the newest ``limit`` records (field names only)."""
+        data = await self._object("GET", "/api/v1/privacy/egress", params={"limit": str(limit)})
+        records = data.get("records")
+        if not isinstance(records, list):
+            raise ThermoSmartResponseError("the egress answer has no list of records")
+        return [EgressRecord.from_dict(item) for item in records]
+
+    async def export(self) -> dict[str, Any]:
+        """``GET /api/v1/export``: everything the bridge stores about the household."""
+        return await self._object("GET", "/api/v1/export")
+
+    async def erase(self, *, revoke_tokens: bool = False) -> dict[str, Any]:
+        """``POST /api/v1/erase``: personal data and history go (and every token, with
+        ``revoke_tokens``: this client's too); rows deleted per class."""
+        return await self._object(
+            "POST", "/api/v1/erase", json_body={"confirm": True, "revoke_tokens": revoke_tokens}
+        )
+
+    async def start_cloud_link(self) -> LinkCode:
+        """``POST /api/v1/cloud/link``: the user code the owner approves at the cloud.
+
+        Raises :class:`ThermoSmartConflictError` when the bridge will not link.
+        """
+        return LinkCode.from_dict(await self._object("POST", "/api/v1/cloud/link"))
+
+    async def cloud_link(self) -> CloudLinkStatus:
+        """``GET /api/v1/cloud/link``: where linking stands."""
+        return CloudLinkStatus.from_dict(await self._object("GET", "/api/v1/cloud/link"))
 
     # -- push ---------------------------------------------------------------------------
 

@@ -32,3 +32,12 @@ class ThermoSmartValidationError(ThermoSmartError):
     def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
+
+
+class ThermoSmartConflictError(ThermoSmartError):
+    """The bridge will not do this now (HTTP 409); ``error`` is its short code
+    (for a cloud link: ``no_cloud``, ``no_consent``, ``already_linked``, ``cloud_failed``)."""
+
+    def __init__(self, message: str, error: str) -> None:
+        super().__init__(message)
+        self.error = error

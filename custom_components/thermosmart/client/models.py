@@ -544,6 +544,76 @@ class UpdateStatus(JsonModel):
     problem: UpdateProblem | None
 
 
+# -- privacy and the cloud link -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PrivacyState(JsonModel):
+    """The ``privacy`` part of the state."""
+
+    last_egress: datetime | None
+    """When data last left the LAN (the newest egress-log record); None: never."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PurposeInfo(JsonModel):
+    """One consent purpose as the bridge describes it: what it sends, and the decision."""
+
+    purpose: str
+    description: str
+    fields: tuple[str, ...]
+    granted: bool
+    terms_version: str | None
+    allowed: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Purposes(JsonModel):
+    """``GET /api/v1/privacy/purposes``."""
+
+    purposes: tuple[PurposeInfo, ...]
+    terms_version: str | None
+    """The cloud's current terms version (None until the bridge has learned it)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EgressRecord(JsonModel):
+    """One request that left the LAN: field names, never values."""
+
+    ts: datetime
+    host: str
+    path: str
+    purpose: str
+    fields: tuple[str, ...]
+    bytes: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LinkCode(JsonModel):
+    """What the owner needs to approve a cloud link (RFC 8628)."""
+
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_in: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CloudLinkStatus(JsonModel):
+    """``GET /api/v1/cloud/link``: ``state`` is idle, waiting, linked, denied, expired or
+    failed; ``message`` says what happened."""
+
+    state: str
+    message: str | None
+    code: LinkCode | None
+    cloud_url: Annotated[str | None, At("link", "cloud_url")] = None
+
+    @property
+    def waiting(self) -> bool:
+        """The bridge waits for the owner's answer at the cloud."""
+        return self.state == "waiting"
+
+
 # -- the whole state ----------------------------------------------------------------------
 
 
@@ -559,7 +629,8 @@ class BridgeState(JsonModel):
     ``predictions`` is not read from the state: pass it to ``from_dict``.
     ``units`` is None unless the bridge serves wall units (then the
     registered ones, the house's first). ``update`` is None from a bridge without a
-    cloud (or one that does not check for updates).
+    cloud (or one that does not check for updates); ``privacy`` is None from a bridge
+    that does not show it.
     """
 
     bridge: BridgeInfo
@@ -576,6 +647,7 @@ class BridgeState(JsonModel):
     energy: Energy | None = None
     units: tuple[WallUnit, ...] | None = None
     update: UpdateStatus | None = None
+    privacy: PrivacyState | None = None
 
     def unit(self, hardware_id: str) -> WallUnit | None:
         """The registered wall unit with ``hardware_id``, or None."""

@@ -50,6 +50,11 @@ COMPONENTS: dict[type[JsonModel], str] = {
     models.Options: "Options",
     models.Predictions: "Predictions",
     models.BridgeState: "NativeState",
+    models.PrivacyState: "PrivacyState",
+    models.Purposes: "Purposes",
+    models.EgressRecord: "EgressRecord",
+    models.LinkCode: "LinkCode",
+    models.CloudLinkStatus: "CloudLinkStatus",
 }
 """Each top-level model and the component schema of the JSON it parses.
 

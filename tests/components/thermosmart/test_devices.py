@@ -44,6 +44,9 @@ async def test_devices(
         )
         for device in devices
     }
-    assert by_device["ThermoSmart bridge"] == ["binary_sensor.thermosmart_bridge_boiler_link"]
+    assert by_device["ThermoSmart bridge"] == [
+        "binary_sensor.thermosmart_bridge_boiler_link",
+        "sensor.thermosmart_bridge_last_data_sent_off_the_lan",
+    ]
     assert "climate.thermosmart" in by_device["ThermoSmart"]
     assert "water_heater.thermosmart_boiler_hot_water" in by_device["ThermoSmart boiler"]

@@ -1,4 +1,5 @@
-"""Options flow: the outside temperature entity in Home Assistant, warm-up and heating on the bridge."""
+"""Options flow settings: the outside temperature entity in Home Assistant, warm-up and heating
+on the bridge."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def _fields(result: FlowResult) -> dict[str, Any]:
     return {str(key): (key.description or {}).get("suggested_value") for key in schema.schema}
 
 
+async def _settings(hass: HomeAssistant, entry: MockConfigEntry) -> FlowResult:
+    """Open the options and, from the menu (shown while the bridge is loaded), the settings."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    if result["type"] is FlowResultType.MENU:
+        assert result["menu_options"] == ["settings", "privacy", "cloud_link"]
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "settings"}
+        )
+    assert result["step_id"] == "settings"
+    return result
+
+
 def _outside(bridge: Bridge) -> tuple[Any, Any]:
     view = bridge.thermostat.thermostat_state()
     return view["outside_temperature"], view["outside_temperature_source"]
@@ -48,9 +61,9 @@ async def test_options_go_to_the_bridge_and_the_entity_is_fed_at_once(
 ) -> None:
     hass.states.async_set(GARDEN, "6.5", CELSIUS)
     await setup_integration(hass, config_entry)
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await _settings(hass, config_entry)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "settings"
     assert _fields(result) == {
         CONF_OUTSIDE_ENTITY: None,
         CONF_PREHEAT: True,
@@ -72,7 +85,7 @@ async def test_options_go_to_the_bridge_and_the_entity_is_fed_at_once(
     await wait_until(hass, lambda: config_entry.runtime_data.client.connected)
 
     # the form shows what is set now; clearing the entity stops the feed
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await _settings(hass, config_entry)
     assert _fields(result) == {
         CONF_OUTSIDE_ENTITY: GARDEN,
         CONF_PREHEAT: False,
@@ -96,7 +109,7 @@ async def test_unchanged_bridge_options_are_not_sent(
 ) -> None:
     await setup_integration(hass, config_entry)
     await stop_virtual(bridge)  # a request would fail now
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await _settings(hass, config_entry)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_PREHEAT: True, CONF_HEATING_SYSTEM: "radiators"}
     )
@@ -108,7 +121,7 @@ async def test_bridge_out_of_reach(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
 ) -> None:
     await setup_integration(hass, config_entry)
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await _settings(hass, config_entry)
     await stop_virtual(bridge)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -130,7 +143,7 @@ async def test_revoked_token_starts_reauth(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry, api_token: str
 ) -> None:
     await setup_integration(hass, config_entry)
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await _settings(hass, config_entry)
     info = await bridge.db.auth.authenticate(api_token)
     assert info is not None
     await bridge.db.auth.revoke_token(info.id)
@@ -174,7 +187,7 @@ async def test_bridge_refuses(
     port, answers = bridge_proxy
     answers["PUT", "/api/v1/options"] = (status, body)
     config_entry.runtime_data.client.port = port
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await _settings(hass, config_entry)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_PREHEAT: True, CONF_HEATING_SYSTEM: "underfloor"}
     )
@@ -191,7 +204,7 @@ async def test_only_the_entity_without_bridge_options(
     assert document is not None
     del document["options"]
     config_entry.runtime_data.coordinator.async_set_updated_data(BridgeState.from_dict(document))
-    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await _settings(hass, config_entry)
     assert _fields(result) == {CONF_OUTSIDE_ENTITY: None}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_OUTSIDE_ENTITY: GARDEN}
@@ -215,7 +228,7 @@ async def test_entity_while_the_bridge_is_not_loaded(
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_RETRY
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await _settings(hass, entry)
     assert _fields(result) == {CONF_OUTSIDE_ENTITY: GARDEN}
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -68,6 +68,8 @@ async def test_actions_are_registered_without_an_entry(hass: HomeAssistant) -> N
         "pause",
         "resume",
         "set_program_temperatures",
+        "export",
+        "erase",
     }
     # services.yaml loads, with a bridge selector on every action
     descriptions = await async_get_all_descriptions(hass)
