@@ -600,6 +600,18 @@ class CloudStore:
         obj: dict[str, Any] = json.loads(row["object"])
         return obj
 
+    def erase_object(self, bridge_id: str) -> int:
+        """Forget the bridge's thermostat object and its queued commands (the link stays);
+        how many rows went."""
+        with self._tx():
+            return sum(
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE bridge_id = ?",  # noqa: S608
+                    (bridge_id,),
+                ).rowcount
+                for table in ("thermostats", "commands")
+            )
+
     # -- commands --------------------------------------------------------------------
 
     def queue_command(
