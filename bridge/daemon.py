@@ -33,6 +33,7 @@ from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
 from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
+from bridge.services.cloud_data import CloudDataService
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
@@ -83,12 +84,13 @@ class _Services:
         units: UnitService | None,
         *,
         gate: CloudGate,
+        cloud: CloudDataService,
         bridge_id: str,
     ) -> _Services:
         return cls(
             settings=SettingsService(db, thermostat),
             access=AccessService(db, clock, thermostat),
-            privacy=PrivacyService(db, thermostat, gate),
+            privacy=PrivacyService(db, thermostat, gate, cloud),
             history=HistoryService(db),
             diagnostics=DiagnosticsService(db, clock, link, thermostat, api_version=API_VERSION),
             state=NativeStateService(
@@ -97,6 +99,7 @@ class _Services:
                 link=link,
                 thermostat=thermostat,
                 units=units,
+                cloud=cloud,
             ),
         )
 
@@ -134,6 +137,8 @@ class Bridge:
         """Whether each consent purpose may send to the cloud now (once started)."""
         self.cloud: CloudClient | None = None
         """The client for the configured cloud (None without ``cloud_url``)."""
+        self.cloud_data: CloudDataService | None = None
+        """Terms, weather by city, statistics and the deletions owed to the cloud."""
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -252,6 +257,11 @@ class Bridge:
                 cfg.cloud_url,
                 ssl_context=cloud_ssl_context(cfg.cloud_ca_file),
             )
+        self.cloud_data = CloudDataService(
+            self.db, self.clock, self.cloud_gate, self.cloud, self._thermostat
+        )
+        await self.cloud_data.refresh()
+        self._spawn(self.cloud_data.run(), "cloud-data")
         self._services = _Services.build(
             self.db,
             self.clock,
@@ -259,6 +269,7 @@ class Bridge:
             self._thermostat,
             self._units,
             gate=self.cloud_gate,
+            cloud=self.cloud_data,
             bridge_id=self.bridge_id,
         )
 

@@ -56,6 +56,8 @@ from bridge.storage.settings import (
     PROGRAM_NAMES,
     PROGRAMS,
     SETTINGS,
+    STATISTICS_DAY,
+    STATISTICS_PSEUDONYM,
     Defaults,
     Setting,
 )
@@ -85,6 +87,8 @@ __all__ = [
     "PROGRAMS",
     "PROGRAM_NAMES",
     "SETTINGS",
+    "STATISTICS_DAY",
+    "STATISTICS_PSEUDONYM",
     "Consent",
     "ConstraintError",
     "Database",
