@@ -118,6 +118,7 @@ class CloudDataService:
         self._deletions = _Flow()
         self._failing: set[str] = set()
         gate.add_listener(self._changed)
+        thermostat.add_listener(self._thermostat_changed)
 
     # ------------------------------------------------------------ state
 
@@ -155,6 +156,10 @@ class CloudDataService:
     def _changed(self) -> None:
         """A consent or the terms changed: re-check at once (a revocation stops its flow)."""
         self._wake.set()
+
+    def _thermostat_changed(self, changed: Mapping[str, Any]) -> None:
+        if "location" in changed:  # a new city (or none): fetch or drop its weather now
+            self._wake.set()
 
     def _drop_weather(self) -> None:
         if self._weather is None and self._thermostat.cloud_weather is None:
@@ -218,7 +223,7 @@ class CloudDataService:
         client = self._client
         granted = [p for p in Purpose if (c := await self._db.consents.get(p)) and c.granted]
         if client is None or not granted:
-            self._terms.succeeded(self._clock.time(), TICK_S)  # look again next tick
+            self._terms.succeeded(self._clock.time(), 0.0)  # asked as soon as one is granted
             return
         try:
             answer = _expect(
@@ -296,7 +301,7 @@ class CloudDataService:
             or not await self._gate.allowed(Purpose.STATISTICS)
             or await self._db.settings.get(STATISTICS_DAY) == day.isoformat()
         ):
-            self._statistics.succeeded(now, TICK_S)
+            self._statistics.succeeded(now, 0.0)
             return
         aggregates = await self.day_aggregates(day.isoformat())
         if aggregates is None:  # nothing recorded that day: nothing to share
@@ -325,7 +330,7 @@ class CloudDataService:
             self._failed("statistics", self._statistics, err)
             return
         await self._db.settings.set(STATISTICS_DAY, day.isoformat())
-        self._succeeded("statistics", self._statistics, TICK_S)
+        self._succeeded("statistics", self._statistics, 0.0)
 
     async def day_aggregates(self, day: str) -> dict[str, float] | None:
         """One UTC day's degree-days, mean modulation and burner hours from the recorded
