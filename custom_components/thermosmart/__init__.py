@@ -22,6 +22,7 @@ from .repairs import (
     async_check_bridge_api,
     async_entry_working,
     async_remove_entry_issues,
+    async_watch_cloud_terms,
     async_watch_reauth,
 )
 from .services import async_setup_services
@@ -90,6 +91,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
     coordinator.async_start_push()
     async_watch_boiler_faults(hass, entry)
     async_watch_units(hass, entry)
+    async_watch_cloud_terms(hass, entry)
     if outside_entity := entry.options.get(CONF_OUTSIDE_ENTITY):
         OutsideTemperatureFeed(hass, entry, outside_entity).async_start()
     async_entry_working(hass, entry)

@@ -7,7 +7,10 @@ flow: update the bridge, confirm, and the entry loads again. A refused
 token starts Home Assistant's re-authentication flow; the issue here says
 how to get a new pairing code and goes away when a pairing works. The
 wall units' issues are raised by :mod:`.units`; the PID proposal's fix flow
-(confirm, and the bridge sends the proposal to the unit) is here.
+(confirm, and the bridge sends the proposal to the unit) is here. When the
+cloud publishes new terms, the purposes the owner allowed under older ones
+are paused on the bridge (its state's ``cloud.paused``); an issue names them
+and the new version, and goes away once each is allowed again or turned off.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import voluptuous as vol
 
-from .client import BridgeInfo, ThermoSmartClient, ThermoSmartError
+from .client import BridgeInfo, BridgeState, ThermoSmartClient, ThermoSmartError
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ ISSUE_OUTSIDE_ENTITY_MISSING: Final = "outside_entity_missing"
 """Raised by :mod:`.outside` when the entity chosen for the outside temperature is gone."""
 ISSUE_UNIT_PID_PROPOSAL: Final = "unit_pid_proposal"
 """Raised by :mod:`.units` when the bridge proposes PID parameters for the house's unit."""
+ISSUE_CLOUD_TERMS: Final = "cloud_terms_changed"
 
 
 def issue_id(kind: str, entry_id: str) -> str:
@@ -122,6 +126,46 @@ def async_entry_working(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> N
     """The entry is set up: the token works and the bridge is recent enough."""
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_PAIRING_LOST, entry.entry_id))
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_BRIDGE_TOO_OLD, entry.entry_id))
+
+
+@callback
+def async_update_cloud_terms_issue(
+    hass: HomeAssistant, entry: ThermoSmartConfigEntry, state: BridgeState
+) -> None:
+    """Raise the new-terms issue while the bridge has paused purposes; remove it after."""
+    ident = issue_id(ISSUE_CLOUD_TERMS, entry.entry_id)
+    cloud = state.cloud
+    if cloud is None or not cloud.paused or cloud.terms_version is None:
+        ir.async_delete_issue(hass, DOMAIN, ident)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ident,
+        data={"entry_id": entry.entry_id},
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_CLOUD_TERMS,
+        translation_placeholders={
+            "name": entry.title,
+            "purposes": ", ".join(cloud.paused),
+            "version": cloud.terms_version,
+        },
+    )
+
+
+@callback
+def async_watch_cloud_terms(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> None:
+    """Keep the new-terms issue in step with the bridge's state, until the entry unloads."""
+    coordinator = entry.runtime_data.coordinator
+
+    @callback
+    def update() -> None:
+        if coordinator.last_update_success:  # else what the bridge shows is stale
+            async_update_cloud_terms_issue(hass, entry, coordinator.data)
+
+    entry.async_on_unload(coordinator.async_add_listener(update))
+    update()
 
 
 class _ConfirmRepairFlow(RepairsFlow, ABC):
@@ -219,5 +263,10 @@ async def async_create_fix_flow(
 @callback
 def async_remove_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
     """The entry is gone: so are its issues about the bridge."""
-    for kind in (ISSUE_PAIRING_LOST, ISSUE_BRIDGE_TOO_OLD, ISSUE_OUTSIDE_ENTITY_MISSING):
+    for kind in (
+        ISSUE_PAIRING_LOST,
+        ISSUE_BRIDGE_TOO_OLD,
+        ISSUE_OUTSIDE_ENTITY_MISSING,
+        ISSUE_CLOUD_TERMS,
+    ):
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))

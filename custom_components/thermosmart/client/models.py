@@ -516,6 +516,26 @@ class Predictions(JsonModel):
 NO_PREDICTIONS = Predictions(available=False, status=None, updated=None)
 
 
+# -- the cloud -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CloudState(JsonModel):
+    """The bridge's side of the opt-in cloud (the state's ``cloud``).
+
+    ``terms_version`` is the cloud's current terms version (None until the
+    bridge has learned it); ``paused`` the purposes the owner granted under
+    older terms: the bridge sends nothing for them until they are granted again
+    under ``terms_version``. ``erase_pending``: an erase (or a revoked purpose's
+    data) is still to be deleted in the cloud, which was not reachable.
+    """
+
+    linked: bool
+    terms_version: str | None
+    paused: tuple[str, ...]
+    erase_pending: bool
+
+
 # -- the whole state ----------------------------------------------------------------------
 
 
@@ -530,7 +550,8 @@ class BridgeState(JsonModel):
     cannot meter (a relay, or one that does not report its size).
     ``predictions`` is not read from the state: pass it to ``from_dict``.
     ``units`` is None unless the bridge serves wall units (then the
-    registered ones, the house's first).
+    registered ones, the house's first). ``cloud`` is None from a bridge
+    that does not show it.
     """
 
     bridge: BridgeInfo
@@ -546,6 +567,7 @@ class BridgeState(JsonModel):
     options: Options | None = None
     energy: Energy | None = None
     units: tuple[WallUnit, ...] | None = None
+    cloud: CloudState | None = None
 
     def unit(self, hardware_id: str) -> WallUnit | None:
         """The registered wall unit with ``hardware_id``, or None."""

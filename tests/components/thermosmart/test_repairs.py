@@ -19,6 +19,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bridge.core.clock import VirtualClock
+from bridge.core.payloads.privacy import Purpose
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim.boiler_spec import OemCode
@@ -233,6 +234,50 @@ async def test_removing_the_entry_removes_its_issues(
     assert _issue(hass, "pairing_lost", entry) is None
 
 
+# -- new cloud terms ---------------------------------------------------------------------------
+
+
+async def test_new_cloud_terms_raise_an_issue_until_each_paused_purpose_is_answered(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    privacy = bridge.privacy
+    await privacy.record_consent(Purpose.WEATHER_BY_CITY, granted=True, terms_version="2026-01")
+    await privacy.record_consent(Purpose.STATISTICS, granted=True, terms_version="2026-01")
+    await setup_integration(hass, config_entry)
+    assert bridge.cloud_gate is not None
+    bridge.cloud_gate.set_terms_version("2026-01")
+    await hass.async_block_till_done()
+    assert _issue(hass, "cloud_terms_changed", config_entry) is None
+
+    bridge.cloud_gate.set_terms_version("2026-02")  # the cloud published new terms
+    await wait_until(hass, lambda: _issue(hass, "cloud_terms_changed", config_entry) is not None)
+    issue = _issue(hass, "cloud_terms_changed", config_entry)
+    assert issue is not None
+    assert not issue.is_fixable
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders == {
+        "name": config_entry.title,
+        "purposes": "weather_by_city, statistics",
+        "version": "2026-02",
+    }
+
+    # one answered (allowed again under the new terms): the other is still named
+    await privacy.record_consent(Purpose.WEATHER_BY_CITY, granted=True, terms_version="2026-02")
+
+    def names_statistics_only() -> bool:
+        found = _issue(hass, "cloud_terms_changed", config_entry)
+        return found is not None and found.translation_placeholders == {
+            "name": config_entry.title,
+            "purposes": "statistics",
+            "version": "2026-02",
+        }
+
+    await wait_until(hass, names_statistics_only)
+    # the other turned off: nothing is paused, the issue goes
+    await privacy.record_consent(Purpose.STATISTICS, granted=False, terms_version="2026-02")
+    await wait_until(hass, lambda: _issue(hass, "cloud_terms_changed", config_entry) is None)
+
+
 # -- boiler faults ---------------------------------------------------------------------------
 
 
@@ -391,6 +436,7 @@ async def test_issue_translations_are_complete() -> None:
         "boiler_air_pressure_fault",
         "boiler_water_over_temperature",
         "service_request",
+        "cloud_terms_changed",
     ):
         assert key in en["issues"]
 
