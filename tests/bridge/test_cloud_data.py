@@ -14,11 +14,13 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 from dataclasses import dataclass
+import json
 from pathlib import Path
 import sqlite3
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 import pytest
 
 from bridge.config import validate
@@ -52,12 +54,10 @@ def quick_flows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @dataclass
-class Setup:
+class Calls:
+    """A running bridge and what a test needs to talk to it."""
+
     clock: VirtualClock
-    cloud: CloudServer
-    store: CloudStore
-    cloud_dir: Path
-    data_dir: Path
     bridge: Bridge
     token: str
     http: aiohttp.ClientSession
@@ -88,6 +88,21 @@ class Setup:
         assert status == 200, body
         return [r for r in body["records"] if path_part in r["path"]]
 
+    async def tick(self, seconds: float = INTERVAL + 60) -> None:
+        """Let ``seconds`` of virtual time pass, a minute at a time, the flows settling."""
+        for _ in range(int(seconds // 60)):
+            await self.clock.advance(60)
+            await settle()
+
+
+@dataclass
+class Setup(Calls):
+    """:class:`Calls` with the stand-in it is configured for."""
+
+    cloud: CloudServer
+    store: CloudStore
+    cloud_dir: Path
+
     async def link(self) -> None:
         await self.consent(Purpose.CLOUD_SYNC, granted=True)
         found = self.store.owner(OWNER)
@@ -97,12 +112,6 @@ class Setup:
             assert self.store.decide_link(code.user_code, owner_id, approve=True) is not None
 
         await CloudLinker(self.bridge.db, self.cloud.url, sleep=self.clock.advance).link(show)
-
-    async def tick(self, seconds: float = INTERVAL + 60) -> None:
-        """Let ``seconds`` of virtual time pass, a minute at a time, the flows settling."""
-        for _ in range(int(seconds // 60)):
-            await self.clock.advance(60)
-            await settle()
 
 
 async def settle() -> None:
@@ -164,9 +173,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
         aiohttp.ClientSession() as http,
     ):
         token = await make_token(bridge)
-        yield Setup(
-            clock, server, store, tmp_path / "cloud", tmp_path / "bridge", bridge, token, http
-        )
+        yield Setup(clock, bridge, token, http, server, store, tmp_path / "cloud")
 
 
 def cloud_rows(db_path: Path, table: str) -> list[tuple[Any, ...]]:
@@ -382,16 +389,7 @@ async def test_erase_with_the_cloud_down_is_queued_and_done_once_it_is_back(
             port = int(server.url.rsplit(":", 1)[1])
             url = server.url
             async with running_bridge(clock, data_dir, url) as bridge:
-                s = Setup(
-                    clock,
-                    server,
-                    store,
-                    cloud_dir,
-                    data_dir,
-                    bridge,
-                    await make_token(bridge),
-                    http,
-                )
+                s = Setup(clock, bridge, await make_token(bridge), http, server, store, cloud_dir)
                 await s.link()
                 bridge_id = bridge.bridge_id
         # the stand-in is down: the erase is queued, and survives a restart of the bridge
@@ -428,3 +426,65 @@ async def _erased(s: Setup) -> bool:
 @pytest.fixture
 def s(setup: Setup) -> Setup:
     return setup
+
+
+# -- a cloud that answers garbage ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def garbage_cloud() -> AsyncIterator[tuple[str, list[str]]]:
+    """A loopback server that answers every request with something outside the protocol."""
+    seen: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
+        if request.path == "/api/v1/terms":
+            return web.json_response({"version": "\u0000" * 5})
+        if request.path == "/api/v1/weather":
+            return web.json_response({"outside_temperature": float("nan")}, dumps=_loose)
+        return web.Response(status=500, text="<html>oops</html>")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        await runner.cleanup()
+
+
+def _loose(value: Any) -> str:
+    return json.dumps(value)  # NaN as the bare word, which is not JSON
+
+
+async def test_a_cloud_that_answers_garbage_changes_nothing_local(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = VirtualClock()
+    async with (
+        garbage_cloud() as (url, seen),
+        running_bridge(clock, tmp_path / "bridge", url) as bridge,
+        aiohttp.ClientSession() as http,
+    ):
+        # the fault: a link to a cloud that cannot do the device grant
+        await bridge.db.cloud.store(url, bridge.bridge_id, bridge.thermostat.hardware_id, "x" * 32)
+        s = Calls(clock, bridge, await make_token(bridge), http)
+        await s.consent(Purpose.WEATHER_BY_CITY, granted=True)
+        assert (await s.api("PUT", "/api/v1/settings", json={"location": CITY}))[0] == 200
+        await s.tick(5 * INTERVAL)
+        assert "GET /api/v1/weather" in seen
+        state = await s.state()
+        assert (state["terms_version"], state["weather"]) == (None, None)
+        assert bridge.thermostat.outside() == (None, None)
+        assert bridge.thermostat.resolution().target > 0
+        warnings = [r for r in caplog.records if "Cloud weather failed" in r.getMessage()]
+        assert len(warnings) == 1  # once per outage
+
+        status, body = await s.api("POST", "/api/v1/erase", json={"confirm": True})
+        assert status == 200, body
+        assert body["cloud"] == "queued"  # a 500 is no confirmation
+        assert (await s.state())["erase_pending"] is True
