@@ -260,7 +260,7 @@ class Bridge:
         self.cloud_data = CloudDataService(
             self.db, self.clock, self.cloud_gate, self.cloud, self._thermostat
         )
-        await self.cloud_data.refresh()
+        await self.cloud_data.load()
         self._spawn(self.cloud_data.run(), "cloud-data")
         self._services = _Services.build(
             self.db,

@@ -44,7 +44,7 @@ from bridge.core.payloads.privacy import CloudErase, Purpose
 from bridge.core.state import SensorValue
 from bridge.learning import OutsideForecast
 from bridge.services.cloud_client import CloudError, NotAllowed, clip
-from bridge.storage import STATISTICS_DAY, STATISTICS_PSEUDONYM
+from bridge.storage import CLOUD_TERMS_VERSION, STATISTICS_DAY, STATISTICS_PSEUDONYM
 from bridge.storage.cloud_deletions import Deletion, DeletionKind
 
 if TYPE_CHECKING:
@@ -132,9 +132,19 @@ class CloudDataService:
             weather=self._weather,
         )
 
+    async def load(self) -> None:
+        """Tell the gate the terms version last learned (before a restart) and read the state."""
+        stored = await self._db.settings.get(CLOUD_TERMS_VERSION)
+        if stored is not None and self._gate.terms_version is None:
+            self._gate.set_terms_version(stored)
+        await self.refresh()
+
     async def refresh(self) -> None:
         """Re-read the link, the paused purposes and the owed deletions; push a change."""
         before = self.model()
+        version = self._gate.terms_version  # learned here or by the sync connection
+        if version is not None and version != await self._db.settings.get(CLOUD_TERMS_VERSION):
+            await self._db.settings.set(CLOUD_TERMS_VERSION, version)
         self._linked = await self._db.cloud.get() is not None
         self._pending = bool(await self._db.cloud_deletions.pending())
         paused = []

@@ -40,6 +40,7 @@ from bridge.storage.privacy import Consent, EgressRecord
 from bridge.storage.settings import (
     BOILER_INTERFACE,
     BRIDGE_ID,
+    CLOUD_TERMS_VERSION,
     DEFAULT_NAME,
     DEFAULT_PROGRAMS,
     DEFAULT_SCHEDULE,
@@ -67,6 +68,7 @@ __all__ = [
     "BEARER_KINDS",
     "BOILER_INTERFACE",
     "BRIDGE_ID",
+    "CLOUD_TERMS_VERSION",
     "DB_FILENAME",
     "DEFAULT_NAME",
     "DEFAULT_PROGRAMS",

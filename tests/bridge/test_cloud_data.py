@@ -211,11 +211,37 @@ async def test_new_terms_pause_the_flows_until_the_owner_grants_again(s: Setup) 
     assert len(await s.egress("/api/v1/weather")) == sent + 1
 
 
-async def _paused(s: Setup, purposes: list[str]) -> bool:
+async def test_paused_purposes_stay_paused_across_a_restart_with_the_cloud_down(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock()
+    cloud_dir, data_dir = tmp_path / "cloud", tmp_path / "bridge"
+    async with aiohttp.ClientSession() as http:
+        async with serve_cloud(clock, cloud_dir) as (server, store):
+            url = server.url
+            async with running_bridge(clock, data_dir, url) as bridge:
+                s = Setup(clock, bridge, await make_token(bridge), http, server, store, cloud_dir)
+                await s.link()
+                await s.consent(Purpose.WEATHER_BY_CITY, granted=True)
+                store.publish_terms("2026-02")
+                await s.tick()
+                await until(lambda: _paused(s, ["cloud_sync", "weather_by_city"]), "paused")
+        async with running_bridge(clock, data_dir, url) as bridge:
+            s.bridge, s.token = bridge, await make_token(bridge)
+            state = await s.state()
+            assert (state["terms_version"], state["paused"]) == (
+                "2026-02",
+                ["cloud_sync", "weather_by_city"],
+            )
+            assert bridge.cloud_gate is not None
+            assert not await bridge.cloud_gate.allowed(Purpose.WEATHER_BY_CITY)
+
+
+async def _paused(s: Calls, purposes: list[str]) -> bool:
     return bool((await s.state())["paused"] == purposes)
 
 
-async def _has_weather(s: Setup) -> bool:
+async def _has_weather(s: Calls) -> bool:
     return (await s.state())["weather"] is not None
 
 
