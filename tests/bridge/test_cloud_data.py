@@ -129,7 +129,9 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_bridge(clock: VirtualClock, data_dir: Path, url: str) -> AsyncIterator[Bridge]:
+async def running_bridge(
+    clock: VirtualClock, data_dir: Path, url: str, **config: Any
+) -> AsyncIterator[Bridge]:
     cfg = validate(
         {
             "data_dir": str(data_dir),
@@ -137,6 +139,7 @@ async def running_bridge(clock: VirtualClock, data_dir: Path, url: str) -> Async
             "port": 0,
             "zeroconf": False,
             "cloud_url": url,
+            **config,
         }
     )
     bridge = Bridge(cfg, clock=clock)
@@ -282,7 +285,30 @@ async def test_weather_by_city_is_the_outside_source_only_without_a_better_one(s
     assert len(await s.egress("/api/v1/weather")) == 1  # revoking stopped the flow
 
 
-async def _no_weather(s: Setup) -> bool:
+async def test_the_boilers_outside_sensor_comes_before_the_clouds_weather(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock()
+    async with (
+        serve_cloud(clock, tmp_path / "cloud") as (server, store),
+        running_bridge(
+            clock, tmp_path / "bridge", server.url, sim={"house": "new_build"}
+        ) as bridge,  # its boiler has an outside sensor (OpenTherm id 27)
+        aiohttp.ClientSession() as http,
+    ):
+        s = Setup(clock, bridge, await make_token(bridge), http, server, store, tmp_path / "cloud")
+        await s.link()
+        await s.consent(Purpose.WEATHER_BY_CITY, granted=True)
+        assert (await s.api("PUT", "/api/v1/settings", json={"location": CITY}))[0] == 200
+        await until(lambda: _has_weather(s), "weather fetched")
+        await s.tick(120)
+        sensor = bridge.thermostat.boiler_number(27)
+        assert sensor is not None
+        assert bridge.thermostat.outside() == (sensor, "boiler")
+        assert bridge.thermostat.cloud_weather is not None  # fetched, kept, not used
+
+
+async def _no_weather(s: Calls) -> bool:
     return not await _has_weather(s)
 
 
