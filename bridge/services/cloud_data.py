@@ -148,15 +148,10 @@ class CloudDataService:
         self._linked = await self._db.cloud.get() is not None
         self._pending = bool(await self._db.cloud_deletions.pending())
         paused = []
-        if self._gate.terms_version is not None:
-            for purpose in Purpose:
-                consent = await self._db.consents.get(purpose)
-                if (
-                    consent is not None
-                    and consent.granted
-                    and consent.terms_version != self._gate.terms_version
-                ):
-                    paused.append(purpose.value)
+        for purpose in Purpose:  # granted, yet the gate says no: only older terms do that
+            consent = await self._db.consents.get(purpose)
+            if consent is not None and consent.granted and not await self._gate.allowed(purpose):
+                paused.append(purpose.value)
         self._paused = paused
         if not await self._gate.allowed(Purpose.WEATHER_BY_CITY):
             self._drop_weather()
@@ -184,13 +179,13 @@ class CloudDataService:
     async def run(self) -> None:
         """Every flow, when due, until cancelled."""
         while True:
+            self._wake.clear()  # a change while the step runs wakes the next one at once
             try:
                 await self.step()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 _LOGGER.exception("A cloud flow failed")
-            self._wake.clear()
             sleeper = asyncio.ensure_future(self._clock.sleep(TICK_S))
             waker = asyncio.ensure_future(self._wake.wait())
             try:
