@@ -399,10 +399,8 @@ class CloudDataService:
                 _LOGGER.info("The cloud held nothing more to delete at %s", path.split("/")[3])
 
     async def erase(self) -> CloudErase:
-        """After a local erase: erase the cloud's copy now if it can (the erase queued it)."""
-        if not any(d.kind is DeletionKind.BRIDGE for d in await self._db.cloud_deletions.pending()):
-            await self.refresh()
-            return CloudErase.NOT_LINKED
+        """After a local erase of a linked bridge: erase the cloud's copy now if it can (the
+        erase queued it); ``queued`` while it is still owed, else ``erased``."""
         self._deletions.due = 0.0
         with contextlib.suppress(CloudError):
             await self.send_deletions()
