@@ -35,6 +35,7 @@ from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
 from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
+from bridge.services.cloud_data import CloudDataService
 from bridge.services.cloud_link import CloudLinkService
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
@@ -89,10 +90,11 @@ class _Services:
         *,
         gate: CloudGate,
         cloud_link: CloudLinkService,
+        cloud: CloudDataService,
         bridge_id: str,
         update: UpdateCheckService | None,
     ) -> _Services:
-        privacy = PrivacyService(db, thermostat, gate, cloud_link)
+        privacy = PrivacyService(db, thermostat, gate, cloud_link, cloud)
         return cls(
             settings=SettingsService(db, thermostat),
             access=AccessService(db, clock, thermostat),
@@ -107,6 +109,7 @@ class _Services:
                 privacy=privacy,
                 units=units,
                 update=update,
+                cloud=cloud,
             ),
         )
 
@@ -149,6 +152,8 @@ class Bridge:
         self.update_check: UpdateCheckService | None = None
         """The signed update check (None without ``cloud_url``)."""
         self._cloud_link: CloudLinkService | None = None
+        self.cloud_data: CloudDataService | None = None
+        """Terms, weather by city, statistics and the deletions owed to the cloud."""
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -287,6 +292,11 @@ class Bridge:
                 changed=self._thermostat.notify_state,
             )
         self._cloud_link = CloudLinkService(self.db, self.cloud)
+        self.cloud_data = CloudDataService(
+            self.db, self.clock, self.cloud_gate, self.cloud, self._thermostat
+        )
+        await self.cloud_data.load()
+        self._spawn(self.cloud_data.run(), "cloud-data")
         self._services = _Services.build(
             self.db,
             self.clock,
@@ -295,6 +305,7 @@ class Bridge:
             self._units,
             gate=self.cloud_gate,
             cloud_link=self._cloud_link,
+            cloud=self.cloud_data,
             bridge_id=self.bridge_id,
             update=self.update_check,
         )

@@ -23,7 +23,11 @@ Bridge side, with the bridge's credential as ``Authorization: Bearer``:
   report (consent ``service_access``: the diagnostics' software and boiler
   facts, nothing else), read by the owner at ``GET
   /api/v1/thermostats/{hw}/service``;
-* ``GET /api/v1/weather?city=…``: synthetic weather (see :mod:`cloud_stub.weather`);
+* ``DELETE /api/v1/bridges/{bridge_id}/thermostat``: forget the synced
+  thermostat object and its queued commands, keeping the link (the bridge's
+  ``cloud_sync`` consent was revoked);
+* ``GET /api/v1/weather?city=…``: synthetic weather and a 48-hour hourly
+  forecast (see :mod:`cloud_stub.weather`); the city is not stored;
 * ``POST /api/v1/statistics``: one day's aggregates under a pseudonym (P4)
   -> 201; ``DELETE /api/v1/statistics/{pseudonym}`` erases them.
 
@@ -69,7 +73,7 @@ from cloud_stub.pages import (
     SessionStore,
 )
 from cloud_stub.store import BridgeRecord, CloudStore
-from cloud_stub.weather import synthetic_weather
+from cloud_stub.weather import synthetic_forecast, synthetic_weather
 
 _LOGGER = logging.getLogger(__name__)
 _ACCESS = logging.getLogger("cloud_stub.access")
@@ -428,9 +432,21 @@ async def weather(request: web.Request) -> web.Response:
             "outside_temperature": result.temperature,
             "outside_temperature_icon": result.icon,
             "at": result.at.isoformat(),
+            "forecast": [
+                {"at": when.isoformat(), "outside_temperature": value}
+                for when, value in synthetic_forecast(city, now)
+            ],
             "source": "synthetic",
         }
     )
+
+
+async def erase_bridge_thermostat(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/bridges/{bridge_id}/thermostat``: forget the synced thermostat object
+    and the commands queued for it (the ``cloud_sync`` consent was revoked); the link stays."""
+    record = _path_bridge(request)
+    erased = _store(request).erase_object(record.bridge_id)
+    return web.json_response({"erased": erased})
 
 
 async def post_statistics(request: web.Request) -> web.Response:
@@ -570,6 +586,7 @@ def create_app(
     app.router.add_delete(f"{bridge}/service", delete_service)
     app.router.add_get(f"/api/v1/thermostats/{{hw:{_ID}}}/service", get_service)
     app.router.add_get("/api/v1/weather", weather)
+    app.router.add_delete(f"{bridge}/thermostat", erase_bridge_thermostat)
     app.router.add_post("/api/v1/statistics", post_statistics)
     app.router.add_delete("/api/v1/statistics/{pseudonym:[A-Za-z0-9_-]{22,64}}", erase_statistics)
     app.router.add_get("/thermostat", get_own)

@@ -636,6 +636,18 @@ class CloudStore:
             cur = self._db.execute("DELETE FROM service_reports WHERE bridge_id = ?", (bridge_id,))
         return cur.rowcount > 0
 
+    def erase_object(self, bridge_id: str) -> int:
+        """Forget the bridge's thermostat object and its queued commands (the link stays);
+        how many rows went."""
+        with self._tx():
+            return sum(
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE bridge_id = ?",  # noqa: S608
+                    (bridge_id,),
+                ).rowcount
+                for table in ("thermostats", "commands")
+            )
+
     # -- commands --------------------------------------------------------------------
 
     def queue_command(

@@ -7,13 +7,15 @@ July), a daily cycle (coldest around 02:30, warmest around 14:30 local time,
 2.5-3.5 °C either side), a slow swing over a few days, and a small offset per
 city. Everything but the time is seeded by the city name (case and spacing
 ignored), so the same city at the same time always gets the same answer.
-The city is not stored.
+The hourly forecast (:func:`synthetic_forecast`) is the same series at the
+coming whole hours, so a forecast and the later observation agree. The
+city is not stored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 import hashlib
 import math
 import zoneinfo
@@ -21,6 +23,8 @@ import zoneinfo
 TIMEZONE = zoneinfo.ZoneInfo("Europe/Amsterdam")
 _DAY = 86_400.0
 _YEAR_DAYS = 365.25
+FORECAST_HOURS = 48
+"""How many hours the forecast covers."""
 _ICONS = ("cloudy", "partlycloudy", "rainy", "clear", "cloudy", "fog")
 
 
@@ -66,3 +70,15 @@ def synthetic_weather(city: str, at: datetime) -> Weather:
     if icon == "clear":
         icon = "sunny" if 8 <= local.hour < 17 else "clear-night"
     return Weather(" ".join(city.split()), temperature, icon, at)
+
+
+def synthetic_forecast(
+    city: str, at: datetime, hours: int = FORECAST_HOURS
+) -> list[tuple[datetime, float]]:
+    """``(time, °C)`` at each of the ``hours`` whole hours after ``at`` (the series of
+    :func:`synthetic_weather`)."""
+    first = at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return [
+        (when, synthetic_weather(city, when).temperature)
+        for when in (first + timedelta(hours=i) for i in range(hours))
+    ]

@@ -35,7 +35,7 @@ from yarl import URL
 
 from bridge.core.listeners import Listeners
 from bridge.core.payloads.privacy import Purpose
-from bridge.core.purposes import require_allowed
+from bridge.core.purposes import FieldNotAllowedError, require_allowed
 
 if TYPE_CHECKING:
     from bridge.storage import Database
@@ -193,13 +193,29 @@ class CloudClient:
         form: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
         credential: str | None = None,
+        no_data: bool = False,
     ) -> tuple[int, dict[str, Any] | None]:
         """Send one request for ``purpose``; (status, the answer's JSON object or None when
         the answer has no body). Raises :class:`NotAllowed` (nothing sent) or
-        :class:`CloudError`."""
-        await self.gate.require(purpose)
+        :class:`CloudError`.
+
+        ``no_data``: the request carries nothing of the home (a deletion of the
+        purpose's data in the cloud after a revocation or an erase, or the
+        question for the cloud's terms version), so it is sent without a current
+        consent; it is still written to the egress log under ``purpose``, and
+        refused (:class:`~bridge.core.purposes.FieldNotAllowedError`) if it has
+        any field at all.
+        """
         fields = [*(json_body or {}), *(form or {}), *(query or {})]
-        require_allowed(purpose, fields)
+        if no_data:
+            if fields:
+                raise FieldNotAllowedError(
+                    f"a request without data may not carry {', '.join(sorted(fields))}:"
+                    " nothing was sent"
+                )
+        else:
+            await self.gate.require(purpose)
+            require_allowed(purpose, fields)
         url = self.base.joinpath(*(part for part in path.split("/") if part), encoded=False)
         if query:
             url = url.with_query(dict(query))

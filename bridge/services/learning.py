@@ -155,6 +155,11 @@ class LearningService:
 
     # ------------------------------------------------------------ input (synchronous)
 
+    @property
+    def outside_forecast(self) -> OutsideForecast | None:
+        """The hourly outside forecast the warm-up plan uses (None: none)."""
+        return self._outside_forecast
+
     def set_outside_forecast(self, forecast: OutsideForecast | None) -> None:
         """The hourly outside forecast the warm-up plan uses from its next refresh (None: none).
 

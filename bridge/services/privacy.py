@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.core.payloads.history import Event
 from bridge.core.payloads.privacy import (
+    CloudErase,
     Consent,
     Consents,
     ConsentState,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bridge.services.cloud_client import CloudGate
+    from bridge.services.cloud_data import CloudDataService
     from bridge.services.cloud_link import CloudLinkService
     from bridge.services.thermostat import ThermostatService
     from bridge.storage import Database
@@ -69,25 +71,36 @@ class PrivacyService:
         thermostat: ThermostatService,
         gate: CloudGate,
         cloud_link: CloudLinkService,
+        cloud: CloudDataService | None = None,
     ) -> None:
         self._db = db
         self._thermostat = thermostat
         self._gate = gate
         self._cloud_link = cloud_link
+        self._cloud = cloud
 
     async def export(self) -> Export:
         """Everything stored about the household."""
         return _export(await self._db.export())
 
     async def erase(self, *, revoke_tokens: bool = False) -> EraseResult:
-        """Erase personal data and history, then reload the thermostat; rows per class.
+        """Erase personal data and history, then reload the thermostat; rows per class, and
+        what became of the cloud's copy (a linked bridge's erase is queued with the local
+        one and sent now, or retried until the cloud is reachable).
 
         A link waiting for the owner's answer stops first, so it cannot store a
         credential after the erase."""
         await self._cloud_link.cancel()
+        linked = await self._db.cloud.get() is not None
         counts = await self._db.erase(revoke_tokens=revoke_tokens)
         await self._thermostat.reload()
-        return EraseResult(erased=counts, tokens_revoked=revoke_tokens)
+        if not linked:
+            cloud = CloudErase.NOT_LINKED
+        elif self._cloud is None:
+            cloud = CloudErase.QUEUED
+        else:
+            cloud = await self._cloud.erase()
+        return EraseResult(erased=counts, tokens_revoked=revoke_tokens, cloud=cloud)
 
     async def consents(self) -> Consents:
         """The decision in force per purpose (``consents``) and every decision (``history``)."""
@@ -133,11 +146,15 @@ class PrivacyService:
     async def record_consent(
         self, purpose: Purpose, *, granted: bool, terms_version: str
     ) -> Consent:
-        """Grant or revoke one purpose at once; the recorded decision."""
+        """Grant or revoke one purpose at once; the recorded decision. Revoking a granted
+        purpose also deletes its data in the cloud (queued until the cloud answers)."""
+        before = await self._db.consents.get(purpose)
         consent = await self._db.consents.record(
             purpose, granted=granted, terms_version=terms_version
         )
         self._gate.consent_changed()  # a revocation stops its flow at once
+        if not granted and before is not None and before.granted and self._cloud is not None:
+            await self._cloud.revoked(Purpose(purpose))
         return Consent(**consent.as_dict())
 
     async def egress(

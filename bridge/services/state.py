@@ -15,7 +15,7 @@ from bridge import __version__
 from bridge.core.contract import render
 from bridge.core.payloads import boiler as b
 from bridge.core.payloads.boiler_names import BOILER_COUNTER_IDS, FAULT_FLAGS
-from bridge.core.payloads.native import BridgeInfo, Energy, LinkInfo, NativeState
+from bridge.core.payloads.native import BridgeInfo, CloudState, Energy, LinkInfo, NativeState
 from bridge.core.payloads.options import Options
 from bridge.opentherm.master_schedule import Targets
 
@@ -25,10 +25,16 @@ if TYPE_CHECKING:
     from bridge.opentherm.ids import DecodedValue
     from bridge.opentherm.links.base import BoilerLink
     from bridge.opentherm.master import OpenThermMaster
+    from bridge.services.cloud_data import CloudDataService
     from bridge.services.privacy import PrivacyService
     from bridge.services.thermostat import ThermostatService
     from bridge.services.unit import UnitService
     from bridge.services.update_check import UpdateCheckService
+
+
+_NO_CLOUD = CloudState(
+    linked=False, terms_version=None, paused=[], erase_pending=False, weather=None
+)
 
 
 def _bounds(pair: tuple[int, int] | None) -> b.Bounds | None:
@@ -214,9 +220,11 @@ class NativeStateService:
         privacy: PrivacyService,
         units: UnitService | None = None,
         update: UpdateCheckService | None = None,
+        cloud: CloudDataService | None = None,
     ) -> None:
         self._bridge_id = bridge_id
         self._privacy = privacy
+        self._cloud = cloud
         self._api_version = api_version
         self._link = link
         self._thermostat = thermostat
@@ -251,6 +259,7 @@ class NativeStateService:
             units=None if self._units is None else self._units.units(),
             update=None if self._update is None else self._update.view(),
             privacy=self._privacy.state_model(),
+            cloud=_NO_CLOUD if self._cloud is None else self._cloud.model(),
         )
 
     def native_state(self) -> dict[str, Any]:

@@ -68,6 +68,9 @@ class ThermostatViews:
     relay_on: bool | None
     energy: EnergyMeter
     _options: dict[str, Any]
+    cloud_weather: core.SensorValue | None = None
+    """What the cloud's weather for the city last gave (``weather_by_city``), set by the
+    cloud service; the outside temperature only when no better source has one."""
 
     def now(self) -> datetime:
         """The clock's time as an aware UTC datetime."""
@@ -147,7 +150,9 @@ class ThermostatViews:
 
     def outside(self) -> tuple[float | None, str | None]:
         """The outside temperature and where it came from."""
-        return core.select_outside_temperature(self.state, self.now(), self.boiler_number(27))
+        return core.select_outside_temperature(
+            self.state, self.now(), self.boiler_number(27), self.cloud_weather
+        )
 
     def ot_raw(self) -> dict[str, str]:
         """``{"ot25": "0x2A80", …}``: the last raw value per OpenTherm id."""

@@ -40,6 +40,7 @@ from bridge.storage.privacy import Consent, EgressRecord
 from bridge.storage.settings import (
     BOILER_INTERFACE,
     BRIDGE_ID,
+    CLOUD_TERMS_VERSION,
     DEFAULT_NAME,
     DEFAULT_PROGRAMS,
     DEFAULT_SCHEDULE,
@@ -56,6 +57,8 @@ from bridge.storage.settings import (
     PROGRAM_NAMES,
     PROGRAMS,
     SETTINGS,
+    STATISTICS_DAY,
+    STATISTICS_PSEUDONYM,
     Defaults,
     Setting,
 )
@@ -65,6 +68,7 @@ __all__ = [
     "BEARER_KINDS",
     "BOILER_INTERFACE",
     "BRIDGE_ID",
+    "CLOUD_TERMS_VERSION",
     "DB_FILENAME",
     "DEFAULT_NAME",
     "DEFAULT_PROGRAMS",
@@ -85,6 +89,8 @@ __all__ = [
     "PROGRAMS",
     "PROGRAM_NAMES",
     "SETTINGS",
+    "STATISTICS_DAY",
+    "STATISTICS_PSEUDONYM",
     "Consent",
     "ConstraintError",
     "Database",

@@ -30,7 +30,8 @@ from bridge.core.programs import ExceptionPeriod, ScheduleEntry
 from bridge.storage import migrations
 from bridge.storage.auth import AuthRepo, read_clients, read_tokens
 from bridge.storage.cloud import CloudLinkRepo, read_cloud_link
-from bridge.storage.core import Json, StorageError, StorageFullError, Worker
+from bridge.storage.cloud_deletions import CloudDeletionRepo, DeletionKind, queue_deletion
+from bridge.storage.core import Json, StorageError, StorageFullError, Worker, loads_json
 from bridge.storage.energy import EnergyRepo, read_energy
 from bridge.storage.history import (
     EventRepo,
@@ -44,6 +45,7 @@ from bridge.storage.learning import LearningRepo, read_learning
 from bridge.storage.privacy import ConsentRepo, EgressRepo, read_consents, read_egress
 from bridge.storage.settings import (
     PERSONAL_SETTINGS,
+    STATISTICS_PSEUDONYM,
     Defaults,
     ScheduleRepo,
     SettingsRepo,
@@ -127,6 +129,7 @@ class Database:
         self.energy = EnergyRepo(worker, clock)
         self.units = UnitRepo(worker, clock)
         self.cloud = CloudLinkRepo(worker, clock)
+        self.cloud_deletions = CloudDeletionRepo(worker, clock)
 
     @classmethod
     async def open(
@@ -342,8 +345,10 @@ class Database:
         Resets the personal settings (name, programs, city, e-mail, geofence)
         and the week schedule to the defaults, and deletes the exceptions,
         measurements, aggregates, energy counters, event log, learning state,
-        egress log and webhooks, and forgets the cloud link with its credential
-        (the cloud's side of the link stays). Consents (the record of what the owner agreed to), the
+        egress log and webhooks, and forgets the cloud link with its credential;
+        a linked bridge first queues the erase of its cloud copy (and of the
+        statistics under its pseudonym) in ``cloud_deletions``, which the
+        cloud service sends (now, or once the cloud is reachable). Consents (the record of what the owner agreed to), the
         hardware id, bridge id and technical settings stay, so the
         thermostat keeps heating on its defaults. Tokens are kept so the
         owner's clients keep working, unless ``revoke_tokens`` is True (then
@@ -356,6 +361,11 @@ class Database:
         personal = sorted(PERSONAL_SETTINGS)
 
         def run(conn: sqlite3.Connection) -> dict[str, int]:
+            row = conn.execute(
+                "SELECT value FROM settings WHERE key = ?", (STATISTICS_PSEUDONYM.key,)
+            ).fetchone()
+            pseudonym = None if row is None else loads_json(row[0])
+            queue_deletion(conn, DeletionKind.BRIDGE, pseudonym, now)
             counts = {
                 "settings": sum(
                     conn.execute("DELETE FROM settings WHERE key = ?", (key,)).rowcount

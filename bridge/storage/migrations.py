@@ -250,6 +250,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX consents_purpose ON consents (purpose, id)",
         ),
     ),
+    Migration(
+        8,
+        "Deletions owed to the cloud",
+        (
+            # what the bridge still has to delete in the cloud when the cloud was not
+            # reachable (an erase, or a revoked purpose's data): the kind, where, and
+            # the credential and ids the deletion needs; nothing of the home's data
+            """CREATE TABLE cloud_deletions (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('bridge', 'thermostat', 'statistics')),
+                cloud_url TEXT NOT NULL CHECK (length(cloud_url) BETWEEN 1 AND 2048),
+                bridge_id TEXT NOT NULL CHECK (length(bridge_id) BETWEEN 1 AND 64),
+                secret TEXT NOT NULL CHECK (length(secret) BETWEEN 1 AND 512),
+                pseudonym TEXT CHECK (pseudonym IS NULL OR length(pseudonym) BETWEEN 1 AND 64),
+                queued REAL NOT NULL
+            )""",
+        ),
+    ),
 )
 
 

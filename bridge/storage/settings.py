@@ -154,6 +154,18 @@ CONTROL_STATE = Setting[dict[str, Any]]("control_state", {}, _check_object, pers
 remote override (target, when set), pause, and pushed sensor values. Erase
 resets it, so an erased thermostat follows its default schedule."""
 
+STATISTICS_PSEUDONYM = Setting[str | None](
+    "statistics_pseudonym", None, _optional_text(64), personal=True
+)
+"""The random pseudonym the ``statistics`` share goes under (never an id of the bridge);
+made at the first share, forgotten when the consent is revoked or the data erased."""
+STATISTICS_DAY = Setting[str | None]("statistics_day", None, _optional_text(10), personal=True)
+"""The last day (ISO date, UTC) whose statistics the cloud accepted."""
+
+CLOUD_TERMS_VERSION = Setting[str | None]("cloud_terms_version", None, _optional_text(64))
+"""The cloud's terms version as the bridge last learned it, so consents under older terms
+stay paused across a restart until the cloud is asked again."""
+
 UNIT_CALENDAR = Setting[dict[str, Any]]("unit_calendar", {}, _check_object)
 """The calendar the wall units get: its version (0-65535, counting up when the
 schedule, exceptions or programs change) and a digest of its records."""
@@ -179,6 +191,9 @@ SETTINGS: Mapping[str, Setting[Any]] = {
         OUTSIDE_TEMPERATURE_SOURCE,
         OPTIONS,
         CONTROL_STATE,
+        STATISTICS_PSEUDONYM,
+        STATISTICS_DAY,
+        CLOUD_TERMS_VERSION,
         UNIT_CALENDAR,
         UPDATE_CHECK,
     )

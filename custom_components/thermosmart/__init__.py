@@ -22,6 +22,7 @@ from .repairs import (
     async_check_bridge_api,
     async_entry_working,
     async_remove_entry_issues,
+    async_watch_cloud_terms,
     async_watch_reauth,
     async_watch_update_check,
 )
@@ -93,6 +94,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ThermoSmartConfigEntry) 
     async_watch_boiler_faults(hass, entry)
     async_watch_units(hass, entry)
     async_watch_update_check(hass, entry)
+    async_watch_cloud_terms(hass, entry)
     if outside_entity := entry.options.get(CONF_OUTSIDE_ENTITY):
         OutsideTemperatureFeed(hass, entry, outside_entity).async_start()
     async_entry_working(hass, entry)

@@ -10,6 +10,9 @@ wall units' issues are raised by :mod:`.units`; the PID proposal's fix flow
 (confirm, and the bridge sends the proposal to the unit) is here. A bridge
 whose signed update check refused the cloud's manifest (tampered, replayed
 or malformed) gets an issue until it accepts a manifest again.
+When the cloud publishes new terms, the purposes the owner allowed under older ones
+are paused on the bridge (its state's ``cloud.paused``); an issue names them
+and the new version, and goes away once each is allowed again or turned off.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import voluptuous as vol
 
-from .client import UPDATE_REJECTIONS, BridgeInfo, ThermoSmartClient, ThermoSmartError
+from .client import (
+    UPDATE_REJECTIONS,
+    BridgeInfo,
+    BridgeState,
+    ThermoSmartClient,
+    ThermoSmartError,
+)
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -44,6 +53,7 @@ ISSUE_UNIT_PID_PROPOSAL: Final = "unit_pid_proposal"
 """Raised by :mod:`.units` when the bridge proposes PID parameters for the house's unit."""
 ISSUE_UPDATE_REJECTED: Final = "update_rejected"
 """The bridge refused the cloud's update manifest; its text is ``update_manifest_{kind}``."""
+ISSUE_CLOUD_TERMS: Final = "cloud_terms_changed"
 
 
 def issue_id(kind: str, entry_id: str) -> str:
@@ -165,6 +175,45 @@ def async_watch_update_check(hass: HomeAssistant, entry: ThermoSmartConfigEntry)
     entry.async_on_unload(coordinator.async_add_listener(check))
 
 
+def async_update_cloud_terms_issue(
+    hass: HomeAssistant, entry: ThermoSmartConfigEntry, state: BridgeState
+) -> None:
+    """Raise the new-terms issue while the bridge has paused purposes; remove it after."""
+    ident = issue_id(ISSUE_CLOUD_TERMS, entry.entry_id)
+    cloud = state.cloud
+    if cloud is None or not cloud.paused or cloud.terms_version is None:
+        ir.async_delete_issue(hass, DOMAIN, ident)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ident,
+        data={"entry_id": entry.entry_id},
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_CLOUD_TERMS,
+        translation_placeholders={
+            "name": entry.title,
+            "purposes": ", ".join(cloud.paused),
+            "version": cloud.terms_version,
+        },
+    )
+
+
+@callback
+def async_watch_cloud_terms(hass: HomeAssistant, entry: ThermoSmartConfigEntry) -> None:
+    """Keep the new-terms issue in step with the bridge's state, until the entry unloads."""
+    coordinator = entry.runtime_data.coordinator
+
+    @callback
+    def update() -> None:
+        if coordinator.last_update_success:  # else what the bridge shows is stale
+            async_update_cloud_terms_issue(hass, entry, coordinator.data)
+
+    entry.async_on_unload(coordinator.async_add_listener(update))
+    update()
+
+
 class _ConfirmRepairFlow(RepairsFlow, ABC):
     """A fix flow of one config entry's issue: a confirmation, then :meth:`_async_fix`."""
 
@@ -265,5 +314,6 @@ def async_remove_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
         ISSUE_BRIDGE_TOO_OLD,
         ISSUE_OUTSIDE_ENTITY_MISSING,
         ISSUE_UPDATE_REJECTED,
+        ISSUE_CLOUD_TERMS,
     ):
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))

@@ -137,9 +137,17 @@ async def test_state_has_decoded_capabilities_faults_and_counters(
         "units",
         "update",
         "privacy",
+        "cloud",
     }
     assert state["units"] is None  # no wall-unit link
     assert state["update"] is None  # no cloud_url
+    assert state["cloud"] == {
+        "linked": False,
+        "terms_version": None,
+        "paused": [],
+        "erase_pending": False,
+        "weather": None,
+    }
     assert state["options"]["heating_system"] == "radiators"
     caps = state["capabilities"]
     # the simulated boiler: 24 kW, 20 % minimum modulation, DHW 40-65 °C, CH 25-85 °C

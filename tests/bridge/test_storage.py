@@ -1021,6 +1021,15 @@ ALLOWED_COLUMNS = {
     },
     # the link to an owner's cloud account; secret: the credential the cloud issued
     "cloud_link": {"id", "cloud_url", "bridge_id", "thermostat", "secret", "since"},
+    "cloud_deletions": {
+        "id",
+        "kind",
+        "cloud_url",
+        "bridge_id",
+        "secret",
+        "pseudonym",
+        "queued",
+    },
     "sqlite_sequence": {"name", "seq"},  # SQLite's own AUTOINCREMENT bookkeeping
 }
 FORBIDDEN = (

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
+import itertools
 import sqlite3
 from typing import Any
 
 import aiohttp
 import pytest
 
-from cloud_stub.weather import synthetic_weather
+from cloud_stub.weather import FORECAST_HOURS, synthetic_weather
 from tests.cloud_stub.conftest import START, Cloud, auth, enrol, synced
 
 PSEUDONYM = "r4nd0m-Pseudonym_9f8e7d6c"
@@ -51,6 +52,25 @@ async def test_weather_is_synthetic_and_deterministic(
     _, later = await _weather(http, cloud, secret, "Utrecht")
     assert later["at"] == "2026-01-15T18:00:00+00:00"
     assert later["outside_temperature"] != first["outside_temperature"]
+
+
+async def test_weather_has_an_hourly_forecast_from_the_same_series(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    secret = await enrol(http, cloud)
+    await cloud.clock.advance(25 * 60)  # 12:25: the forecast starts at the next whole hour
+    _, answer = await _weather(http, cloud, secret, "Utrecht")
+    forecast = answer["forecast"]
+    assert len(forecast) == FORECAST_HOURS == 48
+    times = [datetime.fromisoformat(p["at"]) for p in forecast]
+    assert times[0] == datetime(2026, 1, 15, 13, tzinfo=UTC)
+    assert all((b - a).total_seconds() == 3600 for a, b in itertools.pairwise(times))
+    for when, point in zip(times, forecast, strict=True):
+        assert point["outside_temperature"] == synthetic_weather("Utrecht", when).temperature
+    # an hour later the observation is what the forecast said
+    await cloud.clock.advance(35 * 60)
+    _, later = await _weather(http, cloud, secret, "Utrecht")
+    assert later["outside_temperature"] == forecast[0]["outside_temperature"]
 
 
 def test_weather_follows_a_dutch_winter_day() -> None:

@@ -167,6 +167,38 @@ class UpdateInfo:
 
 
 @model
+class CloudWeather:
+    """What the weather for the city (consent `weather_by_city`) last gave; it is the outside
+    temperature only when neither the boiler's sensor nor a pushed value is fresh"""
+
+    outside_temperature: float = spec(description="°C")
+    outside_temperature_icon: str | None
+    fetched: Timestamp = spec(description="when the bridge got it")
+    forecast_hours: int = spec(
+        minimum=0, description="hourly forecast points the warm-up plan takes from it"
+    )
+
+
+@model
+class CloudState:
+    """The bridge's side of the opt-in cloud (PRIVACY.md P5, P13, P14)."""
+
+    linked: bool = spec(description="linked to an owner's cloud account")
+    terms_version: str | None = spec(
+        description="the cloud's current terms version; null until the bridge has learned it"
+    )
+    paused: list[str] = spec(
+        description="purposes granted under older terms: nothing is sent for them until the "
+        "owner grants them again under terms_version (PUT /api/v1/privacy/consents/{purpose})"
+    )
+    erase_pending: bool = spec(
+        description="an erase or a revoked purpose's data is still to be deleted in the cloud "
+        "(it was not reachable); retried with backoff"
+    )
+    weather: CloudWeather | None
+
+
+@model
 class NativeState:
     """Everything the native API shows. `boiler`, `capabilities` and `faults` are null for
     an on/off (relay) boiler; `units` is null unless the boiler link is
@@ -186,6 +218,7 @@ class NativeState:
     units: list[WallUnit] | None
     update: UpdateInfo | None
     privacy: PrivacyState
+    cloud: CloudState
 
 
 @model

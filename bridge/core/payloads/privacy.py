@@ -200,7 +200,22 @@ class EraseRequest:
     )
 
 
+class CloudErase(StrEnum):
+    """What became of the cloud's copy in an erase (PRIVACY.md P13)."""
+
+    ERASED = "erased"
+    """The cloud confirmed the erase."""
+    QUEUED = "queued"
+    """The cloud could not be reached: the erase is kept and retried until it can."""
+    NOT_LINKED = "not_linked"
+    """The bridge is not linked to a cloud account: there is no cloud copy."""
+
+
 @model
 class EraseResult:
     erased: dict[str, int] = spec(description="rows deleted (or tokens revoked) per class")
     tokens_revoked: bool
+    cloud: CloudErase = spec(
+        description="the cloud's copy: erased, queued (the cloud was not reachable; retried "
+        "until it is, see the native state's cloud.erase_pending) or not_linked"
+    )

@@ -614,6 +614,26 @@ class CloudLinkStatus(JsonModel):
         return self.state == "waiting"
 
 
+# -- the cloud -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CloudState(JsonModel):
+    """The bridge's side of the opt-in cloud (the state's ``cloud``).
+
+    ``terms_version`` is the cloud's current terms version (None until the
+    bridge has learned it); ``paused`` the purposes the owner granted under
+    older terms: the bridge sends nothing for them until they are granted again
+    under ``terms_version``. ``erase_pending``: an erase (or a revoked purpose's
+    data) is still to be deleted in the cloud, which was not reachable.
+    """
+
+    linked: bool
+    terms_version: str | None
+    paused: tuple[str, ...]
+    erase_pending: bool
+
+
 # -- the whole state ----------------------------------------------------------------------
 
 
@@ -629,7 +649,7 @@ class BridgeState(JsonModel):
     ``predictions`` is not read from the state: pass it to ``from_dict``.
     ``units`` is None unless the bridge serves wall units (then the
     registered ones, the house's first). ``update`` is None from a bridge without a
-    cloud (or one that does not check for updates); ``privacy`` is None from a bridge
+    cloud (or one that does not check for updates); ``privacy`` and ``cloud`` are None from a bridge
     that does not show it.
     """
 
@@ -648,6 +668,7 @@ class BridgeState(JsonModel):
     units: tuple[WallUnit, ...] | None = None
     update: UpdateStatus | None = None
     privacy: PrivacyState | None = None
+    cloud: CloudState | None = None
 
     def unit(self, hardware_id: str) -> WallUnit | None:
         """The registered wall unit with ``hardware_id``, or None."""

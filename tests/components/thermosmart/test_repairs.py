@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any, cast
 from unittest.mock import patch
 
@@ -19,9 +20,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from bridge.core.clock import VirtualClock
+from bridge.core.payloads.privacy import Purpose
 from bridge.daemon import Bridge
 from bridge.opentherm.links.sim import SimLink
 from bridge.opentherm.sim.boiler_spec import OemCode
+from bridge.services import cloud_data
+from cloud_stub import store as cloud_store
 from custom_components.thermosmart.client import BridgeState
 from custom_components.thermosmart.const import CONF_BRIDGE_ID, DOMAIN
 from custom_components.thermosmart.repairs import (
@@ -29,6 +33,8 @@ from custom_components.thermosmart.repairs import (
     UnitPidProposalRepairFlow,
     async_create_fix_flow,
 )
+from tests.bridge.conftest import make_token
+from tests.bridge.test_cloud_data import INTERVAL, Setup, running_bridge, serve_cloud
 
 from .conftest import setup_integration, start_virtual_bridge, stop_virtual, wait_until
 
@@ -233,6 +239,86 @@ async def test_removing_the_entry_removes_its_issues(
     assert _issue(hass, "pairing_lost", entry) is None
 
 
+# -- new cloud terms ---------------------------------------------------------------------------
+
+
+async def test_new_cloud_terms_raise_an_issue_until_each_paused_purpose_is_answered(
+    hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
+) -> None:
+    privacy = bridge.privacy
+    await privacy.record_consent(Purpose.WEATHER_BY_CITY, granted=True, terms_version="2026-01")
+    await privacy.record_consent(Purpose.STATISTICS, granted=True, terms_version="2026-01")
+    await setup_integration(hass, config_entry)
+    assert bridge.cloud_gate is not None
+    bridge.cloud_gate.set_terms_version("2026-01")
+    await hass.async_block_till_done()
+    assert _issue(hass, "cloud_terms_changed", config_entry) is None
+
+    bridge.cloud_gate.set_terms_version("2026-02")  # the cloud published new terms
+    await wait_until(hass, lambda: _issue(hass, "cloud_terms_changed", config_entry) is not None)
+    issue = _issue(hass, "cloud_terms_changed", config_entry)
+    assert issue is not None
+    assert not issue.is_fixable
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders == {
+        "name": config_entry.title,
+        "purposes": "weather_by_city, statistics",
+        "version": "2026-02",
+    }
+
+    # one answered (allowed again under the new terms): the other is still named
+    await privacy.record_consent(Purpose.WEATHER_BY_CITY, granted=True, terms_version="2026-02")
+
+    def names_statistics_only() -> bool:
+        found = _issue(hass, "cloud_terms_changed", config_entry)
+        return found is not None and found.translation_placeholders == {
+            "name": config_entry.title,
+            "purposes": "statistics",
+            "version": "2026-02",
+        }
+
+    await wait_until(hass, names_statistics_only)
+    # the other turned off: nothing is paused, the issue goes
+    await privacy.record_consent(Purpose.STATISTICS, granted=False, terms_version="2026-02")
+    await wait_until(hass, lambda: _issue(hass, "cloud_terms_changed", config_entry) is None)
+
+
+async def test_terms_published_at_the_cloud_raise_the_issue_until_answered(
+    hass: HomeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: the stand-in publishes new terms, the bridge pauses, Home Assistant says so."""
+    monkeypatch.setattr(cloud_data, "TERMS_INTERVAL_S", INTERVAL)  # hourly is 5 minutes here
+    monkeypatch.setattr(cloud_store, "LINK_INTERVAL", 1.0)
+    clock = VirtualClock()
+    async with (
+        serve_cloud(clock, tmp_path / "cloud") as (server, store),
+        running_bridge(clock, tmp_path / "bridge", server.url) as bridge,
+        aiohttp.ClientSession() as http,
+    ):
+        s = Setup(clock, bridge, await make_token(bridge), http, server, store, tmp_path / "cloud")
+        await s.link()
+        await s.consent(Purpose.WEATHER_BY_CITY, granted=True)
+        entry = await _entry_for(bridge)
+        await setup_integration(hass, entry)
+        assert _issue(hass, "cloud_terms_changed", entry) is None
+
+        store.publish_terms("2026-02")
+        await s.tick()
+        await wait_until(hass, lambda: _issue(hass, "cloud_terms_changed", entry) is not None)
+        issue = _issue(hass, "cloud_terms_changed", entry)
+        assert issue is not None
+        assert issue.translation_placeholders == {
+            "name": entry.title,
+            "purposes": "cloud_sync, weather_by_city",
+            "version": "2026-02",
+        }
+
+        for purpose in (Purpose.CLOUD_SYNC, Purpose.WEATHER_BY_CITY):
+            await s.consent(purpose, granted=True, terms="2026-02")
+        await wait_until(hass, lambda: _issue(hass, "cloud_terms_changed", entry) is None)
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
 # -- boiler faults ---------------------------------------------------------------------------
 
 
@@ -391,6 +477,7 @@ async def test_issue_translations_are_complete() -> None:
         "boiler_air_pressure_fault",
         "boiler_water_over_temperature",
         "service_request",
+        "cloud_terms_changed",
     ):
         assert key in en["issues"]
 
