@@ -21,8 +21,9 @@ last accepted version:
   per outage and shown as the problem unless a rejection is shown; a cloud
   without a published manifest (404) is no problem.
 
-Revoking the consent cancels the checks at once (the gate's listener); the
-client refuses anything for a purpose without consent anyway.
+Revoking the consent cancels the checks as soon as the gate's listener has
+read it; the client refuses any request for a purpose without consent before
+it leaves, so nothing is sent meanwhile.
 """
 
 from __future__ import annotations
@@ -132,12 +133,10 @@ class UpdateCheckService:
         return self._checks is not None and not self._checks.done()
 
     def _consent_changed(self) -> None:
-        # at once: a revocation must not wait for the database; the checks resume below
-        # (on their schedule) if the change was not about this purpose
-        if self._checks is not None:
-            self._checks.cancel()
-            self._keep(self._checks)
-            self._checks = None
+        # a revocation stops the checks below; a request cannot leave meanwhile, as the
+        # cloud client asks the gate before every request. A change about another purpose
+        # (or the terms the cloud-data task learns) leaves a running check alone, so it is
+        # not sent twice.
         self._keep(asyncio.create_task(self._follow_consent(), name="update-check-consent"))
 
     def _keep(self, task: asyncio.Task[None]) -> None:

@@ -111,7 +111,7 @@ class Setup(Calls):
         def show(code: DeviceCode) -> None:
             assert self.store.decide_link(code.user_code, owner_id, approve=True) is not None
 
-        await CloudLinker(self.bridge.db, self.cloud.url, sleep=self.clock.advance).link(show)
+        await CloudLinker(self.bridge.db, self.bridge.cloud, sleep=self.clock.advance).link(show)
 
 
 async def settle() -> None:

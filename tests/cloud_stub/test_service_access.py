@@ -48,7 +48,10 @@ async def linked_bridge(
 
 
 async def _egress(bridge: Bridge, purpose: Purpose) -> list[Any]:
-    return list((await bridge.privacy.egress(purpose=purpose.value)).records)
+    """The purpose's service reports in the egress log (not the terms questions, which the
+    cloud-data task asks under the first granted purpose, with no data)."""
+    records = (await bridge.privacy.egress(purpose=purpose.value)).records
+    return [r for r in records if r.path.endswith("/service")]
 
 
 async def _shared(cloud: Cloud, bridge: Bridge) -> tuple[dict[str, Any], str]:
