@@ -389,6 +389,10 @@ class CloudDataService:
             requests.append(
                 (f"/api/v1/bridges/{deletion.bridge_id}/thermostat", Purpose.CLOUD_SYNC)
             )
+        elif deletion.kind is DeletionKind.SERVICE:
+            requests.append(
+                (f"/api/v1/bridges/{deletion.bridge_id}/service", Purpose.SERVICE_ACCESS)
+            )
         for path, purpose in requests:
             status, _ = await client.request(
                 "DELETE", path, purpose=purpose, credential=deletion.secret, no_data=True
@@ -412,7 +416,8 @@ class CloudDataService:
 
     async def revoked(self, purpose: Purpose) -> None:
         """``purpose`` was just revoked: queue the deletion of its data in the cloud and wake
-        the loop to send it (``weather_by_city``: the cloud keeps no city, nothing to delete)."""
+        the loop to send it (``weather_by_city``: the cloud keeps no city, and
+        ``update_check`` sends nothing of the home: nothing to delete)."""
         if purpose is Purpose.STATISTICS:
             pseudonym = await self._db.settings.get(STATISTICS_PSEUDONYM)
             if pseudonym is not None and await self._db.cloud_deletions.queue(
@@ -422,6 +427,8 @@ class CloudDataService:
                 await self._db.settings.set(STATISTICS_PSEUDONYM, None)
         elif purpose is Purpose.CLOUD_SYNC:
             await self._db.cloud_deletions.queue(DeletionKind.THERMOSTAT)
+        elif purpose is Purpose.SERVICE_ACCESS:
+            await self._db.cloud_deletions.queue(DeletionKind.SERVICE)
         self._deletions.due = 0.0
         self._wake.set()
 

@@ -33,6 +33,8 @@ class DeletionKind(StrEnum):
     """The synced thermostat object (``cloud_sync`` revoked); the link stays."""
     STATISTICS = "statistics"
     """The statistics under the pseudonym (``statistics`` revoked)."""
+    SERVICE = "service"
+    """The service report (``service_access`` revoked); the link stays."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,7 +259,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             # the credential and ids the deletion needs; nothing of the home's data
             """CREATE TABLE cloud_deletions (
                 id INTEGER PRIMARY KEY,
-                kind TEXT NOT NULL CHECK (kind IN ('bridge', 'thermostat', 'statistics')),
+                kind TEXT NOT NULL
+                    CHECK (kind IN ('bridge', 'thermostat', 'statistics', 'service')),
                 cloud_url TEXT NOT NULL CHECK (length(cloud_url) BETWEEN 1 AND 2048),
                 bridge_id TEXT NOT NULL CHECK (length(bridge_id) BETWEEN 1 AND 64),
                 secret TEXT NOT NULL CHECK (length(secret) BETWEEN 1 AND 512),

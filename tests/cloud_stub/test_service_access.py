@@ -98,10 +98,18 @@ async def test_service_facts_leave_only_with_the_consent_and_only_the_allowed_me
         assert resp.status == 200
         assert (await resp.json())["report"] == report
 
-    # revoked: the next share sends nothing
+    # revoked: the report is deleted in the cloud (a request with no data), and the next
+    # share sends nothing
     await bridge.privacy.record_consent(Purpose.SERVICE_ACCESS, granted=False, terms_version=TERMS)
+    for _ in range(200):
+        if cloud.store.service_report(bridge.bridge_id) is None:
+            break
+        await asyncio.sleep(0.05)
+    assert cloud.store.service_report(bridge.bridge_id) is None
     assert await bridge.service_share.share_once() is False
-    assert len(await _egress(bridge, Purpose.SERVICE_ACCESS)) == 1
+    put, delete = sorted(await _egress(bridge, Purpose.SERVICE_ACCESS), key=lambda r: r.id)
+    assert (put.path, set(put.fields)) == (record.path, SERVICE_FIELDS)
+    assert (delete.path, list(delete.fields), delete.bytes) == (record.path, [], 0)
 
 
 async def test_the_stand_in_refuses_a_report_with_anything_else(
