@@ -29,7 +29,8 @@ Bridge side, with the bridge's credential as ``Authorization: Bearer``:
 * ``GET /api/v1/weather?city=…``: synthetic weather and a 48-hour hourly
   forecast (see :mod:`cloud_stub.weather`); the city is not stored;
 * ``POST /api/v1/statistics``: one day's aggregates under a pseudonym (P4)
-  -> 201; ``DELETE /api/v1/statistics/{pseudonym}`` erases them.
+  -> 201; ``DELETE /api/v1/statistics/{pseudonym}`` erases them. Both without
+  a credential, so the cloud cannot tie a pseudonym to a bridge.
 
 Owner side, the cloud-compatible API of THERMOSMART_API.md, with an owner
 token (``thermosmart-cloud token create``, or the OAuth2 login of
@@ -450,17 +451,17 @@ async def erase_bridge_thermostat(request: web.Request) -> web.Response:
 
 
 async def post_statistics(request: web.Request) -> web.Response:
-    """``POST /api/v1/statistics``: one day's aggregates under a pseudonym, nothing else."""
-    record = _authenticated_bridge(request)
+    """``POST /api/v1/statistics``: one day's aggregates under a pseudonym, nothing else.
+
+    No credential: a bridge's statistics must not be tied to the bridge (P4), so the
+    route is anonymous; the random pseudonym alone names them (and erases them)."""
     store = _store(request)
     try:
         data = schemas.parse_statistics(await _read_body(request))
     except ValidationError as err:
         _invalid("the statistics are not valid", err.errors)
     pseudonym: str = data["pseudonym"]
-    if store.is_identifier(pseudonym) or any(
-        ident.lower() in pseudonym.lower() for ident in (record.bridge_id, record.hardware_id)
-    ):
+    if store.is_identifier(pseudonym) or store.contains_identifier(pseudonym):
         _invalid(
             "the statistics are not valid",
             [{"field": "pseudonym", "rule": "must be random, not a bridge or hardware id"}],
@@ -478,8 +479,8 @@ async def post_statistics(request: web.Request) -> web.Response:
 
 
 async def erase_statistics(request: web.Request) -> web.Response:
-    """``DELETE /api/v1/statistics/{pseudonym}``: erase what was shared under a pseudonym."""
-    _authenticated_bridge(request)
+    """``DELETE /api/v1/statistics/{pseudonym}``: erase what was shared under a pseudonym
+    (anonymous, like the statistics: knowing the 128-bit random pseudonym is the right)."""
     erased = _store(request).erase_statistics(request.match_info["pseudonym"])
     return web.json_response({"erased": erased})
 

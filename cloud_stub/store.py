@@ -455,6 +455,15 @@ class CloudStore:
         ).fetchone()
         return row is not None
 
+    def contains_identifier(self, value: str) -> bool:
+        """Whether ``value`` contains a linked bridge id or hardware id (any case)."""
+        row = self._db.execute(
+            "SELECT 1 FROM bridges WHERE instr(lower(?), lower(bridge_id)) > 0"
+            " OR instr(lower(?), lower(hardware_id)) > 0",
+            (value, value),
+        ).fetchone()
+        return row is not None
+
     def set_retention(self, bridge_id: str, days: int) -> None:
         """The retention the bridge stated, in days; applied at once."""
         with self._tx():

@@ -324,7 +324,7 @@ class CloudDataService:
                     "/api/v1/statistics",
                     purpose=Purpose.STATISTICS,
                     json_body=body,
-                    credential=credential,
+                    # no credential: the cloud must not tie the pseudonym to the bridge
                 ),
                 201,
                 "the statistics",
@@ -394,8 +394,10 @@ class CloudDataService:
                 (f"/api/v1/bridges/{deletion.bridge_id}/service", Purpose.SERVICE_ACCESS)
             )
         for path, purpose in requests:
+            # statistics are anonymous: the pseudonym alone names them, no credential
+            credential = None if purpose is Purpose.STATISTICS else deletion.secret
             status, _ = await client.request(
-                "DELETE", path, purpose=purpose, credential=deletion.secret, no_data=True
+                "DELETE", path, purpose=purpose, credential=credential, no_data=True
             )
             if status not in _DONE_STATUSES:
                 raise CloudError(f"the cloud answered HTTP {status} to a deletion")

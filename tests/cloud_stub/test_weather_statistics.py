@@ -228,14 +228,20 @@ async def test_statistics_pseudonym_must_not_be_an_identifier(
     assert _stats_rows(cloud) == []
 
 
-async def test_statistics_need_a_bridge_secret(cloud: Cloud, http: aiohttp.ClientSession) -> None:
-    _, token = await synced(http, cloud)
+async def test_statistics_are_anonymous_so_no_bridge_is_tied_to_a_pseudonym(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    """P4: the routes take no credential; the random pseudonym alone names (and erases)."""
+    await synced(http, cloud)
     url = f"{cloud.url}/api/v1/statistics"
-    for headers in ({}, auth("nope"), auth(token)):
-        async with http.post(url, json=_stats(), headers=headers) as resp:
-            assert resp.status == 401
-        async with http.delete(f"{url}/{PSEUDONYM}", headers=headers) as resp:
-            assert resp.status == 401
+    async with http.post(url, json=_stats()) as resp:
+        assert resp.status == 201
+    assert _stats_rows(cloud) == [(PSEUDONYM, "2026-01-14", 14.2, 31.5, 6.25)]
+    with contextlib.closing(sqlite3.connect(f"file:{cloud.db_path}?mode=ro", uri=True)) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(statistics)")]
+    assert "bridge_id" not in columns  # nothing to tie them to a bridge
+    async with http.delete(f"{url}/{PSEUDONYM}") as resp:
+        assert await resp.json() == {"erased": 1}
     assert _stats_rows(cloud) == []
 
 
