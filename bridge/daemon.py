@@ -33,6 +33,7 @@ from bridge.opentherm.master import OpenThermMaster
 from bridge.opentherm.sim.scaled_clock import ScaledClock
 from bridge.services.access import AccessService
 from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
+from bridge.services.cloud_sync import CloudSyncService
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
@@ -84,6 +85,7 @@ class _Services:
         *,
         gate: CloudGate,
         bridge_id: str,
+        cloud_sync: CloudSyncService | None,
     ) -> _Services:
         return cls(
             settings=SettingsService(db, thermostat),
@@ -97,6 +99,7 @@ class _Services:
                 link=link,
                 thermostat=thermostat,
                 units=units,
+                cloud_sync=None if cloud_sync is None else cloud_sync.view,
             ),
         )
 
@@ -134,6 +137,8 @@ class Bridge:
         """Whether each consent purpose may send to the cloud now (once started)."""
         self.cloud: CloudClient | None = None
         """The client for the configured cloud (None without ``cloud_url``)."""
+        self.cloud_sync: CloudSyncService | None = None
+        """The sync connection to the configured cloud (None without ``cloud_url``)."""
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -252,6 +257,15 @@ class Bridge:
                 cfg.cloud_url,
                 ssl_context=cloud_ssl_context(cfg.cloud_ca_file),
             )
+            self.cloud_sync = CloudSyncService(
+                self.db,
+                self.clock,
+                self.cloud,
+                self._thermostat,
+                retention_days=self.db.retention.raw_samples.days,
+                on_change=self._thermostat.notify_state,
+            )
+            self._spawn(self.cloud_sync.run(), "cloud-sync")
         self._services = _Services.build(
             self.db,
             self.clock,
@@ -260,6 +274,7 @@ class Bridge:
             self._units,
             gate=self.cloud_gate,
             bridge_id=self.bridge_id,
+            cloud_sync=self.cloud_sync,
         )
 
         self.host_policy = HostPolicy(own_names(cfg.host, self.bridge_id), cfg.allowed_hosts)
@@ -345,6 +360,7 @@ class Bridge:
             await self._thermostat.close()  # saves what it learned
         if self._link is not None:
             await self._link.stop()
+        self.cloud_sync = None
         if self.cloud is not None:
             await self.cloud.close()
             self.cloud = None

@@ -15,11 +15,13 @@ from bridge import __version__
 from bridge.core.contract import render
 from bridge.core.payloads import boiler as b
 from bridge.core.payloads.boiler_names import BOILER_COUNTER_IDS, FAULT_FLAGS
-from bridge.core.payloads.native import BridgeInfo, Energy, LinkInfo, NativeState
+from bridge.core.payloads.native import BridgeInfo, CloudSync, Energy, LinkInfo, NativeState
 from bridge.core.payloads.options import Options
 from bridge.opentherm.master_schedule import Targets
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.core.clock import Clock
     from bridge.opentherm.boiler_state import BoilerState
     from bridge.opentherm.ids import DecodedValue
@@ -210,8 +212,10 @@ class NativeStateService:
         link: BoilerLink,
         thermostat: ThermostatService,
         units: UnitService | None = None,
+        cloud_sync: Callable[[], CloudSync] | None = None,
     ) -> None:
         self._bridge_id = bridge_id
+        self._cloud_sync = cloud_sync
         self._api_version = api_version
         self._link = link
         self._thermostat = thermostat
@@ -243,6 +247,7 @@ class NativeStateService:
             options=Options(**thermostat.options()),
             energy=None if energy is None else Energy(**energy),
             units=None if self._units is None else self._units.units(),
+            cloud_sync=None if self._cloud_sync is None else self._cloud_sync(),
         )
 
     def native_state(self) -> dict[str, Any]:

@@ -138,10 +138,33 @@ class Energy:
 
 
 @model
+class CloudSync:
+    """The sync connection to the cloud (opt-in): it runs while the bridge is linked and
+    the owner's cloud_sync consent holds under the cloud's current terms."""
+
+    connected: bool
+    since: Timestamp | None = spec(description="when the connection opened (null: closed)")
+    last_upload: Timestamp | None = spec(
+        description="when the thermostat was last sent to the cloud"
+    )
+    uploads: int = spec(description="thermostat frames sent since the bridge started")
+    commands: int = spec(description="remote commands answered since the bridge started")
+    outage_since: Timestamp | None = spec(
+        description="since when the cloud cannot be reached (null: no outage)"
+    )
+    last_error: str | None = spec(description="why the last attempt failed")
+    not_running: str | None = spec(
+        description="why the connection is not wanted now (not linked, no consent, new "
+        "terms); null while it is"
+    )
+
+
+@model
 class NativeState:
     """Everything the native API shows. `boiler`, `capabilities` and `faults` are null for
     an on/off (relay) boiler; `units` is null unless the boiler link is
-    `thermosmart-unit://` (then the registered wall units, the house's first)."""
+    `thermosmart-unit://` (then the registered wall units, the house's first);
+    `cloud_sync` is null without a configured cloud."""
 
     bridge: BridgeInfo
     link: LinkInfo
@@ -154,6 +177,7 @@ class NativeState:
     options: Options
     energy: Energy | None
     units: list[WallUnit] | None
+    cloud_sync: CloudSync | None
 
 
 @model
