@@ -271,6 +271,9 @@ class CloudSyncService:
                 max_msg_size=proto.MAX_FRAME,
             )
 
+        # the connection request leaves the LAN too: logged (no fields) before it is made
+        await self._gate.require(_PURPOSE)
+        await self._client.log_egress(url, _PURPOSE, [], 0)
         try:
             ws = await self._within(connect(), CONNECT_TIMEOUT_S, "accept the connection")
         except aiohttp.WSServerHandshakeError as err:
