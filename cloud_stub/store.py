@@ -879,7 +879,7 @@ class CloudStore:
     def prune(self, default_days: int) -> int:
         """Drop what is older than its retention; returns how many rows went.
 
-        Per bridge, its thermostat object (by its last upload) and queued commands
+        Per bridge, its thermostat object (by its last upload) and its commands
         after the bridge's retention, else ``default_days``; statistics after
         ``default_days``; expired link requests, codes and access tokens.
         """
