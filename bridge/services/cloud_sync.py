@@ -133,19 +133,23 @@ class CloudSyncService:
     # -- listeners --------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Look again now whether the connection is wanted (e.g. the bridge was linked)."""
-        self._wake.set()
-
-    def _gate_changed(self) -> None:
+        """Look again now whether the connection is wanted: call it when the bridge was
+        linked, unlinked or erased (a consent or terms change calls it by itself)."""
         self._wake.set()
         task = asyncio.get_running_loop().create_task(self._recheck())
         self._checks.add(task)
         task.add_done_callback(self._checks.discard)
 
     async def _recheck(self) -> None:
+        """Close the connection at once if it is no longer wanted."""
         ws = self._ws
-        if ws is not None and not await self._gate.allowed(_PURPOSE):
-            _LOGGER.info("Cloud sync: stopped, %s", await self._gate.why_not(_PURPOSE))
+        if ws is None:
+            return
+        reason = await self._gate.why_not(_PURPOSE)
+        if reason is None and await self._db.cloud.credential() is None:
+            reason = "the bridge is no longer linked"
+        if reason is not None:
+            _LOGGER.info("Cloud sync: stopped, %s", reason)
             await ws.close()
 
     def _thermostat_changed(self, _changed: dict[str, Any]) -> None:
@@ -156,7 +160,7 @@ class CloudSyncService:
     async def run(self) -> None:
         """Keep the connection while it is wanted; never returns (cancel to stop)."""
         self._removers = [
-            self._gate.add_listener(self._gate_changed),
+            self._gate.add_listener(self.wake),
             self._thermostat.add_listener(self._thermostat_changed),
         ]
         attempt = 0
@@ -325,8 +329,10 @@ class CloudSyncService:
         self._update(connected=True, since=now, outage_since=None, last_error=None)
 
     async def _send(self, ws: aiohttp.ClientWebSocketResponse, frame: dict[str, Any]) -> None:
-        """Check the gate and the allow-list, log the egress, then send."""
+        """Check the gate, the link and the allow-list, log the egress, then send."""
         await self._gate.require(_PURPOSE)
+        if await self._db.cloud.credential() is None:
+            raise NotAllowed("the bridge is no longer linked")
         fields = proto.frame_fields(frame)
         require_allowed(_PURPOSE, fields)
         text = proto.encode(frame)

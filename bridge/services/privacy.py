@@ -68,6 +68,7 @@ class PrivacyService:
     async def erase(self, *, revoke_tokens: bool = False) -> EraseResult:
         """Erase personal data and history, then reload the thermostat; rows per class."""
         counts = await self._db.erase(revoke_tokens=revoke_tokens)
+        self._gate.consent_changed()  # the cloud link is gone: its flows stop at once
         await self._thermostat.reload()
         return EraseResult(erased=counts, tokens_revoked=revoke_tokens)
 

@@ -319,6 +319,18 @@ async def test_with_consent_only_the_allow_listed_fields_leave_and_a_revocation_
         assert len(sink.requests) == 1
 
 
+async def test_an_erase_closes_the_connection_at_once(tmp_path: Path) -> None:
+    async with serving(Sink()) as sink, bridge_with_cloud(tmp_path, sink.port) as (bridge, clock):
+        await linked(bridge, sink.port, consent=True)
+        await until(clock, lambda: _state(bridge)["connected"], "the connection")
+        await bridge.privacy.erase()
+        await until(clock, lambda: not _state(bridge)["connected"], "the connection closed")
+        sent = len(sink.frames)
+        await run_for(clock, 3600)
+        assert len(sink.frames) == sent
+        assert "not linked" in _state(bridge)["not_running"]
+
+
 async def test_new_terms_pause_the_sync_until_the_owner_answers(tmp_path: Path) -> None:
     async with (
         serving(Sink(terms="2026-09")) as sink,

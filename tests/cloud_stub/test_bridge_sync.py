@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import sqlite3
 from typing import Any
 
@@ -228,6 +229,7 @@ async def test_an_upload_outside_the_thermostat_shape_is_ignored(
     field: str,
     rule: str,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="cloud_stub.sync")
     secret = await enrol(http, cloud)
     obj = {k: v for k, v in thermostat_object(**changes).items() if k != "location"}
     obj.update(changes)
