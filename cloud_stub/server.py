@@ -358,6 +358,8 @@ async def erase_bridge(request: web.Request) -> web.Response:
 async def sync(request: web.Request) -> web.StreamResponse:
     """``GET /api/v1/bridges/{bridge_id}/sync``: the bridge's sync connection (WebSocket)."""
     record = _path_bridge(request)
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        raise ApiError(400, "invalid", "the sync route takes a WebSocket upgrade only")
     store = _store(request)
     default_days = request.app[RETENTION_KEY]
 

@@ -17,10 +17,11 @@ log line (no ids, no values): the connection stays.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
 import logging
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import WSMsgType, web
 
@@ -74,7 +75,7 @@ class SyncHub:
         return len(self._connections)
 
     async def serve(
-        self, request: web.Request, bridge_id: str, retention: Any
+        self, request: web.Request, bridge_id: str, retention: Callable[[int], None]
     ) -> web.WebSocketResponse:
         """Run one bridge's connection until it closes. ``retention(days)`` applies a
         retention the bridge states."""
@@ -105,7 +106,9 @@ class SyncHub:
         self.stats.ignored += 1
         _LOGGER.info("Sync: ignored %s", what)
 
-    def _received(self, bridge_id: str, conn: _Connection, data: str, retention: Any) -> None:
+    def _received(
+        self, bridge_id: str, conn: _Connection, data: str, retention: Callable[[int], None]
+    ) -> None:
         self.stats.frames_in += 1
         try:
             frame = proto.parse_bridge_frame(data)

@@ -154,6 +154,10 @@ class ThermostatService(ThermostatViews):
             await self.learning.load(db.learning, self.plan_context())
         elif await self.learning.forget_if_erased(db.learning):
             await self.learning.refresh_async(self.plan_context())
+        override = self.state.override
+        if override is not None and not override.remote:
+            # the dial's last turn outlives a restart: a remote command older than it loses
+            self.timeline.changed(["target_temperature"], override.set_at.timestamp())
         self._last_object = self.cloud_object()
 
     def _runtime_dict(self, state: core.ThermostatState) -> dict[str, Any]:

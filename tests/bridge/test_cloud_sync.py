@@ -276,6 +276,7 @@ def _state(bridge: Bridge) -> dict[str, Any]:
     return state
 
 
+@pytest.mark.timeout(600)  # a simulated day of the whole bridge takes a minute
 async def test_nothing_leaves_without_consent(tmp_path: Path) -> None:
     async with serving(Sink()) as sink, bridge_with_cloud(tmp_path, sink.port) as (bridge, clock):
         await linked(bridge, sink.port, consent=False)
@@ -348,6 +349,7 @@ async def test_new_terms_pause_the_sync_until_the_owner_answers(tmp_path: Path) 
         await until(clock, lambda: bool(sink.of_type("thermostat")), "the upload")
 
 
+@pytest.mark.timeout(600)  # a simulated day of the whole bridge takes a minute
 async def test_a_day_without_the_cloud_changes_nothing_local_and_is_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -444,3 +446,28 @@ async def test_remote_commands_follow_the_bridge_rules_and_order(tmp_path: Path)
             proto.Command(4, "update", {"programs": {"comfort": 22.5}}, "t", seen)
         )
         assert programs["status"] == "applied"
+
+
+async def test_a_dial_turn_before_a_restart_still_wins_over_an_older_command(
+    tmp_path: Path,
+) -> None:
+    async with serving(Sink()) as sink:
+        async with bridge_with_cloud(tmp_path, sink.port) as (bridge, clock):
+            await linked(bridge, sink.port, consent=True)
+            await until(clock, lambda: bool(sink.of_type("thermostat")), "the first upload")
+            seen = sink.of_type("thermostat")[-1]["seq"]
+            await bridge.privacy.record_consent(
+                Purpose.CLOUD_SYNC, granted=False, terms_version=TERMS
+            )
+            await clock.advance(60)
+            await bridge.thermostat.update({"target_temperature": 17.5}, remote=False)
+        # restarted: the dial's turn is remembered from the stored override
+        async with bridge_with_cloud(tmp_path, sink.port) as (bridge, clock):
+            await bridge.privacy.record_consent(
+                Purpose.CLOUD_SYNC, granted=True, terms_version=TERMS
+            )
+            await until(clock, lambda: _state(bridge)["connected"], "the connection")
+            await sink.command(proto.Command(1, "update", {"target_temperature": 23}, "t", seen))
+            await until(clock, lambda: bool(sink.of_type("result")), "the answer")
+            assert sink.of_type("result")[-1]["status"] == "superseded"
+            assert bridge.thermostat.cloud_object()["target_temperature"] == 17.5

@@ -321,6 +321,9 @@ async def test_the_sync_route_needs_the_bridge_own_secret(
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await http.ws_connect(f"{base}/sync", headers=auth(other))
     assert refused.value.status == 403
+    async with http.get(f"{base}/sync", headers=auth(secret)) as resp:
+        assert resp.status == 400  # not a WebSocket request
+        assert (await resp.json())["message"] == "the sync route takes a WebSocket upgrade only"
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await http.ws_connect(
             f"{cloud.url}/api/v1/bridges/unknownbridge/sync", headers=auth(secret)
