@@ -145,12 +145,17 @@ class CloudSyncService:
         ws = self._ws
         if ws is None:
             return
-        reason = await self._gate.why_not(_PURPOSE)
-        if reason is None and await self._db.cloud.credential() is None:
-            reason = "the bridge is no longer linked"
+        reason = await self._stop_reason()
         if reason is not None:
             _LOGGER.info("Cloud sync: stopped, %s", reason)
             await ws.close()
+
+    async def _stop_reason(self) -> str | None:
+        """Why the connection must not go on (None: it may)."""
+        reason = await self._gate.why_not(_PURPOSE)
+        if reason is None and await self._db.cloud.credential() is None:
+            reason = "the bridge is no longer linked"
+        return reason
 
     def _thermostat_changed(self, _changed: dict[str, Any]) -> None:
         self._dirty.set()
@@ -167,7 +172,11 @@ class CloudSyncService:
         try:
             while True:
                 self._wake.clear()
-                credential = await self._wanted()
+                try:
+                    credential = await self._wanted()
+                except StorageUnavailableError as err:
+                    _LOGGER.warning("Cloud sync: the database cannot be read: %s", err)
+                    credential = None
                 if credential is None:
                     attempt = 0
                     await self._sleep_or_wake(IDLE_RECHECK_S)
@@ -177,10 +186,16 @@ class CloudSyncService:
                     error = "the cloud closed the connection"
                 except NotAllowed:
                     continue
-                except (_SyncError, TimeoutError, OSError, aiohttp.ClientError) as err:
+                except (
+                    _SyncError,
+                    TimeoutError,
+                    OSError,
+                    aiohttp.ClientError,
+                    StorageUnavailableError,
+                ) as err:
                     greeted = False
                     error = _describe(err)
-                if not await self._gate.allowed(_PURPOSE):
+                if await self._stop_reason() is not None:
                     continue  # stopped on purpose: no outage
                 if greeted:
                     attempt = 0
