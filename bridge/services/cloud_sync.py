@@ -440,8 +440,8 @@ class CloudSyncService:
         self._dirty.clear()  # the answer carries the object as it is now
         seq = service.timeline.stamp(self._clock.time())
         frame = proto.result_frame(command.id, status, seq, service.cloud_object(), errors)
-        await self._upload(ws, frame)
         self._update(commands=self._status.commands + 1)
+        await self._upload(ws, frame)
 
 
 def _sync_url(base: URL, bridge_id: str) -> URL:
