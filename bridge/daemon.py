@@ -37,6 +37,7 @@ from bridge.services.access import AccessService
 from bridge.services.cloud_client import CloudClient, CloudGate, cloud_ssl_context
 from bridge.services.cloud_data import CloudDataService
 from bridge.services.cloud_link import CloudLinkService
+from bridge.services.cloud_sync import CloudSyncService
 from bridge.services.diagnostics import DiagnosticsService
 from bridge.services.discovery import Announcer, lan_addresses, own_names
 from bridge.services.history import HistoryService
@@ -93,6 +94,7 @@ class _Services:
         cloud: CloudDataService,
         bridge_id: str,
         update: UpdateCheckService | None,
+        cloud_sync: CloudSyncService | None,
     ) -> _Services:
         privacy = PrivacyService(db, thermostat, gate, cloud_link, cloud)
         return cls(
@@ -110,6 +112,7 @@ class _Services:
                 units=units,
                 update=update,
                 cloud=cloud,
+                cloud_sync=None if cloud_sync is None else cloud_sync.view,
             ),
         )
 
@@ -154,6 +157,8 @@ class Bridge:
         self._cloud_link: CloudLinkService | None = None
         self.cloud_data: CloudDataService | None = None
         """Terms, weather by city, statistics and the deletions owed to the cloud."""
+        self.cloud_sync: CloudSyncService | None = None
+        """The sync connection to the configured cloud (None without ``cloud_url``)."""
         self.bridge_id = ""
         self._name = ""
         self.port = config.port
@@ -291,7 +296,18 @@ class Bridge:
                 trusted,
                 changed=self._thermostat.notify_state,
             )
-        self._cloud_link = CloudLinkService(self.db, self.cloud)
+            self.cloud_sync = CloudSyncService(
+                self.db,
+                self.clock,
+                self.cloud,
+                self._thermostat,
+                retention_days=self.db.retention.raw_samples.days,
+                on_change=self._thermostat.notify_state,
+            )
+            self._spawn(self.cloud_sync.run(), "cloud-sync")
+        self._cloud_link = CloudLinkService(
+            self.db, self.cloud, on_change=self.cloud_gate.link_changed
+        )
         self.cloud_data = CloudDataService(
             self.db, self.clock, self.cloud_gate, self.cloud, self._thermostat
         )
@@ -308,6 +324,7 @@ class Bridge:
             cloud=self.cloud_data,
             bridge_id=self.bridge_id,
             update=self.update_check,
+            cloud_sync=self.cloud_sync,
         )
         if self.cloud is not None:
             self.service_share = ServiceShare(
@@ -405,6 +422,7 @@ class Bridge:
             await self._link.stop()
         if self._cloud_link is not None:
             await self._cloud_link.cancel()
+        self.cloud_sync = None
         if self.cloud is not None:
             await self.cloud.close()
             self.cloud = None

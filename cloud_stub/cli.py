@@ -27,6 +27,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 import json
 import logging
+import math
 import os
 from pathlib import Path
 import signal
@@ -37,7 +38,14 @@ from typing import Any
 from bridge.core.clock import SystemClock
 from bridge.core.validation import ValidationError
 from cloud_stub import __version__, schemas
-from cloud_stub.server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_RETENTION_DAYS, CloudServer
+from cloud_stub.server import (
+    DEFAULT_COMMAND_WAIT,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_RETENTION_DAYS,
+    MAX_COMMAND_WAIT,
+    CloudServer,
+)
 from cloud_stub.store import AlreadyExists, CloudStore, Owner, StoreError
 from cloud_stub.updates import UpdateConfigError, signed_manifest
 
@@ -56,6 +64,16 @@ def default_data_dir() -> Path:
 
 class CommandError(Exception):
     """A command that cannot do what was asked; the message says why."""
+
+
+def _wait(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_COMMAND_WAIT:
+        raise argparse.ArgumentTypeError(f"must be 0-{MAX_COMMAND_WAIT:g} seconds")
+    return seconds
 
 
 def _days(value: str) -> int:
@@ -93,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         type=_days,
         default=DEFAULT_RETENTION_DAYS,
         help="keep a bridge's data this long unless it states its own (default %(default)s)",
+    )
+    parser.add_argument(
+        "--command-wait",
+        type=_wait,
+        default=DEFAULT_COMMAND_WAIT,
+        help="seconds an owner's change waits for the thermostat's answer before it is"
+        " answered 202 pending (default %(default)s)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -187,6 +212,7 @@ async def _serve(
         ssl_context=context,
         retention_days=args.retention_days,
         update=update,
+        command_wait=args.command_wait,
     )
     try:
         try:

@@ -21,6 +21,7 @@ from typing import Any
 import voluptuous as vol
 from yarl import URL
 
+from bridge.core.cloud_sync import RETENTION_DAYS_RANGE
 from bridge.core.decoding import model_schema
 from bridge.core.payloads.thermostat import CloudThermostat
 from bridge.core.programs import ExceptionPeriod, Programs, WeekSchedule
@@ -221,6 +222,21 @@ def parse_thermostat_object(data: Any) -> dict[str, Any]:
     return result
 
 
+def parse_synced_object(data: dict[str, Any]) -> dict[str, Any]:
+    """A thermostat a bridge synced (its members checked by :mod:`bridge.core.cloud_sync`:
+    all but ``location``), its values checked and normalised like an upload."""
+    result = parse_thermostat_object({**data, "location": ""})
+    del result["location"]
+    return result
+
+
+def cloud_view(synced: dict[str, Any]) -> dict[str, Any]:
+    """The object ``GET /thermostat/{hw}`` shows for a synced thermostat: the cloud is never
+    told the city, so ``location`` is empty."""
+    full = {**synced, "location": ""}
+    return {name: full[name] for name in THERMOSTAT_FIELDS}
+
+
 ENROL_SCHEMA = vol.Schema(
     {
         vol.Required("bridge_id"): _identifier,
@@ -238,25 +254,9 @@ def parse_enrolment(data: Any) -> dict[str, str]:
 
 
 #: A retention a bridge states, in days.
-RETENTION_MIN_DAYS = 1
-RETENTION_MAX_DAYS = 3650
-
-
-def _days(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise vol.Invalid("must be a whole number of days")
-    if not RETENTION_MIN_DAYS <= value <= RETENTION_MAX_DAYS:
-        raise vol.Invalid(f"must be between {RETENTION_MIN_DAYS} and {RETENTION_MAX_DAYS}")
-    return value
-
-
-RETENTION_SCHEMA = vol.Schema({vol.Required("days"): _days}, extra=vol.PREVENT_EXTRA)
-
-
-def parse_retention(data: Any) -> int:
-    """``{"days": N}``, 1-3650; raises :class:`ValidationError`."""
-    result: dict[str, int] = _run(RETENTION_SCHEMA, _object(data))
-    return result["days"]
+#: A retention a bridge may state (the sync connection's ``retention`` frame).
+RETENTION_MIN_DAYS = RETENTION_DAYS_RANGE[0]
+RETENTION_MAX_DAYS = RETENTION_DAYS_RANGE[1]
 
 
 def parse_email(value: str) -> str:

@@ -11,12 +11,10 @@ Linking (:mod:`cloud_stub.oauth`): a bridge asks at ``POST
 
 Bridge side, with the bridge's credential as ``Authorization: Bearer``:
 
-* ``PUT``/``GET /api/v1/bridges/{bridge_id}/thermostat``: the thermostat
-  object (the shape of ``GET /thermostat/{hw}``);
-* ``GET /api/v1/bridges/{bridge_id}/commands``: the changes made through
-  the cloud API since the last call, oldest first (they are cleared);
-* ``PUT /api/v1/bridges/{bridge_id}/retention`` ``{"days": N}``: how long
-  the stand-in may keep the bridge's data (applied at once);
+* ``GET /api/v1/bridges/{bridge_id}/sync``: the bridge's sync connection, a
+  WebSocket (:mod:`cloud_stub.sync`, frames of :mod:`bridge.core.cloud_sync`):
+  the bridge uploads its thermostat and states its retention, the stand-in
+  delivers the owner's commands and stores their answers;
 * ``DELETE /api/v1/bridges/{bridge_id}``: erase everything held for the
   bridge (privacy promise P13) -> 204;
 * ``PUT``/``DELETE /api/v1/bridges/{bridge_id}/service``: the bridge's service
@@ -36,7 +34,16 @@ Owner side, the cloud-compatible API of THERMOSMART_API.md, with an owner
 token (``thermosmart-cloud token create``, or the OAuth2 login of
 :mod:`cloud_stub.oauth`) as Bearer or ``?access_token=``: ``GET
 /thermostat``, ``GET``/``PUT /thermostat/{hw}``, ``POST
-/thermostat/{hw}/pause`` and ``/unpause``.
+/thermostat/{hw}/pause`` and ``/unpause``, and ``GET
+/api/v1/thermostats/{hw}/commands`` (the owner's commands and their status).
+``GET`` shows the state the bridge last confirmed, never a pending change.
+A change is stored as a pending command and delivered over the bridge's
+sync connection; the request waits up to ``command_wait`` seconds for the
+bridge's answer: ``applied`` -> 200 with the object the bridge confirmed,
+``rejected`` -> 400 with the bridge's errors, ``superseded`` (a later change
+on the thermostat itself won) -> 409; no answer in time, or the bridge
+offline -> 202 ``{"id", "status": "pending"}`` (delivered when it connects,
+dropped after the retention).
 
 No auth: ``GET /api/v1/health``, ``GET /api/v1/terms`` (the current terms
 version) and ``GET /api/v1/update`` (the signed update manifest, see
@@ -59,11 +66,13 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from bridge.core import cloud_sync as proto
 from bridge.core.bodies import BodyError, parse_form, parse_json
 from bridge.core.clock import Clock, SystemClock, utc_from_ts
 from bridge.core.requests import parse_update, update_from_form
 from bridge.core.validation import ValidationError, is_text
-from cloud_stub import __version__, commands, oauth, schemas
+from cloud_stub import __version__, oauth, schemas
+from cloud_stub.commands import wire_update
 from cloud_stub.context import CLOCK_KEY, STORE_KEY, store_of
 from cloud_stub.pages import (
     CODE_FAILURE_WINDOW,
@@ -74,6 +83,7 @@ from cloud_stub.pages import (
     SessionStore,
 )
 from cloud_stub.store import BridgeRecord, CloudStore
+from cloud_stub.sync import SyncHub
 from cloud_stub.weather import synthetic_forecast, synthetic_weather
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,9 +97,15 @@ DEFAULT_PORT = 8723
 DEFAULT_RETENTION_DAYS = 90
 #: How often the retention is applied (also once at start).
 PRUNE_INTERVAL = 3600.0
+#: How long an owner's change waits for the bridge's answer before it is answered 202.
+DEFAULT_COMMAND_WAIT = 5.0
+#: The longest wait an operator may set (the owner's client times out long before).
+MAX_COMMAND_WAIT = 60.0
 
 UPDATE_KEY: web.AppKey[dict[str, Any] | None] = web.AppKey("update")
 RETENTION_KEY: web.AppKey[int] = web.AppKey("retention_days")
+HUB_KEY: web.AppKey[SyncHub] = web.AppKey("sync_hub")
+COMMAND_WAIT_KEY: web.AppKey[float] = web.AppKey("command_wait")
 
 _ID = schemas.ID_PATTERN
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
@@ -98,6 +114,7 @@ _CLOUD_ROUTES = (
     "/thermostat/{hw}",
     "/thermostat/{hw}/pause",
     "/thermostat/{hw}/unpause",
+    "/api/v1/thermostats/{hw}/commands",
 )
 #: The query parameters each route accepts; every other route takes none.
 _QUERY: dict[str, frozenset[str]] = {
@@ -305,18 +322,25 @@ def _owner(request: web.Request) -> BridgeRecord:
     return record
 
 
-def _owned(request: web.Request) -> tuple[BridgeRecord, dict[str, Any]]:
-    """The owner's bridge and the stored thermostat object named in the path."""
+def _owned_bridge(request: web.Request) -> BridgeRecord:
+    """The owner's bridge, whose thermostat the path names."""
     record = _owner(request)
     hw = request.match_info["hw"]
     if hw != record.hardware_id:
         if _store(request).bridge_by_hardware(hw) is None:
             raise ApiError(404, "not_found", "no thermostat with that id")
         raise ApiError(403, "forbidden", "the token belongs to another thermostat")
-    obj = _store(request).get_object(record.bridge_id)
-    if obj is None:
+    return record
+
+
+def _owned(request: web.Request) -> tuple[BridgeRecord, dict[str, Any], int]:
+    """The owner's bridge and the confirmed thermostat object named in the path, with its
+    ``seq``."""
+    record = _owned_bridge(request)
+    stored = _store(request).get_object(record.bridge_id)
+    if stored is None:
         raise ApiError(404, "not_found", "the thermostat has not synced yet")
-    return record, obj
+    return record, *stored
 
 
 def _today(request: web.Request) -> date:
@@ -337,51 +361,24 @@ async def erase_bridge(request: web.Request) -> web.Response:
     """``DELETE /api/v1/bridges/{bridge_id}``: erase everything held for the bridge."""
     record = _path_bridge(request)
     _store(request).erase_bridge(record.bridge_id)
+    await request.app[HUB_KEY].drop(record.bridge_id)
     _LOGGER.info("A bridge was erased")
     return web.Response(status=204)
 
 
-async def put_bridge_thermostat(request: web.Request) -> web.Response:
-    """``PUT /api/v1/bridges/{bridge_id}/thermostat``: the bridge's thermostat object."""
+async def sync(request: web.Request) -> web.StreamResponse:
+    """``GET /api/v1/bridges/{bridge_id}/sync``: the bridge's sync connection (WebSocket)."""
     record = _path_bridge(request)
-    try:
-        obj = schemas.parse_thermostat_object(await _read_body(request))
-    except ValidationError as err:
-        _invalid("the thermostat object is not valid", err.errors)
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        raise ApiError(400, "invalid", "the sync route takes a WebSocket upgrade only")
     store = _store(request)
-    for command in store.pending_commands(record.bridge_id):
-        obj = commands.apply_command(obj, command.kind, command.body)
-    store.put_object(record.bridge_id, obj)
-    return web.json_response(obj)
+    default_days = request.app[RETENTION_KEY]
 
+    def retention(days: int) -> None:
+        store.set_retention(record.bridge_id, days)
+        store.prune(default_days)
 
-async def put_retention(request: web.Request) -> web.Response:
-    """``PUT /api/v1/bridges/{bridge_id}/retention`` ``{"days": N}``: applied at once."""
-    record = _path_bridge(request)
-    try:
-        days = schemas.parse_retention(await _read_body(request))
-    except ValidationError as err:
-        _invalid("the retention is not valid", err.errors)
-    store = _store(request)
-    store.set_retention(record.bridge_id, days)
-    store.prune(request.app[RETENTION_KEY])
-    return web.json_response({"days": days})
-
-
-async def get_bridge_thermostat(request: web.Request) -> web.Response:
-    """``GET /api/v1/bridges/{bridge_id}/thermostat``."""
-    record = _path_bridge(request)
-    obj = _store(request).get_object(record.bridge_id)
-    if obj is None:
-        raise ApiError(404, "not_found", "no thermostat object uploaded yet")
-    return web.json_response(obj)
-
-
-async def get_commands(request: web.Request) -> web.Response:
-    """``GET /api/v1/bridges/{bridge_id}/commands``: pending changes, then cleared."""
-    record = _path_bridge(request)
-    taken = _store(request).take_commands(record.bridge_id)
-    return web.json_response({"commands": [c.to_dict() for c in taken]})
+    return await request.app[HUB_KEY].serve(request, record.bridge_id, retention)
 
 
 async def put_service(request: web.Request) -> web.Response:
@@ -502,12 +499,33 @@ async def update_manifest(request: web.Request) -> web.Response:
 # -- the cloud-compatible API -----------------------------------------------------------
 
 
-def _queue(
-    request: web.Request, record: BridgeRecord, obj: dict[str, Any], kind: str, body: Any
+async def _command(
+    request: web.Request, record: BridgeRecord, seq: int, kind: str, body: dict[str, Any]
 ) -> web.Response:
-    updated = commands.apply_command(obj, kind, body)
-    _store(request).queue_command(record.bridge_id, kind, body, updated)
-    return web.json_response(updated)
+    """Store a command as pending, deliver it, and answer with what the bridge said."""
+    command = _store(request).add_command(record.bridge_id, kind, body, seq)
+    result = await request.app[HUB_KEY].issue(
+        record.bridge_id, command, request.app[COMMAND_WAIT_KEY]
+    )
+    if result is None:
+        return web.json_response(
+            {
+                "id": command.id,
+                "status": "pending",
+                "message": "the thermostat has not confirmed the change yet; it is delivered"
+                " when the thermostat is connected (see GET /api/v1/thermostats/{hw}/commands)",
+            },
+            status=202,
+        )
+    if result.status == proto.REJECTED:
+        raise ApiError(400, "rejected", "the thermostat refused the change", errors=result.errors)
+    if result.status == proto.SUPERSEDED:
+        raise ApiError(
+            409,
+            "superseded",
+            "a later change made on the thermostat itself won; the command was not applied",
+        )
+    return web.json_response(schemas.cloud_view(result.thermostat))
 
 
 async def get_own(request: web.Request) -> web.Response:
@@ -517,13 +535,13 @@ async def get_own(request: web.Request) -> web.Response:
 
 async def get_thermostat(request: web.Request) -> web.Response:
     """``GET /thermostat/{hw}``."""
-    _, obj = _owned(request)
-    return web.json_response(obj)
+    _, obj, _ = _owned(request)
+    return web.json_response(schemas.cloud_view(obj))
 
 
 async def put_thermostat(request: web.Request) -> web.Response:
-    """``PUT /thermostat/{hw}``: validated by the bridge's rules, applied and queued."""
-    record, obj = _owned(request)
+    """``PUT /thermostat/{hw}``: validated by the bridge's rules, then a command."""
+    record, _, seq = _owned(request)
     body = await _read_body(request, form=True)
     if body == {}:
         return web.Response(status=204)
@@ -531,25 +549,33 @@ async def put_thermostat(request: web.Request) -> web.Response:
         parsed = parse_update(body)
     except ValidationError as err:
         _invalid("the update is not valid", err.errors)
-    return _queue(request, record, obj, commands.UPDATE, commands.wire_update(parsed))
+    return await _command(request, record, seq, proto.UPDATE, wire_update(parsed))
 
 
 async def post_pause(request: web.Request) -> web.Response:
     """``POST /thermostat/{hw}/pause`` with ``{"pause": true|false}``."""
-    record, obj = _owned(request)
+    record, _, seq = _owned(request)
     try:
         paused = schemas.parse_pause(await _read_body(request))
     except ValidationError as err:
         _invalid("the pause request is not valid", err.errors)
-    return _queue(request, record, obj, commands.PAUSE, {"pause": paused})
+    return await _command(request, record, seq, proto.PAUSE, {"pause": paused})
 
 
 async def post_unpause(request: web.Request) -> web.Response:
     """``POST /thermostat/{hw}/unpause``: pause false (no body, or ``{}``)."""
-    record, obj = _owned(request)
+    record, _, seq = _owned(request)
     if request.body_exists and await _read_body(request) != {}:
         _invalid("unpause takes no fields", [{"field": "(body)", "rule": "must be empty"}])
-    return _queue(request, record, obj, commands.PAUSE, {"pause": False})
+    return await _command(request, record, seq, proto.PAUSE, {"pause": False})
+
+
+async def get_owner_commands(request: web.Request) -> web.Response:
+    """``GET /api/v1/thermostats/{hw}/commands``: the owner's commands and their status,
+    oldest first (within the retention)."""
+    record = _owned_bridge(request)
+    listed = _store(request).commands(record.bridge_id)
+    return web.json_response({"commands": [c.to_dict() for c in listed]})
 
 
 # -- application ------------------------------------------------------------------------
@@ -561,8 +587,10 @@ def create_app(
     *,
     retention_days: int = DEFAULT_RETENTION_DAYS,
     update: dict[str, Any] | None = None,
+    command_wait: float = DEFAULT_COMMAND_WAIT,
 ) -> web.Application:
-    """The stand-in's aiohttp application on ``store``; ``update`` is the signed manifest."""
+    """The stand-in's aiohttp application on ``store``; ``update`` is the signed manifest;
+    an owner's change waits up to ``command_wait`` seconds for the bridge's answer."""
     app = web.Application(
         middlewares=[access_log, json_errors, check_request], client_max_size=MAX_BODY
     )
@@ -570,6 +598,8 @@ def create_app(
     app[CLOCK_KEY] = clock or SystemClock()
     app[RETENTION_KEY] = retention_days
     app[UPDATE_KEY] = update
+    app[HUB_KEY] = SyncHub(store)
+    app[COMMAND_WAIT_KEY] = command_wait
     app[SESSIONS_KEY] = SessionStore(app[CLOCK_KEY])
     app[CODE_LIMITER_KEY] = FailureLimiter(app[CLOCK_KEY], MAX_CODE_FAILURES, CODE_FAILURE_WINDOW)
     bridge = f"/api/v1/bridges/{{bridge_id:{_ID}}}"
@@ -579,10 +609,7 @@ def create_app(
     app.router.add_get("/api/v1/update", update_manifest)
     oauth.add_routes(app)
     app.router.add_delete(bridge, erase_bridge)
-    app.router.add_put(f"{bridge}/retention", put_retention)
-    app.router.add_put(f"{bridge}/thermostat", put_bridge_thermostat)
-    app.router.add_get(f"{bridge}/thermostat", get_bridge_thermostat)
-    app.router.add_get(f"{bridge}/commands", get_commands)
+    app.router.add_get(f"{bridge}/sync", sync)
     app.router.add_put(f"{bridge}/service", put_service)
     app.router.add_delete(f"{bridge}/service", delete_service)
     app.router.add_get(f"/api/v1/thermostats/{{hw:{_ID}}}/service", get_service)
@@ -595,6 +622,7 @@ def create_app(
     app.router.add_put(hw, put_thermostat)
     app.router.add_post(f"{hw}/pause", post_pause)
     app.router.add_post(f"{hw}/unpause", post_unpause)
+    app.router.add_get(f"/api/v1/thermostats/{{hw:{_ID}}}/commands", get_owner_commands)
     return app
 
 
@@ -611,6 +639,7 @@ class CloudServer:
         ssl_context: ssl.SSLContext | None = None,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         update: dict[str, Any] | None = None,
+        command_wait: float = DEFAULT_COMMAND_WAIT,
     ) -> None:
         self.store = store
         self.host = host
@@ -618,7 +647,14 @@ class CloudServer:
         self.ssl_context = ssl_context
         self.retention_days = retention_days
         self._clock = clock or SystemClock()
-        self.app = create_app(store, self._clock, retention_days=retention_days, update=update)
+        self.app = create_app(
+            store,
+            self._clock,
+            retention_days=retention_days,
+            update=update,
+            command_wait=command_wait,
+        )
+        self.hub = self.app[HUB_KEY]
         # aiohttp's own access log would print query strings (tokens): ours does not
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         self._pruner: asyncio.Task[None] | None = None
@@ -663,4 +699,5 @@ class CloudServer:
             self._pruner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pruner
+        await self.hub.close()
         await self._runner.cleanup()

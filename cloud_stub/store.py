@@ -4,7 +4,7 @@ One database file (``cloud.sqlite3`` in the data directory). Passwords,
 bridge credentials, tokens, codes and device codes are stored as SHA-256
 hashes only (they are random, at least 128 bits, so a plain hash is enough).
 
-Everything held for a bridge (its thermostat object, queued commands, owner
+Everything held for a bridge (its thermostat object, its commands, owner
 tokens and OAuth codes for it) hangs off the ``bridges`` row with ``ON
 DELETE CASCADE``, and an erase also drops the bridge's link requests, so
 erasing the bridge erases all of it; ``secure_delete`` makes SQLite
@@ -12,9 +12,10 @@ overwrite the deleted content in the file. An owner account (e-mail and
 password hash) is the owner's, not a bridge's: it outlives an erase.
 Statistics are stored under their pseudonym only, never linked to a bridge.
 
-Retention (:meth:`CloudStore.prune`): a bridge's thermostat object and queued
-commands are kept no longer than the retention the bridge stated (``PUT
-/api/v1/bridges/{bridge_id}/retention``), else the stand-in's default;
+Retention (:meth:`CloudStore.prune`): a bridge's thermostat object and its
+commands (pending or answered) are kept no longer than the retention the
+bridge stated (the ``retention`` frame of the sync connection), else the
+stand-in's default;
 statistics no longer than the default; expired link requests, codes and
 access tokens are dropped.
 
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from bridge.core.clock import Clock
 
 DB_NAME = "cloud.sqlite3"
-#: The database's ``user_version``: owners, links, OAuth and service reports.
+#: The database's ``user_version``: owners, links and OAuth; 3: commands answered over
+#: the sync connection, and service reports.
 SCHEMA_VERSION = 3
 
 #: The terms version a new stand-in publishes until ``terms publish`` sets another.
@@ -80,6 +82,7 @@ CREATE INDEX IF NOT EXISTS bridges_owner ON bridges(owner_id);
 CREATE TABLE IF NOT EXISTS thermostats (
     bridge_id TEXT PRIMARY KEY REFERENCES bridges(bridge_id) ON DELETE CASCADE,
     object TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     uploaded_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS commands (
@@ -87,7 +90,11 @@ CREATE TABLE IF NOT EXISTS commands (
     bridge_id TEXT NOT NULL REFERENCES bridges(bridge_id) ON DELETE CASCADE,
     kind TEXT NOT NULL,
     body TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    based_on INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    errors TEXT,
+    answered_at TEXT
 );
 CREATE INDEX IF NOT EXISTS commands_bridge ON commands(bridge_id);
 CREATE TABLE IF NOT EXISTS owner_tokens (
@@ -156,6 +163,16 @@ _BRIDGE_BY = {
     "bridge_id": _BRIDGE_COLUMNS + "bridge_id = ?",
     "hardware_id": _BRIDGE_COLUMNS + "hardware_id = ?",
     "secret_hash": _BRIDGE_COLUMNS + "secret_hash = ?",
+}
+
+_COMMAND_COLUMNS = (
+    "SELECT id, kind, body, based_on, created_at, status, errors, answered_at"
+    " FROM commands WHERE bridge_id = ?"
+)
+_COMMANDS_BY = {
+    "all": _COMMAND_COLUMNS + " ORDER BY id",
+    "id": _COMMAND_COLUMNS + " AND id = ?",
+    "status": _COMMAND_COLUMNS + " AND status = ? ORDER BY id",
 }
 
 #: The tables that hold something of a bridge: an erase leaves none of its rows.
@@ -235,16 +252,29 @@ class BridgeRecord:
 
 @dataclass(frozen=True)
 class Command:
-    """A change set through the cloud API, waiting for the bridge to pull it."""
+    """A change made through the cloud API: pending until the bridge answers it."""
 
     id: int
     kind: str
     body: dict[str, Any]
+    based_on: int
     created_at: str
+    status: str
+    errors: list[dict[str, str]]
+    answered_at: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        """The wire form: ``{"id", "type", "body", "created"}``."""
-        return {"id": self.id, "type": self.kind, "body": self.body, "created": self.created_at}
+        """The owner's view: ``{"id", "kind", "body", "status", "issued_at", "answered_at",
+        "errors"}``."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "body": self.body,
+            "status": self.status,
+            "issued_at": self.created_at,
+            "answered_at": self.answered_at,
+            "errors": self.errors,
+        }
 
 
 @dataclass(frozen=True)
@@ -595,25 +625,28 @@ class CloudStore:
 
     # -- thermostat object ----------------------------------------------------------
 
-    def put_object(self, bridge_id: str, obj: dict[str, Any]) -> None:
-        """Store the bridge's uploaded thermostat object (replacing the last one)."""
+    def put_object(self, bridge_id: str, obj: dict[str, Any], seq: int) -> bool:
+        """Store the bridge's thermostat object as of its ``seq``; an older one than the
+        stored (a frame overtaken by a later one) is dropped: False."""
         with self._tx():
-            self._db.execute(
-                "INSERT INTO thermostats (bridge_id, object, uploaded_at) VALUES (?, ?, ?)"
+            cur = self._db.execute(
+                "INSERT INTO thermostats (bridge_id, object, seq, uploaded_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (bridge_id) DO UPDATE SET object = excluded.object,"
-                " uploaded_at = excluded.uploaded_at",
-                (bridge_id, json.dumps(obj), self._now()),
+                " seq = excluded.seq, uploaded_at = excluded.uploaded_at"
+                " WHERE excluded.seq >= thermostats.seq",
+                (bridge_id, json.dumps(obj), seq, self._now()),
             )
+        return cur.rowcount > 0
 
-    def get_object(self, bridge_id: str) -> dict[str, Any] | None:
-        """The stored thermostat object, or None before the first upload."""
+    def get_object(self, bridge_id: str) -> tuple[dict[str, Any], int] | None:
+        """The confirmed thermostat object and its ``seq``, or None before the first upload."""
         row = self._db.execute(
-            "SELECT object FROM thermostats WHERE bridge_id = ?", (bridge_id,)
+            "SELECT object, seq FROM thermostats WHERE bridge_id = ?", (bridge_id,)
         ).fetchone()
         if row is None:
             return None
         obj: dict[str, Any] = json.loads(row["object"])
-        return obj
+        return obj, int(row["seq"])
 
     # -- service reports (consent service_access) ------------------------------------------
 
@@ -659,34 +692,60 @@ class CloudStore:
 
     # -- commands --------------------------------------------------------------------
 
-    def queue_command(
-        self, bridge_id: str, kind: str, body: dict[str, Any], new_object: dict[str, Any]
-    ) -> None:
-        """Queue a command and store the object with it applied, in one transaction."""
+    def add_command(
+        self, bridge_id: str, kind: str, body: dict[str, Any], based_on: int
+    ) -> Command:
+        """A new pending command, issued against the object of ``seq`` ``based_on``."""
         with self._tx():
-            self._db.execute(
-                "INSERT INTO commands (bridge_id, kind, body, created_at) VALUES (?, ?, ?, ?)",
-                (bridge_id, kind, json.dumps(body), self._now()),
+            cur = self._db.execute(
+                "INSERT INTO commands (bridge_id, kind, body, based_on, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (bridge_id, kind, json.dumps(body), based_on, self._now()),
             )
-            self._db.execute(
-                "UPDATE thermostats SET object = ? WHERE bridge_id = ?",
-                (json.dumps(new_object), bridge_id),
+        command = self.command(bridge_id, int(cur.lastrowid or 0))
+        assert command is not None
+        return command
+
+    def _commands(self, which: str, args: tuple[Any, ...]) -> list[Command]:
+        rows = self._db.execute(_COMMANDS_BY[which], args).fetchall()
+        return [
+            Command(
+                r["id"],
+                r["kind"],
+                json.loads(r["body"]),
+                r["based_on"],
+                r["created_at"],
+                r["status"],
+                json.loads(r["errors"] or "[]"),
+                r["answered_at"],
             )
+            for r in rows
+        ]
+
+    def command(self, bridge_id: str, command_id: int) -> Command | None:
+        """One of the bridge's commands."""
+        found = self._commands("id", (bridge_id, command_id))
+        return found[0] if found else None
+
+    def commands(self, bridge_id: str) -> list[Command]:
+        """The bridge's commands within the retention, oldest first."""
+        return self._commands("all", (bridge_id,))
 
     def pending_commands(self, bridge_id: str) -> list[Command]:
-        """The commands waiting for the bridge, oldest first."""
-        rows = self._db.execute(
-            "SELECT id, kind, body, created_at FROM commands WHERE bridge_id = ? ORDER BY id",
-            (bridge_id,),
-        ).fetchall()
-        return [Command(r["id"], r["kind"], json.loads(r["body"]), r["created_at"]) for r in rows]
+        """The commands the bridge has not answered, oldest first."""
+        return self._commands("status", (bridge_id, PENDING))
 
-    def take_commands(self, bridge_id: str) -> list[Command]:
-        """The waiting commands, removed from the queue in the same transaction."""
+    def answer_command(
+        self, bridge_id: str, command_id: int, status: str, errors: list[dict[str, str]]
+    ) -> bool:
+        """Record the bridge's answer to a pending command of its own (False: none such)."""
         with self._tx():
-            commands = self.pending_commands(bridge_id)
-            self._db.execute("DELETE FROM commands WHERE bridge_id = ?", (bridge_id,))
-        return commands
+            cur = self._db.execute(
+                "UPDATE commands SET status = ?, errors = ?, answered_at = ?"
+                " WHERE bridge_id = ? AND id = ? AND status = ?",
+                (status, json.dumps(errors), self._now(), bridge_id, command_id, PENDING),
+            )
+        return cur.rowcount > 0
 
     # -- owner tokens -------------------------------------------------------------------
 
@@ -877,7 +936,7 @@ class CloudStore:
     def prune(self, default_days: int) -> int:
         """Drop what is older than its retention; returns how many rows went.
 
-        Per bridge, its thermostat object (by its last upload), queued commands and
+        Per bridge, its thermostat object (by its last upload), its commands and its
         service report after the bridge's retention, else ``default_days``; statistics after
         ``default_days``; expired link requests, codes and access tokens.
         """

@@ -110,7 +110,8 @@ class CloudGate:
             self._listeners.notify()
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call ``listener()`` when the terms version or a consent changes; returns a remover.
+        """Call ``listener()`` when the terms version, a consent or the link changes; returns
+        a remover.
 
         A listener re-checks its own purpose (:meth:`allowed`): a revocation
         must stop its flow at once.
@@ -119,6 +120,11 @@ class CloudGate:
 
     def consent_changed(self) -> None:
         """A consent was just granted or revoked: tell the listeners."""
+        self._listeners.notify()
+
+    def link_changed(self) -> None:
+        """The bridge was just linked or unlinked: tell the listeners (a flow that needs
+        the link starts or stops now, not at its next turn)."""
         self._listeners.notify()
 
     async def why_not(self, purpose: Purpose) -> str | None:

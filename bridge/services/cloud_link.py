@@ -329,9 +329,12 @@ class CloudLinkService:
         client: CloudClient | None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
         self._linker = CloudLinker(db, client, sleep=sleep)
+        self._on_change = on_change
+        """Called when the bridge was linked or unlinked (the flows that need the link)."""
         self._pending: PendingLink | None = None
         self._task: asyncio.Task[None] | None = None
         self._outcome: tuple[LinkState, str] | None = None
@@ -370,6 +373,8 @@ class CloudLinkService:
         else:
             self._outcome = (LinkState.LINKED, f"linked to {link.cloud_url}")
             _LOGGER.info("Linked to the cloud at %s as %s", link.cloud_url, link.thermostat)
+            if self._on_change is not None:
+                self._on_change()
         finally:
             self._pending = None
 
@@ -401,6 +406,8 @@ class CloudLinkService:
         its side of the link); the status after (idle)."""
         await self.cancel()
         await self._db.cloud.forget()
+        if self._on_change is not None:
+            self._on_change()
         return await self.status()
 
     async def cancel(self) -> None:

@@ -93,6 +93,7 @@ class PrivacyService:
         await self._cloud_link.cancel()
         linked = await self._db.cloud.get() is not None
         counts = await self._db.erase(revoke_tokens=revoke_tokens)
+        self._gate.consent_changed()  # the cloud link is gone: its flows stop at once
         await self._thermostat.reload()
         if not linked:
             cloud = CloudErase.NOT_LINKED

@@ -15,11 +15,20 @@ from bridge import __version__
 from bridge.core.contract import render
 from bridge.core.payloads import boiler as b
 from bridge.core.payloads.boiler_names import BOILER_COUNTER_IDS, FAULT_FLAGS
-from bridge.core.payloads.native import BridgeInfo, CloudState, Energy, LinkInfo, NativeState
+from bridge.core.payloads.native import (
+    BridgeInfo,
+    CloudState,
+    CloudSync,
+    Energy,
+    LinkInfo,
+    NativeState,
+)
 from bridge.core.payloads.options import Options
 from bridge.opentherm.master_schedule import Targets
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bridge.core.clock import Clock
     from bridge.opentherm.boiler_state import BoilerState
     from bridge.opentherm.ids import DecodedValue
@@ -221,10 +230,12 @@ class NativeStateService:
         units: UnitService | None = None,
         update: UpdateCheckService | None = None,
         cloud: CloudDataService | None = None,
+        cloud_sync: Callable[[], CloudSync] | None = None,
     ) -> None:
         self._bridge_id = bridge_id
         self._privacy = privacy
         self._cloud = cloud
+        self._cloud_sync = cloud_sync
         self._api_version = api_version
         self._link = link
         self._thermostat = thermostat
@@ -260,6 +271,7 @@ class NativeStateService:
             update=None if self._update is None else self._update.view(),
             privacy=self._privacy.state_model(),
             cloud=_NO_CLOUD if self._cloud is None else self._cloud.model(),
+            cloud_sync=None if self._cloud_sync is None else self._cloud_sync(),
         )
 
     def native_state(self) -> dict[str, Any]:

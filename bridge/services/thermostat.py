@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.core import options as opts, state as core
 from bridge.core.boiler_config import BoilerBounds, BoilerCommand
+from bridge.core.cloud_sync import Timeline
 from bridge.core.errors import StorageUnavailableError
 from bridge.core.heating import ThermostatControl
 from bridge.core.listeners import Listeners
@@ -118,6 +119,9 @@ class ThermostatService(ThermostatViews):
         self._last_faults: dict[str, Any] = {}
         self.energy = EnergyMeter()
         """Heat delivered and gas used, kWh, kept in the database."""
+        self.timeline = Timeline()
+        """The order of changes made on the bridge, against which cloud commands are
+        judged (:mod:`bridge.core.cloud_sync`)."""
 
     # -- loading and saving ---------------------------------------------------
 
@@ -150,6 +154,10 @@ class ThermostatService(ThermostatViews):
             await self.learning.load(db.learning, self.plan_context())
         elif await self.learning.forget_if_erased(db.learning):
             await self.learning.refresh_async(self.plan_context())
+        override = self.state.override
+        if override is not None and not override.remote:
+            # the dial's last turn outlives a restart: a remote command older than it loses
+            self.timeline.changed(["target_temperature"], override.set_at.timestamp())
         self._last_object = self.cloud_object()
 
     def _runtime_dict(self, state: core.ThermostatState) -> dict[str, Any]:
@@ -207,11 +215,14 @@ class ThermostatService(ThermostatViews):
 
     # -- commands -------------------------------------------------------------------
 
-    async def update(self, body: Any, *, remote: bool = True) -> dict[str, Any]:
+    async def update(
+        self, body: Any, *, remote: bool = True, from_cloud: bool = False
+    ) -> dict[str, Any]:
         """Apply a validated ``PUT /thermostat/{hw}`` body whole or not at all.
 
         Raises :class:`ValidationError` (nothing changed) for bad input.
-        Returns the updated thermostat object.
+        Returns the updated thermostat object. A change made on the bridge
+        (not ``from_cloud``) goes on the :attr:`timeline`.
         """
         data = parse_update(body)
         async with self._lock:
@@ -244,16 +255,20 @@ class ThermostatService(ThermostatViews):
             self.state = state
             if "geofence_enabled" in data:
                 self.geofence_enabled = data["geofence_enabled"]
+            if not from_cloud:
+                self.timeline.changed(data, self.clock.time())
         self._wake.set()
         self.notify_changes()
         return self.cloud_object()
 
-    async def set_paused(self, paused: bool) -> dict[str, Any]:
+    async def set_paused(self, paused: bool, *, from_cloud: bool = False) -> dict[str, Any]:
         """Pause (hold the pause program, frost protection stays) or resume."""
         async with self._lock:
             state = core.pause(self.state, paused)
             await self.db.settings.set(CONTROL_STATE, self._runtime_dict(state))
             self.state = state
+            if not from_cloud:
+                self.timeline.changed(["pause"], self.clock.time())
         self._wake.set()
         self.notify_changes()
         return self.cloud_object()
@@ -264,6 +279,7 @@ class ThermostatService(ThermostatViews):
             state = core.clear_override(self.state)
             await self.db.settings.set(CONTROL_STATE, self._runtime_dict(state))
             self.state = state
+            self.timeline.changed(["target_temperature"], self.clock.time())
         self._wake.set()
         self.notify_changes()
         return self.cloud_object()

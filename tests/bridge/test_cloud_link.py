@@ -204,16 +204,15 @@ async def test_link_approved_stores_the_credential_and_logs_field_names_only(
 
     credential = await _in_db(data, lambda db: db.cloud.credential())
     assert credential
-    # the stored credential is the one the cloud issued: it opens the bridge's routes
+    # the stored credential is the one the cloud issued: it opens the bridge's sync connection
     async with (
         aiohttp.ClientSession() as http,
-        http.put(
-            f"{cloud.url}/api/v1/bridges/{BRIDGE}/retention",
-            json={"days": 30},
+        http.ws_connect(
+            f"{cloud.url}/api/v1/bridges/{BRIDGE}/sync",
             headers={"Authorization": f"Bearer {credential}"},
-        ) as resp,
+        ) as ws,
     ):
-        assert resp.status == 200, await resp.text()
+        assert (await ws.receive()).type == aiohttp.WSMsgType.TEXT  # the hello
     assert credential not in run.out + run.err
 
     export = await _in_db(data, lambda db: db.export())

@@ -138,6 +138,7 @@ async def test_state_has_decoded_capabilities_faults_and_counters(
         "update",
         "privacy",
         "cloud",
+        "cloud_sync",
     }
     assert state["units"] is None  # no wall-unit link
     assert state["update"] is None  # no cloud_url
@@ -148,6 +149,7 @@ async def test_state_has_decoded_capabilities_faults_and_counters(
         "erase_pending": False,
         "weather": None,
     }
+    assert state["cloud_sync"] is None  # no cloud configured
     assert state["options"]["heating_system"] == "radiators"
     caps = state["capabilities"]
     # the simulated boiler: 24 kW, 20 % minimum modulation, DHW 40-65 °C, CH 25-85 °C

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bench.cloud_scale import Answer, SimBridge, apply_simply
 from bridge.core.clock import VirtualClock
 from cloud_stub.server import CloudServer
 from cloud_stub.store import DB_NAME, CloudStore
@@ -128,7 +130,8 @@ async def enrol(
 
 
 def thermostat_object(**changes: Any) -> dict[str, Any]:
-    """A thermostat object as a bridge uploads it (the shape of GET /thermostat/{hw})."""
+    """A thermostat object as ``GET /thermostat/{hw}`` shows it (the cloud never learns the
+    city: ``location`` is empty); a bridge syncs it without ``location``."""
     obj: dict[str, Any] = {
         "name": "Woonkamer",
         "room_temperature": 19.8,
@@ -157,7 +160,7 @@ def thermostat_object(**changes: Any) -> dict[str, Any]:
         ],
         "source": "schedule",
         "fw": "0.1.0",
-        "location": "Utrecht",
+        "location": "",
         "geofence_enabled": False,
         "geofence_devices": [],
         "ot": {"enabled": True, "raw": {"ot0": "0x0300", "ot1": "0x2800", "ot25": "0x2A80"}},
@@ -173,11 +176,29 @@ async def synced(
     bridge_id: str = BRIDGE_ID,
     hardware_id: str = HW,
 ) -> tuple[str, str]:
-    """An enrolled bridge that has uploaded its object and an owner token: (secret, token)."""
+    """An enrolled bridge that has synced its object once (then went offline) and an owner
+    token: (secret, token)."""
     secret = await enrol(http, cloud, bridge_id, hardware_id)
-    url = f"{cloud.url}/api/v1/bridges/{bridge_id}/thermostat"
-    obj = thermostat_object()
-    async with http.put(url, json=obj, headers=auth(secret)) as resp:
-        assert resp.status == 200, await resp.text()
+    bridge = SimBridge(http, cloud.url, bridge_id, secret, thermostat_object())
+    await bridge.connect()
+    await bridge.close()
     _, token = cloud.store.create_owner_token(bridge_id)
     return secret, token
+
+
+@contextlib.asynccontextmanager
+async def online(
+    http: aiohttp.ClientSession,
+    cloud: Cloud,
+    secret: str,
+    *,
+    bridge_id: str = BRIDGE_ID,
+    answer: Answer = apply_simply,
+) -> AsyncIterator[SimBridge]:
+    """A simulated bridge connected, answering commands with ``answer``."""
+    bridge = SimBridge(http, cloud.url, bridge_id, secret, thermostat_object(), answer=answer)
+    await bridge.connect(upload=False)
+    try:
+        yield bridge
+    finally:
+        await bridge.close()

@@ -1,17 +1,21 @@
-"""Bridge enrolment, thermostat upload, command pull and erase (P13) on the stand-in."""
+"""Bridge enrolment, the sync connection's bridge side, and erase (P13) on the stand-in."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import logging
 import sqlite3
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bridge.core import cloud_sync as proto
 from bridge.core.purposes import SERVICE_FIELDS
 from cloud_stub.store import BRIDGE_TABLES
+from cloud_stub.sync import REPLACED
 from tests.cloud_stub.conftest import (
     BRIDGE_ID,
     HW,
@@ -133,34 +137,54 @@ async def test_a_linked_bridge_cannot_ask_again(cloud: Cloud, http: aiohttp.Clie
     assert _rows(cloud, "link_requests") == []
 
 
-async def test_upload_and_read_back_the_thermostat(
+async def _sync(
+    http: aiohttp.ClientSession, cloud: Cloud, secret: str, *frames: Any
+) -> tuple[str, list[Any]]:
+    """Open the sync connection, send ``frames`` (dicts as JSON, or raw text), close;
+    returns the hello's terms version and the frames the stand-in sent. Closing waits
+    until the stand-in has handled all of them."""
+    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/sync"
+    async with http.ws_connect(url, headers=auth(secret)) as ws:
+        hello = proto.parse_cloud_frame((await ws.receive()).data)
+        assert isinstance(hello, proto.Hello)
+        for frame in frames:
+            await ws.send_str(frame if isinstance(frame, str) else json.dumps(frame))
+        await ws.close()
+        return hello.terms_version, []
+
+
+def _stored(cloud: Cloud) -> Any:
+    found = cloud.store.get_object(BRIDGE_ID)
+    return None if found is None else found[0]
+
+
+async def test_upload_is_stored_as_the_confirmed_thermostat(
     cloud: Cloud, http: aiohttp.ClientSession
 ) -> None:
     secret = await enrol(http, cloud)
-    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
-    async with http.get(url, headers=auth(secret)) as resp:
-        assert resp.status == 404  # nothing uploaded yet
     obj = thermostat_object()
     obj["schedule"].reverse()  # any order; stored sorted, as the bridge keeps it
-    async with http.put(url, json=obj, headers=auth(secret)) as resp:
-        assert resp.status == 200
-        stored = await resp.json()
-    async with http.get(url, headers=auth(secret)) as resp:
-        assert resp.status == 200
-        assert await resp.json() == stored
-    assert stored == thermostat_object()
-    # a second upload replaces the first
-    async with http.put(url, json=thermostat_object(room_temperature=None), headers=auth(secret)):
-        pass
-    async with http.get(url, headers=auth(secret)) as resp:
-        assert (await resp.json())["room_temperature"] is None
+    terms, _ = await _sync(http, cloud, secret, proto.thermostat_frame(5, obj))
+    assert terms == "2026-01"
+    expected = {k: v for k, v in thermostat_object().items() if k != "location"}
+    assert _stored(cloud) == expected
+    # a later upload replaces it; an older one (overtaken in flight) does not
+    await _sync(
+        http,
+        cloud,
+        secret,
+        proto.thermostat_frame(7, thermostat_object(room_temperature=None)),
+        proto.thermostat_frame(6, thermostat_object(room_temperature=30.0)),
+    )
+    assert _stored(cloud)["room_temperature"] is None
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "rule"),
     [
-        ({"colour": "red"}, "colour", "unknown field"),
-        ({"email": "owner@example.org"}, "email", "unknown field"),
+        ({"colour": "red"}, "colour", "may not carry"),
+        ({"email": "owner@example.org"}, "email", "may not carry"),
+        ({"location": "Utrecht"}, "location", "may not carry"),
         ({"room_temperature": "warm"}, "room_temperature", "must be a number"),
         ({"target_temperature": None}, "target_temperature", "must be a number"),
         ({"geofence_enabled": 1}, "geofence_enabled", "must be true or false"),
@@ -198,105 +222,132 @@ async def test_upload_and_read_back_the_thermostat(
         ({"geofence_devices": "phone"}, "geofence_devices", "must be a list"),
     ],
 )
-async def test_upload_is_checked_against_the_thermostat_shape(
-    cloud: Cloud, http: aiohttp.ClientSession, changes: dict[str, Any], field: str, rule: str
+async def test_an_upload_outside_the_thermostat_shape_is_ignored(
+    cloud: Cloud,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    changes: dict[str, Any],
+    field: str,
+    rule: str,
+) -> None:
+    caplog.set_level(logging.INFO, logger="cloud_stub.sync")
+    secret = await enrol(http, cloud)
+    obj = {k: v for k, v in thermostat_object(**changes).items() if k != "location"}
+    obj.update(changes)
+    await _sync(http, cloud, secret, {"type": "thermostat", "seq": 1, "thermostat": obj})
+    assert _rows(cloud, "thermostats") == []
+    ignored = [r.getMessage() for r in caplog.records if r.name == "cloud_stub.sync"]
+    assert len(ignored) == 1
+    assert field in ignored[0]
+    assert rule in ignored[0]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1]",
+        '{"type": "thermostat", "seq": 1, "seq": 2}',
+        '{"no": "type"}',
+        '{"type": "thermostat", "seq": -1, "thermostat": {}}',
+        '{"type": "result", "id": 1, "status": "done", "seq": 1, "thermostat": {}}',
+        '{"type": "retention", "retention_days": 0}',
+        "[" * 40 + "]" * 40,
+        "too large",
+    ],
+    ids=["text", "array", "twice", "no-type", "seq", "status", "retention", "deep", "large"],
+)
+async def test_frames_outside_the_protocol_are_ignored_and_the_connection_stays(
+    cloud: Cloud, http: aiohttp.ClientSession, frame: str
 ) -> None:
     secret = await enrol(http, cloud)
-    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
-    async with http.put(url, json=thermostat_object(**changes), headers=auth(secret)) as resp:
-        assert resp.status == 400
-        data = await resp.json()
-    assert any(e["field"] == field and rule in e["rule"] for e in data["errors"]), data
-    assert _rows(cloud, "thermostats") == []
+    too_large = frame == "too large"
+    if too_large:
+        frame = '{"type": "thermostat", "pad": "' + "x" * proto.MAX_FRAME + '"}'
+    await _sync(http, cloud, secret, frame, proto.thermostat_frame(1, thermostat_object()))
+    assert cloud.server.hub.stats.ignored == 1
+    # a frame larger than the limit ends the connection (1009); after any other the
+    # connection goes on and the next frame is stored
+    assert (_stored(cloud) is None) == too_large
 
 
-async def test_upload_needs_every_field(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+async def test_a_frame_of_an_unknown_type_is_ignored(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
     secret = await enrol(http, cloud)
-    obj = thermostat_object()
-    del obj["fw"]
-    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
-    async with http.put(url, json=obj, headers=auth(secret)) as resp:
-        assert resp.status == 400
-        assert (await resp.json())["errors"] == [{"field": "fw", "rule": "required"}]
+    await _sync(http, cloud, secret, {"type": "weather", "city": "Utrecht"})
+    assert cloud.server.hub.stats.ignored == 1
+    assert b"Utrecht" not in cloud.db_path.read_bytes()
 
 
-async def test_bridge_routes_need_the_bridge_own_secret(
+async def test_the_bridge_states_its_retention_over_the_connection(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    secret = await enrol(http, cloud)
+    await _sync(http, cloud, secret, proto.retention_frame(30))
+    record = cloud.store.bridge(BRIDGE_ID)
+    assert record is not None
+    assert record.retention_days == 30
+
+
+async def test_a_newer_connection_replaces_the_older(
+    cloud: Cloud, http: aiohttp.ClientSession
+) -> None:
+    secret = await enrol(http, cloud)
+    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/sync"
+    async with http.ws_connect(url, headers=auth(secret)) as first:
+        await first.receive()  # hello
+        async with http.ws_connect(url, headers=auth(secret)) as second:
+            await second.receive()
+            closed = await first.receive()
+            assert closed.type == aiohttp.WSMsgType.CLOSE
+            assert first.close_code == REPLACED
+            assert cloud.server.hub.count == 1
+
+
+async def test_the_sync_route_needs_the_bridge_own_secret(
     cloud: Cloud, http: aiohttp.ClientSession
 ) -> None:
     secret = await enrol(http, cloud)
     other = await enrol(http, cloud, "fedcba9876543210", "TSL0000000002")
     base = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}"
-    routes = [
-        ("GET", f"{base}/thermostat", None),
-        ("PUT", f"{base}/thermostat", thermostat_object()),
-        ("GET", f"{base}/commands", None),
-        ("DELETE", base, None),
-    ]
-    for method, url, body in routes:
-        for headers in ({}, auth("not-a-secret"), {"Authorization": f"Basic {secret}"}):
-            async with http.request(method, url, json=body, headers=headers) as resp:
-                assert resp.status == 401, (method, url, headers)
-                assert resp.headers["WWW-Authenticate"].startswith("Bearer")
-        # the query is not a place for a bridge secret
-        async with http.request(method, f"{url}?access_token={secret}", json=body) as resp:
-            assert resp.status == 400
-        async with http.request(method, url, json=body, headers=auth(other)) as resp:
-            assert resp.status == 403, (method, url)
-        unknown = url.replace(BRIDGE_ID, "unknownbridge")
-        async with http.request(method, unknown, json=body, headers=auth(secret)) as resp:
-            assert resp.status == 404, (method, unknown)
+    for headers in ({}, auth("not-a-secret"), {"Authorization": f"Basic {secret}"}):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{base}/sync", headers=headers)
+        assert refused.value.status == 401
+    # the query is not a place for a bridge secret
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(f"{base}/sync?access_token={secret}")
+    assert refused.value.status == 400
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(f"{base}/sync", headers=auth(other))
+    assert refused.value.status == 403
+    async with http.get(f"{base}/sync", headers=auth(secret)) as resp:
+        assert resp.status == 400  # not a WebSocket request
+        assert (await resp.json())["message"] == "the sync route takes a WebSocket upgrade only"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(
+            f"{cloud.url}/api/v1/bridges/unknownbridge/sync", headers=auth(secret)
+        )
+    assert refused.value.status == 404
+    for headers in ({}, auth("not-a-secret"), auth(other)):
+        async with http.delete(base, headers=headers) as resp:
+            assert resp.status in (401, 403)
     assert _rows(cloud, "thermostats") == []
     assert len(_rows(cloud, "bridges")) == 2
 
 
-async def test_commands_are_returned_once(cloud: Cloud, http: aiohttp.ClientSession) -> None:
-    secret, token = await synced(http, cloud)
-    commands_url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/commands"
-    async with http.get(commands_url, headers=auth(secret)) as resp:
-        assert await resp.json() == {"commands": []}
-    async with http.put(
-        f"{cloud.url}/thermostat/{HW}", json={"target_temperature": 21.04}, headers=auth(token)
-    ) as resp:
-        assert resp.status == 200
-    async with http.post(
-        f"{cloud.url}/thermostat/{HW}/pause", json={"pause": True}, headers=auth(token)
-    ) as resp:
-        assert resp.status == 200
-    async with http.get(commands_url, headers=auth(secret)) as resp:
-        first = (await resp.json())["commands"]
-    assert [(c["type"], c["body"]) for c in first] == [
-        ("update", {"target_temperature": 21.0}),
-        ("pause", {"pause": True}),
-    ]
-    assert first[0]["id"] < first[1]["id"]
-    assert first[0]["created"].startswith("2026-01-15T12:00:00")
-    async with http.get(commands_url, headers=auth(secret)) as resp:
-        assert await resp.json() == {"commands": []}
-    assert _rows(cloud, "commands") == []
-
-
-async def test_an_upload_keeps_changes_the_bridge_has_not_pulled(
-    cloud: Cloud, http: aiohttp.ClientSession
-) -> None:
-    secret, token = await synced(http, cloud)
-    async with http.put(
-        f"{cloud.url}/thermostat/{HW}", json={"programs": {"comfort": 22.5}}, headers=auth(token)
+async def test_the_old_polled_routes_are_gone(cloud: Cloud, http: aiohttp.ClientSession) -> None:
+    secret, _ = await synced(http, cloud)
+    base = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}"
+    for method, path in (
+        ("GET", "/thermostat"),
+        ("PUT", "/thermostat"),
+        ("GET", "/commands"),
+        ("PUT", "/retention"),
     ):
-        pass
-    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
-    async with http.put(url, json=thermostat_object(room_temperature=20.1), headers=auth(secret)):
-        pass
-    async with http.get(f"{cloud.url}/thermostat/{HW}", headers=auth(token)) as resp:
-        obj = await resp.json()
-    assert obj["room_temperature"] == 20.1
-    assert obj["programs"]["comfort"] == 22.5
-    # once pulled, the bridge's next upload is the whole truth
-    async with http.get(f"{url[: -len('/thermostat')]}/commands", headers=auth(secret)):
-        pass
-    async with http.put(url, json=thermostat_object(), headers=auth(secret)):
-        pass
-    async with http.get(f"{cloud.url}/thermostat/{HW}", headers=auth(token)) as resp:
-        assert (await resp.json())["programs"]["comfort"] == 21.0
+        async with http.request(method, f"{base}{path}", headers=auth(secret)) as resp:
+            assert resp.status in (404, 405), (method, path)
 
 
 async def test_erase_leaves_nothing(cloud: Cloud, http: aiohttp.ClientSession) -> None:
@@ -320,7 +371,7 @@ async def test_erase_leaves_nothing(cloud: Cloud, http: aiohttp.ClientSession) -
         },
         headers=auth(token),
     ) as resp:
-        assert resp.status == 200
+        assert resp.status == 202  # pending: the bridge is offline
     pseudonym = "p" * 10 + "Q7xYz9Kw2mLq4R"
     stats = {
         "pseudonym": pseudonym,
@@ -375,10 +426,9 @@ async def test_erase_leaves_nothing(cloud: Cloud, http: aiohttp.ClientSession) -
     # the erased bridge's secret and owner token are dead; its ids are free again
     async with http.get(f"{cloud.url}/thermostat", headers=auth(token)) as resp:
         assert resp.status == 401
-    async with http.get(
-        f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat", headers=auth(secret)
-    ) as resp:
-        assert resp.status == 401
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/sync", headers=auth(secret))
+    assert refused.value.status == 401
     async with http.get(
         f"{cloud.url}/api/v1/weather", params={"city": "Utrecht"}, headers=auth(other_secret)
     ) as resp:

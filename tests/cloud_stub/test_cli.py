@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -18,8 +19,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import aiohttp
 import pytest
 
+from bench.cloud_scale import SimBridge
 from bridge.core.clock import SystemClock
 from cloud_stub import cli
 from cloud_stub.store import CloudStore
@@ -42,6 +45,23 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def _sync_once(base: str, secret: str) -> None:
+    """Connect as the bridge, upload the thermostat once, close (on a loop of its own: the
+    test is not a coroutine)."""
+
+    async def sync() -> None:
+        async with aiohttp.ClientSession() as http:
+            bridge = SimBridge(http, base, BRIDGE_ID, secret, thermostat_object())
+            await bridge.connect()
+            await bridge.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(sync())
+    finally:
+        loop.close()
 
 
 def _call(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
@@ -142,10 +162,7 @@ def test_serve_link_token_revoke_and_sigterm(tmp_path: Path) -> None:
         assert linked["bridge_id"] == BRIDGE_ID
         assert _form(f"{base}/oauth2/token", poll)[1]["error"] == "invalid_grant"  # used once
 
-        status, _ = _call(
-            "PUT", f"{base}/api/v1/bridges/{BRIDGE_ID}/thermostat", thermostat_object(), secret
-        )
-        assert status == 200
+        _sync_once(base, secret)
 
         made = _cli(
             "token", "create", "--owner", "eva@example.org", "--json", "--data-dir", str(data_dir)
@@ -156,10 +173,14 @@ def test_serve_link_token_revoke_and_sigterm(tmp_path: Path) -> None:
         token = token_out["access_token"]
         assert _call("GET", f"{base}/thermostat", token=token) == (200, {"hw": HW})
         assert _call("GET", f"{base}/thermostat/{HW}", token=token) == (200, thermostat_object())
-        status, _ = _call("PUT", f"{base}/thermostat/{HW}", {"target_temperature": 21}, token)
-        assert status == 200
-        status, pulled = _call("GET", f"{base}/api/v1/bridges/{BRIDGE_ID}/commands", token=secret)
-        assert [c["body"] for c in pulled["commands"]] == [{"target_temperature": 21.0}]
+        status, pending = _call("PUT", f"{base}/thermostat/{HW}", {"target_temperature": 21}, token)
+        assert status == 202  # the bridge is not connected
+        status, listed_commands = _call(
+            "GET", f"{base}/api/v1/thermostats/{HW}/commands", token=token
+        )
+        assert [(c["id"], c["body"], c["status"]) for c in listed_commands["commands"]] == [
+            (pending["id"], {"target_temperature": 21.0}, "pending")
+        ]
         assert _call("GET", f"{base}/thermostat")[0] == 401
 
         listed = _cli(
@@ -177,7 +198,8 @@ def test_serve_link_token_revoke_and_sigterm(tmp_path: Path) -> None:
         assert f"no token {token_out['id']}" in again.stderr
 
         assert _call("DELETE", f"{base}/api/v1/bridges/{BRIDGE_ID}", token=secret) == (204, None)
-        assert _call("GET", f"{base}/api/v1/bridges/{BRIDGE_ID}/thermostat", token=secret)[0] == 401
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            _sync_once(base, secret)
 
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

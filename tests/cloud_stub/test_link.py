@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from bench.cloud_scale import SimBridge
 from tests.cloud_stub.browser import browser, log_in, only_form
 from tests.cloud_stub.conftest import (
     BRIDGE_ID,
@@ -22,7 +23,6 @@ from tests.cloud_stub.conftest import (
     HW,
     OWNER,
     Cloud,
-    auth,
     poll_link,
     start_link,
     thermostat_object,
@@ -97,9 +97,11 @@ async def test_a_bridge_is_linked_once_the_owner_approves_on_the_page(
     assert linked["bridge_id"] == BRIDGE_ID
     assert linked["thermostat"] == HW
     secret = linked["access_token"]
-    url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
-    async with http.put(url, json=thermostat_object(), headers=auth(secret)) as resp:
-        assert resp.status == 200
+    # the credential opens the bridge's sync connection
+    bridge = SimBridge(http, cloud.url, BRIDGE_ID, secret, thermostat_object())
+    await bridge.connect()
+    await bridge.close()
+    assert cloud.store.get_object(BRIDGE_ID) is not None
     record = cloud.store.bridge(BRIDGE_ID)
     assert record is not None
     assert record.owner_id == cloud.store.owner(OWNER).owner_id  # type: ignore[union-attr]

@@ -17,7 +17,7 @@ from yarl import URL
 
 from bridge.core import pkce
 from tests.cloud_stub.browser import browser, log_in, only_form
-from tests.cloud_stub.conftest import BRIDGE_ID, HW, OWNER, Cloud, auth, synced
+from tests.cloud_stub.conftest import BRIDGE_ID, HW, OWNER, Cloud, auth, online, synced
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -105,12 +105,15 @@ async def test_the_legacy_login_flow_gives_a_token_for_the_thermostat(
     token = grant["access_token"]
     async with http.get(f"{cloud.url}/thermostat", headers=auth(token)) as resp:
         assert await resp.json() == {"hw": HW}
-    async with http.put(
-        f"{cloud.url}/thermostat/{HW}",
-        data={"target_temperature": "20.5"},
-        params={"access_token": token},
-    ) as resp:
-        assert resp.status == 200
+    async with (
+        online(http, cloud, setup.secret),
+        http.put(
+            f"{cloud.url}/thermostat/{HW}",
+            data={"target_temperature": "20.5"},
+            params={"access_token": token},
+        ) as resp,
+    ):
+        assert resp.status == 200  # the thermostat confirmed it
         assert (await resp.json())["target_temperature"] == 20.5
     # a refresh token is no access token
     async with http.get(f"{cloud.url}/thermostat", headers=auth(grant["refresh_token"])) as resp:

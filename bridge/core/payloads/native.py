@@ -199,11 +199,33 @@ class CloudState:
 
 
 @model
+class CloudSync:
+    """The sync connection to the cloud (opt-in): it runs while the bridge is linked and
+    the owner's cloud_sync consent holds under the cloud's current terms."""
+
+    connected: bool
+    since: Timestamp | None = spec(description="when the connection opened (null: closed)")
+    last_upload: Timestamp | None = spec(
+        description="when the thermostat was last sent to the cloud"
+    )
+    uploads: int = spec(description="thermostat frames sent since the bridge started")
+    commands: int = spec(description="remote commands answered since the bridge started")
+    outage_since: Timestamp | None = spec(
+        description="since when the cloud cannot be reached (null: no outage)"
+    )
+    last_error: str | None = spec(description="why the last attempt failed")
+    not_running: str | None = spec(
+        description="why the connection is not wanted now (not linked, no consent, new "
+        "terms); null while it is"
+    )
+
+
+@model
 class NativeState:
     """Everything the native API shows. `boiler`, `capabilities` and `faults` are null for
     an on/off (relay) boiler; `units` is null unless the boiler link is
-    `thermosmart-unit://` (then the registered wall units, the house's first); `update` is
-    null without a `cloud_url`."""
+    `thermosmart-unit://` (then the registered wall units, the house's first); `update` and
+    `cloud_sync` are null without a `cloud_url`."""
 
     bridge: BridgeInfo
     link: LinkInfo
@@ -219,6 +241,7 @@ class NativeState:
     update: UpdateInfo | None
     privacy: PrivacyState
     cloud: CloudState
+    cloud_sync: CloudSync | None
 
 
 @model
