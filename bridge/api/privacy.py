@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bridge.api.context import BRIDGE_KEY
+from bridge.api.errors import json_error
 from bridge.api.routing import (
     BODY_ERRORS,
     OWNER_ERRORS,
@@ -20,6 +21,7 @@ from bridge.api.routing import (
     STR,
     TIME,
     Route,
+    error_response,
     json_body,
     json_ok,
     operation,
@@ -31,6 +33,7 @@ from bridge.api.util import (
     owner_only,
     parse_limit,
     query_params,
+    read_empty,
     read_object,
 )
 from bridge.api.ws import PUSH_KEY
@@ -48,6 +51,7 @@ from bridge.core.payloads.privacy import (
     Purposes,
 )
 from bridge.core.validation import ValidationError, parse_time
+from bridge.services.cloud_client import CloudError, NoCloud
 
 if TYPE_CHECKING:
     from bridge.core.validation import FieldError
@@ -105,6 +109,20 @@ async def get_consents(request: web.Request) -> web.Response:
 
 
 @owner_only
+@owner_only
+async def ask_terms(request: web.Request) -> web.Response:
+    """``POST /api/v1/privacy/terms``: ask the cloud's terms version now; the purposes."""
+    query_params(request, ())
+    await read_empty(request)
+    try:
+        purposes = await request.app[BRIDGE_KEY].privacy.ask_terms()
+    except NoCloud as err:
+        return json_error(409, "no_cloud", str(err))
+    except CloudError as err:
+        return json_error(409, "cloud_failed", str(err))
+    return web.json_response(render(purposes))
+
+
 async def get_purposes(request: web.Request) -> web.Response:
     """``GET /api/v1/privacy/purposes``: per purpose what it sends, the decision in force and
     whether it may send now; the cloud's current terms version."""
@@ -217,6 +235,28 @@ ROUTES: tuple[Route, ...] = (
             "carry out of the LAN. A consent counts under the terms version it was given "
             "for: when the cloud's current version (terms_version, null until known) differs, "
             "the purpose is granted but not allowed until the owner answers again.",
+        ),
+    ),
+    Route(
+        "POST",
+        "/api/v1/privacy/terms",
+        ask_terms,
+        operation(
+            "askTerms",
+            "Ask the cloud for its current terms version now, to consent under it",
+            "privacy",
+            {
+                "200": json_ok(Purposes),
+                **BODY_ERRORS,
+                **OWNER_ERRORS,
+                "409": error_response(
+                    "`no_cloud` (no cloud_url configured) or `cloud_failed` (the cloud could "
+                    "not be reached or answered no terms version; the message says why)"
+                ),
+            },
+            description="The question (GET /api/v1/terms at the cloud) carries nothing of "
+            "the home and needs no consent: it is the owner's, made before consenting. It is "
+            "written to the egress log as the purpose `terms`. Takes no body.",
         ),
     ),
     Route(

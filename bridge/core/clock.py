@@ -28,6 +28,19 @@ class Clock(Protocol):
         """Wait ``seconds`` of this clock's time."""
 
 
+async def sleep_or_wake(clock: Clock, wake: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds`` of ``clock``'s time, or until ``wake`` is set, whichever is first
+    (``wake`` is left as it is: the caller clears it when it has looked)."""
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sleeper, waker):
+            task.cancel()
+        await asyncio.gather(sleeper, waker, return_exceptions=True)
+
+
 def utc_from_ts(ts: float) -> datetime:
     """A timezone-aware UTC datetime for a Unix timestamp."""
     return datetime.fromtimestamp(ts, tz=UTC)

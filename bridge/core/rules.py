@@ -137,5 +137,16 @@ def _terms_version(value: Any) -> str:
 #: The version of the terms a consent was given under.
 TERMS_VERSION_RULE = Rule(_terms_version, minLength=1, maxLength=TERMS_VERSION_MAX)
 
+
+def is_terms_version(value: Any) -> bool:
+    """Whether ``value`` is a terms version a consent can be given under (the cloud's
+    current version must be one, or the owner could not consent under it)."""
+    try:
+        _terms_version(value)
+    except vol.Invalid:
+        return False
+    return True
+
+
 #: ``true`` and nothing else (an erase's confirmation).
 CONFIRM_RULE = Rule(_confirm)

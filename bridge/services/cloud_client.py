@@ -36,6 +36,7 @@ from yarl import URL
 from bridge.core.listeners import Listeners
 from bridge.core.payloads.privacy import Purpose
 from bridge.core.purposes import FieldNotAllowedError, require_allowed
+from bridge.core.rules import is_terms_version
 
 if TYPE_CHECKING:
     from bridge.storage import Database
@@ -46,6 +47,7 @@ __all__ = [
     "CloudClient",
     "CloudError",
     "CloudGate",
+    "NoCloud",
     "NotAllowed",
     "clip",
     "cloud_ssl_context",
@@ -56,12 +58,18 @@ REQUEST_TIMEOUT_S = 10.0
 MAX_ANSWER_BYTES = 256 * 1024
 """A longer answer is not the protocol."""
 _LOGGER = logging.getLogger(__name__)
+TERMS_EGRESS = "terms"
+"""The egress log's purpose of the question for the cloud's terms version."""
 _TEXT_MAX = 200
 """How much of a text the cloud sent is repeated in a message."""
 
 
 class CloudError(Exception):
     """The cloud could not be reached, timed out, refused, or answered outside the protocol."""
+
+
+class NoCloud(CloudError):
+    """No cloud is configured (no ``cloud_url``): nothing was sent."""
 
 
 class NotAllowed(Exception):
@@ -183,11 +191,30 @@ class CloudClient:
             await self._session.close()
             self._session = None
 
-    async def log_egress(self, url: URL, purpose: Purpose, fields: list[str], size: int) -> None:
+    async def log_egress(
+        self, url: URL, purpose: Purpose | str, fields: list[str], size: int
+    ) -> None:
         """Write one record of the egress log (before the bytes leave)."""
         await self._db.egress.record(
-            url.host or "", url.raw_path, Purpose(purpose).value, sorted(fields), size
+            url.host or "", url.raw_path, str(purpose), sorted(fields), size
         )
+
+    async def ask_terms(self) -> str:
+        """Ask the cloud's current terms version (``GET /api/v1/terms``), tell the gate, and
+        return it; :class:`CloudError` when the cloud does not answer one.
+
+        The question carries nothing of the home, and needs no consent: the bridge asks
+        while a purpose is granted (to pause it under new terms), or when the owner asks
+        (to consent under the current version). It is logged as the purpose
+        :data:`TERMS_EGRESS`.
+        """
+        url = self.base.joinpath("api", "v1", "terms")
+        status, answer = await self._send("GET", url, TERMS_EGRESS, [], body=None, headers={})
+        version = None if answer is None else answer.get("version")
+        if status != 200 or not isinstance(version, str) or not is_terms_version(version):
+            raise CloudError(f"the cloud answered HTTP {status} without a valid terms version")
+        self.gate.set_terms_version(version)
+        return version
 
     async def request(
         self,
@@ -235,6 +262,19 @@ class CloudClient:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         if credential is not None:
             headers["Authorization"] = f"Bearer {credential}"
+        return await self._send(method, url, purpose, fields, body=body, headers=headers)
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        purpose: Purpose | str,
+        fields: list[str],
+        *,
+        body: bytes | None,
+        headers: dict[str, str],
+    ) -> tuple[int, dict[str, Any] | None]:
+        """Log the request as egress, send it, and read its answer (see :meth:`request`)."""
         size = len(body or b"") + len(url.raw_query_string)
         await self.log_egress(url, purpose, fields, size)
         try:

@@ -9,7 +9,8 @@ once when a consent or the terms change) and, through the bridge's one
   :class:`~bridge.services.cloud_client.CloudGate`; a purpose granted under
   older terms is *paused* (the gate sends nothing for it) until the owner
   grants it again under the new version. The question carries no data of
-  the home and is logged under the first granted purpose;
+  the home and is logged as the purpose ``terms`` (the owner may also ask it
+  before granting anything: :meth:`CloudDataService.ask_terms`);
 - **weather by city** (``weather_by_city``): with the consent, a city set and
   the link's credential, ``GET /api/v1/weather?city=`` every
   :data:`WEATHER_INTERVAL_S`; the answer's temperature becomes the
@@ -39,11 +40,12 @@ import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from bridge.core.clock import sleep_or_wake
 from bridge.core.payloads.native import CloudState, CloudWeather
 from bridge.core.payloads.privacy import CloudErase, Purpose
 from bridge.core.state import SensorValue
 from bridge.learning import OutsideForecast
-from bridge.services.cloud_client import CloudError, NotAllowed, clip
+from bridge.services.cloud_client import CloudError, NoCloud, NotAllowed, clip
 from bridge.storage import CLOUD_TERMS_VERSION, STATISTICS_DAY, STATISTICS_PSEUDONYM
 from bridge.storage.cloud_deletions import Deletion, DeletionKind
 
@@ -158,6 +160,13 @@ class CloudDataService:
         if self.model() != before:
             self._thermostat.notify_state()
 
+    async def ask_terms(self) -> str:
+        """The owner asks for the cloud's terms version now, to consent under it (the gate
+        learns it, and this task stores it); :class:`NoCloud` or :class:`CloudError`."""
+        if self._client is None:
+            raise NoCloud("no cloud is configured: set cloud_url in the config file")
+        return await self._client.ask_terms()
+
     def _changed(self) -> None:
         """A consent or the terms changed: re-check at once (a revocation stops its flow)."""
         self._wake.set()
@@ -186,13 +195,7 @@ class CloudDataService:
                 raise
             except Exception:
                 _LOGGER.exception("A cloud flow failed")
-            sleeper = asyncio.ensure_future(self._clock.sleep(TICK_S))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
+            await sleep_or_wake(self._clock, self._wake, TICK_S)
 
     async def step(self) -> None:
         """Run whichever flows are due now."""
@@ -230,19 +233,14 @@ class CloudDataService:
         if client is None or not granted:
             self._terms.succeeded(self._clock.time(), 0.0)  # asked as soon as one is granted
             return
+        previous = self._gate.terms_version
         try:
-            answer = _expect(
-                await client.request("GET", "/api/v1/terms", purpose=granted[0], no_data=True),
-                200,
-                "the terms request",
-            )
-            version = _text_of(answer, "version")
+            version = await client.ask_terms()  # tells the gate
         except CloudError as err:
             self._failed("terms", self._terms, err)
             return
-        if version != self._gate.terms_version:
+        if version != previous:
             _LOGGER.info("The cloud's terms version is %s", clip(version))
-        self._gate.set_terms_version(version)
         self._succeeded("terms", self._terms, TERMS_INTERVAL_S)
 
     # ------------------------------------------------------------ weather by city

@@ -39,6 +39,7 @@ import aiohttp
 from yarl import URL
 
 from bridge.core import cloud_sync as proto
+from bridge.core.clock import sleep_or_wake
 from bridge.core.errors import StorageUnavailableError
 from bridge.core.payloads.native import CloudSync
 from bridge.core.payloads.privacy import Purpose
@@ -231,15 +232,7 @@ class CloudSyncService:
         return credential
 
     async def _sleep_or_wake(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, waker):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await sleep_or_wake(self._clock, self._wake, seconds)
 
     async def _within(self, aw: Awaitable[_T], seconds: float, what: str) -> _T:
         """``aw``'s result, or TimeoutError after ``seconds`` of the bridge's clock."""

@@ -30,6 +30,7 @@ from bridge.core.payloads.privacy import (
 )
 from bridge.core.payloads.unit import StoredUnit
 from bridge.core.purposes import ALLOWED, DESCRIPTIONS
+from bridge.services.cloud_client import NoCloud
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -135,6 +136,15 @@ class PrivacyService:
             ],
             terms_version=self._gate.terms_version,
         )
+
+    async def ask_terms(self) -> Purposes:
+        """Ask the cloud's current terms version now (the owner's question, to consent under
+        it; no data of the home leaves); the purposes after. :class:`NoCloud` without a
+        cloud, :class:`CloudError` when the cloud does not answer one."""
+        if self._cloud is None:
+            raise NoCloud("no cloud is configured: set cloud_url in the config file")
+        await self._cloud.ask_terms()
+        return await self.purposes()
 
     def state_model(self) -> PrivacyState:
         """The native state's ``privacy`` section."""

@@ -16,10 +16,10 @@ request goes through :class:`~bridge.services.cloud_client.CloudClient`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from bridge.core.clock import sleep_or_wake
 from bridge.core.contract import render
 from bridge.core.payloads.privacy import Purpose
 from bridge.core.purposes import SERVICE_FIELDS
@@ -124,12 +124,4 @@ class ServiceShare:
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` on the bridge's clock, or until woken."""
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeper, waker):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await sleep_or_wake(self._clock, self._wake, seconds)

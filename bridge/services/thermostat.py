@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from bridge.core import options as opts, state as core
 from bridge.core.boiler_config import BoilerBounds, BoilerCommand
+from bridge.core.clock import sleep_or_wake
 from bridge.core.cloud_sync import Timeline
 from bridge.core.errors import StorageUnavailableError
 from bridge.core.heating import ThermostatControl
@@ -515,13 +516,7 @@ class ThermostatService(ThermostatViews):
                 with contextlib.suppress(StorageUnavailableError):
                     await self.db.events.log(EventKind.SOFTWARE_ERROR, "control step failed")
             self._wake.clear()
-            sleeper = asyncio.ensure_future(self.clock.sleep(CONTROL_INTERVAL))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                sleeper.cancel()
-                waker.cancel()
+            await sleep_or_wake(self.clock, self._wake, CONTROL_INTERVAL)
 
 
 def _new_hardware_id() -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.sensor import DOMAIN as SENSOR_DOMAIN, SensorDeviceClass
@@ -407,6 +408,11 @@ class ThermoSmartOptionsFlow(OptionsFlowWithReload):
             return self.async_abort(
                 reason="cannot_read_privacy", description_placeholders={"error": str(err)}
             )
+        if purposes.terms_version is None:
+            # the owner opened the cloud's consents: the bridge asks the cloud's terms version
+            # (nothing of the home leaves), so a purpose can be granted under it
+            with contextlib.suppress(ThermoSmartConflictError):  # no cloud, or unreachable
+                purposes = await client.ask_terms()
         if user_input is not None:
             failure = await self._async_set_consents(purposes, user_input)
             if failure is None:

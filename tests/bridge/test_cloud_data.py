@@ -191,6 +191,48 @@ def cloud_db(s: Setup) -> Path:
 # -- terms ---------------------------------------------------------------------------------
 
 
+async def test_the_owner_asks_the_terms_version_before_consenting(s: Setup) -> None:
+    """With nothing granted the bridge asks nothing; the owner's question is one request
+    without data, logged as ``terms``, and the version it brings is what a consent needs."""
+    await s.tick()
+    assert (await s.state())["terms_version"] is None
+    assert await s.egress() == []
+    status, body = await s.api("POST", "/api/v1/privacy/terms", json={"x": 1})
+    assert status == 400, body  # takes no body
+    assert await s.egress() == []
+    status, body = await s.api("POST", "/api/v1/privacy/terms")
+    assert status == 200, body
+    assert body["terms_version"] == TERMS
+    assert not any(p["granted"] for p in body["purposes"])
+    [record] = await s.egress()
+    assert (record["path"], record["purpose"], record["fields"], record["bytes"]) == (
+        "/api/v1/terms",
+        "terms",
+        [],
+        0,
+    )
+    assert (await s.state())["terms_version"] == TERMS
+    await s.consent(Purpose.WEATHER_BY_CITY, granted=True)
+    status, body = await s.api("GET", "/api/v1/privacy/purposes")
+    assert {p["purpose"]: p["allowed"] for p in body["purposes"]}["weather_by_city"] is True
+
+
+async def test_a_cloud_that_does_not_answer_the_terms_is_a_409_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    clock = VirtualClock()
+    async with (
+        running_bridge(clock, tmp_path / "bridge", "http://127.0.0.1:9") as bridge,
+        aiohttp.ClientSession() as http,
+    ):
+        token = await make_token(bridge)
+        status, body = await call(http, bridge, "POST", "/api/v1/privacy/terms", token)
+        assert status == 409, body
+        assert body["error"] == "cloud_failed"
+        assert bridge.cloud_gate is not None
+        assert bridge.cloud_gate.terms_version is None
+
+
 async def test_new_terms_pause_the_flows_until_the_owner_grants_again(s: Setup) -> None:
     await s.link()
     await s.consent(Purpose.WEATHER_BY_CITY, granted=True)

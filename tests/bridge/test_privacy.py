@@ -221,6 +221,16 @@ async def test_erase_can_revoke_every_token(
         assert status == 401
 
 
+async def test_asking_the_terms_without_a_cloud_is_a_409_and_sends_nothing(
+    vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
+) -> None:
+    b, _ = vb
+    status, body = await call(http, b, "POST", "/api/v1/privacy/terms", token)
+    assert status == 409
+    assert body["error"] == "no_cloud"
+    assert (await b.privacy.egress()).records == []
+
+
 async def test_consents_grant_revoke_and_history(
     vb: tuple[Bridge, VirtualClock], http: aiohttp.ClientSession, token: str
 ) -> None:

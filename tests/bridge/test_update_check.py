@@ -149,7 +149,7 @@ async def test_an_accepted_manifest_is_shown_and_each_check_is_in_the_egress_log
         # the rest is the cloud-data task asking the terms version: no data either
         assert {(r.path, r.purpose, tuple(r.fields), r.bytes) for r in records} - {
             (r.path, r.purpose, tuple(r.fields), r.bytes) for r in checks
-        } <= {("/api/v1/terms", "update_check", (), 0)}
+        } <= {("/api/v1/terms", "terms", (), 0)}
         assert all(" -> 200 " in line for line in requests.lines)
 
 

@@ -48,10 +48,8 @@ async def linked_bridge(
 
 
 async def _egress(bridge: Bridge, purpose: Purpose) -> list[Any]:
-    """The purpose's service reports in the egress log (not the terms questions, which the
-    cloud-data task asks under the first granted purpose, with no data)."""
-    records = (await bridge.privacy.egress(purpose=purpose.value)).records
-    return [r for r in records if r.path.endswith("/service")]
+    """The egress records of ``purpose`` (the terms questions are logged as ``terms``)."""
+    return list((await bridge.privacy.egress(purpose=purpose.value)).records)
 
 
 async def _shared(cloud: Cloud, bridge: Bridge) -> tuple[dict[str, Any], str]:

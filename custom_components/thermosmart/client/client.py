@@ -336,6 +336,12 @@ class ThermoSmartClient:
         cloud's terms version."""
         return Purposes.from_dict(await self._object("GET", "/api/v1/privacy/purposes"))
 
+    async def ask_terms(self) -> Purposes:
+        """``POST /api/v1/privacy/terms``: the bridge asks the cloud's terms version now (no
+        data of the home); the purposes after. :class:`ThermoSmartConflictError` with
+        ``no_cloud`` or ``cloud_failed`` when it could not."""
+        return Purposes.from_dict(await self._object("POST", "/api/v1/privacy/terms"))
+
     async def set_consent(self, purpose: str, *, granted: bool, terms_version: str) -> None:
         """``PUT /api/v1/privacy/consents/{purpose}``: grant or revoke, at once."""
         await self._object(

@@ -110,10 +110,29 @@ async def test_privacy_step_shows_what_each_purpose_sends_and_grants_and_revokes
     ]
 
 
-async def test_nothing_is_granted_while_the_terms_are_unknown(
+async def test_opening_the_step_asks_the_clouds_terms_and_grants_under_them(
     hass: HomeAssistant, bridge: Bridge, config_entry: MockConfigEntry
 ) -> None:
+    """Nothing granted, so the bridge has not asked the terms: opening the step asks them
+    (one request without data, logged as ``terms``), and a purpose is granted under them."""
     await setup_integration(hass, config_entry)
+    assert bridge.cloud_gate is not None
+    assert bridge.cloud_gate.terms_version is None
+    result = await _menu(hass, config_entry, "privacy")
+    assert (result["description_placeholders"] or {})["terms_version"] == TERMS
+    [record] = (await bridge.privacy.egress()).records
+    assert (record.path, record.purpose, record.fields) == ("/api/v1/terms", "terms", [])
+    wanted = {p.value: p is Purpose.CLOUD_SYNC for p in Purpose}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], wanted)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert (await _granted(bridge))["cloud_sync"] == (True, TERMS)
+
+
+async def test_nothing_is_granted_while_the_cloud_cannot_tell_its_terms(
+    hass: HomeAssistant, bridge: Bridge, cloud: Cloud, config_entry: MockConfigEntry
+) -> None:
+    await setup_integration(hass, config_entry)
+    await cloud.server.stop()  # the cloud is down: the bridge cannot learn the terms
     result = await _menu(hass, config_entry, "privacy")
     assert (result["description_placeholders"] or {})["terms_version"] == "—"
     wanted = {p.value: p is Purpose.CLOUD_SYNC for p in Purpose}
