@@ -109,7 +109,6 @@ async def get_consents(request: web.Request) -> web.Response:
 
 
 @owner_only
-@owner_only
 async def ask_terms(request: web.Request) -> web.Response:
     """``POST /api/v1/privacy/terms``: ask the cloud's terms version now; the purposes."""
     query_params(request, ())
@@ -123,6 +122,7 @@ async def ask_terms(request: web.Request) -> web.Response:
     return web.json_response(render(purposes))
 
 
+@owner_only
 async def get_purposes(request: web.Request) -> web.Response:
     """``GET /api/v1/privacy/purposes``: per purpose what it sends, the decision in force and
     whether it may send now; the cloud's current terms version."""

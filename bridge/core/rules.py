@@ -145,7 +145,7 @@ def is_terms_version(value: Any) -> bool:
         _terms_version(value)
     except vol.Invalid:
         return False
-    return True
+    return isinstance(value, str) and value.isprintable()
 
 
 #: ``true`` and nothing else (an erase's confirmation).

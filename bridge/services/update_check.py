@@ -137,7 +137,13 @@ class UpdateCheckService:
         # cloud client asks the gate before every request. A change about another purpose
         # (or the terms the cloud-data task learns) leaves a running check alone, so it is
         # not sent twice.
-        self._keep(asyncio.create_task(self._follow_consent(), name="update-check-consent"))
+        if self._remove_listener is None:
+            return  # stopped
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop runs (the bridge is shutting down): nothing to follow
+        self._keep(loop.create_task(self._follow_consent(), name="update-check-consent"))
 
     def _keep(self, task: asyncio.Task[None]) -> None:
         self._pending.add(task)

@@ -421,7 +421,7 @@ async def test_revoking_cloud_sync_deletes_the_synced_thermostat_and_keeps_the_l
     s: Setup,
 ) -> None:
     await s.link()
-    s.store.put_object(s.b.bridge_id, {"name": "as synced"})
+    s.store.put_object(s.b.bridge_id, {"name": "as synced"}, 1)
     await s.consent(Purpose.CLOUD_SYNC, granted=False)
 
     async def gone() -> bool:
@@ -453,7 +453,7 @@ async def test_erase_erases_the_cloud_copy(s: Setup) -> None:
     await s.link()
     await s.consent(Purpose.STATISTICS, granted=True)
     await until(lambda: _stats(s, 1), "statistics shared")
-    s.store.put_object(s.b.bridge_id, {"name": "as synced"})
+    s.store.put_object(s.b.bridge_id, {"name": "as synced"}, 1)
     s.store.create_owner_token(s.b.bridge_id)
 
     status, body = await s.api("POST", "/api/v1/erase", json={"confirm": True})

@@ -32,6 +32,7 @@ PRIVACY_ROUTES = [
     ("POST", "/api/v1/erase"),
     ("GET", "/api/v1/privacy/consents"),
     ("GET", "/api/v1/privacy/purposes"),
+    ("POST", "/api/v1/privacy/terms"),
     ("PUT", "/api/v1/privacy/consents/cloud_sync"),
     ("GET", "/api/v1/privacy/egress"),
 ]

@@ -11,13 +11,13 @@ async def test_deleting_the_thermostat_forgets_object_and_commands_and_keeps_the
     cloud: Cloud, http: aiohttp.ClientSession
 ) -> None:
     secret, token = await synced(http, cloud)
-    cloud.store.queue_command(BRIDGE_ID, "pause", {"pause": True}, {"name": "queued"})
+    cloud.store.add_command(BRIDGE_ID, "pause", {"pause": True}, based_on=1)
     url = f"{cloud.url}/api/v1/bridges/{BRIDGE_ID}/thermostat"
     async with http.delete(url, headers=auth(secret)) as resp:
         assert resp.status == 200
         assert await resp.json() == {"erased": 2}
     assert cloud.store.get_object(BRIDGE_ID) is None
-    assert cloud.store.pending_commands(BRIDGE_ID) == []
+    assert cloud.store.commands(BRIDGE_ID) == []
     assert cloud.store.bridge(BRIDGE_ID) is not None  # still linked
     assert cloud.store.bridge_for_owner_token(token) is not None
     async with http.delete(url, headers=auth(secret)) as resp:  # nothing left: still fine

@@ -32,6 +32,7 @@ from tests.cloud_stub.certs import Pki, make_pki
 from tests.cloud_stub.conftest import OWNER, auth
 
 TERMS = "2026-01"
+NEW_TERMS = "2026-07"
 
 
 @dataclass
@@ -104,12 +105,8 @@ async def link(setup: Setup, bridge: Bridge) -> str:
         shown.append(code)
         assert setup.store.decide_link(code.user_code, owner.owner_id, approve=True) is not None
 
-    linker = CloudLinker(
-        bridge.db,
-        setup.url,
-        ssl_context=ssl.create_default_context(cafile=str(setup.pki.ca_cert)),
-        sleep=lambda _s: asyncio.sleep(0),
-    )
+    # the bridge's own cloud client: its configured CA file verifies the stand-in
+    linker = CloudLinker(bridge.db, bridge.cloud, sleep=lambda _s: asyncio.sleep(0))
     await linker.link(approve)
     assert shown
     sync = bridge.cloud_sync
@@ -238,8 +235,12 @@ async def test_a_later_turn_of_the_dial_wins_over_an_older_remote_command(
         hw = service.hardware_id
         sync = bridge.cloud_sync
         assert sync is not None
-        # the connection stops (consent revoked) ...
-        await bridge.privacy.record_consent(Purpose.CLOUD_SYNC, granted=False, terms_version=TERMS)
+        # the connection stops: the cloud publishes new terms, which the bridge learns
+        # (the owner's question) and which pause cloud_sync until the owner answers; a
+        # revocation would also delete the synced object, so the owner could not send
+        # anything against it ...
+        setup.store.publish_terms(NEW_TERMS)
+        await bridge.privacy.ask_terms()
         await eventually(_disconnected(bridge), "the connection closed")
         # ... the owner sets 23 remotely, against the state the cloud last had ...
         async with http.put(
@@ -248,7 +249,9 @@ async def test_a_later_turn_of_the_dial_wins_over_an_older_remote_command(
             assert resp.status == 202
         # ... and then someone turns the dial at home (as the wall unit reports it)
         await service.update({"target_temperature": 18.5}, remote=False)
-        await bridge.privacy.record_consent(Purpose.CLOUD_SYNC, granted=True, terms_version=TERMS)
+        await bridge.privacy.record_consent(
+            Purpose.CLOUD_SYNC, granted=True, terms_version=NEW_TERMS
+        )
         await eventually(
             lambda: _status_is(http, setup, hw, token, "superseded"), "the command superseded"
         )
