@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench.cloud_scale import Answer, SimBridge, apply_simply
+from bench.cloud_scale import Answer, SimBridge, apply_simply, sim_thermostat
 from bridge.core.clock import VirtualClock
 from cloud_stub.server import CloudServer
 from cloud_stub.store import DB_NAME, CloudStore
@@ -131,42 +131,18 @@ async def enrol(
 
 def thermostat_object(**changes: Any) -> dict[str, Any]:
     """A thermostat object as ``GET /thermostat/{hw}`` shows it (the cloud never learns the
-    city: ``location`` is empty); a bridge syncs it without ``location``."""
-    obj: dict[str, Any] = {
-        "name": "Woonkamer",
-        "room_temperature": 19.8,
-        "target_temperature": 19.5,
-        "outside_temperature": 3.2,
-        "outside_temperature_icon": None,
-        "programs": {
-            "anti_freeze": 7.0,
-            "not_home": 15.0,
-            "home": 19.5,
-            "comfort": 21.0,
-            "pause": 10.0,
-        },
-        "schedule": [
-            {"start": [day, hour, 0], "temperature": program}
-            for day in range(7)
-            for hour, program in ((6, "home"), (9, "not_home"), (17, "comfort"), (23, "not_home"))
-        ],
-        "exceptions": [
-            {
-                "start": [2026, 0, 20, 8, 0],
-                "end": [2026, 0, 27, 18, 0],
-                "temperature": "not_home",
-                "description": "Wintersport Oostenrijk",
-            }
-        ],
-        "source": "schedule",
-        "fw": "0.1.0",
-        "location": "",
-        "geofence_enabled": False,
-        "geofence_devices": [],
-        "ot": {"enabled": True, "raw": {"ot0": "0x0300", "ot1": "0x2800", "ot25": "0x2A80"}},
-    }
-    obj.update(changes)
-    return obj
+    city: ``location`` is empty); a bridge syncs it without ``location``. The simulated
+    bridge's object, with an exception and one more raw OpenTherm value."""
+    exceptions = [
+        {
+            "start": [2026, 0, 20, 8, 0],
+            "end": [2026, 0, 27, 18, 0],
+            "temperature": "not_home",
+            "description": "Wintersport Oostenrijk",
+        }
+    ]
+    ot = {"enabled": True, "raw": {"ot0": "0x0300", "ot1": "0x2800", "ot25": "0x2A80"}}
+    return sim_thermostat(**{"exceptions": exceptions, "location": "", "ot": ot, **changes})
 
 
 async def synced(
