@@ -56,8 +56,6 @@ class ServiceShare:
         self._diagnostics = diagnostics
         self._wake = asyncio.Event()
         self._failing = False
-        self.last_shared: float | None = None
-        """When the facts were last accepted by the cloud (Unix seconds)."""
         self._remove = client.gate.add_listener(self._wake.set)
 
     async def payload(self) -> dict[str, Any]:
@@ -91,7 +89,6 @@ class ServiceShare:
         if self._failing:
             _LOGGER.info("Service facts are shared with the cloud again")
         self._failing = False
-        self.last_shared = self._clock.time()
         return True
 
     def _failed(self, message: str) -> None:
