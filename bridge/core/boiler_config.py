@@ -86,7 +86,7 @@ class BoilerControlConfig:
     ``float_band``, when set: a room more than this above the target floats
     (burner off, integrator held), so a setback is not held up by the
     weather curve's feed-forward. ``boost_band``, when set: a room that
-    falls more than ``boost_band`` + 0.3 K below the target (a warm-up) gets
+    falls more than ``boost_band`` + 0.4 K below the target (a warm-up) gets
     the highest flow the limits allow (integrator held) until it is within
     ``boost_band``, so a warm-up runs at the full power an optimal start
     plans with; in a boost the return cap gives way up to the flow of

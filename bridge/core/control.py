@@ -62,8 +62,9 @@ from bridge.core.programs import FROST_MINIMUM, TEMPERATURE_MAX
 
 __all__ = ["BoilerController"]
 
-#: How far beyond ``boost_band`` below the target a warm-up boost begins (K).
-BOOST_ENTER_K = 0.3
+#: How far beyond ``boost_band`` below the target a warm-up boost begins (K): with the
+#: default band, 0.5 K below it, clear of a noisy sensor's swings around a held target.
+BOOST_ENTER_K = 0.4
 
 
 @dataclass

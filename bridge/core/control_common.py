@@ -27,7 +27,6 @@ __all__ = [
 ROOM_PLAUSIBLE = (-30.0, 50.0)
 #: Outside readings outside this range (°C) are taken for a broken sensor.
 OUTSIDE_PLAUSIBLE = (-50.0, 50.0)
-BOOST_ENTER_K = 0.3
 #: A longer gap between two steps counts as this long (s), so a stalled loop
 #: does not wind the integrator up in one step.
 MAX_STEP = 600.0

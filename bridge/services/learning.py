@@ -74,9 +74,10 @@ _WARMUPS_NEEDED = 3
 #: A warm-up counts as arrived when the room reading is this close to its target (K):
 #: where the full-power warm-up hands over to holding (the boost band).
 _ARRIVED_K = BOOST_BAND_K
-#: The optimal start aims this far below the target: the sensor's resolution (the last
-#: tenths are the holding control's, and take the model's slow asymptote).
-_AIM_K = 0.1
+#: The optimal start aims this far below the target: where the full-power warm-up hands
+#: over to holding (the last tenth is the holding control's, and takes the model's slow
+#: asymptote).
+_AIM_K = BOOST_BAND_K
 #: A warm-up not arrived this long after its period's start counts as arrived then.
 _ARRIVAL_WAIT_S = 3600.0
 #: The start correction never stretches a planned lead more than this.
