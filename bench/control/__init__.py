@@ -79,6 +79,7 @@ from .runner import (
     DAY,
     DEFAULT_SENSOR,
     HOUR,
+    ORACLE_SETBACK,
     START,
     Ideal,
     Sensor,
@@ -157,9 +158,18 @@ def pick_lead(
 
 
 def run_house(
-    house: str, *, seed: int = 1, quick: bool = False, sensor: Sensor = DEFAULT_SENSOR
+    house: str,
+    *,
+    seed: int = 1,
+    quick: bool = False,
+    sensor: Sensor = DEFAULT_SENSOR,
+    setback_oracle: bool = False,
 ) -> dict[str, Any]:
-    """Every controller on one house: its JSON entry, the table extras and the traces."""
+    """Every controller on one house: its JSON entry, the table extras and the traces.
+
+    ``setback_oracle``: also plan and replay the oracle that holds the setback
+    (:data:`~bench.control.runner.ORACLE_SETBACK`), under ``oracle.holding_setback``.
+    """
     begin_d, end_d, ours_d = _days(quick)
     begin, end = START + begin_d * DAY, START + end_d * DAY
     best = ideal(house, seed=seed, days=ours_d)
@@ -225,6 +235,10 @@ def run_house(
         oracle["replayed_gas_kwh"] = replayed
         oracle["gas_replayed_over_solver"] = round(replayed / solver, 4) if solver else None
         oracle["replayed_discomfort_kh"] = controllers["oracle"]["discomfort_kh"]
+        if setback_oracle and not quick:
+            oracle["holding_setback"] = holding_setback(
+                house, seed=seed, sensor=sensor, best=best, controllers=controllers
+            )
     entry = {
         "radiators": house_spec(house).emitter.kind != "underfloor",
         "controllers": controllers,
@@ -233,6 +247,37 @@ def run_house(
         "forecast": forecast_gain(controllers),
     }
     return {"entry": entry, "extras": extras, "traces": traces}
+
+
+def holding_setback(
+    house: str,
+    *,
+    seed: int,
+    sensor: Sensor,
+    best: Ideal,
+    controllers: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The oracle that also holds the setback, on the scored week, against the oracle and ours."""
+    begin_d, end_d, _ = _days(quick=False)
+    trace, _, _ = simulate(
+        house,
+        ORACLE_SETBACK,
+        seed=seed,
+        days=end_d,
+        record_from=max(0.0, begin_d - 1.0),
+        window=(begin_d - ORACLE_LEAD_D, end_d),
+        sensor=sensor,
+    )
+    begin, end = START + begin_d * DAY, START + end_d * DAY
+    m = controller_metrics(trace, best, begin, end, boiler_min_w=BoilerSpec().min_w)
+    gas = m["energy_kwh"]
+    oracle, ours = controllers["oracle"]["energy_kwh"], controllers["thermosmart"]["energy_kwh"]
+    return {
+        "energy_kwh": gas,
+        "discomfort_kh": m["discomfort_kh"],
+        "energy_ratio_to_oracle": round(gas / oracle, 4) if oracle else None,
+        "thermosmart_ratio": round(ours / gas, 4) if gas else None,
+    }
 
 
 def variants(seed: int) -> dict[str, tuple[int, Sensor]]:
@@ -270,7 +315,7 @@ def _run_one(
     args: tuple[str, str | None, int, bool, Sensor],
 ) -> tuple[str, str | None, dict[str, Any]]:
     house, variant, seed, quick, sensor = args
-    result = run_house(house, seed=seed, quick=quick, sensor=sensor)
+    result = run_house(house, seed=seed, quick=quick, sensor=sensor, setback_oracle=variant is None)
     if variant is not None:
         result["traces"] = {}  # only the houses themselves are plotted
     return house, variant, result

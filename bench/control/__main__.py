@@ -56,6 +56,14 @@ def table(results: dict[str, dict[str, Any]]) -> str:
                 f"{plan['replayed_discomfort_kh']:.2f} K·h; {plan['iterations']} LPs, "
                 f"{plan['solve_s']:.0f} s"
             )
+            held = plan.get("holding_setback")
+            if held is not None:
+                rows.append(
+                    f"{house:<15} {'oracle holding setback':<22} {held['energy_kwh']:.1f} kWh "
+                    f"(x{_fmt(held['energy_ratio_to_oracle'], '.4f')} the oracle), discomfort "
+                    f"{held['discomfort_kh']:.2f} K·h; ours "
+                    f"x{_fmt(held['thermosmart_ratio'], '.4f')} of it"
+                )
         gain = entry["forecast"]
         rows.append(
             f"{house:<15} {'weather forecast':<22} gas x{_fmt(gain['gas_ratio_to_no_forecast'], '.4f')} "

@@ -207,15 +207,24 @@ class LearningLog:
     sensor: dict[int, float] = field(default_factory=dict)
 
 
-def comfort_floor(schedule: Schedule) -> Callable[[float], float | None]:
-    """The comfort band's lower edge at a time in a home or comfort period (None outside)."""
+def comfort_floor(schedule: Schedule, *, setback: bool = False) -> Callable[[float], float | None]:
+    """The comfort band's lower edge at a time in a home or comfort period (None outside).
+
+    ``setback``: in the other periods too (the band below the setback the owner set).
+    """
     from .scoring import COMFORT_BAND_K  # scoring imports this module
 
     def at(ts: float) -> float | None:
         res = schedule.at(ts)
-        return res.target - COMFORT_BAND_K if res.program in OCCUPIED else None
+        return res.target - COMFORT_BAND_K if setback or res.program in OCCUPIED else None
 
     return at
+
+
+ORACLE_SETBACK = "oracle_setback"
+"""The oracle that also keeps the band below the setback (the away and night target): the least
+gas for a thermostat that holds every target the owner set, as ours does. Context for the
+oracle's figure, run on the houses themselves only (not their variants)."""
 
 
 def make_controller(
@@ -230,7 +239,7 @@ def make_controller(
 
     ``lead_s``: for ``onoff_early``; ``window`` (Unix s): the week the oracle plans.
     """
-    if name == "oracle":
+    if name in ("oracle", ORACLE_SETBACK):
         from .oracle import OracleController  # the solver only when the oracle runs
 
         if window is None:
@@ -239,7 +248,7 @@ def make_controller(
             port.world,
             begin=window[0],
             end=window[1],
-            lower_at=comfort_floor(Schedule(bench_state())),
+            lower_at=comfort_floor(Schedule(bench_state()), setback=name == ORACLE_SETBACK),
             utc_offset_h=UTC_OFFSET_H,
         )
     if name == "thermosmart":
@@ -429,6 +438,7 @@ __all__ = [
     "DEFAULT_SENSOR",
     "HOUR",
     "OCCUPIED",
+    "ORACLE_SETBACK",
     "START",
     "Ideal",
     "LearningLog",
