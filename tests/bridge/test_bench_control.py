@@ -18,6 +18,7 @@ from bench.control.controllers import (
     Readings,
     installer_curve,
 )
+from bench.control.markdown import TABLES, markdown
 from bench.control.oracle import STEP_S, network_of, phi_slope, plan_week, state_of
 from bench.control.runner import (
     DAY,
@@ -26,6 +27,7 @@ from bench.control.runner import (
     Schedule,
     Trace,
     bench_state,
+    comfort_floor,
     house_spec,
     ideal,
     weather_forecast,
@@ -103,6 +105,17 @@ def test_quick_run_writes_exactly_the_documented_json(
     assert plan["replayed_gas_kwh"] == oracle["energy_kwh"]
     assert 0.97 < plan["gas_replayed_over_solver"] < 1.03
     assert "oracle plan" in printed
+    # the page's tables come from this JSON, one row per house
+    tables = markdown(doc).split("\n\n")
+    assert len(tables) == len(TABLES)
+    ours, plan_row, learning_row, forecast_row = (t.splitlines()[2] for t in tables[:4])
+    assert ours.startswith(
+        f"| {QUICK_HOUSE} | {controllers['thermosmart']['energy_ratio_to_oracle']:.3f}, "
+    )
+    assert f"| {plan['lp_gas_kwh']:.1f} | {plan['solver_gas_kwh']:.1f} |" in plan_row
+    assert learning_row == f"| {QUICK_HOUSE} | - / -, - | - / -, - | - / -, - | - / -, - | - |"
+    assert forecast_row.startswith(f"| {QUICK_HOUSE} | 1.0000 | ")
+    assert tables[4].count("\n") == 1  # no variants in quick mode: the header only
 
 
 def test_percentile_and_arrivals_on_a_known_trace() -> None:
@@ -251,6 +264,42 @@ def test_the_oracle_plan_keeps_the_comfort_rule_within_the_boiler_limits() -> No
     assert gas is not None
     assert gas > 0.0
     assert plan.heat_until(START + 12 * HOUR) == pytest.approx(plan.q_w.sum() * STEP_S)
+
+
+def test_the_setback_oracle_also_keeps_the_band_below_the_away_target_and_pays_for_it() -> None:
+    schedule = Schedule(bench_state())
+    noon = START + 12 * HOUR  # Thursday 1 January 2026, 13:00 local: away (15 °C)
+    assert schedule.at(noon).program == "not_home"
+    assert comfort_floor(schedule)(noon) is None
+    assert comfort_floor(schedule, setback=True)(noon) == pytest.approx(14.7)
+    evening = START + 17 * HOUR  # 18:00 local: home (19.5 °C)
+    assert comfort_floor(schedule)(evening) == comfort_floor(schedule, setback=True)(evening)
+    profile = get_profile(QUICK_HOUSE)
+    steps = round(12 * HOUR / STEP_S)
+    warm_from = START + 6 * HOUR
+
+    def plan(setback: bool) -> tuple[float, float]:
+        p = plan_week(
+            profile,
+            BoilerSpec(),
+            ConstantWeather(-5.0),
+            x0=(15.0, 12.0, 15.0),
+            begin=START,
+            steps=steps,
+            lower_at=lambda ts: 20.7 if ts >= warm_from else (14.7 if setback else None),
+            hot_water=lambda ts: False,
+            utc_offset_h=1.0,
+        )
+        gas = p.figures(START, START + 12 * HOUR)["solver_gas_kwh"]
+        assert gas is not None
+        # from the first hour on: the emitters need time to reach a house that starts cold
+        return gas, float(p.air[round(HOUR / STEP_S) : round(6 * HOUR / STEP_S)].min())
+
+    free_gas, free_low = plan(setback=False)
+    held_gas, held_low = plan(setback=True)
+    assert free_low < 14.7 - 0.1  # left alone, the cold house floats below the setback
+    assert held_low >= 14.7 - 1e-6
+    assert held_gas > free_gas
 
 
 def test_a_house_from_outside_the_project_runs_through_the_house_protocol() -> None:
