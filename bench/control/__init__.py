@@ -18,7 +18,9 @@ Protocol
     * Controllers (:mod:`bench.control.controllers`): ``thermosmart``, the
       bridge's own control path (the daemon's ThermostatControl, learner
       and optimal start, stepped every 30 s on a virtual clock against the
-      simulator, fed a measurement every 60 s); ``onoff``, a 0.3 K
+      simulator, fed a measurement every 60 s, with its maximum CH
+      setpoint set to the house's highest flow, the bound the oracle has);
+      ``onoff``, a 0.3 K
       hysteresis with a fixed 70 °C flow; ``curve``, a fixed weather curve
       without room feedback or early start. Two more at like comfort:
       ``thermosmart_no_preheat`` (ours with optimal start off: it heats at

@@ -165,6 +165,8 @@ class Ours:
         """The hourly outside forecast issued at a time (None: no forecast)."""
         self._next_forecast = -math.inf
         base = BoilerControlConfig.underfloor() if underfloor else BoilerControlConfig.radiators()
+        # the owner's max CH setpoint is the house's highest flow, the bound the oracle has too
+        base = replace(base, max_ch_setpoint=port.world.profile.max_flow_c)
         self.port = port
         self.learning = LearningService(preheat=preheat, emitter_exponent=base.curve.exponent)
         if port.max_kw is not None and port.min_modulation_pct is not None:
