@@ -15,6 +15,7 @@ from bench.control.controllers import (
     OnOff,
     OnOffEarly,
     OpenThermPort,
+    Ours,
     Readings,
     installer_curve,
 )
@@ -189,6 +190,19 @@ def test_baselines_talk_opentherm_to_the_simulated_boiler() -> None:
     assert fixed.setpoint_c == pytest.approx(
         curve.flow_for(res.target, r.outside_c or 0.0), abs=0.01
     )
+
+
+@pytest.mark.parametrize("house", ["old_draughty", "underfloor"])
+def test_ours_may_use_the_house_s_highest_flow_as_the_oracle_may(house: str) -> None:
+    profile = get_profile(house)
+    world = SimWorld(profile, seed=1)
+    port = OpenThermPort(world, pushed_outside=True)
+    ours = Ours(port, underfloor=profile.emitter.kind == "underfloor")
+    assert ours.control.base_config.max_ch_setpoint == profile.max_flow_c
+    state = bench_state()
+    cmd = ours.step(world.now, 0.0, state, Schedule(state).at(world.now), port.read())
+    assert cmd.max_ch_setpoint_c == profile.max_flow_c
+    assert cmd.setpoint_c <= profile.max_flow_c
 
 
 def test_the_early_on_off_thermostat_moves_only_the_rises_earlier() -> None:
