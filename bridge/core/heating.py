@@ -145,9 +145,9 @@ class ThermostatControl:
     when the plan says so, tunes the boiler controller from the learned
     model and boiler size, and runs the :class:`BoilerController` (OpenTherm)
     or :class:`RelayController` (on/off) on the resulting target. A room
-    more than :data:`FLOAT_BAND_K` above its target floats and one more
-    than :data:`BOOST_BAND_K` below it warms up at full power: the optimal
-    start plans on both.
+    more than :data:`FLOAT_BAND_K` above its target floats, and one that
+    falls half a kelvin below it warms up at full power until it reads
+    :data:`BOOST_BAND_K` below it: the optimal start plans on both.
     """
 
     def __init__(
