@@ -185,9 +185,12 @@ def run_house(
     }
     learning["late_p90_minutes_from_3d"] = None
     oracle: dict[str, Any] | None = None
+    held: dict[str, Any] | None = None
     plannable = network_of(house_spec(house)) is not None
-    for name in CONTROLLER_NAMES:
-        if name == "oracle" and not plannable:
+    extra = (ORACLE_SETBACK,) if setback_oracle and not quick else ()
+    for name in (*CONTROLLER_NAMES, *extra):
+        planned = name in ("oracle", ORACLE_SETBACK)
+        if planned and not plannable:
             continue  # a house that tells no heat network has no oracle
         ours = name == "thermosmart"
         windows = () if quick or not ours else tuple((d, d + 2.0) for d in LEARNING_DAYS)
@@ -211,12 +214,17 @@ def run_house(
             record_from=LEARNING_DAYS[0] if windows else max(0.0, begin_d - 1.0),
             score_windows=windows,
             lead_s=0.0 if lead_h is None else lead_h * HOUR,
-            window=(begin_d - ORACLE_LEAD_D, end_d) if name == "oracle" else None,
+            window=(begin_d - ORACLE_LEAD_D, end_d) if planned else None,
             sensor=sensor,
         )
-        controllers[name] = controller_metrics(trace, best, begin, end, boiler_min_w=spec.min_w)
-        if isinstance(controller, OracleController) and controller.plan is not None:
-            oracle = controller.plan.figures(begin, end)
+        metrics = controller_metrics(trace, best, begin, end, boiler_min_w=spec.min_w)
+        if name == ORACLE_SETBACK:
+            held = metrics  # context for the oracle's figures, not a controller of the table
+            continue
+        controllers[name] = metrics
+        plan = controller.plan if isinstance(controller, OracleController) else None
+        if plan is not None:
+            oracle = plan.figures(begin, end)
         extras[name] = extra_metrics(trace, begin, end)
         extras[name]["lead_h"] = lead_h
         traces[name] = trace
@@ -237,10 +245,14 @@ def run_house(
         oracle["replayed_gas_kwh"] = replayed
         oracle["gas_replayed_over_solver"] = round(replayed / solver, 4) if solver else None
         oracle["replayed_discomfort_kh"] = controllers["oracle"]["discomfort_kh"]
-        if setback_oracle and not quick:
-            oracle["holding_setback"] = holding_setback(
-                house, seed=seed, sensor=sensor, best=best, controllers=controllers
-            )
+        if held is not None:
+            gas, ours_gas = held["energy_kwh"], controllers["thermosmart"]["energy_kwh"]
+            oracle["holding_setback"] = {
+                "energy_kwh": gas,
+                "discomfort_kh": held["discomfort_kh"],
+                "energy_ratio_to_oracle": round(gas / replayed, 4) if replayed else None,
+                "thermosmart_ratio": round(ours_gas / gas, 4) if gas else None,
+            }
     entry = {
         "radiators": house_spec(house).emitter.kind != "underfloor",
         "controllers": controllers,
@@ -249,37 +261,6 @@ def run_house(
         "forecast": forecast_gain(controllers),
     }
     return {"entry": entry, "extras": extras, "traces": traces}
-
-
-def holding_setback(
-    house: str,
-    *,
-    seed: int,
-    sensor: Sensor,
-    best: Ideal,
-    controllers: dict[str, dict[str, Any]],
-) -> dict[str, Any]:
-    """The oracle that also holds the setback, on the scored week, against the oracle and ours."""
-    begin_d, end_d, _ = _days(quick=False)
-    trace, _, _ = simulate(
-        house,
-        ORACLE_SETBACK,
-        seed=seed,
-        days=end_d,
-        record_from=max(0.0, begin_d - 1.0),
-        window=(begin_d - ORACLE_LEAD_D, end_d),
-        sensor=sensor,
-    )
-    begin, end = START + begin_d * DAY, START + end_d * DAY
-    m = controller_metrics(trace, best, begin, end, boiler_min_w=BoilerSpec().min_w)
-    gas = m["energy_kwh"]
-    oracle, ours = controllers["oracle"]["energy_kwh"], controllers["thermosmart"]["energy_kwh"]
-    return {
-        "energy_kwh": gas,
-        "discomfort_kh": m["discomfort_kh"],
-        "energy_ratio_to_oracle": round(gas / oracle, 4) if oracle else None,
-        "thermosmart_ratio": round(ours / gas, 4) if gas else None,
-    }
 
 
 def variants(seed: int) -> dict[str, tuple[int, Sensor]]:
