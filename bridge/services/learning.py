@@ -71,12 +71,9 @@ _BOOST_SETTLE_S = 1200.0
 #: Warm-ups remembered for the start correction, and how many it needs.
 _WARMUPS_KEPT = 12
 _WARMUPS_NEEDED = 3
-#: A warm-up counts as arrived when the room reading is this close to its target (K):
-#: where the full-power warm-up hands over to holding (the boost band).
-_ARRIVED_K = BOOST_BAND_K
-#: The optimal start aims this far below the target: where the full-power warm-up hands
-#: over to holding (the last tenth is the holding control's, and takes the model's slow
-#: asymptote).
+#: Where the full-power warm-up hands over to holding (the boost band), K below the
+#: target: the optimal start aims there, and a warm-up that reads it has arrived (the
+#: last tenth is the holding control's, and takes the model's slow asymptote).
 _AIM_K = BOOST_BAND_K
 #: A warm-up not arrived this long after its period's start counts as arrived then.
 _ARRIVAL_WAIT_S = 3600.0
@@ -346,10 +343,10 @@ class LearningService:
         start, planned, period, target, program = warmup
         if m.ts <= start:
             return
-        if m.ts - start <= 120.0 and room >= target - _ARRIVED_K:
+        if m.ts - start <= 120.0 and room >= target - _AIM_K:
             self._warmup = None  # warm already: nothing to time
             return
-        if room >= target - _ARRIVED_K or m.ts >= period + _ARRIVAL_WAIT_S:
+        if room >= target - _AIM_K or m.ts >= period + _ARRIVAL_WAIT_S:
             ratio = (m.ts - start) / (planned - start)
             kept = self._warmup_ratios.get(program, [])
             self._warmup_ratios = {
