@@ -290,7 +290,8 @@ def test_the_setback_oracle_also_keeps_the_band_below_the_away_target_and_pays_f
     assert comfort_floor(schedule)(evening) == comfort_floor(schedule, setback=True)(evening)
     profile = get_profile(QUICK_HOUSE)
     steps = round(12 * HOUR / STEP_S)
-    warm_from = START + 6 * HOUR
+    comfort = START + 5.5 * HOUR  # 06:30 local: comfort (21 °C) until 08:30, away again after
+    assert schedule.at(comfort).program == "comfort"
 
     def plan(setback: bool) -> tuple[float, float]:
         p = plan_week(
@@ -300,14 +301,15 @@ def test_the_setback_oracle_also_keeps_the_band_below_the_away_target_and_pays_f
             x0=(15.0, 12.0, 15.0),
             begin=START,
             steps=steps,
-            lower_at=lambda ts: 20.7 if ts >= warm_from else (14.7 if setback else None),
+            lower_at=comfort_floor(schedule, setback=setback),  # the setback oracle's floor
             hot_water=lambda ts: False,
             utc_offset_h=1.0,
         )
         gas = p.figures(START, START + 12 * HOUR)["solver_gas_kwh"]
         assert gas is not None
         # from the first hour on: the emitters need time to reach a house that starts cold
-        return gas, float(p.air[round(HOUR / STEP_S) : round(6 * HOUR / STEP_S)].min())
+        away = p.air[round(HOUR / STEP_S) : round((comfort - START) / STEP_S)]
+        return gas, float(away.min())
 
     free_gas, free_low = plan(setback=False)
     held_gas, held_low = plan(setback=True)
