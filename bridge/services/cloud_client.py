@@ -40,6 +40,7 @@ from bridge.core.rules import is_terms_version
 
 if TYPE_CHECKING:
     from bridge.storage import Database
+    from bridge.storage.privacy import Consent
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -93,6 +94,19 @@ def cloud_ssl_context(ca_file: str | None) -> ssl.SSLContext:
         ) from None
 
 
+def _why_not(purpose: Purpose, consent: Consent | None, version: str | None) -> str | None:
+    """Why ``purpose`` may not send, given its latest ``consent`` and the cloud's terms
+    ``version`` (None: not known yet); None: it may."""
+    if consent is None or not consent.granted:
+        return f"the owner has not consented to {purpose.value}"
+    if version is not None and consent.terms_version != version:
+        return (
+            f"the {purpose.value} consent was given under terms"
+            f" {consent.terms_version}; the cloud's terms are now {version}"
+        )
+    return None
+
+
 class CloudGate:
     """Decides, per purpose and per request, whether the bridge may send to the cloud.
 
@@ -137,15 +151,22 @@ class CloudGate:
 
     async def why_not(self, purpose: Purpose) -> str | None:
         """Why ``purpose`` may not send now (None: it may)."""
-        consent = await self._db.consents.get(purpose)
-        if consent is None or not consent.granted:
-            return f"the owner has not consented to {Purpose(purpose).value}"
-        if self._terms_version is not None and consent.terms_version != self._terms_version:
-            return (
-                f"the {Purpose(purpose).value} consent was given under terms"
-                f" {consent.terms_version}; the cloud's terms are now {self._terms_version}"
-            )
-        return None
+        version = self._terms_version  # read before the await: one version per answer
+        return _why_not(Purpose(purpose), await self._db.consents.get(purpose), version)
+
+    async def paused(self) -> tuple[str | None, list[Purpose]]:
+        """The terms version and, under that one version, the purposes granted yet not
+        allowed (only older terms do that), read together: a new version learned
+        meanwhile cannot pause one purpose of a list and not the next."""
+        version = self._terms_version
+        current = await self._db.consents.current()
+        return version, [
+            purpose
+            for purpose in Purpose
+            if (consent := current.get(purpose)) is not None
+            and consent.granted
+            and _why_not(purpose, consent, version) is not None
+        ]
 
     async def allowed(self, purpose: Purpose) -> bool:
         """True if ``purpose`` may send now."""

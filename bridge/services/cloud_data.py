@@ -110,6 +110,7 @@ class CloudDataService:
         self._thermostat = thermostat
         self._wake = asyncio.Event()
         self._linked = False
+        self._terms_version: str | None = None  # the version ``_paused`` was computed under
         self._paused: list[str] = []
         self._pending = False
         self._weather: CloudWeather | None = None
@@ -128,7 +129,7 @@ class CloudDataService:
         """The native state's ``cloud`` section."""
         return CloudState(
             linked=self._linked,
-            terms_version=self._gate.terms_version,
+            terms_version=self._terms_version,
             paused=list(self._paused),
             erase_pending=self._pending,
             weather=self._weather,
@@ -149,12 +150,9 @@ class CloudDataService:
             await self._db.settings.set(CLOUD_TERMS_VERSION, version)
         self._linked = await self._db.cloud.get() is not None
         self._pending = bool(await self._db.cloud_deletions.pending())
-        paused = []
-        for purpose in Purpose:  # granted, yet the gate says no: only older terms do that
-            consent = await self._db.consents.get(purpose)
-            if consent is not None and consent.granted and not await self._gate.allowed(purpose):
-                paused.append(purpose.value)
-        self._paused = paused
+        version, paused = await self._gate.paused()  # one version for the whole list
+        self._terms_version = version
+        self._paused = [purpose.value for purpose in paused]
         if not await self._gate.allowed(Purpose.WEATHER_BY_CITY):
             self._drop_weather()
         if self.model() != before:

@@ -282,6 +282,62 @@ async def test_paused_purposes_stay_paused_across_a_restart_with_the_cloud_down(
             assert not await bridge.cloud_gate.allowed(Purpose.WEATHER_BY_CITY)
 
 
+async def test_new_terms_learned_during_a_refresh_never_pause_half_the_purposes(
+    s: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state names its paused purposes under the terms version it reports, even when
+    the cloud's new version arrives while the consents are being read. The timing is
+    forced: the version is learned right after the refresh's k-th consent read, for
+    every k up to one past the last read."""
+    await s.consent(Purpose.WEATHER_BY_CITY, granted=True)
+    await s.consent(Purpose.STATISTICS, granted=True)
+    await until(lambda: _asked_terms(s), "the terms asked")  # not again for an hour
+    service, gate = s.b.cloud_data, s.b.cloud_gate
+    assert service is not None
+    assert gate is not None
+    both = ["weather_by_city", "statistics"]
+    consents = s.b.db.consents
+    refreshing: list[asyncio.Task[None]] = []
+    reads = [0, 0]  # consent reads by the refresh under test; the read that learns
+
+    def learning_new_terms(read: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def wrapped(*args: Any, **kwargs: Any) -> Any:
+            answer = await read(*args, **kwargs)
+            if asyncio.current_task() in refreshing:  # not the service's own loop
+                reads[0] += 1
+                if reads[0] == reads[1]:
+                    gate.set_terms_version("2026-02")  # the sync connection's hello, say
+            return answer
+
+        return wrapped
+
+    monkeypatch.setattr(consents, "get", learning_new_terms(consents.get))
+    monkeypatch.setattr(consents, "current", learning_new_terms(consents.current))
+    seen = set()
+    for k in range(1, 2 * len(Purpose) + 2):
+        gate.set_terms_version(TERMS)
+        await service.refresh()
+        assert (service.model().terms_version, service.model().paused) == (TERMS, [])
+        reads[:] = [0, k]
+        refreshing[:] = [asyncio.create_task(service.refresh())]
+        await refreshing[0]
+        model = service.model()  # what this refresh pushed, before the next one runs
+        assert model.paused == ([] if model.terms_version == TERMS else both), k
+        seen.add(model.terms_version)
+        if reads[0] < k:  # the refresh read less than k times: the sweep is complete
+            break
+        await service.refresh()  # the next refresh (the wake-up the gate gave) catches up
+        assert (service.model().terms_version, service.model().paused) == ("2026-02", both)
+    assert seen == {TERMS}  # the version is read once, before the consents
+    assert k > 1
+    state = await s.state()
+    assert (state["terms_version"], state["paused"]) == (TERMS, [])
+
+
+async def _asked_terms(s: Calls) -> bool:
+    return bool(await s.egress("/api/v1/terms"))
+
+
 async def _paused(s: Calls, purposes: list[str]) -> bool:
     return bool((await s.state())["paused"] == purposes)
 
