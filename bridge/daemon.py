@@ -306,7 +306,7 @@ class Bridge:
             )
             self._spawn(self.cloud_sync.run(), "cloud-sync")
         self._cloud_link = CloudLinkService(
-            self.db, self.cloud, on_change=self.cloud_gate.link_changed
+            self.db, self.cloud, on_change=self.cloud_gate.changed
         )
         self.cloud_data = CloudDataService(
             self.db, self.clock, self.cloud_gate, self.cloud, self._thermostat

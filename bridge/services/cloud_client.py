@@ -118,7 +118,7 @@ class CloudGate:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._terms_version: str | None = None
-        self._listeners: Listeners[[]] = Listeners(_LOGGER, "A terms listener failed")
+        self._listeners: Listeners[[]] = Listeners(_LOGGER, "A cloud gate listener failed")
 
     @property
     def terms_version(self) -> str | None:
@@ -140,13 +140,9 @@ class CloudGate:
         """
         return self._listeners.add(listener)
 
-    def consent_changed(self) -> None:
-        """A consent was just granted or revoked: tell the listeners."""
-        self._listeners.notify()
-
-    def link_changed(self) -> None:
-        """The bridge was just linked or unlinked: tell the listeners (a flow that needs
-        the link starts or stops now, not at its next turn)."""
+    def changed(self) -> None:
+        """A consent was just granted or revoked, or the bridge linked or unlinked: tell
+        the listeners (a flow starts or stops now, not at its next turn)."""
         self._listeners.notify()
 
     async def why_not(self, purpose: Purpose) -> str | None:

@@ -94,7 +94,7 @@ class PrivacyService:
         await self._cloud_link.cancel()
         linked = await self._db.cloud.get() is not None
         counts = await self._db.erase(revoke_tokens=revoke_tokens)
-        self._gate.consent_changed()  # the cloud link is gone: its flows stop at once
+        self._gate.changed()  # the cloud link is gone: its flows stop at once
         await self._thermostat.reload()
         if not linked:
             cloud = CloudErase.NOT_LINKED
@@ -163,7 +163,7 @@ class PrivacyService:
         consent = await self._db.consents.record(
             purpose, granted=granted, terms_version=terms_version
         )
-        self._gate.consent_changed()  # a revocation stops its flow at once
+        self._gate.changed()  # a revocation stops its flow at once
         if not granted and before is not None and before.granted and self._cloud is not None:
             await self._cloud.revoked(Purpose(purpose))
         return Consent(**consent.as_dict())
