@@ -305,9 +305,7 @@ class Bridge:
                 on_change=self._thermostat.notify_state,
             )
             self._spawn(self.cloud_sync.run(), "cloud-sync")
-        self._cloud_link = CloudLinkService(
-            self.db, self.cloud, on_change=self.cloud_gate.changed
-        )
+        self._cloud_link = CloudLinkService(self.db, self.cloud, on_change=self.cloud_gate.changed)
         self.cloud_data = CloudDataService(
             self.db, self.clock, self.cloud_gate, self.cloud, self._thermostat
         )
