@@ -147,8 +147,8 @@ class CloudGate:
 
     async def why_not(self, purpose: Purpose) -> str | None:
         """Why ``purpose`` may not send now (None: it may)."""
-        version = self._terms_version  # read before the await: one version per answer
-        return _why_not(Purpose(purpose), await self._db.consents.get(purpose), version)
+        consent = await self._db.consents.get(purpose)
+        return _why_not(Purpose(purpose), consent, self._terms_version)  # the newest version
 
     async def paused(self) -> tuple[str | None, list[Purpose]]:
         """The terms version and, under that one version, the purposes granted yet not

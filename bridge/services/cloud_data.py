@@ -145,12 +145,13 @@ class CloudDataService:
     async def refresh(self) -> None:
         """Re-read the link, the paused purposes and the owed deletions; push a change."""
         before = self.model()
-        version = self._gate.terms_version  # learned here or by the sync connection
+        # the version (learned here or by the sync connection) and the purposes paused
+        # under it, read together; that one version is stored and reported
+        version, paused = await self._gate.paused()
         if version is not None and version != await self._db.settings.get(CLOUD_TERMS_VERSION):
             await self._db.settings.set(CLOUD_TERMS_VERSION, version)
         self._linked = await self._db.cloud.get() is not None
         self._pending = bool(await self._db.cloud_deletions.pending())
-        version, paused = await self._gate.paused()  # one version for the whole list
         self._terms_version = version
         self._paused = [purpose.value for purpose in paused]
         if not await self._gate.allowed(Purpose.WEATHER_BY_CITY):
